@@ -1,0 +1,32 @@
+"""rulec: a rules-DSL compiler and runtime for e-commerce customer-service routing and outreach.
+
+Public API (docs/architecture.md): compile_file, compile_source, load, Router, Planner,
+implementation ("cython" or "python": which matcher is live).
+"""
+__version__ = "0.1.0"
+
+__all__ = ["compile_file", "compile_source", "load", "Router", "Planner", "implementation",
+           "RulecError", "TableError", "__version__"]
+
+from rulec.errors import RulecError, TableError  # noqa: E402
+
+
+def __getattr__(name):
+    # Lazy so that `import rulec` stays cheap and a service loading tables never imports the
+    # compiler (or Lark) unless it compiles.
+    if name in ("compile_file", "compile_source"):
+        from rulec.compiler import pipeline
+        return getattr(pipeline, name)
+    if name == "load":
+        from rulec.runtime.table import load
+        return load
+    if name == "Router":
+        from rulec.runtime.router import Router
+        return Router
+    if name == "Planner":
+        from rulec.runtime.planner import Planner
+        return Planner
+    if name == "implementation":
+        from rulec.runtime.matcher import implementation
+        return implementation
+    raise AttributeError(f"module 'rulec' has no attribute {name!r}")

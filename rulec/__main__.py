@@ -1,0 +1,6 @@
+"""`python -m rulec`: the command line."""
+import sys
+
+from rulec.cli.main import main
+
+sys.exit(main())

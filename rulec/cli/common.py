@@ -1,0 +1,132 @@
+"""What the commands share: argument parsing with exit 2, diagnostics rendering, input loading."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from rulec.errors import Diagnostic, RulecError
+
+MAX_DIAGNOSTICS = 50
+
+
+class UsageError(Exception):
+    """Bad command-line usage: exit status 2."""
+
+
+class ArgParser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of exiting, so `run` stays testable."""
+
+    def __init__(self, prog, out, err, **kw):
+        super().__init__(prog=f"rulec {prog}", **kw)
+        self._out, self._err = out, err
+
+    def error(self, message):
+        raise UsageError(f"{self.format_usage()}{self.prog}: error: {message}")
+
+    def exit(self, status=0, message=None):
+        if message:
+            self._err.write(message)
+        raise SystemExit(status)
+
+    def print_help(self, file=None):
+        self._out.write(self.format_help())
+
+    def parse(self, args):
+        """Parse `args`; returns (namespace, exit_code_or_None)."""
+        try:
+            return self.parse_args(args), None
+        except UsageError as exc:
+            self._err.write(str(exc) + "\n")
+            return None, 2
+        except SystemExit as exc:  # --help
+            return None, int(exc.code or 0)
+
+
+def _source_line(span):
+    try:
+        with open(span.file, encoding="utf-8") as fh:
+            for i, line in enumerate(fh, 1):
+                if i == span.line:
+                    return line.rstrip("\n")
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return None
+
+
+def render(diagnostics, err, fmt="text", out=None, sources=None) -> None:
+    """Print diagnostics: text to `err` (file:line:col, source line, caret), or JSON to `out`.
+
+    `sources` maps a file name to its text, for sources that are not files on disk."""
+    diagnostics = list(diagnostics)
+    shown = diagnostics[:MAX_DIAGNOSTICS]
+    if fmt == "json":
+        (out or err).write(json.dumps([d.as_json() for d in shown], ensure_ascii=False,
+                                      indent=1) + "\n")
+        return
+    for d in shown:
+        err.write(format_diagnostic(d, sources))
+    if len(diagnostics) > len(shown):
+        err.write(f"... and {len(diagnostics) - len(shown)} more diagnostics\n")
+
+
+def format_diagnostic(d: Diagnostic, sources=None) -> str:
+    s = d.span
+    head = f"{d.severity}[{d.code}]: {d.message}"
+    if s is None:
+        text = f"rulec: {head}\n"
+    else:
+        text = f"{s.file}:{s.line}:{s.col}: {head}\n"
+        line = None
+        if sources and s.file in sources:
+            lines = sources[s.file].splitlines()
+            line = lines[s.line - 1] if 0 < s.line <= len(lines) else None
+        elif s.line:
+            line = _source_line(s)
+        if line is not None and len(line) <= 400:
+            width = 1
+            if s.end_line == s.line and s.end_col and s.end_col > s.col:
+                width = s.end_col - s.col
+            pad = "".join("\t" if ch == "\t" else " " for ch in line[: max(s.col - 1, 0)])
+            text += f"  {line}\n  {pad}{'^' * width}\n"
+    for h in d.hints:
+        text += f"  = help: {h}\n"
+    return text
+
+
+def summary(diagnostics) -> str:
+    n_err = sum(1 for d in diagnostics if d.is_error)
+    n_warn = len(diagnostics) - n_err
+    return f"{n_err} error{'s' * (n_err != 1)}, {n_warn} warning{'s' * (n_warn != 1)}"
+
+
+def load_table_or_rules(path, err, key=None, fmt="text", out=None):
+    """A Table from a table file (by magic) or a rules source; None after printing errors.
+
+    Rules with errors are refused (exit 1 for the caller); warnings are not printed here."""
+    from rulec.runtime import table as tables
+    try:
+        if tables.is_table(path):
+            return tables.load(path, key=key)
+        from rulec.compiler.pipeline import compile_path
+        result = compile_path(path)
+        if result.errors:
+            render(result.diagnostics, err, fmt, out)
+            return None
+        return result.table
+    except RulecError as exc:
+        render(exc.diagnostics, err, fmt, out)
+        return None
+
+
+def read_key(path, err):
+    """The bytes of a signing key file; None after printing an error."""
+    try:
+        with open(path, "rb") as fh:
+            key = fh.read(1 << 20).strip()
+    except OSError as exc:
+        err.write(f"rulec: cannot read key file {path}: {exc.strerror or exc}\n")
+        return None
+    if not key:
+        err.write(f"rulec: key file {path} is empty\n")
+        return None
+    return key

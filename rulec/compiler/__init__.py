@@ -1,0 +1,1 @@
+"""Compiler: frontends (rules, YAML), model, passes, pipeline."""

@@ -1,0 +1,82 @@
+"""The one error type of every stage: a diagnostic with code, location, message and hints."""
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen
+class Span:
+    """A place in a source file (1-based line and column)."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int | None = None
+    end_col: int | None = None
+
+
+@attrs.frozen
+class Diagnostic:
+    """One finding: `code` names its kind (see docs/diagnostics.md), `span` where it is."""
+
+    code: str
+    message: str
+    span: Span | None = None
+    severity: str = "error"  # "error" | "warning"
+    hints: tuple = ()
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def as_json(self) -> dict:
+        s = self.span
+        return {
+            "file": s.file if s else None,
+            "line": s.line if s else None,
+            "col": s.col if s else None,
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "hints": list(self.hints),
+        }
+
+
+class RulecError(Exception):
+    """Raised by any stage with one or more diagnostics; rendered once, by the CLI."""
+
+    def __init__(self, diagnostics, message: str | None = None):
+        if isinstance(diagnostics, Diagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics = list(diagnostics)
+        first = self.diagnostics[0] if self.diagnostics else None
+        super().__init__(message or (first.message if first else "error"))
+
+    @classmethod
+    def of(cls, code: str, message: str, span: Span | None = None, hints=()):
+        return cls([Diagnostic(code, message, span, "error", tuple(hints))])
+
+    @property
+    def code(self) -> str:
+        return self.diagnostics[0].code if self.diagnostics else ""
+
+
+class TableError(RulecError):
+    """A table file is corrupt, truncated, foreign, unsigned or wrongly signed."""
+
+
+class InputError(RulecError):
+    """An event, state, audience or activity line is malformed."""
+
+
+class StoreError(RulecError):
+    """A state store or ledger is unreachable, foreign or damaged."""
+
+
+def did_you_mean(word: str, choices) -> tuple:
+    """Hints for a misspelt name: the closest of `choices` (difflib), if any is close."""
+    import difflib
+
+    choices = [str(c) for c in choices]
+    close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
+    return (f"did you mean `{close[0]}`?",) if close else ()

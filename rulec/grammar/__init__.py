@@ -1,0 +1,1 @@
+"""The .rules grammar (Lark) and its cached parser."""

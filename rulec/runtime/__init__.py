@@ -1,0 +1,1 @@
+"""Runtime: table loading, matcher, router, planner and state stores (never imports the compiler)."""

@@ -1,0 +1,1 @@
+"""State stores for the router and ledgers for the planner, behind one URL scheme."""

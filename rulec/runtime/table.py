@@ -1,0 +1,189 @@
+"""The compiled table: binary format (docs/table-format.md), safe loading, and the Table object."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import struct
+import zlib
+
+from rulec.errors import Diagnostic, TableError
+from rulec.runtime import schema
+
+MAGIC = b"RULECTBL"
+FORMAT_VERSION = 1
+FLAG_SIGNED = 1
+MAX_BODY = 256 * 1024 * 1024
+_FIXED = struct.Struct(">8sHHB")
+
+
+def _fail(code: str, message: str, path: str | None = None) -> TableError:
+    where = f"{path}: " if path else ""
+    return TableError([Diagnostic(code, where + message)])
+
+
+def encode_body(body: dict) -> bytes:
+    """Canonical JSON, zlib level 9: the same body always gives the same bytes."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+    return zlib.compress(text.encode("utf-8"), 9)
+
+
+def pack(body: dict, source_hash: bytes, compiler_version: str, sign_key: bytes | None = None) -> bytes:
+    """Serialise a (validated) body into table bytes."""
+    payload = encode_body(body)
+    ver = compiler_version.encode("ascii")
+    flags = FLAG_SIGNED if sign_key else 0
+    head = _FIXED.pack(MAGIC, FORMAT_VERSION, flags, len(ver)) + ver + source_hash
+    head += struct.pack(">I", len(payload)) + hashlib.sha256(payload).digest()
+    data = head + payload
+    if sign_key:
+        data += hmac.new(sign_key, data, hashlib.sha256).digest()
+    return data
+
+
+def read_header(data: bytes, path: str | None = None) -> dict:
+    """Parse and check the header; returns its fields and where the body lies."""
+    if len(data) < _FIXED.size:
+        if not data.startswith(MAGIC[: len(data)]) or not data:
+            raise _fail("B702", "not a rulec table (no RULECTBL magic)", path)
+        raise _fail("B701", f"table is truncated ({len(data)} bytes, header needs more)", path)
+    magic, version, flags, vlen = _FIXED.unpack_from(data)
+    if magic != MAGIC:
+        raise _fail("B702", "not a rulec table (no RULECTBL magic)", path)
+    if version > FORMAT_VERSION or version == 0:
+        raise _fail("B703", f"table format version {version} is not supported "
+                            f"(this runtime reads version {FORMAT_VERSION})", path)
+    pos = _FIXED.size
+    need = pos + vlen + 32 + 4 + 32
+    if len(data) < need:
+        raise _fail("B701", f"table is truncated ({len(data)} bytes, header needs {need})", path)
+    try:
+        compiler_version = data[pos:pos + vlen].decode("ascii")
+    except UnicodeDecodeError:
+        raise _fail("B704", "table header is corrupt (compiler version)", path) from None
+    pos += vlen
+    source_hash = data[pos:pos + 32]
+    pos += 32
+    (length,) = struct.unpack_from(">I", data, pos)
+    pos += 4
+    checksum = data[pos:pos + 32]
+    pos += 32
+    signed = bool(flags & FLAG_SIGNED)
+    end = pos + length + (32 if signed else 0)
+    if len(data) < end:
+        raise _fail("B701", f"table is truncated ({len(data)} bytes, expected {end})", path)
+    if len(data) > end:
+        raise _fail("B704", f"table is corrupt ({len(data) - end} unexpected trailing bytes)", path)
+    return {"format_version": version, "flags": flags, "signed": signed,
+            "compiler_version": compiler_version, "source_hash": source_hash.hex(),
+            "body_offset": pos, "body_length": length, "checksum": checksum, "size": len(data)}
+
+
+def unpack(data: bytes, path: str | None = None, key: bytes | None = None,
+           require_signature: bool = False) -> tuple[dict, dict]:
+    """Check and decode table bytes; returns (header, body). Raises TableError."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise _fail("B702", "table data must be bytes", path)
+    data = bytes(data)
+    head = read_header(data, path)
+    start, length = head["body_offset"], head["body_length"]
+    payload = data[start:start + length]
+    if not hmac.compare_digest(hashlib.sha256(payload).digest(), head["checksum"]):
+        raise _fail("B704", "table is corrupt (body checksum mismatch)", path)
+    if head["signed"]:
+        if key is None:
+            raise _fail("B705", "table is signed: pass the key to verify it (--sign-key)", path)
+        sig = data[start + length:]
+        if not hmac.compare_digest(hmac.new(key, data[:start + length], hashlib.sha256).digest(), sig):
+            raise _fail("B705", "table signature does not match this key", path)
+    elif key is not None or require_signature:
+        raise _fail("B705", "table is not signed, but a signature is required", path)
+    try:
+        d = zlib.decompressobj()
+        text = d.decompress(payload, MAX_BODY)
+        if d.unconsumed_tail or not d.eof:
+            raise _fail("B706", "table body is too large or incomplete", path)
+        body = json.loads(text.decode("utf-8"), parse_constant=_no_constants)
+    except TableError:
+        raise
+    except (zlib.error, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise _fail("B706", f"table body does not decode: {exc}", path) from None
+    problem = schema.check_body(body)
+    if problem:
+        raise _fail("B706", f"table body is malformed: {problem}", path)
+    return head, body
+
+
+def _no_constants(name):
+    raise ValueError(f"{name} is not allowed")
+
+
+class Table:
+    """A loaded table: the body's data plus the lazily built matcher (R5)."""
+
+    def __init__(self, body: dict, header: dict | None = None):
+        self.body = body
+        self.header = header or {}
+        self.shop = body["shop"]
+        self.timezone = body["timezone"]
+        self.routing = body["routing"]
+        self.outreach = body["outreach"]
+        self.agents = body["agents"]
+        self.groups = body["groups"]
+        self.group_names = [g["name"] for g in self.groups]
+        self._matcher = None
+
+    @classmethod
+    def from_body(cls, body: dict) -> "Table":
+        """Build from a body dict (checked against the schema; used by tests and the compiler)."""
+        problem = schema.check_body(body)
+        if problem:
+            raise TableError([Diagnostic("B706", f"table body is malformed: {problem}")])
+        return cls(body)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, path: str | None = None, key: bytes | None = None,
+                   require_signature: bool = False) -> "Table":
+        head, body = unpack(data, path, key, require_signature)
+        return cls(body, head)
+
+    def to_bytes(self, source_hash: bytes = b"\0" * 32, sign_key: bytes | None = None) -> bytes:
+        from rulec import __version__
+        return pack(self.body, source_hash, __version__, sign_key)
+
+    # R5 matching -----------------------------------------------------------------------
+    @property
+    def matcher(self):
+        if self._matcher is None:
+            from rulec.runtime.matcher import build_matcher
+            self._matcher = build_matcher(self.body)
+        return self._matcher
+
+    def match(self, chat: dict) -> list:
+        """Candidate group names after R5 for one chat dict."""
+        return self.matcher.match(chat)
+
+    def match_many(self, chats) -> list:
+        """`match` for a sequence of chats, in one call."""
+        return self.matcher.match_many(chats)
+
+
+def load(path, key: bytes | None = None, require_signature: bool = False) -> Table:
+    """Read a table file; raises TableError on anything but a sound table."""
+    path = str(path)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BODY + 1024)
+    except OSError as exc:
+        raise _fail("B700", f"cannot read table: {exc.strerror or exc}", path) from None
+    return Table.from_bytes(data, path, key, require_signature)
+
+
+def is_table(path) -> bool:
+    """True when the file starts with the table magic (whatever its name)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False

@@ -1,0 +1,65 @@
+"""Build rulec: the Cython matcher is optional unless RULEC_REQUIRE_EXTENSIONS=1."""
+import os
+import sys
+
+from setuptools import find_packages, setup
+from setuptools.command.build_ext import build_ext
+
+REQUIRE = os.environ.get("RULEC_REQUIRE_EXTENSIONS") == "1"
+
+
+class OptionalBuildExt(build_ext):
+    """Fall back to pure Python when the extension cannot be built (no compiler, no Cython)."""
+
+    def run(self):
+        try:
+            super().run()
+        except Exception as exc:  # noqa: BLE001 - any build failure means "fall back"
+            self._fallback(exc)
+
+    def build_extension(self, ext):
+        try:
+            super().build_extension(ext)
+        except Exception as exc:  # noqa: BLE001
+            self._fallback(exc)
+
+    def _fallback(self, exc):
+        if REQUIRE:
+            raise
+        sys.stderr.write(f"warning: rulec matcher extension not built ({exc}); "
+                         "using the pure-Python matcher\n")
+
+
+def extensions():
+    if not os.path.exists("rulec/runtime/_matcher.pyx") and not REQUIRE:
+        return []
+    try:
+        from Cython.Build import cythonize
+    except ImportError:
+        if REQUIRE:
+            raise
+        return []
+    from setuptools import Extension
+    ext = Extension("rulec.runtime._matcher", ["rulec/runtime/_matcher.pyx"],
+                    extra_compile_args=["-O3"])
+    return cythonize([ext], language_level=3, quiet=True,
+                     compiler_directives={"boundscheck": False, "wraparound": False})
+
+
+setup(
+    name="rulec",
+    version="0.1.0",
+    description="Rules-DSL compiler and runtime for e-commerce customer-service routing and outreach",
+    packages=find_packages(include=["rulec", "rulec.*"]),
+    package_data={"rulec.grammar": ["*.lark"]},
+    python_requires=">=3.10",
+    install_requires=["lark>=1.1.9", "attrs>=23.1", "PyYAML>=6.0", "tzdata"],
+    extras_require={
+        "redis": ["redis>=5.0", "hiredis>=2.0"],
+        "test": ["pytest>=7", "pytest-benchmark>=4", "hypothesis>=6"],
+        "bench": ["rule-engine", "cel-python", "zen-engine"],
+    },
+    ext_modules=extensions(),
+    cmdclass={"build_ext": OptionalBuildExt},
+    entry_points={"console_scripts": ["rulec=rulec.cli.main:main"]},
+)
