@@ -53,7 +53,7 @@ setup(
     packages=find_packages(include=["rulec", "rulec.*"]),
     package_data={"rulec.grammar": ["*.lark"]},
     python_requires=">=3.10",
-    install_requires=["lark>=1.1.9", "attrs>=23.1", "PyYAML>=6.0", "tzdata"],
+    install_requires=["lark[interegular]>=1.2", "attrs>=23.1", "PyYAML>=6.0", "tzdata"],
     extras_require={
         "redis": ["redis>=5.0", "hiredis>=2.0"],
         "test": ["pytest>=7", "pytest-benchmark>=4", "hypothesis>=6"],

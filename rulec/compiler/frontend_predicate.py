@@ -1,0 +1,228 @@
+"""Predicate frontend: Lark parse tree -> model expressions, with positions in the source file."""
+from __future__ import annotations
+
+from lark import Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from rulec.compiler import model as m
+from rulec.errors import Diagnostic, RulecError, Span
+
+MAX_DEPTH = 64
+MAX_PREDICATE = 64 * 1024
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "/": "/", "0": "\0"}
+
+TOKEN_NAMES = {
+    "COMP_OP": "a comparison (== != < <= > >=)", "NAME": "an attribute name",
+    "SIGNED_NUMBER": "a number", "STRING": "a string", "_AND": "`and`", "_OR": "`or`",
+    "_NOT": "`not`", "_IN": "`in`", "_CONTAINS": "`contains`", "_CONTAINS_ANY": "`contains_any`",
+    "_TRUE": "`true`", "_FALSE": "`false`", "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`",
+    "RSQB": "`]`", "COMMA": "`,`", "$END": "end of input",
+}
+
+
+def unescape(body: str) -> str:
+    """Decode a quoted literal's inside: \\n \\t \\r \\\\ \\" \\' \\uXXXX (never eval)."""
+    out, i, n = [], 0, len(body)
+    while i < n:
+        ch = body[i]
+        if ch != "\\" or i + 1 >= n:
+            out.append(ch)
+            i += 1
+            continue
+        nxt = body[i + 1]
+        if nxt in _ESCAPES:
+            out.append(_ESCAPES[nxt])
+            i += 2
+        elif nxt == "u" and i + 6 <= n:
+            try:
+                out.append(chr(int(body[i + 2:i + 6], 16)))
+            except ValueError:
+                raise ValueError(f"bad escape \\u{body[i + 2:i + 6]}") from None
+            i += 6
+        else:
+            raise ValueError(f"unknown escape \\{nxt}")
+    return "".join(out)
+
+
+class Positions:
+    """Maps a (line, col) inside a snippet to the (line, col) in the file it came from."""
+
+    def __init__(self, file: str, line: int = 1, col: int = 1):
+        self.file, self.line, self.col = file, line, col
+
+    def span(self, line, col, end_line=None, end_col=None) -> Span:
+        def at(ln, c):
+            return (self.line + ln - 1, c + self.col - 1 if ln == 1 else c)
+
+        fl, fc = at(line, col)
+        if end_line is None:
+            return Span(self.file, fl, fc)
+        el, ec = at(end_line, end_col)
+        return Span(self.file, fl, fc, el, ec)
+
+    def of(self, item) -> Span | None:
+        if isinstance(item, Token):
+            return self.span(item.line, item.column, item.end_line, item.end_column)
+        meta = getattr(item, "meta", None)
+        if meta is not None and not meta.empty:
+            return self.span(meta.line, meta.column, meta.end_line, meta.end_column)
+        return None
+
+
+@v_args(meta=True)
+class PredicateBuilder(Transformer):
+    """One method per predicate rule of rules.lark; the .rules frontend extends this class."""
+
+    def __init__(self, pos: Positions):
+        super().__init__()
+        self.pos = pos
+
+    def _span(self, meta):
+        return None if meta.empty else self.pos.span(meta.line, meta.column, meta.end_line,
+                                                    meta.end_column)
+
+    def predicate(self, meta, items):
+        return items[0]
+
+    def or_expr(self, meta, items):
+        return m.BoolOp("or", list(items), self._span(meta))
+
+    def and_expr(self, meta, items):
+        return m.BoolOp("and", list(items), self._span(meta))
+
+    def not_(self, meta, items):
+        return m.Not(items[0], self._span(meta))
+
+    def compare(self, meta, items):
+        left, op, right = items
+        return m.Compare(str(op), left, right, self._span(meta))
+
+    def in_(self, meta, items):
+        return m.InList(items[0], items[1], False, self._span(meta))
+
+    def not_in(self, meta, items):
+        return m.InList(items[0], items[1], True, self._span(meta))
+
+    def contains(self, meta, items):
+        return m.Contains(items[0], items[1], False, self._span(meta))
+
+    def contains_any(self, meta, items):
+        return m.Contains(items[0], items[1], True, self._span(meta))
+
+    def bare(self, meta, items):
+        v = items[0]
+        if isinstance(v, m.Literal) and isinstance(v.value, bool):
+            return m.Const(v.value, v.span)
+        return v  # a bare attribute; the type pass accepts it only when it is a bool
+
+    def attr(self, meta, items):
+        return m.Attr(str(items[0]), self.pos.of(items[0]))
+
+    def number(self, meta, items):
+        tok = items[0]
+        text = str(tok)
+        if any(c in text for c in ".eE"):
+            value = float(text)
+            if value != value or value in (float("inf"), float("-inf")):
+                raise _literal_error(self.pos.of(tok), f"number {text} is out of range")
+        else:
+            if len(text.lstrip("-")) > 19:
+                raise _literal_error(self.pos.of(tok), f"integer {text} is too large")
+            value = int(text)
+        return m.Literal(value, self.pos.of(tok))
+
+    def string(self, meta, items):
+        tok = items[0]
+        try:
+            value = unescape(str(tok)[1:-1])
+        except ValueError as exc:
+            raise _literal_error(self.pos.of(tok), str(exc)) from None
+        return m.Literal(value, self.pos.of(tok))
+
+    def true(self, meta, items):
+        return m.Literal(True, self._span(meta))
+
+    def false(self, meta, items):
+        return m.Literal(False, self._span(meta))
+
+    def list(self, meta, items):
+        return m.ListLit(list(items), self._span(meta))
+
+
+class _LiteralError(Exception):
+    def __init__(self, diag):
+        self.diag = diag
+
+
+def _literal_error(span, message):
+    return _LiteralError(Diagnostic("P107", message, span))
+
+
+def tree_depth(tree) -> int:
+    """Depth of a Lark tree, computed without recursion."""
+    best, stack = 0, [(tree, 1)]
+    while stack:
+        node, d = stack.pop()
+        best = max(best, d)
+        if isinstance(node, Tree):
+            stack.extend((c, d + 1) for c in node.children)
+    return best
+
+
+def syntax_error(exc: UnexpectedInput, pos: Positions, what: str) -> Diagnostic:
+    """A P100 diagnostic for a Lark error, saying what was expected."""
+    line = getattr(exc, "line", 1) or 1
+    col = getattr(exc, "column", 1) or 1
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END":
+        line, col = exc.token.line or line, exc.token.column or col
+    if isinstance(exc, UnexpectedCharacters):
+        msg = f"unexpected character {exc.char!r} in {what}"
+    elif isinstance(exc, UnexpectedEOF):
+        msg = f"{what} ends too early"
+    elif isinstance(exc, UnexpectedToken):
+        tok = exc.token
+        got = "end of input" if tok.type == "$END" else f"`{tok}`"
+        msg = f"unexpected {got} in {what}"
+    else:
+        msg = f"syntax error in {what}"
+    expected = sorted({TOKEN_NAMES.get(t, t) for t in (getattr(exc, "expected", None) or
+                                                        getattr(exc, "allowed", None) or ())
+                       if not t.startswith("__")})
+    hints = (f"expected {', '.join(expected[:8])}",) if expected else ()
+    return Diagnostic("P100", msg, pos.span(line, col), "error", hints)
+
+
+def parse_predicate(text: str, file: str = "<predicate>", line: int = 1, col: int = 1):
+    """Parse one predicate; raises RulecError (P100 syntax, P104 too deep/long, P107 literal)."""
+    from rulec.grammar.loader import parser
+
+    pos = Positions(file, line, col)
+    if len(text) > MAX_PREDICATE:
+        raise RulecError([Diagnostic("P104", f"predicate is longer than {MAX_PREDICATE} "
+                                             "characters", pos.span(1, 1))])
+    if not text.strip():
+        raise RulecError([Diagnostic("P100", "empty predicate", pos.span(1, 1))])
+    try:
+        tree = parser().parse(text, start="predicate")
+    except UnexpectedInput as exc:
+        raise RulecError([syntax_error(exc, pos, "predicate")]) from None
+    return build(tree, PredicateBuilder(pos), pos)
+
+
+def build(tree, builder, pos):
+    """Depth-check a parse tree, then transform it with `builder`."""
+    if tree_depth(tree) > MAX_DEPTH:
+        raise RulecError([Diagnostic("P104", f"expression is nested deeper than {MAX_DEPTH} "
+                                             "levels", pos.of(tree) or pos.span(1, 1))])
+    try:
+        return builder.transform(tree)
+    except _LiteralError as exc:
+        raise RulecError([exc.diag]) from None
+    except Exception as exc:  # lark wraps callback errors in VisitError
+        inner = getattr(exc, "orig_exc", None)
+        if isinstance(inner, _LiteralError):
+            raise RulecError([inner.diag]) from None
+        if isinstance(inner, RulecError):
+            raise inner from None
+        raise

@@ -1,0 +1,372 @@
+"""YAML (and JSON) frontend: the contract's YAML form -> model, keeping positions, refusing duplicate keys."""
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from rulec.compiler import model as m
+from rulec.compiler.frontend_predicate import parse_predicate
+from rulec.errors import Diagnostic, RulecError, Span, did_you_mean
+
+MAX_DEPTH = 32
+T_INT, T_FLOAT, T_BOOL, T_NULL = ("tag:yaml.org,2002:" + t for t in ("int", "float", "bool", "null"))
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+TOP_KEYS = ("shop", "timezone", "routing", "attributes", "crowds", "intents", "agents", "groups",
+            "promos", "facts", "outreach", "campaigns")
+ROUTING_KEYS = ("when_nobody_online", "robot_first", "exclusive_direct", "busy_threshold",
+                "sticky", "drain_pool")
+GROUP_KEYS = ("agents", "crowd", "product", "intent", "order", "mode", "robot")
+CAMPAIGN_KEYS = ("name", "kind", "send_at", "promo", "date", "configured_at", "created_at", "copy",
+                 "coupon", "targets", "segments")
+
+
+class _Stop(Exception):
+    pass
+
+
+def parse_duration(text: str) -> int | None:
+    """Seconds for `90s`, `30m`, `24h`, `7d`, `1d12h`; None when not a duration with a unit."""
+    mt = _DURATION.match(text.strip()) if isinstance(text, str) else None
+    if not mt or not text.strip() or not any(mt.groups()):
+        return None
+    d, h, mi, s = (int(g or 0) for g in mt.groups())
+    return ((d * 24 + h) * 60 + mi) * 60 + s
+
+
+class YamlReader:
+    """Walks composed YAML nodes into the model, collecting diagnostics."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.diags: list[Diagnostic] = []
+
+    # -- helpers ------------------------------------------------------------------------
+    def span(self, node) -> Span:
+        a, b = node.start_mark, node.end_mark
+        return Span(self.file, a.line + 1, a.column + 1, b.line + 1, b.column + 1)
+
+    def error(self, code, message, node, hints=()):
+        self.diags.append(Diagnostic(code, message, self.span(node) if node is not None else None,
+                                     "error", tuple(hints)))
+
+    def mapping(self, node, what, keys=None):
+        """(key, key_node, value_node) triples; duplicate keys are errors (P103)."""
+        if isinstance(node, yaml.ScalarNode) and node.tag == T_NULL:
+            return []
+        if not isinstance(node, yaml.MappingNode):
+            self.error("P105", f"{what} should be a mapping", node)
+            return []
+        seen, out = {}, []
+        for k, v in node.value:
+            if not isinstance(k, yaml.ScalarNode):
+                self.error("P105", f"a key in {what} should be a plain name", k)
+                continue
+            key = k.value
+            if key in seen:
+                self.error("P103", f"duplicate key `{key}` in {what} (first at line "
+                                   f"{seen[key].start_mark.line + 1})", k)
+                continue
+            seen[key] = k
+            if keys is not None and key not in keys:
+                self.error("P106", f"unknown key `{key}` in {what}", k, did_you_mean(key, keys))
+                continue
+            out.append((key, k, v))
+        return out
+
+    def seq(self, node, what):
+        if isinstance(node, yaml.ScalarNode) and node.tag == T_NULL:
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.error("P105", f"{what} should be a list", node)
+            return []
+        return node.value
+
+    def scalar(self, node, what):
+        if not isinstance(node, yaml.ScalarNode) or node.tag == T_NULL and node.value in ("", "~", "null"):
+            self.error("P105", f"{what} should be a single value", node)
+            return None
+        return node.value
+
+    def text(self, node, what) -> m.Value | None:
+        v = self.scalar(node, what)
+        return None if v is None else m.Value(v, self.span(node))
+
+    def boolean(self, node, what) -> m.Value | None:
+        if isinstance(node, yaml.ScalarNode) and node.tag == T_BOOL:
+            return m.Value(node.value.lower() in ("true", "yes", "on", "y"), self.span(node))
+        self.error("P105", f"{what} should be true or false", node)
+        return None
+
+    def integer(self, node, what) -> m.Value | None:
+        if isinstance(node, yaml.ScalarNode) and node.tag == T_INT:
+            try:
+                return m.Value(int(node.value.replace("_", ""), 0), self.span(node))
+            except ValueError:
+                pass
+        self.error("P105", f"{what} should be a whole number", node)
+        return None
+
+    def duration(self, node, what) -> m.Value | None:
+        if isinstance(node, yaml.ScalarNode):
+            secs = parse_duration(node.value)
+            if secs is not None:
+                return m.Value(secs, self.span(node))
+            if node.tag in (T_INT, T_FLOAT):
+                self.error("V402", f"{what} needs a unit: write e.g. `{node.value}h` "
+                                   "(s, m, h or d)", node)
+                return None
+        self.error("V402", f"{what} should be a duration like 90s, 30m, 24h or 7d", node)
+        return None
+
+    def names(self, node, what) -> list:
+        out = []
+        for item in self.seq(node, what):
+            v = self.scalar(item, f"an item of {what}")
+            if v is not None:
+                out.append(m.NameRef(v, self.span(item)))
+        return out
+
+    def predicate(self, node, what):
+        v = self.scalar(node, what)
+        if v is None:
+            return None
+        a = node.start_mark
+        col = a.column + 1 + (1 if node.style in ('"', "'") else 0)
+        try:
+            return parse_predicate(v, self.file, a.line + 1, col)
+        except RulecError as exc:
+            self.diags.extend(exc.diagnostics)
+            return None
+
+    # -- sections -----------------------------------------------------------------------
+    def shop(self, root) -> m.Shop:
+        if not isinstance(root, yaml.MappingNode):
+            self.error("P105", "rules should be a mapping with at least `shop:`", root)
+            raise _Stop
+        items = self.mapping(root, "the rules", TOP_KEYS)
+        keys = {k: v for k, _, v in items}
+        if "shop" not in keys:
+            self.diags.append(Diagnostic("P108", "missing required key `shop`",
+                                         Span(self.file, 1, 1)))
+            raise _Stop
+        name = self.scalar(keys["shop"], "shop")
+        shop = m.Shop(name=name or "", file=self.file, span=self.span(keys["shop"]))
+        for key, knode, v in items:
+            getattr(self, f"sec_{key}")(shop, v)
+        return shop
+
+    def sec_shop(self, shop, node):
+        pass
+
+    def sec_timezone(self, shop, node):
+        shop.timezone = self.text(node, "timezone")
+
+    def sec_routing(self, shop, node):
+        for key, _, v in self.mapping(node, "routing", ROUTING_KEYS):
+            if key == "when_nobody_online":
+                val = self.text(v, key)
+            elif key == "busy_threshold":
+                val = self.integer(v, key)
+            elif key == "sticky":
+                for sk, _, sv in self.mapping(v, "routing.sticky", ("hold", "window")):
+                    dv = self.duration(sv, f"sticky.{sk}")
+                    if dv is not None:
+                        shop.routing[f"sticky_{sk}"] = dv
+                continue
+            else:
+                val = self.boolean(v, key)
+            if val is not None:
+                shop.routing[key] = val
+
+    def sec_outreach(self, shop, node):
+        for key, _, v in self.mapping(node, "outreach", ("cap_window", "max_delay")):
+            val = self.duration(v, key)
+            if val is not None:
+                shop.outreach[key] = val
+
+    def sec_attributes(self, shop, node):
+        for key, k, v in self.mapping(node, "attributes"):
+            t = self.scalar(v, f"the type of attribute {key}")
+            if t is not None:
+                shop.attributes.append(m.AttributeDecl(key, t, self.span(v)))
+
+    def _predicates(self, node, what):
+        out = []
+        for key, k, v in self.mapping(node, what):
+            expr = self.predicate(v, f"the predicate of {key}")
+            if expr is not None:
+                out.append(m.PredicateDef(key, expr, self.span(k), v.value))
+        return out
+
+    def sec_crowds(self, shop, node):
+        shop.crowds = self._predicates(node, "crowds")
+
+    def sec_intents(self, shop, node):
+        shop.intents = self._predicates(node, "intents")
+
+    def sec_agents(self, shop, node):
+        for key, k, v in self.mapping(node, "agents"):
+            agent = m.Agent(key, span=self.span(k))
+            for ak, _, av in self.mapping(v, f"agent {key}", ("level",)):
+                lv = self.integer(av, f"the level of agent {key}")
+                if lv is not None:
+                    agent.level, agent.level_span = lv.value, lv.span
+            shop.agents.append(agent)
+
+    def sec_groups(self, shop, node):
+        for key, k, v in self.mapping(node, "groups"):
+            g = m.Group(key, span=self.span(k))
+            for gk, gkn, gv in self.mapping(v, f"group {key}", GROUP_KEYS):
+                if gk in ("agents", "crowd", "product", "intent", "order"):
+                    setattr(g, gk, self.names(gv, f"{gk} of group {key}"))
+                elif gk == "robot":
+                    b = self.boolean(gv, f"robot of group {key}")
+                    g.robot = b.value if b else False
+                else:
+                    self._mode(g, gv)
+            shop.groups.append(g)
+
+    def _mode(self, g, node):
+        g.mode_span = self.span(node)
+        if isinstance(node, yaml.MappingNode):
+            items = self.mapping(node, f"mode of group {g.name}")
+            if len(items) != 1:
+                self.error("P105", "mode should be `efficiency` or `{conversion: low|medium|high}`",
+                           node)
+                return
+            key, _, v = items[0]
+            g.mode = key
+            g.strength = self.scalar(v, "conversion strength")
+        else:
+            g.mode = self.scalar(node, f"mode of group {g.name}") or "efficiency"
+
+    def sec_promos(self, shop, node):
+        for key, k, v in self.mapping(node, "promos"):
+            p = m.Promo(key, span=self.span(k))
+            for pk, _, pv in self.mapping(v, f"promo {key}", ("presale_start", "last_day")):
+                setattr(p, pk, self.text(pv, f"{pk} of promo {key}"))
+            shop.promos.append(p)
+
+    def sec_facts(self, shop, node):
+        for key, _, v in self.mapping(node, "facts", m.FACT_KEYS):
+            if key == "tool_level":
+                val = self.text(v, key)
+            elif key == "grants":
+                refs = self.names(v, "grants")
+                val = m.Value([r.name for r in refs], self.span(v))
+            else:
+                val = self.integer(v, key)
+            if val is not None:
+                shop.facts[key] = val
+
+    def sec_campaigns(self, shop, node):
+        for item in self.seq(node, "campaigns"):
+            c = self.campaign(item)
+            if c is not None:
+                shop.campaigns.append(c)
+
+    def coupon(self, node, what):
+        if isinstance(node, yaml.MappingNode):
+            fields = {k: v for k, _, v in self.mapping(node, what, ("id", "kind"))}
+            if "id" not in fields:
+                self.error("P108", f"{what} needs an `id`", node)
+                return None
+            cid = self.scalar(fields["id"], f"{what} id")
+            kind = self.scalar(fields["kind"], f"{what} kind") if "kind" in fields else None
+            return m.Coupon(cid or "", kind, self.span(node))
+        v = self.scalar(node, what)
+        return None if v is None else m.Coupon(v, None, self.span(node))
+
+    def target(self, node, what):
+        fields = {k: v for k, _, v in self.mapping(node, what, ("crowd", "copy", "coupon"))}
+        if "crowd" not in fields:
+            self.error("P108", f"{what} needs a `crowd`", node)
+            return None
+        crowd = self.scalar(fields["crowd"], f"{what} crowd")
+        t = m.Target(m.NameRef(crowd or "", self.span(fields["crowd"])), span=self.span(node))
+        if "copy" in fields:
+            t.copy = self.scalar(fields["copy"], f"{what} copy")
+        if "coupon" in fields:
+            t.coupon = self.coupon(fields["coupon"], f"{what} coupon")
+        return t
+
+    def campaign(self, node):
+        items = self.mapping(node, "a campaign", CAMPAIGN_KEYS)
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        fields = {k: v for k, _, v in items}
+        if "name" not in fields or "kind" not in fields:
+            missing = "name" if "name" not in fields else "kind"
+            self.error("P108", f"a campaign needs `{missing}`", node)
+            return None
+        name = self.scalar(fields["name"], "campaign name") or ""
+        c = m.Campaign(name, self.text(fields["kind"], "campaign kind"), span=self.span(node))
+        for key, _, v in items:
+            if key in ("send_at", "date", "configured_at", "created_at", "copy"):
+                setattr(c, key, self.text(v, f"{key} of campaign {name}"))
+            elif key == "promo":
+                p = self.scalar(v, "promo")
+                c.promo = m.NameRef(p, self.span(v)) if p is not None else None
+            elif key == "coupon":
+                c.coupon = self.coupon(v, f"coupon of campaign {name}")
+            elif key in ("targets", "segments"):
+                ts = [self.target(t, f"a {key[:-1]} of campaign {name}") for t in self.seq(v, key)]
+                setattr(c, key, [t for t in ts if t is not None])
+        return c
+
+
+def _depth_ok(root) -> bool:
+    stack = [(root, 1)]
+    while stack:
+        node, d = stack.pop()
+        if d > MAX_DEPTH:
+            return False
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((c, d + 1) for c in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend((c, d + 1) for kv in node.value for c in kv)
+    return True
+
+
+def _no_aliases(text: str):
+    """Anchors and aliases are refused (they allow exponential documents from tiny files)."""
+    for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(ev, yaml.AliasEvent) or getattr(ev, "anchor", None):
+            return ev
+    return None
+
+
+def parse_yaml(text: str, file: str = "<rules>") -> m.Shop:
+    """Parse YAML rules into a Shop; raises RulecError with every diagnostic found."""
+    reader = YamlReader(file)
+    try:
+        ev = _no_aliases(text)
+        if ev is not None:
+            mk = ev.start_mark
+            raise RulecError([Diagnostic("P109", "YAML anchors and aliases are not supported",
+                                         Span(file, mk.line + 1, mk.column + 1))])
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mk = exc.problem_mark or exc.context_mark
+        where = Span(file, mk.line + 1, mk.column + 1) if mk else Span(file, 1, 1)
+        raise RulecError([Diagnostic("P100", f"YAML syntax error: {exc.problem or exc}",
+                                     where)]) from None
+    except yaml.YAMLError as exc:
+        raise RulecError([Diagnostic("P100", f"YAML error: {exc}", Span(file, 1, 1))]) from None
+    except RecursionError:
+        raise RulecError([Diagnostic("P104", "YAML is nested too deeply",
+                                     Span(file, 1, 1))]) from None
+    if root is None:
+        raise RulecError([Diagnostic("P101", "the rules file is empty", Span(file, 1, 1))])
+    if not _depth_ok(root):
+        raise RulecError([Diagnostic("P104", f"YAML is nested deeper than {MAX_DEPTH} levels",
+                                     Span(file, 1, 1))])
+    try:
+        shop = reader.shop(root)
+    except _Stop:
+        shop = None
+    if reader.diags:
+        raise RulecError(reader.diags)
+    return shop

@@ -1,0 +1,137 @@
+"""The front door of the compiler: source -> model -> ordered passes -> table body -> table bytes."""
+from __future__ import annotations
+
+import hashlib
+import pathlib
+
+import attrs
+
+from rulec.compiler import model as m
+from rulec.compiler.passes import lint, lower, resolve, types
+from rulec.errors import Diagnostic, RulecError, Span
+from rulec.runtime.table import Table, pack
+
+MAX_SOURCE = 16 * 1024 * 1024
+YAML_SUFFIXES = (".yaml", ".yml", ".json")
+
+# The passes, in order. Each takes the model (and the options) and returns diagnostics;
+# lowering and emission run only when no pass reported an error.
+CHECK_PASSES = (
+    ("resolve", lambda shop, now: resolve.run(shop)),
+    ("types", lambda shop, now: types.run(shop)),
+    ("lint", lambda shop, now: lint.run(shop)),
+    ("outreach", lambda shop, now: _outreach(shop, now)),
+)
+
+
+def _outreach(shop, now):
+    try:  # TEMPORARY until passes/outreach.py lands (planner helper)
+        from rulec.compiler.passes import outreach
+    except ImportError:
+        return []
+    return outreach.check(shop, now)
+
+
+@attrs.define
+class CompileResult:
+    diagnostics: list
+    shop: m.Shop | None = None
+    body: dict | None = None
+    table: Table | None = None
+    data: bytes | None = None  # the table bytes
+    source: str | None = None
+
+    @property
+    def errors(self) -> list:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def decode_source(data: bytes, file: str) -> str:
+    """Source bytes -> text; refuses empty, binary, non-UTF-8 and oversized input."""
+    at = Span(file, 1, 1)
+    if len(data) > MAX_SOURCE:
+        raise RulecError([Diagnostic("P104", f"source is larger than {MAX_SOURCE // 2**20} MiB",
+                                     at)])
+    if b"\0" in data:
+        raise RulecError([Diagnostic("P102", "this is a binary file, not rules", at)])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise RulecError([Diagnostic("P102", f"source is not UTF-8 (byte {exc.start})",
+                                     Span(file, line, 1))]) from None
+    if not text.strip():
+        raise RulecError([Diagnostic("P101", "the rules file is empty", at)])
+    return text
+
+
+def is_yaml_name(file: str) -> bool:
+    return str(file).lower().endswith(YAML_SUFFIXES)
+
+
+def parse_source(text: str, file: str) -> m.Shop:
+    """Pick the frontend by file name: YAML for .yaml/.yml/.json, the .rules language otherwise."""
+    if is_yaml_name(file):
+        from rulec.compiler.frontend_yaml import parse_yaml
+        return parse_yaml(text, file)
+    from rulec.compiler.frontend_rules import parse_rules
+    return parse_rules(text, file)
+
+
+def _sort(diags):
+    return sorted(diags, key=lambda d: (d.span.file if d.span else "", d.span.line if d.span else 0,
+                                        d.span.col if d.span else 0))
+
+
+def check_model(shop: m.Shop, now=None) -> list:
+    diags = []
+    for _name, run in CHECK_PASSES:
+        diags.extend(run(shop, now))
+    return _sort(diags)
+
+
+def compile_source(source, file: str = "<rules>.yaml", now=None,
+                   sign_key: bytes | None = None) -> CompileResult:
+    """Compile source text or bytes; never raises for bad input (diagnostics say what is wrong)."""
+    data = source.encode("utf-8") if isinstance(source, str) else bytes(source)
+    try:
+        text = decode_source(data, file)
+        shop = parse_source(text, file)
+    except RulecError as exc:
+        return CompileResult(_sort(exc.diagnostics))
+    except RecursionError:
+        return CompileResult([Diagnostic("P104", "the rules are nested too deeply",
+                                         Span(file, 1, 1))])
+    diags = check_model(shop, now)
+    result = CompileResult(diags, shop, source=text)
+    if result.errors:
+        return result
+    body = lower.run(shop)
+    table = Table.from_body(body)
+    from rulec import __version__
+    result.data = pack(body, hashlib.sha256(data).digest(), __version__, sign_key)
+    table.header = {"source_hash": hashlib.sha256(data).hexdigest(), "compiler_version": __version__}
+    result.body, result.table = body, table
+    return result
+
+
+def compile_path(path, now=None, sign_key: bytes | None = None) -> CompileResult:
+    file = str(path)
+    try:
+        data = pathlib.Path(path).read_bytes()
+    except OSError as exc:
+        return CompileResult([Diagnostic("P110", f"cannot read {file}: {exc.strerror or exc}",
+                                         None)])
+    return compile_source(data, file, now, sign_key)
+
+
+def compile_file(path) -> Table:
+    """Compile a rules file to a Table (embedding API); raises RulecError on errors."""
+    result = compile_path(path)
+    if result.errors:
+        raise RulecError(result.diagnostics)
+    return result.table
