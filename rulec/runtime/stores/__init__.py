@@ -1,1 +1,35 @@
-"""State stores for the router and ledgers for the planner, behind one URL scheme."""
+"""State stores for the router and ledgers for the planner, behind one URL scheme.
+
+`open_store(url, shop)`: `memory:` (default), `sqlite:///abs/path.db` or `sqlite:rel.db`,
+`redis://host:port/db` (rulec/runtime/stores/redis_store.py). State is kept per shop.
+"""
+from __future__ import annotations
+
+from rulec.errors import Diagnostic, StoreError
+from rulec.runtime.stores.base import OFFLINE, ONLINE, SUSPENDED, Store  # noqa: F401
+
+
+def open_store(url: str | None, shop: str) -> Store:
+    """The router state store named by `url`, for `shop`; StoreError when it cannot be used."""
+    url = url or "memory:"
+    if not isinstance(url, str):
+        raise StoreError([Diagnostic("S900", f"store URL must be a string, got {type(url).__name__}")])
+    if url == "memory:" or url == "memory://":
+        from rulec.runtime.stores.memory import MemoryStore
+        return MemoryStore(shop)
+    if url.startswith("sqlite:"):
+        path = url[len("sqlite:"):]
+        if path.startswith("//"):
+            path = path[2:]  # sqlite:///abs/path -> /abs/path
+        if not path:
+            raise StoreError([Diagnostic("S900", f"store URL {url!r} names no file")])
+        from rulec.runtime.stores.sqlite_store import SqliteStore
+        return SqliteStore(shop, path)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            from rulec.runtime.stores.redis_store import RedisStore
+        except ImportError as exc:
+            raise StoreError([Diagnostic("S906", f"redis store is not available: {exc}")]) from None
+        return RedisStore(url, shop)
+    raise StoreError([Diagnostic("S900", f"unknown store URL {url!r}: use memory:, "
+                                         "sqlite:///path/file.db or redis://host:port/db")])

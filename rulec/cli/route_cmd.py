@@ -1,0 +1,71 @@
+"""`rulec route RULES_OR_TABLE --events F [--state F] [--seed N] [--store URL] [--keep-going]`."""
+from __future__ import annotations
+
+import json
+
+from rulec.cli.common import ArgParser, load_table_or_rules, render
+from rulec.errors import RulecError
+
+
+def _parser(out, err):
+    p = ArgParser("route", out, err, description="Replay events and print one JSON decision "
+                                                 "per chat (JSON Lines), with its trace.")
+    p.add_argument("table", metavar="RULES_OR_TABLE")
+    p.add_argument("--events", required=True, metavar="EVENTS.jsonl")
+    p.add_argument("--state", metavar="STATE.json", help="initial agents and contacts")
+    p.add_argument("--seed", type=int, default=0, help="PRNG seed (E1; default 0)")
+    p.add_argument("--store", default="memory:", metavar="URL",
+                   help="memory: (default), sqlite:///path/file.db, redis://host:port/db")
+    p.add_argument("--keep-going", action="store_true",
+                   help="report bad event lines, skip them and route the rest (exit 1)")
+    return p
+
+
+def prepare(ns, out, err):
+    """Load the table, events and state: (table, events, state, state_diags, event_diags),
+    or None after printing the table's errors."""
+    from rulec.runtime.events import read_events, read_state
+    table = load_table_or_rules(ns.table, err)
+    if table is None:
+        return None
+    agents = {a["id"]: i for i, a in enumerate(table.agents)}
+    state, diags = None, []
+    if ns.state:
+        state, diags = read_state(ns.state, agents)
+    events, ev_diags = read_events(ns.events, agents, keep_going=ns.keep_going)
+    return table, events, state, diags, ev_diags
+
+
+def run(args, out, err) -> int:
+    ns, code = _parser(out, err).parse(args)
+    if ns is None:
+        return code
+    loaded = prepare(ns, out, err)
+    if loaded is None:
+        return 1
+    table, events, state, state_diags, diags = loaded
+    if state_diags or diags:
+        render(state_diags + diags, err)
+        # --keep-going skips bad event lines; a bad state or unreadable file still stops
+        if not ns.keep_going or state_diags or any(d.code == "E800" for d in diags):
+            return 1
+    from rulec.runtime.router import Router
+    try:
+        router = Router(table, store=ns.store, seed=ns.seed)
+        try:
+            if state is not None:
+                router.apply_state(state)
+            write = out.write
+            for ev, _t, _line in events:
+                if ev["type"] == "chat":
+                    decisions = [router.route(ev, trace=True)]
+                else:
+                    decisions = router.feed(ev, trace=True)
+                for d in decisions:
+                    write(json.dumps(d, ensure_ascii=False) + "\n")
+        finally:
+            router.close()
+    except RulecError as exc:
+        render(exc.diagnostics, err)
+        return 1
+    return 1 if diags else 0

@@ -1,0 +1,262 @@
+"""Events and state inputs of the router: parsing and validation with line-naming errors (E8xx).
+
+Codes: E800 unreadable file, E801 not a JSON object, E802 unknown/missing type, E803 unknown
+agent, E804 bad/missing time, E805 out-of-order time, E806 bad/missing field (buyer...),
+E807 bad status, E808 conversion rate not in 0..1, E809 unknown key; state files: E811
+malformed, E812 unknown agent, E813 bad value, E814 bad time.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+from rulec.errors import Diagnostic, InputError, Span, did_you_mean
+from rulec.runtime.calendar import parse_time
+
+TYPES = ("agent", "chat", "reply", "conversion")
+STATUSES = ("online", "suspended", "offline")
+ORDER_STATES = ("no_active_order", "unpaid", "paid_unshipped", "shipped", "completed",
+                "after_sale")
+KEYS = {
+    "agent": ("type", "time", "agent", "status"),
+    "reply": ("type", "time", "agent", "buyer"),
+    "conversion": ("type", "time", "agent", "rate"),
+    "chat": ("type", "time", "buyer", "product", "order", "intent", "crowds", "attrs",
+             "message", "exclusive_agent"),
+}
+MAX_LINE = 1 << 20
+
+_time_cache: dict = {}
+
+
+def epoch(text) -> float:
+    """Epoch seconds of an ISO-8601 time with an offset (cached); ValueError otherwise."""
+    t = _time_cache.get(text)
+    if t is None:
+        t = parse_time(text).timestamp()
+        if len(_time_cache) > 65536:
+            _time_cache.clear()
+        _time_cache[text] = t
+    return t
+
+
+class _Bad(Exception):
+    def __init__(self, code, message, hints=()):
+        super().__init__(message)
+        self.code, self.message, self.hints = code, message, tuple(hints)
+
+
+def _str_or_none(ev, key):
+    v = ev.get(key)
+    if v is not None and not isinstance(v, str):
+        raise _Bad("E806", f"`{key}` must be a string or null, got {json.dumps(v, ensure_ascii=False)[:60]}")
+
+
+def _agent(ev, agents):
+    a = ev.get("agent")
+    if a is None:
+        raise _Bad("E806", f"{ev['type']} event lacks `agent`")
+    if not isinstance(a, str) or a not in agents:
+        shown = a if isinstance(a, str) else json.dumps(a)
+        raise _Bad("E803", f"unknown agent {shown!r}", did_you_mean(shown, agents))
+    return agents[a]
+
+
+def check_event(ev, agents) -> float:
+    """Validate one event dict against the table's agents (id -> index); returns its epoch
+    time. Raises InputError (no location; callers add it)."""
+    try:
+        return _check(ev, agents)
+    except _Bad as exc:
+        raise InputError([Diagnostic(exc.code, exc.message, None, "error", exc.hints)]) from None
+
+
+def _check(ev, agents) -> float:
+    if not isinstance(ev, dict):
+        raise _Bad("E801", f"an event must be a JSON object, got {type(ev).__name__}")
+    kind = ev.get("type")
+    if kind not in TYPES:
+        if kind is None:
+            raise _Bad("E802", "event lacks `type` (agent, chat, reply or conversion)")
+        raise _Bad("E802", f"unknown event type {kind!r} (agent, chat, reply or conversion)",
+                   did_you_mean(str(kind), TYPES))
+    for k in ev:
+        if k not in KEYS[kind]:
+            raise _Bad("E809", f"unknown key {k!r} in a {kind} event",
+                       did_you_mean(str(k), KEYS[kind]))
+    if "time" not in ev:
+        raise _Bad("E804", f"{kind} event lacks `time`")
+    try:
+        t = epoch(ev["time"])
+    except (ValueError, TypeError) as exc:
+        raise _Bad("E804", f"bad time: {exc}") from None
+    if kind == "chat":
+        b = ev.get("buyer")
+        if b is None:
+            raise _Bad("E806", "chat event lacks `buyer`")
+        if not isinstance(b, str) or not b:
+            raise _Bad("E806", "`buyer` must be a non-empty string")
+        for k in ("product", "intent", "message", "exclusive_agent"):
+            _str_or_none(ev, k)
+        o = ev.get("order")
+        if o is not None and o not in ORDER_STATES:
+            raise _Bad("E806", f"unknown order state {o!r} ({', '.join(ORDER_STATES)})",
+                       did_you_mean(str(o), ORDER_STATES))
+        c = ev.get("crowds")
+        if c is not None and (not isinstance(c, list) or not all(isinstance(x, str) for x in c)):
+            raise _Bad("E806", "`crowds` must be a list of strings")
+        a = ev.get("attrs")
+        if a is not None and not isinstance(a, dict):
+            raise _Bad("E806", "`attrs` must be a JSON object")
+        return t
+    i = _agent(ev, agents)
+    if kind == "agent":
+        s = ev.get("status")
+        if s not in STATUSES:
+            raise _Bad("E807", f"bad status {s!r} (online, suspended or offline)",
+                       did_you_mean(str(s), STATUSES))
+    elif kind == "reply":
+        _str_or_none(ev, "buyer")
+    else:
+        r = ev.get("rate")
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not math.isfinite(r) \
+                or not 0 <= r <= 1:
+            raise _Bad("E808", f"conversion rate must be a number in 0..1, got {r!r}")
+    del i
+    return t
+
+
+def read_events(path, agents, keep_going=False):
+    """Parse an events file (JSON Lines, in time order). Returns (events, diagnostics):
+    without `keep_going` the events are only good when there are no diagnostics; with it,
+    bad lines are reported and skipped. Each event is returned as (event, epoch, line)."""
+    diags, events = [], []
+    try:
+        fh = open(path, encoding="utf-8")
+    except OSError as exc:
+        return [], [Diagnostic("E800", f"cannot read events file {path}: {exc.strerror or exc}")]
+    last = None
+    with fh:
+        lineno = 0
+        while True:
+            try:
+                line = fh.readline(MAX_LINE + 1)
+            except UnicodeDecodeError as exc:
+                diags.append(Diagnostic("E801", f"events file is not UTF-8 ({exc.reason}) "
+                                                f"after line {lineno}", Span(str(path), lineno + 1, 1)))
+                break
+            if not line:
+                break
+            lineno += 1
+            if not line.strip():
+                continue
+            span = Span(str(path), lineno, 1)
+            try:
+                if len(line) > MAX_LINE:
+                    raise _Bad("E801", f"line is longer than {MAX_LINE} characters")
+                try:
+                    ev = json.loads(line)
+                except (json.JSONDecodeError, RecursionError) as exc:
+                    msg = getattr(exc, "msg", "nested too deeply")
+                    raise _Bad("E801", f"not JSON: {msg}") from None
+                t = _check(ev, agents)
+                if last is not None and t < last:
+                    raise _Bad("E805", f"event time {ev['time']} is earlier than the previous "
+                                       "event's (events must be in time order)")
+            except _Bad as exc:
+                diags.append(Diagnostic(exc.code, f"line {lineno}: {exc.message}", span,
+                                        "error", exc.hints))
+                if len(diags) >= 50 and not keep_going:
+                    break
+                continue
+            last = t
+            events.append((ev, t, lineno))
+    return events, diags
+
+
+def _state_bad(code, path, where, message):
+    return Diagnostic(code, f"{path}: {where}: {message}")
+
+
+def read_state(path, agents):
+    """Parse and check a `--state` JSON file. Returns (state, diagnostics); state is
+    {"agents": {index: {status?, pending?, conversion?}}, "contacts": {buyer: (index, epoch)}}."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read(64 << 20)
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Diagnostic("E800", f"cannot read state file {path}: "
+                                         f"{getattr(exc, 'strerror', None) or exc}")]
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        return None, [Diagnostic("E811", f"{path}: not JSON: {getattr(exc, 'msg', exc)}")]
+    return check_state(doc, agents, str(path))
+
+
+def check_state(doc, agents, path="<state>"):
+    """Validate a state document (the contract's form). Returns (state, diagnostics)."""
+    diags = []
+    if not isinstance(doc, dict):
+        return None, [_state_bad("E811", path, "top level", "must be a JSON object")]
+    for k in doc:
+        if k not in ("agents", "contacts"):
+            diags.append(_state_bad("E811", path, k, "unknown key (agents, contacts)"))
+    out_agents, out_contacts = {}, {}
+    ag = doc.get("agents", {})
+    if not isinstance(ag, dict):
+        diags.append(_state_bad("E811", path, "agents", "must be an object"))
+        ag = {}
+    for aid, entry in ag.items():
+        where = f"agents.{aid}"
+        if aid not in agents:
+            diags.append(Diagnostic("E812", f"{path}: {where}: unknown agent {aid!r}", None,
+                                    "error", did_you_mean(aid, agents)))
+            continue
+        if not isinstance(entry, dict):
+            diags.append(_state_bad("E811", path, where, "must be an object"))
+            continue
+        rec = {}
+        for k, v in entry.items():
+            if k == "status":
+                if v not in STATUSES:
+                    diags.append(_state_bad("E813", path, f"{where}.status",
+                                            f"bad status {v!r} (online, suspended or offline)"))
+                rec["status"] = v
+            elif k == "pending":
+                if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                    diags.append(_state_bad("E813", path, f"{where}.pending",
+                                            f"must be a whole number >= 0, got {v!r}"))
+                rec["pending"] = v
+            elif k == "conversion":
+                if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                                      or not math.isfinite(v) or not 0 <= v <= 1):
+                    diags.append(_state_bad("E813", path, f"{where}.conversion",
+                                            f"must be a number in 0..1, got {v!r}"))
+                rec["conversion"] = v
+            else:
+                diags.append(_state_bad("E811", path, f"{where}.{k}",
+                                        "unknown key (status, pending, conversion)"))
+        out_agents[agents[aid]] = rec
+    cs = doc.get("contacts", {})
+    if not isinstance(cs, dict):
+        diags.append(_state_bad("E811", path, "contacts", "must be an object"))
+        cs = {}
+    for buyer, c in cs.items():
+        where = f"contacts.{buyer}"
+        if not isinstance(c, dict) or set(c) != {"agent", "time"}:
+            diags.append(_state_bad("E811", path, where, "must be {\"agent\": ID, \"time\": ISO}"))
+            continue
+        if c["agent"] not in agents:
+            diags.append(Diagnostic("E812", f"{path}: {where}.agent: unknown agent {c['agent']!r}",
+                                    None, "error", did_you_mean(str(c["agent"]), agents)))
+            continue
+        try:
+            t = epoch(c["time"])
+        except (ValueError, TypeError) as exc:
+            diags.append(_state_bad("E814", path, f"{where}.time", str(exc)))
+            continue
+        out_contacts[buyer] = (agents[c["agent"]], t)
+    if diags:
+        return None, diags
+    return {"agents": out_agents, "contacts": out_contacts}, []

@@ -1,0 +1,77 @@
+"""`memory:` store: plain lists and dicts in this process (the default; fastest; not durable)."""
+from __future__ import annotations
+
+from collections import deque
+
+from rulec.runtime.stores.base import OFFLINE, Store
+
+
+class MemoryStore(Store):
+    """State in process memory; `read` hands out the store's own lists (no copy)."""
+
+    url = "memory:"
+
+    def __init__(self, shop: str):
+        super().__init__(shop)
+        self._by_id: dict[str, list] = {}  # agent id -> [status, pending, conversion]
+        self._contacts: dict[str, tuple] = {}  # buyer -> (agent index, epoch seconds)
+        self._pool: deque = deque()
+        self.status: list[int] = []
+        self.pending: list[int] = []
+        self.conversion: list = []
+
+    def _attached(self) -> None:
+        old_ids = getattr(self, "_old_ids", [])
+        for i, a in enumerate(old_ids):  # keep what a previous attach knew
+            self._by_id[a] = [self.status[i], self.pending[i], self.conversion[i]]
+        rows = [self._by_id.get(a, [OFFLINE, 0, None]) for a in self.agent_ids]
+        self.status = [r[0] for r in rows]
+        self.pending = [r[1] for r in rows]
+        self.conversion = [r[2] for r in rows]
+        if old_ids:
+            index = self.agent_index
+            self._contacts = {b: (index[old_ids[i]], t) for b, (i, t) in self._contacts.items()
+                              if old_ids[i] in index}
+        self._old_ids = list(self.agent_ids)
+
+    def read(self, buyer):
+        return self._contacts.get(buyer), self.status, self.pending, self.conversion
+
+    def assign(self, agent, buyer, time):
+        self.pending[agent] += 1
+        self._contacts[buyer] = (agent, time)
+
+    def set_status(self, agent, status):
+        self.status[agent] = status
+
+    def set_conversion(self, agent, rate):
+        self.conversion[agent] = rate
+
+    def reply(self, agent):
+        if self.pending[agent] > 0:
+            self.pending[agent] -= 1
+
+    def put_agent(self, agent, status=None, pending=None, conversion=None,
+                  clear_conversion=False):
+        if status is not None:
+            self.status[agent] = status
+        if pending is not None:
+            self.pending[agent] = pending
+        if conversion is not None or clear_conversion:
+            self.conversion[agent] = conversion
+
+    def put_contact(self, buyer, agent, time):
+        self._contacts[buyer] = (agent, time)
+
+    def pool_push(self, buyer, time, chat_json):
+        self._pool.append((buyer, time, chat_json))
+
+    def pool_pop(self):
+        return self._pool.popleft() if self._pool else None
+
+    def pool_len(self):
+        return len(self._pool)
+
+    def contacts(self):
+        ids = self.agent_ids
+        return [(b, ids[i], t) for b, (i, t) in self._contacts.items()]
