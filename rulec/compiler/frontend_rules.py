@@ -1,0 +1,410 @@
+"""The .rules frontend: Lark parse tree of a `.rules` file -> model.Shop (docs/language.md)."""
+from __future__ import annotations
+
+from lark import v_args
+from lark.exceptions import UnexpectedInput
+
+from rulec.compiler import model as m
+from rulec.compiler.frontend_predicate import (MAX_DEPTH, TOKEN_NAMES, Positions,
+                                               PredicateBuilder, _LiteralError, syntax_error,
+                                               tree_depth, unescape)
+from rulec.compiler.frontend_yaml import parse_duration
+from rulec.errors import Diagnostic, RulecError, Span, did_you_mean
+
+MAX_SOURCE = 16 * 1024 * 1024
+MAX_INT_DIGITS = 18
+
+FILE_TOKEN_NAMES = {
+    "ID": "a name", "NUMID": "a name", "INT": "a whole number", "DURATION": "a duration (24h)",
+    "TIMEISH": "a date or time (2023-12-01, 2023-12-01T10:00:00+08:00)",
+    "TZNAME": "a time zone (Asia/Shanghai)", "STRING": "a quoted string",
+}
+
+STATEMENTS = {f"`{k}`" for k in ("shop", "timezone", "routing", "outreach", "attribute", "crowd",
+                                 "intent", "agent", "group", "promo", "facts", "campaign")}
+
+
+class _Word:
+    """A name or value as written, with its span (internal: never reaches the model)."""
+
+    __slots__ = ("value", "span")
+
+    def __init__(self, value, span):
+        self.value, self.span = value, span
+
+
+class _Pred:
+    __slots__ = ("expr", "text")
+
+    def __init__(self, expr, text):
+        self.expr, self.text = expr, text
+
+
+def _join(a: Span | None, b: Span | None) -> Span | None:
+    if a is None or b is None:
+        return a or b
+    return Span(a.file, a.line, a.col, b.end_line, b.end_col)
+
+
+@v_args(meta=True)
+class RulesBuilder(PredicateBuilder):
+    """One method per file-level rule of rules.lark (the predicate rules are inherited)."""
+
+    def __init__(self, pos: Positions, text: str):
+        super().__init__(pos)
+        self.text = text
+        self.diags: list[Diagnostic] = []
+
+    def error(self, code, message, span, hints=()):
+        self.diags.append(Diagnostic(code, message, span, "error", tuple(hints)))
+
+    def _items(self, what, items, seen=None):
+        """(key, value) pairs of a block, reporting a key written twice (P103)."""
+        seen = {} if seen is None else seen
+        out = []
+        for key, value, span in items:
+            if key in seen:
+                self.error("P103", f"`{key}` is written twice in {what} (first at line "
+                                   f"{seen[key].line})", span)
+                continue
+            seen[key] = span
+            out.append((key, value))
+        return out
+
+    def _int(self, tok) -> m.Value:
+        text = str(tok)
+        if len(text.lstrip("-")) > MAX_INT_DIGITS:
+            raise _LiteralError(Diagnostic("P107", f"number {text[:24]} is too large",
+                                           self.pos.of(tok)))
+        return m.Value(int(text), self.pos.of(tok))
+
+    # -- words ---------------------------------------------------------------------------
+    def ident(self, meta, items):
+        return _Word(str(items[0]), self.pos.of(items[0]))
+
+    def quoted(self, meta, items):
+        return _Word(self.string(meta, items).value, self.pos.of(items[0]))
+
+    def names(self, meta, items):
+        return [m.NameRef(w.value, w.span) for w in items]
+
+    def on(self, meta, items):
+        return m.Value(True, self._span(meta))
+
+    def off(self, meta, items):
+        return m.Value(False, self._span(meta))
+
+    def duration(self, meta, items):
+        tok = items[0]
+        span = self.pos.of(tok)
+        text = str(tok)
+        secs = parse_duration(text)
+        if secs is None:
+            if text.isdigit():
+                self.error("V402", f"a duration needs a unit: write e.g. `{text}h` "
+                                   "(s, m, h or d)", span)
+            else:
+                self.error("V402", f"`{text}` is not a duration like 90s, 30m, 24h or 7d", span)
+            return None
+        return m.Value(secs, span)
+
+    def predicate(self, meta, items):
+        return _Pred(items[0], self.text[meta.start_pos:meta.end_pos])
+
+    # -- settings ------------------------------------------------------------------------
+    def shop(self, meta, items):
+        return ("shop", items[0], self._span(meta))
+
+    def timezone(self, meta, items):
+        tok = items[0]
+        value = self.string(meta, items).value if tok.type == "STRING" else str(tok)
+        return ("timezone", m.Value(value, self.pos.of(tok)), self._span(meta))
+
+    def _setting(self, meta, key, value):
+        return (key, value, self._span(meta))
+
+    def when_nobody_online(self, meta, items):
+        w = items[0]
+        return self._setting(meta, "when_nobody_online", m.Value(w.value, w.span))
+
+    def robot_first(self, meta, items):
+        return self._setting(meta, "robot_first", items[0])
+
+    def exclusive_direct(self, meta, items):
+        return self._setting(meta, "exclusive_direct", items[0])
+
+    def drain_pool(self, meta, items):
+        return self._setting(meta, "drain_pool", items[0])
+
+    def busy_threshold(self, meta, items):
+        return self._setting(meta, "busy_threshold", self._int(items[0]))
+
+    def sticky_part(self, meta, items):
+        return (f"sticky_{items[0]}", items[1], self._span(meta))
+
+    def sticky(self, meta, items):
+        return ("sticky", list(items), self._span(meta))
+
+    def routing(self, meta, items):
+        flat = []
+        for key, value, span in items:
+            flat.extend(value if key == "sticky" else [(key, value, span)])
+        return ("routing", flat, self._span(meta))
+
+    def cap_window(self, meta, items):
+        return self._setting(meta, "cap_window", items[0])
+
+    def max_delay(self, meta, items):
+        return self._setting(meta, "max_delay", items[0])
+
+    def outreach(self, meta, items):
+        return ("outreach", list(items), self._span(meta))
+
+    # -- declarations --------------------------------------------------------------------
+    def attribute(self, meta, items):
+        name, typ = items
+        return ("attribute", m.AttributeDecl(str(name), typ.value, typ.span), self._span(meta))
+
+    def crowd(self, meta, items):
+        w, p = items
+        return ("crowd", m.PredicateDef(w.value, p.expr, w.span, p.text), self._span(meta))
+
+    def intent(self, meta, items):
+        w, p = items
+        return ("intent", m.PredicateDef(w.value, p.expr, w.span, p.text), self._span(meta))
+
+    def agent(self, meta, items):
+        agent = m.Agent(items[0].value, span=items[0].span)
+        if len(items) > 1:
+            lv = self._int(items[1])
+            agent.level, agent.level_span = lv.value, lv.span
+        return ("agent", agent, self._span(meta))
+
+    # -- groups --------------------------------------------------------------------------
+    def _list_item(self, key, meta, items):
+        return (key, items[0], self._span(meta))
+
+    def agents(self, meta, items):
+        return self._list_item("agents", meta, items)
+
+    def group_crowd(self, meta, items):
+        return self._list_item("crowd", meta, items)
+
+    def product(self, meta, items):
+        return self._list_item("product", meta, items)
+
+    def group_intent(self, meta, items):
+        return self._list_item("intent", meta, items)
+
+    def order(self, meta, items):
+        return self._list_item("order", meta, items)
+
+    def mode(self, meta, items):
+        strength = items[1].value if len(items) > 1 else None
+        return ("mode", (items[0].value, strength, _join(items[0].span, items[-1].span)),
+                self._span(meta))
+
+    def robot(self, meta, items):
+        return ("robot", items[0].value, self._span(meta))
+
+    def group(self, meta, items):
+        name = items[0]
+        g = m.Group(name.value, span=name.span)
+        for key, value in self._items(f"group {name.value}", items[1:]):
+            if key == "mode":
+                g.mode, g.strength, g.mode_span = value
+            else:
+                setattr(g, key, value)
+        return ("group", g, self._span(meta))
+
+    # -- promos and facts ----------------------------------------------------------------
+    def promo_part(self, meta, items):
+        key, w = items
+        return (str(key), m.Value(w.value, w.span), self._span(meta))
+
+    def promo(self, meta, items):
+        name = items[0]
+        p = m.Promo(name.value, span=name.span)
+        for key, value in self._items(f"promo {name.value}", items[1:]):
+            setattr(p, key, value)
+        return ("promo", p, self._span(meta))
+
+    def tool_level(self, meta, items):
+        return ("tool_level", m.Value(items[0].value, items[0].span), self._span(meta))
+
+    def fact_number(self, meta, items):
+        return (str(items[0]), self._int(items[1]), self._span(meta))
+
+    def grants(self, meta, items):
+        refs = items[0]
+        return ("grants", m.Value([r.name for r in refs], _join(refs[0].span, refs[-1].span)),
+                self._span(meta))
+
+    def facts(self, meta, items):
+        return ("facts", list(items), self._span(meta))
+
+    # -- campaigns -----------------------------------------------------------------------
+    def _time(self, key, meta, items):
+        return (key, m.Value(items[0].value, items[0].span), self._span(meta))
+
+    def send_at(self, meta, items):
+        return self._time("send_at", meta, items)
+
+    def date(self, meta, items):
+        return self._time("date", meta, items)
+
+    def configured_at(self, meta, items):
+        return self._time("configured_at", meta, items)
+
+    def created_at(self, meta, items):
+        return self._time("created_at", meta, items)
+
+    def campaign_promo(self, meta, items):
+        return ("promo", m.NameRef(items[0].value, items[0].span), self._span(meta))
+
+    def copy(self, meta, items):
+        lit = self.string(meta, items)
+        return ("copy", m.Value(lit.value, lit.span), self._span(meta))
+
+    def coupon(self, meta, items):
+        kind = items[1].value if len(items) > 1 else None
+        return m.Coupon(items[0].value, kind, self._span(meta))
+
+    def campaign_coupon(self, meta, items):
+        return ("coupon", items[0], self._span(meta))
+
+    def target_body(self, meta, items):
+        return list(items)
+
+    def _target(self, what, meta, items):
+        crowd = items[0]
+        t = m.Target(m.NameRef(crowd.value, crowd.span), span=self._span(meta))
+        body = items[1] if len(items) > 1 else []
+        for key, value in self._items(f"{what} {crowd.value}", body):
+            if key == "copy":
+                t.copy = value.value
+            else:
+                t.coupon = value
+        return t
+
+    def target(self, meta, items):
+        return ("targets", self._target("target", meta, items), self._span(meta))
+
+    def segment(self, meta, items):
+        return ("segments", self._target("segment", meta, items), self._span(meta))
+
+    def campaign(self, meta, items):
+        name, kind = items[0], items[1]
+        c = m.Campaign(name.value, m.Value(kind.value, kind.span), span=name.span)
+        singles = [it for it in items[2:] if it[0] not in ("targets", "segments")]
+        for key, value in self._items(f"campaign {name.value}", singles):
+            setattr(c, key, value)
+        for key, value, _span in items[2:]:
+            if key in ("targets", "segments"):
+                getattr(c, key).append(value)
+        return ("campaign", c, self._span(meta))
+
+    # -- the file ------------------------------------------------------------------------
+    def rules_file(self, meta, items):
+        shop = m.Shop(name="", file=self.pos.file)
+        seen: dict = {}
+        named = False
+        lists = {"attribute": shop.attributes, "crowd": shop.crowds, "intent": shop.intents,
+                 "agent": shop.agents, "group": shop.groups, "promo": shop.promos,
+                 "campaign": shop.campaigns}
+        for kind, value, span in items:
+            if kind in lists:
+                lists[kind].append(value)
+            elif kind == "shop":
+                if named:
+                    self.error("P103", f"`shop` is written twice (first at line "
+                                       f"{seen['shop'].line})", span)
+                    continue
+                named, seen["shop"] = True, span
+                shop.name, shop.span = value.value, value.span
+            elif kind == "timezone":
+                for _key, v in self._items("the file", [("timezone", value, span)], seen):
+                    shop.timezone = v
+            else:  # routing, outreach, facts blocks: each setting at most once per file
+                target = {"routing": shop.routing, "outreach": shop.outreach,
+                          "facts": shop.facts}[kind]
+                for key, v in self._items(kind, [s for s in value if s[1] is not None],
+                                          seen.setdefault(kind, {})):
+                    target[key] = v
+        if not named:
+            self.error("P108", "missing `shop NAME` (the shop these rules are for)",
+                       Span(self.pos.file, 1, 1))
+        return shop
+
+
+def _expected_names(exc) -> tuple:
+    from rulec.grammar.loader import parser
+
+    names = set()
+    for t in getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ():
+        if t in FILE_TOKEN_NAMES:
+            names.add(FILE_TOKEN_NAMES[t])
+        elif t in TOKEN_NAMES:
+            names.add(TOKEN_NAMES[t])
+        elif not t.startswith("__"):
+            try:
+                pat = parser().get_terminal(t).pattern
+            except KeyError:
+                continue
+            names.add(f"`{pat.value}`" if pat.type == "str" else t)
+    if not names:
+        return ()
+    if STATEMENTS <= names and names - STATEMENTS - {"`;`", "end of input"}:
+        names = (names - STATEMENTS - {"`;`"}) | {"a new statement (shop, agent, group, ...)"}
+    shown = sorted(names, key=lambda n: (n.startswith("a new"), n.startswith("`"), n))
+    more = f" or {len(shown) - 14} more" if len(shown) > 14 else ""
+    tok = getattr(exc, "token", None)
+    words = [n[1:-1] for n in names if n.startswith("`") and n[1:-1].isidentifier()]
+    close = did_you_mean(str(tok), words) if tok is not None and str(tok).isidentifier() else ()
+    return (f"expected {', '.join(shown[:14])}{more}",) + close
+
+
+def _depth_check(tree, pos):
+    """Each crowd/intent predicate may nest at most MAX_DEPTH levels (as in YAML)."""
+    for stmt in tree.children:
+        if getattr(stmt, "data", None) in ("crowd", "intent"):
+            pred = stmt.children[-1]
+            if tree_depth(pred) > MAX_DEPTH:
+                raise RulecError([Diagnostic("P104", f"expression is nested deeper than "
+                                                     f"{MAX_DEPTH} levels",
+                                             pos.of(pred) or pos.span(1, 1))])
+
+
+def parse_rules(text: str, file: str = "<rules>") -> m.Shop:
+    """Parse a `.rules` file into a Shop; raises RulecError with every diagnostic found."""
+    from rulec.grammar.loader import parser
+
+    pos = Positions(file)
+    if len(text) > MAX_SOURCE:
+        raise RulecError([Diagnostic("P104", f"source is larger than {MAX_SOURCE // 2**20} MiB",
+                                     pos.span(1, 1))])
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#")
+                               for ln in text.splitlines()):
+        raise RulecError([Diagnostic("P101", "the rules file is empty", pos.span(1, 1))])
+    try:
+        tree = parser().parse(text, start="rules_file")
+    except UnexpectedInput as exc:
+        d = syntax_error(exc, pos, "the rules")
+        raise RulecError([Diagnostic(d.code, d.message, d.span, d.severity,
+                                     _expected_names(exc))]) from None
+    _depth_check(tree, pos)
+    builder = RulesBuilder(pos, text)
+    try:
+        shop = builder.transform(tree)
+    except _LiteralError as exc:
+        raise RulecError(builder.diags + [exc.diag]) from None
+    except Exception as exc:  # lark wraps callback errors in VisitError
+        inner = getattr(exc, "orig_exc", None)
+        if isinstance(inner, _LiteralError):
+            raise RulecError(builder.diags + [inner.diag]) from None
+        if isinstance(inner, RulecError):
+            raise RulecError(builder.diags + inner.diagnostics) from None
+        raise
+    if builder.diags:
+        raise RulecError(sorted(builder.diags, key=lambda d: (d.span.line, d.span.col)))
+    return shop
