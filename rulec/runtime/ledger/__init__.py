@@ -1,0 +1,33 @@
+"""Planner ledgers (O12, O13): `open_ledger(url, shop)` for a file path, sqlite:///…, memory: or redis://…."""
+from __future__ import annotations
+
+from rulec.errors import Diagnostic, StoreError
+from rulec.runtime.ledger.base import Ledger
+
+__all__ = ["Ledger", "open_ledger"]
+
+
+def open_ledger(url, shop: str) -> Ledger:
+    """The ledger named by `url` for `shop`; a Ledger instance is returned as is."""
+    if isinstance(url, Ledger):
+        if url.shop != shop:
+            raise StoreError([Diagnostic("S904", f"ledger belongs to shop {url.shop!r}, not {shop!r}")])
+        return url
+    url = str(url)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            from rulec.runtime.ledger.redis_ledger import RedisLedger
+        except ImportError as exc:
+            raise StoreError([Diagnostic("S900", f"the redis ledger is not available: {exc}")]) \
+                from None
+        return RedisLedger(url, shop)
+    from rulec.runtime.ledger.sqlite_ledger import SqliteLedger
+    if url in ("memory:", ":memory:"):
+        return SqliteLedger(":memory:", shop)
+    if url.startswith("sqlite://"):
+        url = url[len("sqlite://"):]
+        if url.startswith("/") and url[1:2] == "/":  # sqlite:///abs/path
+            url = url[1:]
+    if not url:
+        raise StoreError([Diagnostic("S901", "empty ledger path")])
+    return SqliteLedger(url, shop)

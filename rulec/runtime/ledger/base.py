@@ -1,0 +1,64 @@
+"""The ledger interface (O12, O13): campaign states, per-consumer history and batch-atomic decide-and-record."""
+from __future__ import annotations
+
+import abc
+from typing import Callable, Iterable
+
+CHANNELS = ("regular", "green", "exempt")
+CHANNEL_CODE = {c: i for i, c in enumerate(CHANNELS)}
+
+# Campaign states kept by a ledger.
+STARTED = "started"  # a run began deciding it (an interrupted run leaves it here)
+FINISHED = "finished"  # a run went through its whole audience: done for good (O12)
+MISSED = "missed"  # first planned more than max_delay after its send time (O12)
+SKIPPED = "skipped"  # not sendable when due (not eligible, late configuration, no activity)
+
+# A record of one send: (campaign name, consumer, channel, scheduled time as epoch seconds).
+# History handed to `decide`: {consumer: [(campaign name, channel, at), ...]}.
+Decide = Callable[[dict], list]
+
+
+class Ledger(abc.ABC):
+    """What the planner needs from a ledger. Implementations: sqlite (default), redis.
+
+    Exactly-once (O13) rests on `decide_and_record`: for one batch of consumers it must read
+    their history, call `decide(history)`, call `emit()` and make the returned records durable
+    as ONE atomic step with respect to every other planner on the same ledger. `decide` is pure
+    given the history (an implementation that retries may call it again); `emit` prints the
+    batch and runs before the records become durable, so a crash can only print a batch
+    again, never lose one. The key (campaign, consumer) is unique."""
+
+    shop: str
+
+    @abc.abstractmethod
+    def campaign_states(self) -> dict:
+        """{campaign name: (status, reason)} for every campaign this ledger has seen."""
+
+    @abc.abstractmethod
+    def open_campaigns(self, wanted: dict) -> dict:
+        """Atomically give each campaign in `wanted` ({name: (status, reason, send_at)}) that
+        status if the ledger has none yet; returns {name: (status, reason)} as now recorded
+        (another planner may have been first)."""
+
+    @abc.abstractmethod
+    def finish_campaigns(self, names: Iterable[str]) -> None:
+        """Mark `started` campaigns `finished` (a run went through its whole audience)."""
+
+    @abc.abstractmethod
+    def decide_and_record(self, consumers: list, decide: Decide,
+                          emit: Callable[[], None] | None = None) -> list:
+        """One atomic batch: history of `consumers`, `decide`, `emit`, record. Returns the
+        records written (a list of (campaign, consumer, channel, at))."""
+
+    @abc.abstractmethod
+    def sends(self, campaign: str | None = None) -> list:
+        """Every recorded send (of one campaign), as (campaign, consumer, channel, at)."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
