@@ -1,0 +1,79 @@
+"""`rulec plan`: print the outreach sends due at --now as JSON Lines and record them in the ledger (O1–O13)."""
+from __future__ import annotations
+
+import json
+
+from rulec.cli.common import ArgParser, load_table_or_rules, render
+from rulec.errors import Diagnostic, RulecError
+
+
+def _parser(out, err):
+    p = ArgParser("plan", out, err, description="Plan the outreach sends due at NOW (O12) and "
+                  "record them in the ledger, exactly once (O13).")
+    p.add_argument("rules", metavar="RULES_OR_TABLE")
+    p.add_argument("--audience", required=True, metavar="AUDIENCE.jsonl",
+                   help="consumers, one JSON object a line")
+    p.add_argument("--ledger", required=True, metavar="DB",
+                   help="SQLite file (or sqlite:///path, redis://host:port/db)")
+    p.add_argument("--now", required=True, metavar="ISO", help="the planning moment, with offset")
+    p.add_argument("--activities", metavar="ACTS.jsonl", help="shop promotions for O8")
+    p.add_argument("--report", metavar="FILE", help="write a JSON summary of the run")
+    p.add_argument("--keep-going", action="store_true",
+                   help="skip malformed audience lines (counted) instead of stopping")
+    p.add_argument("--batch", type=int, default=2000, metavar="N",
+                   help="consumers decided and recorded per transaction (default 2000)")
+    p.add_argument("--sign-key", metavar="FILE", help="key to verify a signed table")
+    return p
+
+
+def run(args, out, err) -> int:
+    ns, code = _parser(out, err).parse(args)
+    if ns is None:
+        return code
+    if ns.batch < 1:
+        err.write("rulec plan: --batch must be at least 1\n")
+        return 2
+    from rulec.runtime import calendar as cal
+    try:
+        now = cal.parse_time(ns.now)
+    except ValueError as exc:
+        render([Diagnostic("E820", f"--now: {exc}")], err)
+        return 1
+    key = None
+    if ns.sign_key:
+        from rulec.cli.common import read_key
+        key = read_key(ns.sign_key, err)
+        if key is None:
+            return 1
+    table = load_table_or_rules(ns.rules, err, key=key)
+    if table is None:
+        return 1
+    from rulec.runtime.planner import Planner
+    planner = None
+    try:
+        planner = Planner(table, ns.ledger, batch_size=ns.batch)
+        isatty = getattr(err, "isatty", None)
+        result = planner.plan(ns.audience, now, activities=ns.activities, out=out,
+                              keep_going=ns.keep_going, progress=bool(isatty and isatty()),
+                              err=err)
+    except RulecError as exc:
+        render(exc.diagnostics, err)
+        return 1
+    finally:
+        if planner is not None:
+            planner.close()
+    if result.bad:
+        render(result.bad[:20], err)
+        more = len(result.bad) - 20
+        err.write(f"rulec plan: skipped {len(result.bad)} malformed audience line"
+                  f"{'s' * (len(result.bad) != 1)}" + (f" ({more} not shown)" if more > 0 else "")
+                  + "\n")
+    if ns.report:
+        try:
+            with open(ns.report, "w", encoding="utf-8") as fh:
+                json.dump(result.report, fh, ensure_ascii=False, indent=1, sort_keys=True)
+                fh.write("\n")
+        except OSError as exc:
+            err.write(f"rulec plan: cannot write report {ns.report}: {exc.strerror or exc}\n")
+            return 1
+    return 0

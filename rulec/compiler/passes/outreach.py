@@ -1,0 +1,129 @@
+"""Outreach checks (O5–O10, O6xx codes): promo privileges' content, thresholds, dates and deadlines."""
+from __future__ import annotations
+
+import datetime as dt
+
+from rulec.compiler import model as m
+from rulec.errors import Diagnostic
+from rulec.runtime import calendar as cal
+from rulec.runtime import privileges as priv
+
+SOON = dt.timedelta(days=1)  # `check --now`: deadlines within a day are reported
+
+
+def _v(x):
+    return None if x is None else x.value
+
+
+def _span(x, fallback):
+    return getattr(x, "span", None) or fallback
+
+
+def _time(x, parse):
+    try:
+        return parse(x.value) if x is not None and x.value is not None else None
+    except (ValueError, TypeError):
+        return None
+
+
+def check(shop: m.Shop, now=None) -> list:
+    """Diagnostics for every campaign; `now` (a datetime or ISO string) enables O10 look-ahead.
+
+    Names, kinds, time syntax and required fields are the resolve pass's; this pass checks
+    what the outreach clauses add, and is silent where resolve already reported."""
+    try:
+        tz = cal.zone(_v(shop.timezone) or cal.DEFAULT_ZONE)
+    except ValueError:
+        return []  # resolve reports the zone
+    if isinstance(now, str):
+        try:
+            now = cal.parse_time(now)
+        except ValueError:
+            now = None
+    facts = {k: _v(v) for k, v in shop.facts.items()}
+    promos = {p.name: p for p in shop.promos}
+    out = []
+    for c in shop.campaigns:
+        out.extend(_campaign(c, tz, facts, promos, shop, now))
+    return out
+
+
+def _send_at(c, kind, tz, promos):
+    """The scheduled send (computed for promo kinds, as lowering does), or None if unknown."""
+    if kind in priv.PROMO_KINDS:
+        p = promos.get(c.promo.name) if c.promo else None
+        last = _time(p.last_day, cal.parse_date) if p else None
+        return cal.scheduled_send(kind, last, tz) if last else None
+    return _time(c.send_at, cal.parse_time)
+
+
+def _campaign(c, tz, facts, promos, shop, now):
+    kind = _v(c.kind)
+    if kind not in priv.KINDS:
+        return []
+    d = []
+    here = _span(c.kind, c.span)
+
+    def add(code, msg, span=None, severity="error"):
+        d.append(Diagnostic(code, f"campaign {c.name}: {msg}", span or here, severity))
+
+    send_at = _send_at(c, kind, tz, promos)
+    given = _time(c.send_at, cal.parse_time)
+    if kind in priv.PROMO_KINDS and given and send_at and given != send_at:
+        add("O604", f"{kind} always runs at {cal.show(send_at, tz)} (O6–O8); the send_at "
+                    f"{cal.show(given, tz)} written here is ignored", _span(c.send_at, here),
+            "warning")
+    for p in priv.eligibility(kind, facts):
+        add(p.code, p.message, _fact_span(shop, p.message) or here)
+    coupon = (c.coupon.id, c.coupon.kind) if c.coupon else None
+    segs = [(t.copy, (t.coupon.id, t.coupon.kind) if t.coupon else None) for t in c.segments]
+    for p in priv.content(kind, _v(c.copy), coupon, segs, len(c.targets)):
+        span = {"coupon": _span(c.coupon, here),
+                "segments": _span(c.segments[min(len(c.segments) - 1, priv.MAX_SEGMENTS)]
+                                  if c.segments else None, here),
+                "targets": _span(c.targets[0] if c.targets else None, here)}.get(p.where, here)
+        add(p.code, p.message, span, p.severity)
+    if kind == "green":
+        day = _time(c.date, cal.parse_date)
+        if day and send_at and cal.local_date(send_at, tz) != day:
+            add("O611", f"send time {cal.show(send_at, tz)} is not on its date {day} (O5)",
+                _span(c.send_at, here))
+        if day:  # O5: created before 00:00 of its date, whatever the send time says
+            send_at = cal.at_local(day, 12, 0, tz)
+    if send_at is None:
+        return d
+    d.extend(_deadline(c, kind, send_at, tz, now, add, here))
+    return d
+
+
+def _deadline(c, kind, send_at, tz, now, add, here):
+    limit = priv.deadline(kind, send_at, tz)
+    if limit is None:
+        return []
+    first, second = (c.created_at, c.configured_at) if kind == "green" else \
+        (c.configured_at, c.created_at)
+    field = first if _v(first) is not None else second
+    when = _time(field, cal.parse_time)
+    verb = "created" if kind == "green" else "configured"
+    late = None
+    if when is not None:
+        late = priv.late(kind, when, send_at, tz)
+        if late:
+            add("O650", late, _span(field, here))
+    elif field is None and now is not None:  # treated as configured at `now`
+        if priv.late(kind, now, send_at, tz):
+            add("O651", f"not {verb} yet, and its deadline {cal.show(limit, tz)} has passed "
+                        f"(now {cal.show(now, tz)}) (O10)")
+    pending = when is None or when > now if now is not None else False
+    if now is not None and pending and not late and now < limit <= now + SOON:
+        state = f"{verb} {cal.show(when, tz)}" if when else f"not {verb} yet"
+        add("O652", f"its configuration deadline {cal.show(limit, tz)} is within a day "
+                    f"(now {cal.show(now, tz)}; {state}) (O10)", None, "warning")
+    return []
+
+
+def _fact_span(shop, message):
+    for key, v in shop.facts.items():
+        if key in message:
+            return v.span
+    return None

@@ -1,0 +1,395 @@
+"""The outreach planner (O1–O13): who gets which message when, exactly once, recorded in a ledger."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+
+from rulec.errors import Diagnostic, InputError
+from rulec.runtime import audience as aud
+from rulec.runtime import calendar as cal
+from rulec.runtime import privileges as priv
+from rulec.runtime.ledger import open_ledger
+from rulec.runtime.ledger.base import FINISHED, MISSED, SKIPPED, STARTED
+
+BATCH = 2000
+MAX_SHOWN_BAD = 20
+
+
+def _j(v) -> str:
+    return json.dumps(v, ensure_ascii=False)
+
+
+def _ts(t: dt.datetime) -> int:
+    return int(t.timestamp() // 1)
+
+
+class Campaign:
+    """A table campaign prepared for planning: times parsed, content variants pre-rendered."""
+
+    def __init__(self, c: dict, index: int, body: dict, tz):
+        self.raw, self.index, self.name, self.kind = c, index, c["name"], c["kind"]
+        self.channel = priv.channel_of(self.kind)
+        self.send_at = cal.parse_time(c["send_at"]).astimezone(tz)
+        self.at = _ts(self.send_at)
+        self.at_iso = cal.iso(self.send_at)
+        self.key = (self.at, index)  # O4: send time, then declaration order
+        promo = body["promos"].get(c["promo"]) if c.get("promo") else None
+        presale = promo["presale_start"] if promo else None
+        last_day = promo["last_day"] if promo else cal.local_date(self.send_at, tz).isoformat()
+        self.window_start = cal.promo_window_start(presale, last_day, tz).timestamp()  # O11
+        self.cart_start = cal.cart_window_start(presale, self.send_at, tz).timestamp()  # O6
+        self.day = (cal.parse_date(c["date"]) if c.get("date") else
+                    cal.local_date(self.send_at, tz)).toordinal()
+        base = (c.get("copy"), (c.get("coupon") or {}).get("id"))
+        rows = c["segments"] if self.kind == "recall" else (
+            c["targets"] if self.kind in priv.TARGETED else [])
+        # (crowd, variant): the first listed crowd the consumer is in wins (O1, O7 segments)
+        self.choices = [(t["crowd"], self._variant(t.get("copy") or base[0],
+                                                   (t.get("coupon") or {}).get("id") or base[1]))
+                        for t in rows]
+        self.base = self._variant(*base)
+        self.needs_crowds = bool(self.choices)
+        self.activities = []
+        self.state = None  # ledger status for this run
+        self.sends = {}
+        self.skips = {}
+
+    def _variant(self, copy, coupon):
+        head = f'{{"campaign":{_j(self.name)},"consumer":'
+        tail = (f',"channel":"{self.channel}","at":"{self.at_iso}","copy":{_j(copy)},'
+                f'"coupon":{_j(coupon)},"items":')
+        return (copy, coupon, head, tail)
+
+    def set_activities(self, ids: list):
+        self.activities = ids
+        self.acts_json = ',"activities":' + _j(ids) + "}"
+
+    def problems(self, facts: dict, tz) -> tuple | None:
+        """(status, reason) when the campaign cannot be sent at all (O6–O10), else None."""
+        c = self.raw
+        coupon = (c["coupon"]["id"], c["coupon"]["kind"]) if c.get("coupon") else None
+        segs = [(s.get("copy"), (s["coupon"]["id"], s["coupon"]["kind"]) if s.get("coupon")
+                 else None) for s in c.get("segments") or []]
+        found = priv.eligibility(self.kind, facts)
+        if found:
+            return SKIPPED, "not_eligible"
+        found = [p for p in priv.content(self.kind, c.get("copy"), coupon, segs, 0)
+                 if p.severity == "error"]
+        if found:
+            return SKIPPED, "not_configured"
+        when = c.get("created_at") or c.get("configured_at") if self.kind == "green" else \
+            c.get("configured_at") or c.get("created_at")
+        if when and priv.late(self.kind, cal.parse_time(when), self.send_at, tz):
+            return SKIPPED, "deadline_passed"
+        if self.kind == "green" and cal.local_date(self.send_at, tz).toordinal() != self.day:
+            return SKIPPED, "not_eligible"
+        return None
+
+
+class PlanResult:
+    """What one run did: `report` (the --report JSON), `sends` (dicts, when collected), `bad`."""
+
+    def __init__(self, report, sends, bad):
+        self.report, self.sends, self.bad = report, sends, bad
+
+
+class Planner:
+    """Plans a shop's campaigns against an audience at a moment `now`, recording in a ledger.
+
+    `ledger`: a path, `sqlite:///…`, `memory:`, `redis://…` or a Ledger object."""
+
+    def __init__(self, table, ledger="memory:", batch_size: int = BATCH):
+        self.table, self.body = table, table.body
+        self.tz = cal.zone(self.body["timezone"])
+        self.window = self.body["outreach"]["cap_window"]
+        self.max_delay = self.body["outreach"]["max_delay"]
+        self.batch_size = max(1, int(batch_size))
+        self.ledger = open_ledger(ledger, table.shop)
+        self._crowds_of = None
+
+    def close(self):
+        self.ledger.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- the run ----------------------------------------------------------------------------
+    def plan(self, audience, now, activities=None, out=None, on_send=None, keep_going=False,
+             progress=None, err=None) -> PlanResult:
+        """Decide and record every send due at `now` (O12). `out` gets JSON Lines, `on_send`
+        each send dict; with neither, sends are collected in the result. Bad lines raise
+        InputError (E8xx) unless `keep_going`, then they are skipped and counted."""
+        now = cal.parse_time(now) if isinstance(now, str) else now
+        if not isinstance(now, dt.datetime) or now.utcoffset() is None:
+            raise InputError([Diagnostic("E820", "now must be a time with a UTC offset")])
+        camps = [Campaign(c, i, self.body, self.tz) for i, c in enumerate(self.body["campaigns"])]
+        acts = aud.read_activities(activities, self.tz) if activities is not None else []
+        active, opened = self._open(camps, now, acts)
+        collected = [] if out is None and on_send is None else None
+        src = aud.Source(audience)
+        run = _Run(self, active, out, on_send, collected, keep_going, src.name)
+        run.opened_now = opened
+        if progress is True:
+            progress = Progress(err, src.size)
+        try:
+            if active:
+                run.stream(src, progress)
+            else:
+                run.count(src)
+        finally:
+            src.close()
+            if progress:
+                progress.close()
+        self.ledger.finish_campaigns(c.name for c in active if c.state == STARTED)
+        return PlanResult(self._report(camps, now, run), collected, run.bad)
+
+    def _open(self, camps, now, acts) -> list:
+        """O12: which due campaigns this run decides; opens the new ones in the ledger."""
+        states = self.ledger.campaign_states()
+        wanted, t_now = {}, now.timestamp()
+        for c in camps:
+            if c.at > t_now:
+                c.state = "not_due"
+                continue
+            if c.name in states:
+                continue
+            if t_now - c.at > self.max_delay:
+                wanted[c.name] = (MISSED, "missed", c.at)
+                continue
+            found = c.problems(self.body["facts"], self.tz)
+            if found is None and c.kind == "super_discount":
+                if not [a for a in acts if priv.activity_ok(a, c.send_at, self.tz)]:
+                    found = (SKIPPED, "no_valid_activity")
+            wanted[c.name] = found + (c.at,) if found else (STARTED, None, c.at)
+        if wanted:
+            states.update(self.ledger.open_campaigns(wanted))
+        active = []
+        for c in camps:
+            if c.state == "not_due":
+                continue
+            status, reason = states[c.name]
+            c.state, c.reason = status, reason
+            if status == STARTED:
+                c.resumed = c.name not in wanted
+                c.set_activities([a["id"] for a in acts if priv.activity_ok(a, c.send_at, self.tz)])
+                active.append(c)
+        active.sort(key=lambda c: c.key)
+        return active, set(wanted)
+
+    def _report(self, camps, now, run) -> dict:
+        total_sends, total_skips, per = {}, {}, {}
+        for c in camps:
+            entry = {"kind": c.kind, "at": c.at_iso, "status": c.state}
+            if c.state not in ("not_due", STARTED):
+                entry["reason"] = getattr(c, "reason", None)
+            if c.state == STARTED:
+                entry["status"] = "resumed" if c.resumed else "sent"
+            elif c.state == FINISHED or c.name not in run.opened_now and c.state != "not_due":
+                entry["status"] = "done"  # finished or skipped by an earlier run (O12)
+            fresh = c.state in (MISSED, SKIPPED) and c.name in run.opened_now
+            if fresh:  # a campaign-level skip counts once per consumer of this run
+                c.skips[c.reason] = c.skips.get(c.reason, 0) + run.consumers
+            entry["sends"], entry["skips"] = dict(c.sends), dict(c.skips)
+            per[c.name] = entry
+            if c.sends:
+                total_sends[c.name] = dict(c.sends)
+            for r, n in c.skips.items():
+                total_skips[r] = total_skips.get(r, 0) + n
+        return {"shop": self.table.shop, "now": cal.iso(now.astimezone(self.tz)),
+                "consumers": run.consumers, "bad_lines": len(run.bad),
+                "sends": total_sends, "skips": total_skips, "campaigns": per}
+
+
+class _Run:
+    """One pass over the audience: batches, per-consumer decisions, output."""
+
+    def __init__(self, planner, active, out, on_send, collected, keep_going, name):
+        self.p, self.active, self.out, self.on_send = planner, active, out, on_send
+        self.collected, self.keep_going, self.name = collected, keep_going, name
+        self.consumers, self.bad = 0, []
+        self.opened_now = set()
+        need = {c.kind for c in active}
+        self.need_purchases = bool(need & {"recall", "super_discount"})
+        self.need_carts = "cart_coupon" in need
+        self.need_crowds = any(c.needs_crowds for c in active)
+        self.window = planner.window
+        self.tz = planner.tz
+
+    def count(self, src):
+        for lineno, item in src:
+            try:
+                aud.parse(item, lineno, src.name)
+                self.consumers += 1
+            except InputError as exc:
+                self._bad(exc)
+
+    def _bad(self, exc):
+        if not self.keep_going:
+            raise exc
+        self.bad.extend(exc.diagnostics)
+
+    def stream(self, src, progress):
+        batch, size = [], self.p.batch_size
+        parse, purchases, carts = aud.parse, aud.purchases, aud.cart_adds
+        np, nc, name = self.need_purchases, self.need_carts, src.name
+        for lineno, item in src:
+            try:
+                rec = parse(item, lineno, name)
+                buys = purchases(rec, name, lineno) if np else None
+                cart = carts(rec, name, lineno) if nc else None
+            except InputError as exc:
+                self._bad(exc)
+                continue
+            batch.append((rec, buys, cart))
+            if len(batch) >= size:
+                self._flush(batch)
+                batch = []
+                if progress:
+                    progress.update(src.done, self.consumers)
+        if batch:
+            self._flush(batch)
+        if progress:
+            progress.update(src.done, self.consumers)
+
+    def _flush(self, batch):
+        ids = [r[0]["consumer"] for r in batch]
+        result = {}
+
+        def decide(history):
+            sends, counts = self._decide(batch, history)
+            result["sends"], result["counts"] = sends, counts
+            return [(c.name, cid, c.channel, c.at) for c, cid, _v, _i in sends]
+
+        def emit():
+            self._emit(result["sends"], result["counts"])
+
+        self.p.ledger.decide_and_record(ids, decide, emit)
+        self.consumers += len(batch)
+
+    def _decide(self, batch, history):
+        """O1–O9, O11 per consumer, campaigns in (send time, declaration) order (O4)."""
+        crowds_of = self.p.table.matcher.crowds_of if self.need_crowds else None
+        window, active, tz = self.window, self.active, self.tz
+        sends, counts = [], {}
+        seen = {}  # consumer -> [sent names, regular times, green days] within this batch
+        for rec, buys, cart in batch:
+            cid = rec["consumer"]
+            st = seen.get(cid)
+            if st is None:
+                st = seen[cid] = [set(), [], set()]
+                for name, ch, at in history.get(cid, ()):
+                    st[0].add(name)
+                    if ch == "regular":
+                        st[1].append(at)
+                    elif ch == "green":
+                        st[2].add(cal.local_date(dt.datetime.fromtimestamp(at, tz), tz).toordinal())
+            crowds = None
+            excl = rec.get("exclusive") is True
+            for c in active:
+                kind = c.kind
+                variant, items, why = None, None, None
+                if kind in priv.TARGETED:
+                    if crowds is None:
+                        crowds = crowds_of(rec.get("attrs") or {}, rec.get("crowds") or ())
+                    for crowd, v in c.choices:
+                        if crowd in crowds:
+                            variant = v
+                            break
+                    else:
+                        why = "not_in_audience"
+                elif not excl:
+                    why = "not_exclusive"
+                elif kind == "cart_coupon":
+                    lo, hi = c.cart_start, c.at
+                    items = list(dict.fromkeys(i for t, i in cart if lo <= t <= hi))
+                    if items:
+                        variant = c.base
+                    else:
+                        why = "not_in_audience"
+                else:  # recall, super_discount: no purchase in the promo window (O7, O8, O11)
+                    if kind == "super_discount" and rec.get("interested") is not True:
+                        why = "not_interested"
+                    elif any(c.window_start <= t <= c.at for t in buys):
+                        why = "purchased"
+                    elif kind == "super_discount" and not c.activities:
+                        why = "no_valid_activity"
+                    else:
+                        variant = c.base
+                        if c.choices:
+                            if crowds is None and crowds_of is not None:
+                                crowds = crowds_of(rec.get("attrs") or {}, rec.get("crowds") or ())
+                            for crowd, v in c.choices:
+                                if crowd in crowds:
+                                    variant = v
+                                    break
+                if why is None:
+                    if c.name in st[0]:
+                        why = "already_sent"
+                    elif c.channel == "regular":
+                        at = c.at
+                        for h in st[1]:
+                            if -window < at - h < window:
+                                why = "capped"
+                                break
+                        else:
+                            st[1].append(at)
+                    elif c.channel == "green":
+                        if c.day in st[2]:
+                            why = "green_taken"
+                        else:
+                            st[2].add(c.day)
+                if why is None:
+                    st[0].add(c.name)
+                    sends.append((c, cid, variant, items))
+                else:
+                    k = (c, why)
+                    counts[k] = counts.get(k, 0) + 1
+        return sends, counts
+
+    def _emit(self, sends, counts):
+        for (c, why), n in counts.items():
+            c.skips[why] = c.skips.get(why, 0) + n
+        for c, _cid, _v, _i in sends:
+            c.sends[c.channel] = c.sends.get(c.channel, 0) + 1
+        if self.out is not None:
+            parts = []
+            for c, cid, v, items in sends:
+                acts = c.acts_json if c.kind == "super_discount" else ',"activities":[]}'
+                parts.append(f'{v[2]}{_j(cid)}{v[3]}{_j(items) if items else "[]"}{acts}\n')
+            self.out.write("".join(parts))
+            self.out.flush()
+        if self.on_send is not None or self.collected is not None:
+            for c, cid, v, items in sends:
+                d = {"campaign": c.name, "consumer": cid, "channel": c.channel, "at": c.at_iso,
+                     "copy": v[0], "coupon": v[1], "items": items or [],
+                     "activities": list(c.activities) if c.kind == "super_discount" else []}
+                if self.on_send is not None:
+                    self.on_send(d)
+                else:
+                    self.collected.append(d)
+
+
+class Progress:
+    """A one-line progress bar on a terminal (bytes of the audience file read)."""
+
+    def __init__(self, err=None, total=None):
+        self.err, self.total, self.shown = err or sys.stderr, total, False
+
+    def update(self, done, consumers):
+        if self.total:
+            frac = min(1.0, done / self.total)
+            bar = "#" * int(frac * 30)
+            self.err.write(f"\rplanning [{bar:<30}] {frac:5.1%} {consumers:,} consumers")
+        else:
+            self.err.write(f"\rplanning {consumers:,} consumers")
+        self.err.flush()
+        self.shown = True
+
+    def close(self):
+        if self.shown:
+            self.err.write("\n")
+            self.err.flush()
