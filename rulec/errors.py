@@ -78,5 +78,5 @@ def did_you_mean(word: str, choices) -> tuple:
     import difflib
 
     choices = [str(c) for c in choices]
-    close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.5)
     return (f"did you mean `{close[0]}`?",) if close else ()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import unicodedata
 
 from rulec.errors import Diagnostic, RulecError
 
@@ -69,6 +70,11 @@ def render(diagnostics, err, fmt="text", out=None, sources=None) -> None:
         err.write(f"... and {len(diagnostics) - len(shown)} more diagnostics\n")
 
 
+def _width(ch: str) -> int:
+    """Terminal columns of a character: 2 for wide East Asian characters (小美), else 1."""
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
 def format_diagnostic(d: Diagnostic, sources=None) -> str:
     s = d.span
     head = f"{d.severity}[{d.code}]: {d.message}"
@@ -83,11 +89,12 @@ def format_diagnostic(d: Diagnostic, sources=None) -> str:
         elif s.line:
             line = _source_line(s)
         if line is not None and len(line) <= 400:
-            width = 1
-            if s.end_line == s.line and s.end_col and s.end_col > s.col:
-                width = s.end_col - s.col
-            pad = "".join("\t" if ch == "\t" else " " for ch in line[: max(s.col - 1, 0)])
-            text += f"  {line}\n  {pad}{'^' * width}\n"
+            end = s.end_col if s.end_line == s.line and s.end_col and s.end_col > s.col \
+                else s.col + 1
+            pad = "".join("\t" if ch == "\t" else " " * _width(ch)
+                          for ch in line[: max(s.col - 1, 0)])
+            marked = line[s.col - 1:end - 1] or " "
+            text += f"  {line}\n  {pad}{'^' * max(1, sum(map(_width, marked)))}\n"
     for h in d.hints:
         text += f"  = help: {h}\n"
     return text

@@ -1,0 +1,38 @@
+# rulec: `make demo` and `make test` work on a fresh machine (Python, gcc, apt).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RULEC := $(VENV)/bin/rulec
+export RULEC_REQUIRE_EXTENSIONS ?= 1
+
+.PHONY: setup demo test conformance bench redis clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: setup.py pyproject.toml requirements-dev.txt rulec/runtime/_matcher.pyx
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-build-isolation -e .
+	$(PY) -c "import rulec; print('rulec matcher:', rulec.implementation)"
+	touch $@
+
+redis:
+	@sh scripts/ensure-redis.sh
+
+demo: setup
+	@sh scripts/demo.sh $(RULEC)
+
+test: setup redis
+	$(PY) -m pytest tests
+
+conformance: setup
+	$(PYTHON) ../shared/conformance/run --rulec $(RULEC)
+	$(PYTHON) ../shared/conformance/run --rulec $(RULEC) ../shared/conformance/cel
+	$(PYTHON) ../shared/conformance/plan-run --rulec $(RULEC)
+
+bench: setup
+	$(PY) -m pytest benchmarks --benchmark-only
+
+clean:
+	rm -rf build dist *.egg-info rulec/runtime/*.c rulec/runtime/*.so demo-out
