@@ -1,0 +1,51 @@
+"""R5 matcher front door: picks the Cython matcher when built (RULEC_PURE=1 forces pure Python).
+
+`build_matcher(body, impl=None)` returns a matcher for a table body (impl: "cython", "python"
+or None for the live one). Every matcher has:
+- `match(chat) -> [group names]` (R5 candidates, declaration order), `match_many(chats)`,
+  `match_indices(chat) -> [group indices]`;
+- `crowds_of(attrs, labels=())`: defined crowds that hold, in body order, then the labels;
+- `intents_of(message, attrs, label=None)`: defined intents that hold, then the label;
+- the columnar batch entry point, for callers that keep chats in arrays:
+
+      codes = m.code(dim, value)      # int code of a tree value (0: none / not in the table)
+      out = m.match_columns(n, product=P, order=O, intent=I, crowd=C, columns=COLS, out=None)
+      names = m.outcomes()[out[i]]    # tuple of candidate group names of chat i
+
+  P, O, I, C are int32 buffers (array("i"), numpy int32...) of n codes; None means "no value"
+  for every chat (C holds one outside crowd label per chat, I the intent label). COLS maps an
+  attribute name to a column: a float64 buffer (NaN = missing), an int64 buffer (no missing
+  values) or `(codes, vocabulary)` with int32 codes into a list of values (-1 = missing; a
+  vocabulary may hold strings, bools or lists). The column named `message` is the chat's
+  message (intents only). `out` is an int32 buffer of n outcome ids (allocated when None);
+  ids index `m.outcomes()` and are stable for the matcher's lifetime. Bad columns raise
+  InputError E802; bad chat fields raise InputError E801.
+"""
+from __future__ import annotations
+
+import os
+
+from rulec.runtime.matcher_py import PyMatcher
+
+try:
+    from rulec.runtime import _matcher
+except ImportError as exc:  # extension not built
+    _matcher = None
+    extension_error = str(exc)
+else:
+    extension_error = None
+
+PURE = os.environ.get("RULEC_PURE") == "1"
+implementation = "cython" if _matcher is not None and not PURE else "python"
+
+
+def build_matcher(body: dict, impl: str | None = None):
+    """A matcher for a (schema-checked) table body."""
+    impl = impl or implementation
+    if impl == "python":
+        return PyMatcher(body)
+    if impl == "cython":
+        if _matcher is None:
+            raise RuntimeError(f"the Cython matcher is not available ({extension_error})")
+        return _matcher.CMatcher(PyMatcher(body))
+    raise ValueError(f"unknown matcher implementation {impl!r}")

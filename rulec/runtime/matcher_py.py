@@ -1,0 +1,433 @@
+"""Pure-Python R5 matcher (twin of _matcher.pyx): value→group bitsets and class-cached predicates.
+
+How it works (the Cython matcher reads the same plan):
+- every tree value of every dimension becomes a group bitset (a Python int) already masked by
+  the dimension's bound groups, so R5 narrowing is `hits = cand & row`;
+- the crowd predicates and the intent predicates form two predicate sets. Each set reads a few
+  attribute slots. For each slot the value is reduced to a *class*: the id of the truth vector
+  of every leaf (comparison, in, contains...) that reads the slot. Numbers are classed by their
+  position among the slot's numeric literals (exact bisect), strings through a memo, bools,
+  missing and other kinds by kind. Two values of one class make every predicate of the set
+  agree, so the set's result (which crowds hold, and their group bitset) is cached by the tuple
+  of slot classes, and a chat usually costs a few dict lookups.
+The columnar entry point is described in rulec/runtime/matcher.py.
+"""
+from __future__ import annotations
+
+import operator
+from bisect import bisect_left
+
+from rulec.runtime.reference import check_chat
+
+DIMS = ("crowd", "product", "intent", "order")
+MEMO_MAX = 1 << 16     # distinct strings remembered per slot before the memo is cleared
+CACHE_MAX = 1 << 20    # class tuples remembered per predicate set before the cache is cleared
+EXACT = 1 << 53        # ints up to this magnitude are exact as C doubles
+_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+        ">": operator.gt, ">=": operator.ge}
+_EMPTY: dict = {}
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _same_kind(v, lit) -> bool:
+    if isinstance(lit, bool):
+        return isinstance(v, bool)
+    if isinstance(lit, str):
+        return isinstance(v, str)
+    return _is_num(v)
+
+
+def _cmp_fn(op, lit):
+    f = _OPS[op]
+    if isinstance(lit, bool) and op not in ("==", "!="):
+        return lambda v: False
+    return lambda v: _same_kind(v, lit) and f(v, lit)
+
+
+def _in_fn(lits):
+    tests = [_cmp_fn("==", x) for x in lits]
+    return lambda v: any(t(v) for t in tests)
+
+
+def _contains_fn(strs):
+    def test(v):
+        if isinstance(v, str):
+            return any(s in v for s in strs)
+        if isinstance(v, (list, tuple)):
+            members = {x for x in v if isinstance(x, str)}
+            return any(s in members for s in strs)
+        return False
+    return test
+
+
+def leaf(expr):
+    """(attribute, value -> bool) for a leaf form; not_in is returned as its `in` leaf."""
+    op = expr[0]
+    if op == "cmp":
+        return expr[2], _cmp_fn(expr[1], expr[3])
+    if op in ("in", "not_in"):
+        return expr[1], _in_fn(expr[2])
+    if op == "contains":
+        return expr[1], _contains_fn([expr[2]])
+    if op == "contains_any":
+        return expr[1], _contains_fn(list(expr[2]))
+    raise ValueError(f"unknown predicate form {op!r}")
+
+
+def compile_expr(expr, leaves: list):
+    """A closure env -> bool for EXPR; every leaf met is appended to `leaves` as (attr, expr)."""
+    op = expr[0]
+    if op == "const":
+        val = bool(expr[1])
+        return lambda env: val
+    if op in ("and", "or"):
+        subs = [compile_expr(e, leaves) for e in expr[1]]
+        if op == "and":
+            return lambda env: all(f(env) for f in subs)
+        return lambda env: any(f(env) for f in subs)
+    if op == "not":
+        sub = compile_expr(expr[1], leaves)
+        return lambda env: not sub(env)
+    attr, test = leaf(expr)
+    leaves.append((attr, expr))
+    get = operator.methodcaller("get", attr)
+    if op == "not_in":
+        return lambda env: not test(get(env))
+    return lambda env: test(get(env))
+
+
+def _numbers(expr):
+    if expr[0] == "cmp":
+        lits = [expr[3]]
+    elif expr[0] in ("in", "not_in"):
+        lits = expr[2]
+    else:
+        return []
+    return [x for x in lits if _is_num(x) and x == x]
+
+
+class PredSet:
+    """A family of predicates (crowds over attrs, or intents over attrs + message)."""
+
+    def __init__(self, preds, rows: dict, message_slot: bool):
+        self.names = [p["name"] for p in preds]
+        self.rows = [rows.get(n, 0) for n in self.names]
+        leaves: list = []
+        self.funcs = [compile_expr(p["expr"], leaves) for p in preds]
+        by_attr: dict = {}
+        for attr, expr in leaves:
+            by_attr.setdefault(attr, {})[repr(expr)] = expr
+        self.slot_names = list(by_attr)
+        self.is_message = [message_slot and a == "message" for a in self.slot_names]
+        self.leaves = [[leaf(e)[1] for e in by_attr[a].values()] for a in self.slot_names]
+        self.thresholds = []
+        self.fast = []
+        for a in self.slot_names:
+            nums = {x for e in by_attr[a].values() for x in _numbers(e)}
+            ts = sorted(nums)
+            self.thresholds.append(ts)
+            self.fast.append(all(isinstance(t, float) or -EXACT <= t <= EXACT for t in ts))
+        k = len(self.slot_names)
+        self.vec_ids = [dict() for _ in range(k)]
+        self.str_memo = [dict() for _ in range(k)]
+        self.key_memo = [dict() for _ in range(k)]
+        self.cache: dict = {}
+        self.results: list = []      # result id -> (row bits, holding names tuple)
+        self.result_ids: dict = {}   # holding names tuple -> result id
+
+    def vec_id(self, s: int, v) -> int:
+        """The class of value `v` in slot `s`: the id of its leaf truth vector."""
+        mask = 0
+        for i, f in enumerate(self.leaves[s]):
+            if f(v):
+                mask |= 1 << i
+        ids = self.vec_ids[s]
+        r = ids.get(mask)
+        if r is None:
+            r = ids[mask] = len(ids)
+        return r
+
+    def classify(self, s: int, v) -> int:
+        if isinstance(v, str):
+            memo = self.str_memo[s]
+            r = memo.get(v)
+            if r is None:
+                if len(memo) >= MEMO_MAX:
+                    memo.clear()
+                r = memo[v] = self.vec_id(s, v)
+            return r
+        if v is None:
+            key = "missing"
+        elif isinstance(v, bool):
+            key = v
+        elif isinstance(v, (int, float)):
+            if v != v:
+                key = "nan"
+            else:
+                ts = self.thresholds[s]
+                p = bisect_left(ts, v)
+                key = 2 * p + (p < len(ts) and ts[p] == v) + 2
+        elif isinstance(v, (list, tuple)):
+            return self.vec_id(s, v)
+        else:
+            key = "other"
+        memo = self.key_memo[s]
+        r = memo.get(key)
+        if r is None:
+            r = memo[key] = self.vec_id(s, v)
+        return r
+
+    def result_for(self, env: dict) -> int:
+        """Evaluate every predicate over `env`; the id of (group bitset, holding names)."""
+        held = []
+        row = 0
+        for n, f, r in zip(self.names, self.funcs, self.rows):
+            if f(env):
+                held.append(n)
+                row |= r
+        held = tuple(held)
+        rid = self.result_ids.get(held)
+        if rid is None:
+            rid = self.result_ids[held] = len(self.results)
+            self.results.append((row, held))
+        return rid
+
+    def env(self, attrs: dict, message):
+        if True in self.is_message:
+            env = dict(attrs)
+            env["message"] = message
+            return env
+        return attrs
+
+    def lookup(self, attrs: dict, message=None) -> int:
+        """Result id for a buyer's attrs (and message, for intents), through the class cache."""
+        key = tuple([self.classify(s, message if m else attrs.get(a))
+                     for s, (a, m) in enumerate(zip(self.slot_names, self.is_message))])
+        rid = self.cache.get(key)
+        if rid is None:
+            if len(self.cache) >= CACHE_MAX:
+                self.cache.clear()
+            rid = self.cache[key] = self.result_for(self.env(attrs, message))
+        return rid
+
+
+def _bits(indices) -> int:
+    b = 0
+    for i in indices:
+        b |= 1 << i
+    return b
+
+
+def _label_list(names: tuple, labels) -> list:
+    out = list(names)
+    for label in labels:
+        if label not in out:
+            out.append(label)
+    return out
+
+
+class PyMatcher:
+    """R5 over a table body with Python-int bitsets (any number of groups)."""
+
+    implementation = "python"
+
+    def __init__(self, body: dict):
+        groups = body["groups"]
+        self.group_names = [g["name"] for g in groups]
+        self.n = len(groups)
+        self.all = (1 << self.n) - 1
+        tree = body["tree"]
+        self.values = {}   # dim -> [value], its code is position + 1 (0: none / unknown)
+        self.codes = {}    # dim -> {value: code}
+        self.row_list = {}  # dim -> [bits], indexed by code
+        self.rows = {}     # dim -> {value: bits}
+        for d in DIMS:
+            bound = _bits(tree["bound"][d])
+            vals = list(tree["index"][d])
+            self.values[d] = vals
+            self.codes[d] = {v: i + 1 for i, v in enumerate(vals)}
+            self.row_list[d] = [0] + [_bits(tree["index"][d][v]) & bound for v in vals]
+            self.rows[d] = dict(zip(vals, self.row_list[d][1:]))
+        self.crowd = PredSet(body["crowds"], self.rows["crowd"], False)
+        self.intent = PredSet(body["intents"], self.rows["intent"], True)
+        self._out: dict = {}
+        self._outcomes: list = []
+        self._outcome_ids: dict = {}
+
+    # one chat ------------------------------------------------------------------------
+    def candidates(self, chat) -> int:
+        """The R5 candidate bitset for one chat dict."""
+        if type(chat) is not dict:
+            check_chat(chat)
+        attrs = chat.get("attrs")
+        if attrs is None:
+            attrs = _EMPTY
+        elif type(attrs) is not dict:
+            check_chat(chat)
+        message = chat.get("message")
+        if message is not None and type(message) is not str:
+            check_chat(chat)
+        rows = self.rows
+        crow = self.crowd.results[self.crowd.lookup(attrs)][0]
+        labels = chat.get("crowds")
+        if labels:
+            if type(labels) is not list:
+                check_chat(chat)
+            cr = rows["crowd"]
+            for label in labels:
+                if type(label) is not str:
+                    check_chat(chat)
+                crow |= cr.get(label, 0)
+        irow = self.intent.results[self.intent.lookup(attrs, message)][0]
+        cand = self.all
+        for f in ("intent", "product", "order"):
+            v = chat.get(f)
+            if v is not None and type(v) is not str:
+                check_chat(chat)
+        label = chat.get("intent")
+        if label is not None:
+            irow |= rows["intent"].get(label, 0)
+        prod = chat.get("product")
+        prow = rows["product"].get(prod, 0) if prod is not None else 0
+        order = chat.get("order")
+        orow = rows["order"].get(order, 0) if order is not None else 0
+        for row in (crow, prow, irow, orow):
+            if row:
+                hits = cand & row
+                if hits:
+                    cand = hits
+        return cand
+
+    def _names(self, cand: int) -> tuple:
+        names = self._out.get(cand)
+        if names is None:
+            gn = self.group_names
+            names = tuple(gn[i] for i in _indices(cand))
+            if len(self._out) >= CACHE_MAX:
+                self._out.clear()
+            self._out[cand] = names
+        return names
+
+    def match(self, chat) -> list:
+        return list(self._names(self.candidates(chat)))
+
+    def match_many(self, chats) -> list:
+        names, cands = self._names, self.candidates
+        return [list(names(cands(c))) for c in chats]
+
+    def match_indices(self, chat) -> list:
+        return _indices(self.candidates(chat))
+
+    def crowds_of(self, attrs, labels=()) -> list:
+        check_chat({"attrs": attrs, "crowds": list(labels)})
+        ps = self.crowd
+        return _label_list(ps.results[ps.lookup(attrs or _EMPTY)][1], labels)
+
+    def intents_of(self, message, attrs, label=None) -> list:
+        check_chat({"attrs": attrs, "message": message, "intent": label})
+        ps = self.intent
+        names = ps.results[ps.lookup(attrs or _EMPTY, message)][1]
+        return _label_list(names, [label] if label is not None else [])
+
+    # columns -------------------------------------------------------------------------
+    def code(self, dim: str, value) -> int:
+        """The columnar code of a dimension value (0 when the table does not know it)."""
+        return self.codes[dim].get(value, 0)
+
+    def outcomes(self) -> list:
+        """Outcome id -> tuple of candidate group names (ids from match_columns)."""
+        return list(self._outcomes)
+
+    def outcome_id(self, cand: int) -> int:
+        oid = self._outcome_ids.get(cand)
+        if oid is None:
+            oid = self._outcome_ids[cand] = len(self._outcomes)
+            self._outcomes.append(tuple(self.group_names[i] for i in _indices(cand)))
+        return oid
+
+    def match_columns(self, n, product=None, order=None, intent=None, crowd=None,
+                      columns=None, out=None):
+        """Columnar R5 (see rulec.runtime.matcher); fills and returns `out` with outcome ids."""
+        dims, cols = read_columns(self, n, product, order, intent, crowd, columns)
+        if out is None:
+            from array import array
+            out = array("i", bytes(4 * n))
+        rl = self.row_list
+        for i in range(n):
+            attrs = {}
+            for name, get in cols.items():
+                v = get(i)
+                if v is not None:
+                    attrs[name] = v
+            message = attrs.pop("message", None)
+            crow = self.crowd.results[self.crowd.lookup(attrs)][0]
+            irow = self.intent.results[self.intent.lookup(attrs, message)][0]
+            crow |= rl["crowd"][dims["crowd"][i]]
+            irow |= rl["intent"][dims["intent"][i]]
+            cand = self.all
+            for row in (crow, rl["product"][dims["product"][i]], irow, rl["order"][dims["order"][i]]):
+                if row:
+                    hits = cand & row
+                    if hits:
+                        cand = hits
+            out[i] = self.outcome_id(cand)
+        return out
+
+
+def _indices(bits: int) -> list:
+    out = []
+    while bits:
+        low = bits & -bits
+        out.append(low.bit_length() - 1)
+        bits ^= low
+    return out
+
+
+def _column_getter(name, col, n):
+    from rulec.errors import Diagnostic, InputError
+
+    def bad(msg):
+        raise InputError([Diagnostic("E802", f"column {name!r}: {msg}")])
+    if isinstance(col, tuple):
+        if len(col) != 2:
+            bad("a string column is (codes, vocabulary)")
+        codes, vocab = memoryview(col[0]).cast("B").cast("i"), list(col[1])
+        if len(codes) < n:
+            bad(f"has {len(codes)} rows, expected {n}")
+        for c in codes[:n]:
+            if not -1 <= c < len(vocab):
+                bad(f"code {c} is outside the vocabulary")
+        return lambda i: vocab[codes[i]] if codes[i] >= 0 else None
+    mv = memoryview(col)
+    if mv.format == "d":
+        if len(mv) < n:
+            bad(f"has {len(mv)} rows, expected {n}")
+        return lambda i: None if mv[i] != mv[i] else mv[i]
+    if mv.format in ("q", "l") and mv.itemsize == 8:
+        if len(mv) < n:
+            bad(f"has {len(mv)} rows, expected {n}")
+        return lambda i: mv[i]
+    bad(f"unsupported buffer format {mv.format!r} (use float64, int64 or (codes, vocabulary))")
+
+
+def read_columns(m, n, product, order, intent, crowd, columns):
+    """Check columnar inputs; (dim -> code sequence, attr -> getter(i) -> value or None)."""
+    from rulec.errors import Diagnostic, InputError
+    dims = {}
+    for d, col in (("crowd", crowd), ("product", product), ("intent", intent), ("order", order)):
+        if col is None:
+            dims[d] = [0] * n
+            continue
+        codes = memoryview(col)
+        if codes.format not in ("i", "l") or codes.itemsize != 4 or len(codes) < n:
+            raise InputError([Diagnostic("E802", f"{d} codes must be {n}+ int32 values")])
+        top = len(m.values[d])
+        for c in codes[:n]:
+            if not 0 <= c <= top:
+                raise InputError([Diagnostic("E802", f"{d} code {c} is not a code of this table")])
+        dims[d] = codes
+    cols = {name: _column_getter(name, col, n) for name, col in (columns or {}).items()}
+    return dims, cols

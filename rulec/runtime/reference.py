@@ -1,0 +1,160 @@
+"""Reference R5 evaluator: walks the table body directly (slow, obviously right; used for R10 traces).
+
+Predicate meaning (docs/table-format.md, EXPR; semantics.md "Settled readings"):
+- a value is missing when the attribute is absent or JSON null; a comparison reading a missing
+  value is false (so `not` of it is true, and `not_in` is true);
+- kinds are bool, number (int or float, never bool), string, set (a list) and other; a
+  comparison between different kinds is false (True never equals 1);
+- numbers compare numerically and exactly (Python's int/float comparison), strings by code
+  point; ordering bools is false;
+- `contains` is substring on a string and membership on a set; `contains_any` is any of them.
+Crowds are evaluated over the chat's attrs; intents over attrs with `message` set to the
+chat's message (semantics.md: "Intents ... over message").
+"""
+from __future__ import annotations
+
+import operator
+
+from rulec.errors import Diagnostic, InputError
+
+DIMS = ("crowd", "product", "intent", "order")
+_ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def kind(v) -> str:
+    """The runtime kind of a value: missing, bool, number, string, set or other."""
+    if v is None:
+        return "missing"
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, (list, tuple)):
+        return "set"
+    return "other"
+
+
+def compare(op: str, v, lit) -> bool:
+    """`v OP lit` under the runtime rules (false on a missing value or mismatched kinds)."""
+    kv = kind(v)
+    if kv != kind(lit) or kv not in ("bool", "number", "string"):
+        return False
+    if op == "==":
+        return v == lit
+    if op == "!=":
+        return v != lit
+    if kv == "bool":
+        return False  # ordering bools is not defined
+    return _ORDER[op](v, lit)
+
+
+def contains(v, s: str) -> bool:
+    """Substring of a string value, or member of a set value."""
+    k = kind(v)
+    if k == "string":
+        return s in v
+    if k == "set":
+        return any(isinstance(x, str) and x == s for x in v)
+    return False
+
+
+def evaluate(expr, env: dict, missing: list | None = None) -> bool:
+    """Truth of a compiled EXPR over `env`; appends the absent attributes it reads to `missing`."""
+    op = expr[0]
+    if op == "const":
+        return expr[1]
+    if op == "and":
+        return all(evaluate(e, env, missing) for e in expr[1])
+    if op == "or":
+        return any(evaluate(e, env, missing) for e in expr[1])
+    if op == "not":
+        return not evaluate(expr[1], env, missing)
+    attr = expr[2] if op == "cmp" else expr[1]
+    v = env.get(attr)
+    if v is None and missing is not None and attr not in missing:
+        missing.append(attr)
+    if op == "cmp":
+        return compare(expr[1], v, expr[3])
+    if op == "in":
+        return any(compare("==", v, x) for x in expr[2])
+    if op == "not_in":
+        return not any(compare("==", v, x) for x in expr[2])
+    if op == "contains":
+        return contains(v, expr[2])
+    if op == "contains_any":
+        return any(contains(v, s) for s in expr[2])
+    raise ValueError(f"unknown predicate form {op!r}")
+
+
+def check_chat(chat) -> None:
+    """Raise InputError (E801) when a chat's matching fields have the wrong JSON types."""
+    def bad(msg):
+        raise InputError([Diagnostic("E801", f"chat {msg}")])
+    if not isinstance(chat, dict):
+        bad(f"must be an object, got {type(chat).__name__}")
+    attrs = chat.get("attrs")
+    if attrs is not None and not isinstance(attrs, dict):
+        bad("attrs must be an object")
+    crowds = chat.get("crowds")
+    if crowds is not None:
+        if not isinstance(crowds, (list, tuple)) or not all(isinstance(c, str) for c in crowds):
+            bad("crowds must be a list of strings")
+    for f in ("product", "order", "intent", "message"):
+        v = chat.get(f)
+        if v is not None and not isinstance(v, str):
+            bad(f"{f} must be a string or null, got {type(v).__name__}")
+
+
+def intent_env(attrs: dict | None, message) -> dict:
+    """The environment intent predicates see: attrs, with `message` set to the chat's message."""
+    env = dict(attrs or {})
+    env["message"] = message
+    return env
+
+
+def _crowds(body, chat, missing):
+    attrs = chat.get("attrs") or {}
+    names = [c["name"] for c in body["crowds"] if evaluate(c["expr"], attrs, missing)]
+    for label in chat.get("crowds") or ():
+        if label not in names:
+            names.append(label)
+    return names
+
+
+def _intents(body, chat, missing):
+    env = intent_env(chat.get("attrs"), chat.get("message"))
+    names = [c["name"] for c in body["intents"] if evaluate(c["expr"], env, missing)]
+    label = chat.get("intent")
+    if label is not None and label not in names:
+        names.append(label)
+    return names
+
+
+def explain(body: dict, chat: dict) -> dict:
+    """R5 with every step shown: crowds, intents, absent attributes read, candidates per dim."""
+    check_chat(chat)
+    missing: list = []
+    crowds = _crowds(body, chat, missing)
+    intents = _intents(body, chat, missing)
+    groups = body["groups"]
+    values = {"crowd": crowds, "intent": intents,
+              "product": [chat["product"]] if chat.get("product") is not None else [],
+              "order": [chat["order"]] if chat.get("order") is not None else []}
+    cand = list(range(len(groups)))
+    steps = []
+    for dim in DIMS:
+        vals = values[dim]
+        hits = [i for i in cand if groups[i][dim] and any(v in groups[i][dim] for v in vals)]
+        if hits:
+            cand = hits
+        steps.append({"dim": dim, "values": list(vals), "hits": [groups[i]["name"] for i in hits],
+                      "candidates": [groups[i]["name"] for i in cand], "skipped": not hits})
+    return {"crowds": crowds, "intents": intents, "missing": missing, "steps": steps,
+            "candidates": [groups[i]["name"] for i in cand]}
+
+
+def match(body: dict, chat: dict) -> list:
+    """Candidate group names after R5, in declaration order."""
+    return explain(body, chat)["candidates"]
