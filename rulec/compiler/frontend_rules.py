@@ -162,8 +162,9 @@ class RulesBuilder(PredicateBuilder):
 
     # -- declarations --------------------------------------------------------------------
     def attribute(self, meta, items):
-        name, typ = items
-        return ("attribute", m.AttributeDecl(str(name), typ.value, typ.span), self._span(meta))
+        tok, typ = items
+        name = self.string(meta, [tok]).value if tok.type == "STRING" else str(tok)
+        return ("attribute", m.AttributeDecl(name, typ.value, typ.span), self._span(meta))
 
     def crowd(self, meta, items):
         w, p = items
@@ -236,9 +237,9 @@ class RulesBuilder(PredicateBuilder):
         return (str(items[0]), self._int(items[1]), self._span(meta))
 
     def grants(self, meta, items):
-        refs = items[0]
-        return ("grants", m.Value([r.name for r in refs], _join(refs[0].span, refs[-1].span)),
-                self._span(meta))
+        refs = items[0] if items else []
+        span = _join(refs[0].span, refs[-1].span) if refs else self._span(meta)
+        return ("grants", m.Value([r.name for r in refs], span), self._span(meta))
 
     def facts(self, meta, items):
         return ("facts", list(items), self._span(meta))

@@ -1,0 +1,251 @@
+"""model.Shop -> canonical `.rules` text (`rulec fmt`); predicates with minimal parentheses."""
+from __future__ import annotations
+
+import re
+
+from rulec.compiler import model as m
+
+ID_RE = re.compile(r"[^\W\d](?:[\w-]*\w)?")
+NUMID_RE = re.compile(r"\d(?:[\w-]*\w)?")
+TIMEISH_RE = re.compile(r"\d+-\d+-\d+(?:T[0-9:.]+(?:[Zz]|[+-][0-9:]+)?)?")
+TZNAME_RE = re.compile(r"[A-Za-z_][\w+\-]*(?:/[\w+\-]+)*")
+NAME_RE = re.compile(r"(?!(?:and|or|not|in|contains|contains_any|true|false)\b)[^\W\d]\w*")
+
+# Words the grammar uses as keywords: names spelled like them are quoted, for the reader's sake.
+KEYWORDS = frozenset("""shop timezone routing outreach attribute crowd intent agent group promo
+facts campaign when_nobody_online robot_first exclusive_direct busy_threshold sticky hold window
+drain_pool cap_window max_delay level agents product order mode robot presale_start last_day
+tool_level relationships_last_month_end advanced_relationships_this_month grants send_at date
+configured_at created_at copy coupon kind target segment on off and or not in contains
+contains_any true false""".split())
+
+PREC = {"or": 1, "and": 2}
+UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+_ESC = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
+
+
+def quote(text: str) -> str:
+    """A double-quoted string literal that the grammar reads back as `text`."""
+    out = []
+    for ch in str(text):
+        if ch in _ESC:
+            out.append(_ESC[ch])
+        elif not ch.isprintable() and ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def name(text) -> str:
+    """A name (agent, group, crowd, product...): bare when it reads back as itself."""
+    s = str(text)
+    if (ID_RE.fullmatch(s) or NUMID_RE.fullmatch(s)) and s not in KEYWORDS:
+        return s
+    return quote(s)
+
+
+def word(text) -> str:
+    """An enum-like word (mode, type, kind...): bare when the grammar reads it as a name."""
+    s = str(text)
+    return s if ID_RE.fullmatch(s) and s not in KEYWORDS else quote(s)
+
+
+def attr_name(text) -> str:
+    s = str(text)
+    return s if NAME_RE.fullmatch(s) else quote(s)
+
+
+def timeish(text) -> str:
+    s = str(text)
+    return s if TIMEISH_RE.fullmatch(s) else quote(s)
+
+
+def duration(seconds: int) -> str:
+    """Seconds as an operator writes them: whole weeks and more in days (7d), else the
+    largest unit that divides them (24h, 72h, 90m, 45s)."""
+    seconds = int(seconds)
+    if seconds and seconds % 86400 == 0 and seconds >= 7 * 86400:
+        return f"{seconds // 86400}d"
+    for unit, size in UNITS[1:]:
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return "0s"
+
+
+def switch(value) -> str:
+    return "on" if value else "off"
+
+
+# -- predicates ------------------------------------------------------------------------------
+def literal(lit) -> str:
+    v = lit.value if isinstance(lit, m.Literal) else lit
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(v)
+    return quote(v)
+
+
+def _operand(node) -> str:
+    if isinstance(node, m.Attr):
+        return node.name
+    if isinstance(node, m.ListLit):
+        return "[" + ", ".join(literal(i) for i in node.items) + "]"
+    return literal(node)
+
+
+def expr(node) -> str:
+    """A predicate with as few parentheses as keep its tree: or < and < not < comparisons."""
+    if isinstance(node, m.BoolOp):
+        if len(node.items) == 1:
+            return expr(node.items[0])
+        parts = []
+        for item in node.items:
+            text = expr(item)
+            if isinstance(item, m.BoolOp) and len(item.items) > 1 and (
+                    PREC[item.op] <= PREC[node.op]):
+                text = f"({text})"
+            parts.append(text)
+        return f" {node.op} ".join(parts)
+    if isinstance(node, m.Not):
+        inner = expr(node.item)
+        if isinstance(node.item, m.BoolOp) and len(node.item.items) > 1:
+            inner = f"({inner})"
+        return f"not {inner}"
+    if isinstance(node, m.Compare):
+        return f"{_operand(node.left)} {node.op} {_operand(node.right)}"
+    if isinstance(node, m.InList):
+        op = "not in" if node.negated else "in"
+        return f"{_operand(node.attr)} {op} {_operand(node.values)}"
+    if isinstance(node, m.Contains):
+        op = "contains_any" if node.any else "contains"
+        return f"{_operand(node.attr)} {op} {_operand(node.value)}"
+    if isinstance(node, m.Const):
+        return "true" if node.value else "false"
+    return _operand(node)
+
+
+# -- the file --------------------------------------------------------------------------------
+def _block(head: str, lines: list) -> list:
+    return [f"{head} {{"] + [f"  {ln}" for ln in lines] + ["}"]
+
+
+def routing_lines(r: dict) -> list:
+    out = []
+    if "when_nobody_online" in r:
+        out.append(f"when_nobody_online {word(r['when_nobody_online'].value)}")
+    for key in ("robot_first", "exclusive_direct"):
+        if key in r:
+            out.append(f"{key} {switch(r[key].value)}")
+    if "busy_threshold" in r:
+        out.append(f"busy_threshold {int(r['busy_threshold'].value)}")
+    sticky = [f"{k} {duration(r['sticky_' + k].value)}" for k in ("hold", "window")
+              if "sticky_" + k in r]
+    if sticky:
+        out.append("sticky " + " ".join(sticky))
+    if "drain_pool" in r:
+        out.append(f"drain_pool {switch(r['drain_pool'].value)}")
+    return out
+
+
+def group_lines(g: m.Group) -> list:
+    out = []
+    for key in ("agents", "crowd", "product", "intent", "order"):
+        refs = getattr(g, key)
+        if refs:
+            out.append(f"{key} " + ", ".join(name(r.name) for r in refs))
+    if g.mode != "efficiency" or g.strength is not None:
+        out.append(f"mode {word(g.mode)}" + (f" {word(g.strength)}" if g.strength else ""))
+    if g.robot:
+        out.append("robot on")
+    return out
+
+
+def facts_lines(f: dict) -> list:
+    out = []
+    for key in m.FACT_KEYS:
+        if key not in f:
+            continue
+        v = f[key].value
+        if key == "tool_level":
+            out.append(f"tool_level {word(v)}")
+        elif key == "grants":
+            out.append(("grants " + ", ".join(name(g) for g in v)).rstrip())
+        else:
+            out.append(f"{key} {int(v)}")
+    return out
+
+
+def coupon(c: m.Coupon) -> str:
+    return f"coupon {name(c.id)}" + (f" kind {word(c.kind)}" if c.kind is not None else "")
+
+
+def target(keyword: str, t: m.Target) -> str:
+    body = ([f"copy {quote(t.copy)}"] if t.copy is not None else []) + (
+        [coupon(t.coupon)] if t.coupon is not None else [])
+    head = f"{keyword} {name(t.crowd.name)}"
+    return f"{head} {{ {'; '.join(body)} }}" if body else head
+
+
+def campaign_lines(c: m.Campaign) -> list:
+    out = []
+    for key in ("send_at", "promo", "date", "configured_at", "created_at", "copy", "coupon"):
+        v = getattr(c, key)
+        if v is None:
+            continue
+        if key == "promo":
+            out.append(f"promo {name(v.name)}")
+        elif key == "copy":
+            out.append(f"copy {quote(v.value)}")
+        elif key == "coupon":
+            out.append(coupon(v))
+        else:
+            out.append(f"{key} {timeish(v.value)}")
+    out += [target("target", t) for t in c.targets]
+    out += [target("segment", t) for t in c.segments]
+    return out
+
+
+def sections(shop: m.Shop) -> list:
+    """The file as (section key, lines) in canonical order; blank lines go between sections."""
+    head = [f"shop {name(shop.name)}"]
+    if shop.timezone is not None:
+        tz = str(shop.timezone.value)
+        head.append(f"timezone {tz if TZNAME_RE.fullmatch(tz) else quote(tz)}")
+    out = [("shop", head)]
+    if shop.routing:
+        out.append(("routing", _block("routing", routing_lines(shop.routing))))
+    if shop.attributes:
+        out.append(("attributes", [f"attribute {attr_name(a.name)}: {word(a.type)}"
+                                   for a in shop.attributes]))
+    for key, defs in (("crowds", shop.crowds), ("intents", shop.intents)):
+        if defs:
+            kw = key[:-1]
+            out.append((key, [f"{kw} {name(d.name)} = {expr(d.expr)}" for d in defs]))
+    if shop.agents:
+        out.append(("agents", [f"agent {name(a.id)}" + (f" level {a.level}" if a.level != 3
+                                                         else "") for a in shop.agents]))
+    for i, g in enumerate(shop.groups):
+        out.append((("group", i), _block(f"group {name(g.name)}", group_lines(g))))
+    if shop.promos:
+        out.append(("promos", [" ".join([f"promo {name(p.name)}"] + [
+            f"{k} {timeish(getattr(p, k).value)}" for k in ("presale_start", "last_day")
+            if getattr(p, k) is not None]) for p in shop.promos]))
+    if shop.facts:
+        out.append(("facts", _block("facts", facts_lines(shop.facts))))
+    if shop.outreach:
+        out.append(("outreach", _block("outreach", [
+            f"{k} {duration(shop.outreach[k].value)}" for k in ("cap_window", "max_delay")
+            if k in shop.outreach])))
+    for i, c in enumerate(shop.campaigns):
+        out.append((("campaign", i), _block(f"campaign {name(c.name)} {word(c.kind.value)}",
+                                            campaign_lines(c))))
+    return out
+
+
+def print_rules(shop: m.Shop) -> str:
+    """The canonical `.rules` text of a shop (parse_rules(print_rules(s)) == s, spans aside)."""
+    return "\n\n".join("\n".join(lines) for _key, lines in sections(shop)) + "\n"
