@@ -7,7 +7,7 @@ import pathlib
 import attrs
 
 from rulec.compiler import model as m
-from rulec.compiler.passes import lint, lower, resolve, types
+from rulec.compiler.passes import lint, lower, outreach, resolve, types
 from rulec.errors import Diagnostic, RulecError, Span
 from rulec.runtime.table import Table, pack
 
@@ -20,16 +20,8 @@ CHECK_PASSES = (
     ("resolve", lambda shop, now: resolve.run(shop)),
     ("types", lambda shop, now: types.run(shop)),
     ("lint", lambda shop, now: lint.run(shop)),
-    ("outreach", lambda shop, now: _outreach(shop, now)),
+    ("outreach", lambda shop, now: outreach.check(shop, now)),
 )
-
-
-def _outreach(shop, now):
-    try:  # TEMPORARY until passes/outreach.py lands (planner helper)
-        from rulec.compiler.passes import outreach
-    except ImportError:
-        return []
-    return outreach.check(shop, now)
 
 
 @attrs.define
