@@ -20,7 +20,7 @@ def open_store(url: str | None, shop: str) -> Store:
     if url.startswith("sqlite:"):
         path = url[len("sqlite:"):]
         if path.startswith("//"):
-            path = path[2:]  # sqlite:///abs/path -> /abs/path
+            path = "/" + path.lstrip("/")  # sqlite:///abs/path -> /abs/path
         if not path:
             raise StoreError([Diagnostic("S900", f"store URL {url!r} names no file")])
         from rulec.runtime.stores.sqlite_store import SqliteStore

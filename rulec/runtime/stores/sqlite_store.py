@@ -59,9 +59,9 @@ class SqliteStore(Store):
         db.execute("PRAGMA locking_mode=EXCLUSIVE")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("BEGIN IMMEDIATE")  # takes (and, in exclusive mode, keeps) the write lock
+        db.executescript(_SCHEMA)  # the first write takes the lock; exclusive mode keeps it
+        db.execute("BEGIN IMMEDIATE")
         try:
-            db.executescript("SAVEPOINT init;" + _SCHEMA + "RELEASE init;")
             meta = dict(db.execute("SELECT key, value FROM meta"))
             if not meta:
                 db.executemany("INSERT INTO meta VALUES (?, ?)",
@@ -74,7 +74,8 @@ class SqliteStore(Store):
                                      f"{meta.get('schema')!r} (this runtime: {SCHEMA_VERSION})")
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
 
     # -- writes -------------------------------------------------------------------------
