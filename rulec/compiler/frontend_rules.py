@@ -409,3 +409,20 @@ def parse_rules(text: str, file: str = "<rules>") -> m.Shop:
     if builder.diags:
         raise RulecError(sorted(builder.diags, key=lambda d: (d.span.line, d.span.col)))
     return shop
+
+
+def statement_lines(text: str) -> list:
+    """(key, first line, last line) of each statement of a well-formed `.rules` text, keyed
+    as printer_rules.sections keys its items (for keeping comments in `rulec fmt`)."""
+    from rulec.grammar.loader import parser
+
+    out, counts = [], {}
+    for stmt in parser().parse(text, start="rules_file").children:
+        kind = stmt.data
+        if kind in ("shop", "timezone", "routing", "facts", "outreach"):
+            key = (kind,)
+        else:
+            key = (kind, counts.get(kind, 0))
+            counts[kind] = key[1] + 1
+        out.append((key, stmt.meta.line, stmt.meta.end_line))
+    return out

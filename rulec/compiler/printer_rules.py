@@ -210,42 +210,106 @@ def campaign_lines(c: m.Campaign) -> list:
 
 
 def sections(shop: m.Shop) -> list:
-    """The file as (section key, lines) in canonical order; blank lines go between sections."""
-    head = [f"shop {name(shop.name)}"]
+    """The file in canonical order: sections (blank lines between) of (item key, lines)."""
+    head = [(("shop",), [f"shop {name(shop.name)}"])]
     if shop.timezone is not None:
         tz = str(shop.timezone.value)
-        head.append(f"timezone {tz if TZNAME_RE.fullmatch(tz) else quote(tz)}")
-    out = [("shop", head)]
+        head.append((("timezone",), [f"timezone {tz if TZNAME_RE.fullmatch(tz) else quote(tz)}"]))
+    out = [head]
     if shop.routing:
-        out.append(("routing", _block("routing", routing_lines(shop.routing))))
-    if shop.attributes:
-        out.append(("attributes", [f"attribute {attr_name(a.name)}: {word(a.type)}"
-                                   for a in shop.attributes]))
-    for key, defs in (("crowds", shop.crowds), ("intents", shop.intents)):
-        if defs:
-            kw = key[:-1]
-            out.append((key, [f"{kw} {name(d.name)} = {expr(d.expr)}" for d in defs]))
-    if shop.agents:
-        out.append(("agents", [f"agent {name(a.id)}" + (f" level {a.level}" if a.level != 3
-                                                         else "") for a in shop.agents]))
-    for i, g in enumerate(shop.groups):
-        out.append((("group", i), _block(f"group {name(g.name)}", group_lines(g))))
-    if shop.promos:
-        out.append(("promos", [" ".join([f"promo {name(p.name)}"] + [
-            f"{k} {timeish(getattr(p, k).value)}" for k in ("presale_start", "last_day")
-            if getattr(p, k) is not None]) for p in shop.promos]))
+        out.append([(("routing",), _block("routing", routing_lines(shop.routing)))])
+    out.append([(("attribute", i), [f"attribute {attr_name(a.name)}: {word(a.type)}"])
+                for i, a in enumerate(shop.attributes)])
+    for kw, defs in (("crowd", shop.crowds), ("intent", shop.intents)):
+        out.append([((kw, i), [f"{kw} {name(d.name)} = {expr(d.expr)}"])
+                    for i, d in enumerate(defs)])
+    out.append([(("agent", i), [f"agent {name(a.id)}" + (f" level {a.level}" if a.level != 3
+                                                          else "")])
+                for i, a in enumerate(shop.agents)])
+    out += [[(("group", i), _block(f"group {name(g.name)}", group_lines(g)))]
+            for i, g in enumerate(shop.groups)]
+    out.append([(("promo", i), [" ".join([f"promo {name(p.name)}"] + [
+        f"{k} {timeish(getattr(p, k).value)}" for k in ("presale_start", "last_day")
+        if getattr(p, k) is not None])]) for i, p in enumerate(shop.promos)])
     if shop.facts:
-        out.append(("facts", _block("facts", facts_lines(shop.facts))))
+        out.append([(("facts",), _block("facts", facts_lines(shop.facts)))])
     if shop.outreach:
-        out.append(("outreach", _block("outreach", [
+        out.append([(("outreach",), _block("outreach", [
             f"{k} {duration(shop.outreach[k].value)}" for k in ("cap_window", "max_delay")
-            if k in shop.outreach])))
-    for i, c in enumerate(shop.campaigns):
-        out.append((("campaign", i), _block(f"campaign {name(c.name)} {word(c.kind.value)}",
-                                            campaign_lines(c))))
+            if k in shop.outreach]))])
+    out += [[(("campaign", i), _block(f"campaign {name(c.name)} {word(c.kind.value)}",
+                                      campaign_lines(c)))] for i, c in enumerate(shop.campaigns)]
+    return [sec for sec in out if sec]
+
+
+# -- comments (kept by `rulec fmt`; they are not part of the model) --------------------------
+def scan_comments(text: str) -> list:
+    """(line, comment, own_line) for every `#` comment outside a string literal."""
+    found = []
+    for no, line in enumerate(text.splitlines(), 1):
+        quote_ch, i = None, 0
+        while i < len(line):
+            ch = line[i]
+            if quote_ch:
+                if ch == "\\":
+                    i += 1
+                elif ch == quote_ch:
+                    quote_ch = None
+            elif ch in "\"'":
+                quote_ch = ch
+            elif ch == "#":
+                found.append((no, line[i:].rstrip(), not line[:i].strip()))
+                break
+            i += 1
+    return found
+
+
+def attach_comments(text: str, statements: list) -> dict:
+    """Comments keyed by the statement they belong to: {key: {"before": [...], "after": str}}.
+
+    `statements` are (key, first line, last line) in file order. A comment on a one-line
+    statement's line stays after it; any other comment goes before the statement it is in or
+    precedes; comments after the last statement go under the key ("end",)."""
+    out: dict = {}
+    for line, comment, own in scan_comments(text):
+        key, where = ("end",), "before"
+        for skey, first, last in statements:
+            if first <= line <= last:
+                key = skey
+                where = "after" if (not own and first == last) else "before"
+                break
+            if line < first:
+                key = skey
+                break
+        slot = out.setdefault(key, {"before": [], "after": None})
+        if where == "after" and slot["after"] is None:
+            slot["after"] = comment
+        else:
+            slot["before"].append(comment)
     return out
 
 
-def print_rules(shop: m.Shop) -> str:
-    """The canonical `.rules` text of a shop (parse_rules(print_rules(s)) == s, spans aside)."""
-    return "\n\n".join("\n".join(lines) for _key, lines in sections(shop)) + "\n"
+def print_rules(shop: m.Shop, comments: dict | None = None) -> str:
+    """The canonical `.rules` text of a shop (parse_rules(print_rules(s)) == s, spans aside).
+
+    `comments` (from attach_comments) are put back beside the statements they belong to."""
+    comments = comments or {}
+    blocks, printed = [], {("end",)}
+    for section in sections(shop):
+        lines = []
+        for key, item in section:
+            printed.add(key)
+            slot = comments.get(key, {"before": [], "after": None})
+            lines += slot["before"]
+            if slot["after"] is not None and len(item) == 1:
+                item = [f"{item[0]}  {slot['after']}"]
+            elif slot["after"] is not None:
+                lines.append(slot["after"])
+            lines += item
+        blocks.append("\n".join(lines))
+    end = [c for key, slot in comments.items() if key not in printed  # e.g. an empty block
+           for c in slot["before"] + ([slot["after"]] if slot["after"] else [])]
+    end += comments.get(("end",), {"before": []})["before"]
+    if end:
+        blocks.append("\n".join(end))
+    return "\n\n".join(blocks) + "\n"

@@ -1,0 +1,86 @@
+"""`rulec fmt SRC [--check] [--to rules|yaml] [-o OUT]`: print rules in canonical form."""
+from __future__ import annotations
+
+import os
+import pathlib
+
+from rulec.cli.common import ArgParser, render
+from rulec.errors import RulecError
+
+
+def canonical(text: str, file: str, to: str | None = None) -> str:
+    """The canonical text of a rules source (`to`: "rules" or "yaml"; default its own surface).
+
+    Comments of a `.rules` source are kept when the output is `.rules` too."""
+    from rulec.compiler.pipeline import is_yaml_name, parse_source
+
+    shop = parse_source(text, file)
+    source_surface = "yaml" if is_yaml_name(file) else "rules"
+    to = to or source_surface
+    if to == "yaml":
+        from rulec.compiler.printer_yaml import print_yaml
+        return print_yaml(shop)
+    from rulec.compiler.printer_rules import attach_comments, print_rules
+    comments = None
+    if source_surface == "rules":
+        from rulec.compiler.frontend_rules import statement_lines
+        comments = attach_comments(text, statement_lines(text))
+    return print_rules(shop, comments)
+
+
+def run(args, out, err) -> int:
+    ap = ArgParser("fmt", out, err, description="Print rules in canonical form (comments of a "
+                                                ".rules file are kept).")
+    ap.add_argument("src", help="rules file (.rules, or .yaml/.yml/.json)")
+    ap.add_argument("--check", action="store_true",
+                    help="print nothing; exit 1 when SRC is not in canonical form")
+    ap.add_argument("--to", choices=("rules", "yaml"),
+                    help="output surface (default: the source's own)")
+    ap.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
+    ap.add_argument("--format", choices=("text", "json"), default="text",
+                    help="how to print diagnostics")
+    ns, code = ap.parse(args)
+    if ns is None:
+        return code
+    from rulec.compiler.pipeline import decode_source, is_yaml_name
+    own = "yaml" if is_yaml_name(ns.src) else "rules"
+    if ns.check and ns.to not in (None, own):
+        err.write(f"rulec fmt: error: --check compares {ns.src} with its own canonical form; "
+                  f"drop --to {ns.to}\n")
+        return 2
+    try:
+        data = pathlib.Path(ns.src).read_bytes()
+    except OSError as exc:
+        err.write(f"rulec fmt: error: cannot read {ns.src}: {exc.strerror or exc}\n")
+        return 1
+    try:
+        text = decode_source(data, ns.src)
+        result = canonical(text, ns.src, ns.to)
+    except RulecError as exc:
+        render(exc.diagnostics, err, ns.format, out)
+        return 1
+    except RecursionError:
+        err.write(f"rulec fmt: error: {ns.src} is nested too deeply\n")
+        return 1
+    if ns.check:
+        if result != text:
+            err.write(f"{ns.src}: not in canonical form (run `rulec fmt {ns.src} -o "
+                      f"{ns.src}`)\n")
+            return 1
+        return 0
+    if ns.output:
+        tmp = f"{ns.output}.tmp{os.getpid()}"
+        try:
+            with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(result)
+            os.replace(tmp, ns.output)
+        except OSError as exc:
+            err.write(f"rulec fmt: error: cannot write {ns.output}: {exc.strerror or exc}\n")
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            return 1
+        return 0
+    out.write(result)
+    return 0
