@@ -53,7 +53,7 @@ def losers(table, chat):
         values = step.get("values")
         shown = ", ".join(map(str, values)) if isinstance(values, list) else values
         if step.get("skipped"):
-            lines.append(f"{dim} = {shown or '(none)'}: no candidate group binds it, "
+            lines.append(f"{dim} = {shown or '(none)'}: no candidate group holds it, "
                          "so this dimension is skipped")
         else:
             lines.append(f"{dim} = {shown}: matched by {', '.join(map(str, step.get('hits', [])))}")

@@ -341,7 +341,7 @@ class Router:
         for step in ex.get("steps", []):
             vals = step.get("values")
             if step.get("skipped"):
-                tr.append(f"R5 {step['dim']} {vals}: no candidate binds it → skipped; "
+                tr.append(f"R5 {step['dim']} {vals}: no candidate group holds it → skipped; "
                           f"candidates {list(step.get('candidates', []))}")
             else:
                 tr.append(f"R5 {step['dim']} {vals}: hits {list(step.get('hits', []))} → "
