@@ -1,0 +1,136 @@
+"""`rulec plan` at the command line: bad input gets E8xx/S9xx errors with line numbers, never a traceback."""
+import json
+
+import pytest
+
+from outreach_helpers import NOW, RULES, consumer, expected
+
+
+@pytest.fixture
+def shop(tmp_path):
+    p = tmp_path / "shop.yaml"
+    p.write_text(json.dumps(RULES, ensure_ascii=False), encoding="utf-8")
+    return p
+
+
+def _aud(tmp_path, lines, name="aud.jsonl"):
+    p = tmp_path / name
+    p.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return p
+
+
+def _plan(cli, shop, aud, tmp_path, *extra):
+    return cli("plan", shop, "--audience", aud, "--ledger", tmp_path / "l.db", "--now", NOW, *extra)
+
+
+GOOD = [json.dumps(consumer(i)) for i in range(12, 18)]
+
+
+@pytest.mark.parametrize("line,code", [
+    ("{oops", "E801"), ("[1, 2]", "E802"), ('{"attrs": {}}', "E803"), ('{"consumer": ""}', "E803"),
+    ('{"consumer": "x", "attrs": [1]}', "E804"), ('{"consumer": "x", "crowds": "vip"}', "E804"),
+    ('{"consumer": "x", "exclusive": "yes"}', "E804"),
+    ('{"consumer": "x", "purchases": ["2023-12-05 10:00"]}', "E805"),
+    ('{"consumer": "x", "purchases": ["yesterday"]}', "E805"),
+])
+def test_bad_line_names_line_and_code(cli, shop, tmp_path, line, code):
+    aud = _aud(tmp_path, GOOD[:3] + [line] + GOOD[3:])
+    r = _plan(cli, shop, aud, tmp_path)
+    assert r.code == 1, r
+    assert f"[{code}]" in r.err and f"{aud}:4:" in r.err, r.err
+    assert "Traceback" not in r.err
+
+
+def test_keep_going_skips_and_counts(cli, shop, tmp_path):
+    aud = _aud(tmp_path, GOOD[:3] + ["{oops", '{"consumer": 5}'] + GOOD[3:])
+    rep = tmp_path / "rep.json"
+    r = _plan(cli, shop, aud, tmp_path, "--keep-going", "--report", rep)
+    assert r.code == 0, r
+    assert "skipped 2 malformed audience lines" in r.err
+    got = {(s["campaign"], s["consumer"]) for s in map(json.loads, r.out.splitlines())}
+    assert got == expected(18) - expected(12)
+    report = json.loads(rep.read_text(encoding="utf-8"))
+    assert report["bad_lines"] == 2 and report["consumers"] == 6
+    channel = {"wk": "regular", "nw": "exempt", "rc": "exempt"}
+    counts = {}
+    for name, _c in got:
+        counts.setdefault(name, {channel[name]: 0})[channel[name]] += 1
+    assert report["sends"] == counts and counts["wk"]["regular"] > 0
+
+
+def test_output_is_utf8_json_lines(cli, tmp_path):
+    rules = dict(RULES, campaigns=[{"name": "双12", "kind": "batch",
+                                    "send_at": "2023-12-12T09:00:00+08:00",
+                                    "targets": [{"crowd": "mid", "copy": "大促 专享"}]}])
+    shop = tmp_path / "s.yaml"
+    shop.write_text(json.dumps(rules, ensure_ascii=False), encoding="utf-8")
+    r = _plan(cli, shop, _aud(tmp_path, ['{"consumer": "小王", "attrs": {"spend": 600}}']), tmp_path)
+    assert r.code == 0, r
+    assert '"copy":"大促 专享"' in r.out and '"consumer":"小王"' in r.out
+
+
+@pytest.mark.parametrize("now", ["2023-12-12T14:00:00", "tomorrow", "2023-13-01T00:00:00+08:00"])
+def test_bad_now(cli, shop, tmp_path, now):
+    r = cli("plan", shop, "--audience", _aud(tmp_path, GOOD), "--ledger", tmp_path / "l.db",
+            "--now", now)
+    assert r.code == 1 and "E820" in r.err
+
+
+def test_usage_errors_exit_2(cli, shop, tmp_path):
+    assert cli("plan", shop, "--ledger", tmp_path / "l.db", "--now", NOW).code == 2
+    assert cli("plan", shop, "--audience", "a", "--ledger", "l", "--now", NOW, "--batch", "0").code == 2
+
+
+def test_missing_audience_file(cli, shop, tmp_path):
+    r = _plan(cli, shop, tmp_path / "nope.jsonl", tmp_path)
+    assert r.code == 1 and "E807" in r.err
+
+
+def test_bad_activities(cli, shop, tmp_path):
+    acts = _aud(tmp_path, ['{"id": "a", "created_at": "2023-12-12T10:00:00+08:00"}'], "acts.jsonl")
+    r = _plan(cli, shop, _aud(tmp_path, GOOD), tmp_path, "--activities", acts)
+    assert r.code == 1 and "E813" in r.err and "first_effective_at" in r.err
+
+
+@pytest.mark.parametrize("content,code", [(b"this is not sqlite at all" * 100, "S902"), (None, "S904")])
+def test_bad_ledger(cli, shop, tmp_path, content, code):
+    db = tmp_path / "l.db"
+    if content is not None:
+        db.write_bytes(content)
+    else:
+        other = tmp_path / "other.yaml"
+        other.write_text(json.dumps(dict(RULES, shop="other")), encoding="utf-8")
+        assert _plan(cli, other, _aud(tmp_path, GOOD), tmp_path).code == 0
+    r = _plan(cli, shop, _aud(tmp_path, GOOD), tmp_path)
+    assert r.code == 1 and code in r.err and "Traceback" not in r.err
+    assert r.out == ""
+
+
+def test_foreign_sqlite_file_is_refused(cli, shop, tmp_path):
+    import sqlite3
+    db = sqlite3.connect(tmp_path / "l.db")
+    db.execute("CREATE TABLE users (id INTEGER)")
+    db.commit()
+    db.close()
+    r = _plan(cli, shop, _aud(tmp_path, GOOD), tmp_path)
+    assert r.code == 1 and "S902" in r.err
+
+
+def test_ledger_directory_missing(cli, shop, tmp_path):
+    r = cli("plan", shop, "--audience", _aud(tmp_path, GOOD), "--ledger",
+            tmp_path / "no" / "l.db", "--now", NOW)
+    assert r.code == 1 and "S901" in r.err
+
+
+def test_rules_with_errors_plan_nothing(cli, tmp_path):
+    bad = dict(RULES, facts=dict(RULES["facts"], advanced_relationships_this_month=10000))
+    shop = tmp_path / "s.yaml"
+    shop.write_text(json.dumps(bad), encoding="utf-8")
+    r = _plan(cli, shop, _aud(tmp_path, GOOD), tmp_path)
+    assert r.code == 1 and "O643" in r.err and r.out == ""
+    assert not (tmp_path / "l.db").exists()
+
+
+def test_no_progress_bar_when_piped(cli, shop, tmp_path):
+    r = _plan(cli, shop, _aud(tmp_path, GOOD), tmp_path)
+    assert r.code == 0 and r.err == ""

@@ -1,0 +1,114 @@
+"""Planner API and rules that scenarios cannot reach: O2 symmetry across runs, O12 resume, O13 keys, reports."""
+import json
+
+import pytest
+
+import rulec
+from rulec.errors import InputError
+from rulec.runtime.planner import Planner
+
+from outreach_helpers import NOW, RULES, consumer, expected, table
+
+
+def test_planner_is_lazily_exported():
+    assert rulec.Planner is Planner
+
+
+def test_api_collects_sends_and_matches_the_clauses(tmp_path):
+    """O1, O3, O7: the API run decides exactly the owed sends, with contract fields."""
+    with Planner(table(), tmp_path / "l.db") as p:
+        r = p.plan([consumer(i) for i in range(300)], NOW)
+    assert {(s["campaign"], s["consumer"]) for s in r.sends} == expected(300)
+    s = next(s for s in r.sends if s["campaign"] == "wk" and s["consumer"] == "c14")
+    assert s == {"campaign": "wk", "consumer": "c14", "channel": "regular",
+                 "at": "2023-12-12T09:00:00+08:00", "copy": "MID", "coupon": None, "items": [],
+                 "activities": []}
+
+
+def test_o2_cap_is_symmetric_across_runs(tmp_path):
+    """O2: a regular send recorded for a LATER time still blocks an earlier one added later."""
+    later = dict(RULES, outreach={"max_delay": "48h"}, campaigns=[{"name": "later", "kind": "batch",
+                                    "send_at": "2024-01-10T10:00:00+08:00",
+                                    "targets": [{"crowd": "mid", "copy": "L"}]}])
+    both = dict(later, campaigns=later["campaigns"] + [
+        {"name": "earlier", "kind": "batch", "send_at": "2024-01-04T10:00:01+08:00",
+         "targets": [{"crowd": "mid", "copy": "E"}]},
+        {"name": "week", "kind": "batch", "send_at": "2024-01-03T10:00:00+08:00",
+         "targets": [{"crowd": "mid", "copy": "W"}]}])
+    aud = [{"consumer": "u", "attrs": {"spend": 600}}]
+    db = tmp_path / "l.db"
+    with Planner(table(later), db) as p:
+        assert [s["campaign"] for s in p.plan(aud, "2024-01-10T10:00:00+08:00").sends] == ["later"]
+    with Planner(table(both), db) as p:
+        r = p.plan(aud, "2024-01-04T10:30:00+08:00")
+    # earlier is 6d23h59m59s before `later`: capped; week is exactly 7x24h before: allowed
+    assert [s["campaign"] for s in r.sends] == ["week"]
+    assert r.report["campaigns"]["earlier"]["skips"] == {"capped": 1}
+
+
+def test_o12_interrupted_run_is_completed_by_the_next(tmp_path):
+    """O12, O13: a run that stops on a bad line leaves the campaign open; the re-run completes it
+    and nothing is decided twice."""
+    lines = [json.dumps(consumer(i)) for i in range(50)]
+    bad = lines[:30] + ["{not json"] + lines[30:]
+    db = tmp_path / "l.db"
+    with Planner(table(), db, batch_size=10) as p:
+        first = []
+        with pytest.raises(InputError) as exc:
+            p.plan(bad, NOW, on_send=first.append)
+        assert exc.value.code == "E801" and ":31:" in exc.value.diagnostics[0].message
+        assert p.ledger.campaign_states()["wk"][0] == "started"
+        second = p.plan(lines, NOW).sends
+        assert p.ledger.campaign_states()["wk"][0] == "finished"
+        recorded = {(n, c) for n, c, _ch, _at in p.ledger.sends()}
+    keys = [(s["campaign"], s["consumer"]) for s in first + second]
+    assert len(keys) == len(set(keys))
+    assert set(keys) == expected(50)
+    assert recorded == expected(50)
+
+
+def test_o12_finished_campaign_ignores_new_consumers(tmp_path):
+    db = tmp_path / "l.db"
+    with Planner(table(), db) as p:
+        p.plan([consumer(1)], NOW)
+        r = p.plan([consumer(i) for i in range(100)], "2023-12-12T15:00:00+08:00")
+    assert r.sends == []
+    assert r.report["campaigns"]["wk"]["status"] == "done"
+
+
+def test_duplicate_lines_in_one_batch_send_once(tmp_path):
+    with Planner(table(), tmp_path / "l.db") as p:
+        r = p.plan([consumer(14)] * 5, NOW)
+    assert sorted(s["campaign"] for s in r.sends) == ["nw", "wk"]
+    assert r.report["skips"]["already_sent"] == 8
+
+
+def test_report_counts_sends_and_skips(tmp_path):
+    """--report: sends per campaign and channel, skips per reason."""
+    with Planner(table(), tmp_path / "l.db") as p:
+        rep = p.plan([consumer(i) for i in range(21)], NOW).report
+    exp = expected(21)
+    assert rep["consumers"] == 21
+    assert rep["sends"]["wk"] == {"regular": sum(1 for k in exp if k[0] == "wk")}
+    assert rep["sends"]["rc"] == {"exempt": sum(1 for k in exp if k[0] == "rc")}
+    assert rep["skips"]["purchased"] == 1  # c0 is the one exclusive buyer among c0..c20
+    assert rep["campaigns"]["rc"]["skips"]["not_exclusive"] == 14
+
+
+def test_o12_missed_is_reported_once(tmp_path):
+    with Planner(table(), tmp_path / "l.db") as p:
+        r = p.plan([consumer(14)], "2023-12-13T09:30:01+08:00")
+        assert r.report["campaigns"]["wk"]["status"] == "missed"
+        assert r.report["skips"]["missed"] == 2  # wk missed (24h+1s); nw missed; rc (19h30) runs
+        r2 = p.plan([consumer(14)], "2023-12-13T10:00:00+08:00")
+        assert r2.report["campaigns"]["wk"]["status"] == "done"
+        assert "missed" not in r2.report["skips"]
+
+
+def test_ledger_of_another_shop_is_refused(tmp_path, cli):
+    from rulec.errors import StoreError
+    db = tmp_path / "l.db"
+    Planner(table(), db).close()
+    with pytest.raises(StoreError) as exc:
+        Planner(table(dict(RULES, shop="other")), db)
+    assert exc.value.code == "S904"
