@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from lark import v_args
-from lark.exceptions import UnexpectedInput
+from lark.exceptions import UnexpectedEOF, UnexpectedInput
 
 from rulec.compiler import model as m
 from rulec.compiler.frontend_predicate import (MAX_DEPTH, TOKEN_NAMES, Positions,
@@ -237,7 +237,7 @@ class RulesBuilder(PredicateBuilder):
         return (str(items[0]), self._int(items[1]), self._span(meta))
 
     def grants(self, meta, items):
-        refs = items[0] if items else []
+        refs = [m.NameRef(w.value, w.span) for w in items]
         span = _join(refs[0].span, refs[-1].span) if refs else self._span(meta)
         return ("grants", m.Value([r.name for r in refs], span), self._span(meta))
 
@@ -361,8 +361,15 @@ def _expected_names(exc) -> tuple:
     more = f" or {len(shown) - 14} more" if len(shown) > 14 else ""
     tok = getattr(exc, "token", None)
     words = [n[1:-1] for n in names if n.startswith("`") and n[1:-1].isidentifier()]
-    close = did_you_mean(str(tok), words) if tok is not None and str(tok).isidentifier() else ()
+    close = (did_you_mean(str(tok), words)
+             if tok is not None and str(tok).isidentifier() and len(str(tok)) > 3 else ())
     return (f"expected {', '.join(shown[:14])}{more}",) + close
+
+
+def _end_of(text: str, pos: Positions) -> Span:
+    body = text.rstrip()
+    line = body.count("\n") + 1
+    return pos.span(line, len(body) - (body.rfind("\n") + 1) + 1)
 
 
 def _depth_check(tree, pos):
@@ -391,7 +398,11 @@ def parse_rules(text: str, file: str = "<rules>") -> m.Shop:
         tree = parser().parse(text, start="rules_file")
     except UnexpectedInput as exc:
         d = syntax_error(exc, pos, "the rules")
-        raise RulecError([Diagnostic(d.code, d.message, d.span, d.severity,
+        span = d.span
+        if isinstance(exc, UnexpectedEOF) or getattr(getattr(exc, "token", None), "type",
+                                                     None) == "$END":
+            span = _end_of(text, pos)  # point just after the last thing written
+        raise RulecError([Diagnostic(d.code, d.message, span, d.severity,
                                      _expected_names(exc))]) from None
     _depth_check(tree, pos)
     builder = RulesBuilder(pos, text)
