@@ -269,9 +269,16 @@ def attach_comments(text: str, statements: list) -> dict:
 
     `statements` are (key, first line, last line) in file order. A comment on a one-line
     statement's line stays after it; any other comment goes before the statement it is in or
-    precedes; comments after the last statement go under the key ("end",)."""
+    precedes; comments above a blank line before the first statement are the file's header
+    (key ("head",)); comments after the last statement go under the key ("end",)."""
     out: dict = {}
+    lines = text.splitlines()
+    first = statements[0][1] if statements else len(lines) + 1
+    blank = [n for n in range(1, first) if not lines[n - 1].strip()]
     for line, comment, own in scan_comments(text):
+        if line < first and blank and line < blank[-1]:  # the file's header, kept on top
+            out.setdefault(("head",), {"before": [], "after": None})["before"].append(comment)
+            continue
         key, where = ("end",), "before"
         for skey, first, last in statements:
             if first <= line <= last:
@@ -294,7 +301,10 @@ def print_rules(shop: m.Shop, comments: dict | None = None) -> str:
 
     `comments` (from attach_comments) are put back beside the statements they belong to."""
     comments = comments or {}
-    blocks, printed = [], {("end",)}
+    blocks, printed = [], {("end",), ("head",)}
+    head = comments.get(("head",), {"before": []})["before"]
+    if head:
+        blocks.append("\n".join(head))
     for section in sections(shop):
         lines = []
         for key, item in section:
