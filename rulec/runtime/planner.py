@@ -13,11 +13,22 @@ from rulec.runtime.ledger import open_ledger
 from rulec.runtime.ledger.base import FINISHED, MISSED, SKIPPED, STARTED
 
 BATCH = 2000
-MAX_SHOWN_BAD = 20
+_EMPTY: dict = {}
+_CODE = {"batch": 0, "green": 0, "new_arrival": 0, "restock": 0, "cart_coupon": 1, "recall": 2,
+         "super_discount": 3}
 
 
 def _j(v) -> str:
     return json.dumps(v, ensure_ascii=False)
+
+
+
+
+def _jstr(text: str) -> str:
+    """JSON of a string; plain printable text without quotes or backslashes needs no escaping."""
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return _j(text)
 
 
 def _ts(t: dt.datetime) -> int:
@@ -56,14 +67,19 @@ class Campaign:
         self.skips = {}
 
     def _variant(self, copy, coupon):
+        """(copy, coupon, JSON head before the consumer, JSON tail after it up to the items,
+        JSON tail for a send without items); set_activities completes the last one."""
         head = f'{{"campaign":{_j(self.name)},"consumer":'
         tail = (f',"channel":"{self.channel}","at":"{self.at_iso}","copy":{_j(copy)},'
                 f'"coupon":{_j(coupon)},"items":')
-        return (copy, coupon, head, tail)
+        return [copy, coupon, head, tail, None]
 
     def set_activities(self, ids: list):
-        self.activities = ids
-        self.acts_json = ',"activities":' + _j(ids) + "}"
+        """O8: the activities valid at this run; completes the pre-rendered JSON tails."""
+        self.activities = ids if self.kind == "super_discount" else []
+        self.acts_json = ',"activities":' + _j(self.activities) + "}\n"
+        for v in [self.base] + [v for _crowd, v in self.choices]:
+            v[4] = v[3] + "[]" + self.acts_json
 
     def problems(self, facts: dict, tz) -> tuple | None:
         """(status, reason) when the campaign cannot be sent at all (O6–O10), else None."""
@@ -233,30 +249,49 @@ class _Run:
         self.bad.extend(exc.diagnostics)
 
     def stream(self, src, progress):
-        batch, size = [], self.p.batch_size
-        parse, purchases, carts = aud.parse, aud.purchases, aud.cart_adds
-        np, nc, name = self.need_purchases, self.need_carts, src.name
-        for lineno, item in src:
-            try:
-                rec = parse(item, lineno, name)
-                buys = purchases(rec, name, lineno) if np else None
-                cart = carts(rec, name, lineno) if nc else None
-            except InputError as exc:
-                self._bad(exc)
-                continue
-            batch.append((rec, buys, cart))
-            if len(batch) >= size:
-                self._flush(batch)
-                batch = []
+        chunk, size = [], self.p.batch_size
+        for item in src:
+            chunk.append(item)
+            if len(chunk) >= size:
+                self._chunk(chunk, src.name)
+                chunk = []
                 if progress:
                     progress.update(src.done, self.consumers)
-        if batch:
-            self._flush(batch)
+        if chunk:
+            self._chunk(chunk, src.name)
         if progress:
             progress.update(src.done, self.consumers)
 
+    def _chunk(self, chunk, name):
+        """Parse a chunk of numbered lines, decide and record its consumers; on a bad line the
+        consumers before it are still recorded, then the error is raised (unless keep_going)."""
+        recs, errors = aud.parse_many(chunk, name)
+        batch, stop = [], None
+        purchases, carts = aud.purchases, aud.cart_adds
+        np, nc = self.need_purchases, self.need_carts
+        for lineno, rec in recs:
+            try:
+                buys = purchases(rec, name, lineno) if np else None
+                cart = carts(rec, name, lineno) if nc else None
+            except InputError as exc:
+                errors.append((lineno, exc))
+                continue
+            batch.append((lineno, rec, buys, cart))
+        if errors:
+            errors.sort(key=lambda e: e[0])
+            if not self.keep_going:
+                stop = errors[0]
+                batch = [b for b in batch if b[0] < stop[0]]
+            else:
+                for _n, exc in errors:
+                    self.bad.extend(exc.diagnostics)
+        if batch:
+            self._flush(batch)
+        if stop is not None:
+            raise stop[1]
+
     def _flush(self, batch):
-        ids = [r[0]["consumer"] for r in batch]
+        ids = [r[1]["consumer"] for r in batch]
         result = {}
 
         def decide(history):
@@ -270,32 +305,40 @@ class _Run:
         self.p.ledger.decide_and_record(ids, decide, emit)
         self.consumers += len(batch)
 
+    def _history(self, entries):
+        """[sent names, regular times, green days] from a consumer's ledger history."""
+        sent, regs, greens = set(), [], set()
+        for name, ch, at in entries:
+            sent.add(name)
+            if ch == "regular":
+                regs.append(at)
+            elif ch == "green":
+                greens.add(cal.local_date(dt.datetime.fromtimestamp(at, self.tz), self.tz)
+                           .toordinal())
+        return sent, regs, greens
+
     def _decide(self, batch, history):
         """O1–O9, O11 per consumer, campaigns in (send time, declaration) order (O4)."""
         crowds_of = self.p.table.matcher.crowds_of if self.need_crowds else None
-        window, active, tz = self.window, self.active, self.tz
-        sends, counts = [], {}
-        seen = {}  # consumer -> [sent names, regular times, green days] within this batch
-        for rec, buys, cart in batch:
+        window = self.window
+        plan = [(c, _CODE[c.kind], c.choices, c.channel, c.at, c.name, c.day)
+                for c in self.active]
+        sends, counts, seen, hget = [], {}, {}, history.get
+        for _lineno, rec, buys, cart in batch:
             cid = rec["consumer"]
             st = seen.get(cid)
             if st is None:
-                st = seen[cid] = [set(), [], set()]
-                for name, ch, at in history.get(cid, ()):
-                    st[0].add(name)
-                    if ch == "regular":
-                        st[1].append(at)
-                    elif ch == "green":
-                        st[2].add(cal.local_date(dt.datetime.fromtimestamp(at, tz), tz).toordinal())
+                h = hget(cid)
+                st = seen[cid] = self._history(h) if h else (set(), [], set())
+            sent, regs, greens = st
             crowds = None
             excl = rec.get("exclusive") is True
-            for c in active:
-                kind = c.kind
-                variant, items, why = None, None, None
-                if kind in priv.TARGETED:
+            for c, code, choices, channel, at, name, day in plan:
+                variant = items = why = None
+                if code == 0:  # targeted kinds (O1)
                     if crowds is None:
-                        crowds = crowds_of(rec.get("attrs") or {}, rec.get("crowds") or ())
-                    for crowd, v in c.choices:
+                        crowds = crowds_of(rec.get("attrs") or _EMPTY, rec.get("crowds") or ())
+                    for crowd, v in choices:
                         if crowd in crowds:
                             variant = v
                             break
@@ -303,47 +346,47 @@ class _Run:
                         why = "not_in_audience"
                 elif not excl:
                     why = "not_exclusive"
-                elif kind == "cart_coupon":
-                    lo, hi = c.cart_start, c.at
-                    items = list(dict.fromkeys(i for t, i in cart if lo <= t <= hi))
+                elif code == 1:  # cart coupon (O6)
+                    lo = c.cart_start
+                    items = list(dict.fromkeys([i for t, i in cart if lo <= t <= at]))
                     if items:
                         variant = c.base
                     else:
                         why = "not_in_audience"
-                else:  # recall, super_discount: no purchase in the promo window (O7, O8, O11)
-                    if kind == "super_discount" and rec.get("interested") is not True:
+                else:  # recall (2), super discount (3): no purchase in the window (O7, O8, O11)
+                    lo = c.window_start
+                    if code == 3 and rec.get("interested") is not True:
                         why = "not_interested"
-                    elif any(c.window_start <= t <= c.at for t in buys):
+                    elif buys and any(lo <= t <= at for t in buys):
                         why = "purchased"
-                    elif kind == "super_discount" and not c.activities:
+                    elif code == 3 and not c.activities:
                         why = "no_valid_activity"
                     else:
                         variant = c.base
-                        if c.choices:
-                            if crowds is None and crowds_of is not None:
-                                crowds = crowds_of(rec.get("attrs") or {}, rec.get("crowds") or ())
-                            for crowd, v in c.choices:
+                        if choices:
+                            if crowds is None:
+                                crowds = crowds_of(rec.get("attrs") or _EMPTY,
+                                                   rec.get("crowds") or ())
+                            for crowd, v in choices:
                                 if crowd in crowds:
                                     variant = v
                                     break
                 if why is None:
-                    if c.name in st[0]:
+                    if name in sent:
                         why = "already_sent"
-                    elif c.channel == "regular":
-                        at = c.at
-                        for h in st[1]:
+                    elif channel == "regular":  # O2 on scheduled times, symmetric
+                        for h in regs:
                             if -window < at - h < window:
                                 why = "capped"
                                 break
                         else:
-                            st[1].append(at)
-                    elif c.channel == "green":
-                        if c.day in st[2]:
-                            why = "green_taken"
-                        else:
-                            st[2].add(c.day)
+                            regs.append(at)
+                    elif channel == "green" and day in greens:  # O5: one green per date
+                        why = "green_taken"
+                    elif channel == "green":
+                        greens.add(day)
                 if why is None:
-                    st[0].add(c.name)
+                    sent.add(name)
                     sends.append((c, cid, variant, items))
                 else:
                     k = (c, why)
@@ -356,10 +399,14 @@ class _Run:
         for c, _cid, _v, _i in sends:
             c.sends[c.channel] = c.sends.get(c.channel, 0) + 1
         if self.out is not None:
-            parts = []
+            parts, last, cj = [], None, ""
             for c, cid, v, items in sends:
-                acts = c.acts_json if c.kind == "super_discount" else ',"activities":[]}'
-                parts.append(f'{v[2]}{_j(cid)}{v[3]}{_j(items) if items else "[]"}{acts}\n')
+                if cid is not last:
+                    last, cj = cid, _jstr(cid)
+                if items:
+                    parts.append(f"{v[2]}{cj}{v[3]}{_j(items)}{c.acts_json}")
+                else:
+                    parts.append(f"{v[2]}{cj}{v[4]}")
             self.out.write("".join(parts))
             self.out.flush()
         if self.on_send is not None or self.collected is not None:
