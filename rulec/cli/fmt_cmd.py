@@ -14,18 +14,18 @@ def canonical(text: str, file: str, to: str | None = None) -> str:
     Comments of a `.rules` source are kept when the output is `.rules` too."""
     from rulec.compiler.pipeline import is_yaml_name, parse_source
 
-    shop = parse_source(text, file)
     source_surface = "yaml" if is_yaml_name(file) else "rules"
-    to = to or source_surface
-    if to == "yaml":
+    statements = None
+    if source_surface == "rules":
+        from rulec.compiler.frontend_rules import parse_rules_with_layout
+        shop, statements = parse_rules_with_layout(text, file)
+    else:
+        shop = parse_source(text, file)
+    if (to or source_surface) == "yaml":
         from rulec.compiler.printer_yaml import print_yaml
         return print_yaml(shop)
     from rulec.compiler.printer_rules import attach_comments, print_rules
-    comments = None
-    if source_surface == "rules":
-        from rulec.compiler.frontend_rules import statement_lines
-        comments = attach_comments(text, statement_lines(text))
-    return print_rules(shop, comments)
+    return print_rules(shop, attach_comments(text, statements) if statements else None)
 
 
 def run(args, out, err) -> int:

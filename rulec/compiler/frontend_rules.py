@@ -385,6 +385,11 @@ def _depth_check(tree, pos):
 
 def parse_rules(text: str, file: str = "<rules>") -> m.Shop:
     """Parse a `.rules` file into a Shop; raises RulecError with every diagnostic found."""
+    return parse_rules_with_layout(text, file)[0]
+
+
+def parse_rules_with_layout(text: str, file: str = "<rules>") -> tuple:
+    """(Shop, statement lines) where the lines are as `statement_lines` gives them."""
     from rulec.grammar.loader import parser
 
     pos = Positions(file)
@@ -419,7 +424,7 @@ def parse_rules(text: str, file: str = "<rules>") -> m.Shop:
         raise
     if builder.diags:
         raise RulecError(sorted(builder.diags, key=lambda d: (d.span.line, d.span.col)))
-    return shop
+    return shop, _statements(tree)
 
 
 def statement_lines(text: str) -> list:
@@ -427,8 +432,12 @@ def statement_lines(text: str) -> list:
     as printer_rules.sections keys its items (for keeping comments in `rulec fmt`)."""
     from rulec.grammar.loader import parser
 
+    return _statements(parser().parse(text, start="rules_file"))
+
+
+def _statements(tree) -> list:
     out, counts = [], {}
-    for stmt in parser().parse(text, start="rules_file").children:
+    for stmt in tree.children:
         kind = stmt.data
         if kind in ("shop", "timezone", "routing", "facts", "outreach"):
             key = (kind,)
