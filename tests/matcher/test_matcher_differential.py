@@ -10,14 +10,15 @@ from rulec.runtime.table import Table
 
 from matcher_bodies import make_body
 
-ATTRS = ["a", "b", "c", "message"]
+ATTRS = ["a", "b", "message"]
 WORDS = ["", "x", "xy", "y", "Z", "退款", "b"]
-numbers = st.one_of(st.integers(-3, 3), st.sampled_from([2 ** 53, 2 ** 53 + 1, -(2 ** 63), 10 ** 20]),
-                    st.sampled_from([0.5, -0.0, 2.0, 1e300, float(2 ** 53)]))
-literals = st.one_of(numbers, st.booleans(), st.sampled_from(WORDS))
-values = st.one_of(literals, st.none(), st.sampled_from([math.nan, math.inf, -math.inf]),
-                   st.lists(st.one_of(st.sampled_from(WORDS), st.integers(0, 2)), max_size=3),
-                   st.dictionaries(st.just("k"), st.integers(), max_size=1))
+LITS = [0, 1, -1, 2, 3, 2.0, 0.5, -0.0, 1e300, 2 ** 53, 2 ** 53 + 1, float(2 ** 53), -(2 ** 63),
+        10 ** 20, True, False] + WORDS
+literals = st.sampled_from(LITS)
+values = st.one_of(
+    st.sampled_from(LITS + [None, math.nan, math.inf, -math.inf, 2.5, -7, "xyz", "退款了"]),
+    st.lists(st.one_of(st.sampled_from(WORDS), st.integers(0, 2)), max_size=3),
+    st.dictionaries(st.just("k"), st.integers(), max_size=1))
 attr = st.sampled_from(ATTRS)
 leaves = st.one_of(
     st.tuples(st.just("cmp"), st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), attr, literals),
@@ -36,14 +37,44 @@ DIMVALS = {"crowd": CROWDS, "product": ["p0", "p1", "p2"], "intent": INTENTS,
            "order": ["unpaid", "paid", "after_sale"]}
 group = st.fixed_dictionaries({d: st.lists(st.sampled_from(v), max_size=2, unique=True)
                                for d, v in DIMVALS.items()})
-chat = st.fixed_dictionaries({}, optional={
-    "attrs": st.dictionaries(attr, values, max_size=4),
+def chats_for(vals):
+    return st.lists(st.fixed_dictionaries({}, optional={
+    "attrs": st.fixed_dictionaries({}, optional={a: vals for a in ATTRS}),
     "crowds": st.lists(st.sampled_from(CROWDS + ["zz"]), max_size=2),
     "product": st.sampled_from(DIMVALS["product"] + ["p9", None]),
     "order": st.sampled_from(DIMVALS["order"] + [None]),
     "intent": st.sampled_from(INTENTS + ["zz", None]),
     "message": st.one_of(st.none(), st.sampled_from(WORDS + ["我要退款"])),
-})
+}), min_size=4, max_size=12)
+
+
+def _lits(expr, out):
+    if expr[0] in ("and", "or"):
+        for e in expr[1]:
+            _lits(e, out)
+    elif expr[0] == "not":
+        _lits(expr[1], out)
+    elif expr[0] == "cmp":
+        out.append(expr[3])
+    elif expr[0] in ("in", "not_in", "contains_any"):
+        out.extend(expr[2])
+    elif expr[0] == "contains":
+        out.append(expr[2])
+    return out
+
+
+def _near(x):
+    """Values next to a literal, and its look-alikes of other kinds (True / 1 / 1.0 / "1")."""
+    if isinstance(x, bool):
+        return [int(x), float(x), str(x).lower()]
+    if isinstance(x, (int, float)):
+        out = [x - 1, x + 0.5, str(x)]
+        if x in (0, 1):
+            out.append(bool(x))
+        if isinstance(x, int) and abs(x) < 2 ** 60:
+            out.append(float(x))
+        return out
+    return [x + "y", x[:-1], [x]]
 
 
 @st.composite
@@ -53,7 +84,14 @@ def bodies(draw):
     groups = [{"name": f"g{i}", **g} for i, g in enumerate(gs)]
     crowds = [(name, draw(exprs)) for name in CROWDS[:draw(st.integers(0, 3))]]
     intents = [(name, draw(exprs)) for name in INTENTS[:draw(st.integers(0, 2))]]
-    return make_body(groups, crowds, intents)
+    body = make_body(groups, crowds, intents)
+    # chat values are mostly the body's own literals, so comparisons sit on their edges
+    used = [x for _, e in crowds + intents for x in _lits(e, [])]
+    near = [y for x in used for y in _near(x)]
+    edge = st.sampled_from(used + near) if used else values
+    vals = st.one_of(edge, edge, edge, values,
+                     st.lists(st.sampled_from(used) if used else literals, max_size=2))
+    return body, draw(chats_for(vals))
 
 
 def matchers(body):
@@ -64,9 +102,10 @@ def matchers(body):
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(bodies(), st.lists(chat, min_size=1, max_size=12))
-def test_r5_matchers_agree_with_reference(body, chats):
+@given(bodies())
+def test_r5_matchers_agree_with_reference(case):
     """R5 + EXPR runtime meaning: every implementation gives the reference's answers exactly."""
+    body, chats = case
     Table.from_body(body)
     chats = chats + chats[:3]  # repeated chats hit the caches
     want = [reference.match(body, c) for c in chats]
@@ -79,3 +118,31 @@ def test_r5_matchers_agree_with_reference(body, chats):
             ex = reference.explain(body, c)
             assert m.crowds_of(c.get("attrs"), c.get("crowds") or ()) == ex["crowds"]
             assert m.intents_of(c.get("message"), c.get("attrs"), c.get("intent")) == ex["intents"]
+
+
+@st.composite
+def leaf_cases(draw):
+    expr = draw(st.one_of(leaves, exprs))
+    used = _lits(expr, [])
+    near = [y for x in used for y in _near(x)]
+    pool = st.sampled_from(used + near) if used else values
+    vals = draw(st.lists(st.one_of(pool, pool, values), min_size=8, max_size=24))
+    return expr, vals
+
+
+@settings(max_examples=200, deadline=None)
+@given(leaf_cases())
+def test_expr_matchers_agree_with_reference(case):
+    """EXPR runtime meaning, leaf by leaf: crowd and intent truth equals the reference's."""
+    expr, vals = case
+    body = make_body([{"name": "K", "crowd": ["k0"]}], [("k0", expr)], [("i0", expr)])
+    ms = matchers(body)
+    for v in vals + vals[:4]:
+        for a in ATTRS:
+            attrs = {a: v}
+            msg = v if a == "message" and isinstance(v, str) else None
+            want = reference.evaluate(expr, attrs)
+            iwant = reference.evaluate(expr, reference.intent_env(attrs, msg))
+            for m in ms:
+                assert m.crowds_of(attrs) == (["k0"] if want else []), (m, attrs)
+                assert m.intents_of(msg, attrs) == (["i0"] if iwant else []), (m, attrs)

@@ -1,0 +1,842 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Cython R5 matcher: matcher_py's plan run over uint64 word bitsets and C hash tables.
+
+Per chat: read the chat dict (borrowed references, no copies); class each predicate slot's value
+in C (numbers by binary search over the slot's literals as exact doubles, strings through the
+plan's memo dict, bools and missing values by kind); look the tuple of classes up in an open
+addressing table of the crowd (then intent) results; OR in label rows; narrow crowd > product >
+intent > order over W words; build the list of names. Anything unusual (a new class, exotic
+types, huge ints) goes to the pure-Python plan, which is the same code the twin runs.
+"""
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from libc.stdint cimport uint64_t, uint32_t, int32_t, int64_t, int8_t
+from libc.stdlib cimport malloc, calloc, realloc, free
+from libc.string cimport memcpy, memset, memcmp
+
+from rulec.runtime.reference import check_chat
+from rulec.errors import Diagnostic, InputError
+
+cdef extern from "Python.h":
+    ctypedef struct PyTypeObject:
+        pass
+    PyTypeObject PyFloat_Type
+    PyTypeObject PyLong_Type
+    PyTypeObject PyUnicode_Type
+    PyTypeObject PyBool_Type
+    PyTypeObject PyDict_Type
+    PyTypeObject PyList_Type
+    PyTypeObject PyTuple_Type
+    PyTypeObject* Py_TYPE(PyObject*)
+    PyObject* Py_None
+    PyObject* Py_True
+    PyObject* PyDict_GetItem(PyObject* d, PyObject* key)
+    double PyFloat_AS_DOUBLE(PyObject*)
+    long long PyLong_AsLongLongAndOverflow(PyObject*, int*)
+    long PyLong_AsLong(PyObject*)
+    Py_ssize_t PyList_GET_SIZE(PyObject*)
+    PyObject* PyList_GET_ITEM(PyObject*, Py_ssize_t)
+    Py_ssize_t PyTuple_GET_SIZE(PyObject*)
+    PyObject* PyTuple_GET_ITEM(PyObject*, Py_ssize_t)
+
+cdef extern from *:
+    int __builtin_popcountll(unsigned long long)
+    int __builtin_ctzll(unsigned long long)
+
+DEF EXACT = 9007199254740992.0  # 2**53
+cdef uint64_t MASK64 = 0xFFFFFFFFFFFFFFFF
+cdef Py_ssize_t TABLE_MAX = 1 << 20
+
+cdef object K_ATTRS = "attrs"
+cdef object K_MESSAGE = "message"
+cdef object K_CROWDS = "crowds"
+cdef object K_PRODUCT = "product"
+cdef object K_ORDER = "order"
+cdef object K_INTENT = "intent"
+
+
+cdef inline uint64_t _hash(const int32_t* key, int k) nogil:
+    cdef uint64_t h = 1469598103934665603ULL
+    cdef int j
+    for j in range(k):
+        h ^= <uint32_t>key[j]
+        h *= 1099511628211ULL
+    return h ^ (h >> 29)
+
+
+cdef class IntTable:
+    """Open addressing map: k int32 (a class tuple, or bitset words) -> int32 >= 0."""
+    cdef int k
+    cdef Py_ssize_t cap, used
+    cdef int32_t* keys
+    cdef int32_t* vals
+
+    def __cinit__(self, int k):
+        self.k = k
+        self.cap = 0
+        self.keys = NULL
+        self.vals = NULL
+        self._alloc(1024)
+
+    def __dealloc__(self):
+        free(self.keys)
+        free(self.vals)
+
+    cdef int _alloc(self, Py_ssize_t cap) except -1:
+        free(self.keys)
+        free(self.vals)
+        self.keys = <int32_t*>malloc(cap * (self.k if self.k else 1) * sizeof(int32_t))
+        self.vals = <int32_t*>malloc(cap * sizeof(int32_t))
+        if self.keys == NULL or self.vals == NULL:
+            raise MemoryError()
+        memset(self.vals, 0xff, cap * sizeof(int32_t))
+        self.cap = cap
+        self.used = 0
+        return 0
+
+    cdef inline Py_ssize_t _slot(self, const int32_t* key) nogil:
+        cdef Py_ssize_t mask = self.cap - 1
+        cdef Py_ssize_t i = <Py_ssize_t>(_hash(key, self.k) & <uint64_t>mask)
+        while self.vals[i] >= 0:
+            if memcmp(self.keys + i * self.k, key, self.k * sizeof(int32_t)) == 0:
+                return i
+            i = (i + 1) & mask
+        return i
+
+    cdef inline int32_t get(self, const int32_t* key) nogil:
+        return self.vals[self._slot(key)]
+
+    cdef int put(self, const int32_t* key, int32_t val) except -1:
+        cdef Py_ssize_t i, old_cap = self.cap
+        cdef int32_t* ok
+        cdef int32_t* ov
+        if self.used >= TABLE_MAX:
+            self._alloc(self.cap)  # bounded memory: forget everything, start again
+        elif 2 * (self.used + 1) > self.cap:
+            ok, ov = self.keys, self.vals
+            self.keys, self.vals = NULL, NULL
+            self.cap = 0
+            try:
+                self._alloc(old_cap * 2)
+                for i in range(old_cap):
+                    if ov[i] >= 0:
+                        self._insert(ok + i * self.k, ov[i])
+            finally:
+                free(ok)
+                free(ov)
+        self._insert(key, val)
+        return 0
+
+    cdef inline void _insert(self, const int32_t* key, int32_t val) nogil:
+        cdef Py_ssize_t i = self._slot(key)
+        if self.vals[i] < 0:
+            self.used += 1
+        memcpy(self.keys + i * self.k, key, self.k * sizeof(int32_t))
+        self.vals[i] = val
+
+
+cdef class Rows:
+    """Group bitsets as W uint64 words each; row 0 is empty."""
+    cdef int W
+    cdef uint64_t* data
+    cdef Py_ssize_t n, cap
+
+    def __cinit__(self, int W):
+        self.W = W
+        self.cap = 64
+        self.data = <uint64_t*>calloc(self.cap * W if W else 1, sizeof(uint64_t))
+        if self.data == NULL:
+            raise MemoryError()
+        self.n = 1
+
+    def __dealloc__(self):
+        free(self.data)
+
+    cdef Py_ssize_t add(self, object bits) except -1:
+        cdef uint64_t* p
+        cdef int w
+        if self.n == self.cap:
+            p = <uint64_t*>realloc(self.data, 2 * self.cap * (self.W if self.W else 1) * sizeof(uint64_t))
+            if p == NULL:
+                raise MemoryError()
+            self.data = p
+            self.cap *= 2
+        for w in range(self.W):
+            self.data[self.n * self.W + w] = <uint64_t>((bits >> (64 * w)) & MASK64)
+        self.n += 1
+        return self.n - 1
+
+
+cdef class PSet:
+    """The C side of one predicate set (crowds or intents) of a matcher_py.PredSet plan."""
+    cdef object py
+    cdef Rows rows
+    cdef int k
+    cdef list keys, memos
+    cdef int* is_msg
+    cdef int* nthr
+    cdef int* fast
+    cdef double** thr
+    cdef int32_t** posvec
+    cdef int32_t* special      # per slot: nan, true, false, missing (-1: not yet known)
+    cdef int32_t* scratch
+    cdef IntTable table
+    cdef int32_t* res_row      # result id -> row index
+    cdef Py_ssize_t nres, res_cap
+
+    def __cinit__(self, py, Rows rows):
+        cdef int s, j, n
+        self.py = py
+        self.rows = rows
+        self.k = k = len(py.slot_names)
+        self.keys = list(py.slot_names)
+        self.memos = list(py.str_memo)
+        self.is_msg = <int*>calloc(k + 1, sizeof(int))
+        self.nthr = <int*>calloc(k + 1, sizeof(int))
+        self.fast = <int*>calloc(k + 1, sizeof(int))
+        self.thr = <double**>calloc(k + 1, sizeof(double*))
+        self.posvec = <int32_t**>calloc(k + 1, sizeof(int32_t*))
+        self.special = <int32_t*>malloc((4 * k + 1) * sizeof(int32_t))
+        self.scratch = <int32_t*>calloc(k + 1, sizeof(int32_t))
+        self.res_cap = 16
+        self.res_row = <int32_t*>malloc(self.res_cap * sizeof(int32_t))
+        self.nres = 0
+        if (self.is_msg == NULL or self.nthr == NULL or self.fast == NULL or self.thr == NULL
+                or self.posvec == NULL or self.special == NULL or self.scratch == NULL
+                or self.res_row == NULL):
+            raise MemoryError()
+        memset(self.special, 0xff, (4 * k + 1) * sizeof(int32_t))
+        for s in range(k):
+            ts = py.thresholds[s]
+            n = len(ts)
+            self.is_msg[s] = 1 if py.is_message[s] else 0
+            self.fast[s] = 1 if py.fast[s] else 0
+            self.nthr[s] = n
+            self.thr[s] = <double*>malloc((n + 1) * sizeof(double))
+            self.posvec[s] = <int32_t*>malloc((2 * n + 1) * sizeof(int32_t))
+            if self.thr[s] == NULL or self.posvec[s] == NULL:
+                raise MemoryError()
+            for j in range(n):
+                self.thr[s][j] = float(ts[j]) if self.fast[s] else 0.0
+            memset(self.posvec[s], 0xff, (2 * n + 1) * sizeof(int32_t))
+        self.table = IntTable(k)
+
+    def __dealloc__(self):
+        cdef int s
+        if self.thr != NULL:
+            for s in range(self.k):
+                free(self.thr[s])
+        if self.posvec != NULL:
+            for s in range(self.k):
+                free(self.posvec[s])
+        free(self.is_msg); free(self.nthr); free(self.fast); free(self.thr); free(self.posvec)
+        free(self.special); free(self.scratch); free(self.res_row)
+
+    cdef int32_t slow(self, int s, object v) except -1:
+        return self.py.classify(s, v)
+
+    cdef inline int32_t special_vec(self, int s, int which, object v) except -1:
+        cdef int32_t r = self.special[4 * s + which]
+        if r < 0:
+            r = self.special[4 * s + which] = self.py.classify(s, v)
+        return r
+
+    cdef inline int32_t num_class(self, int s, double d, object v) except -1:
+        """Class of a number exactly representable as `d` (v: the value, or None to box d)."""
+        cdef int lo = 0, hi = self.nthr[s], mid
+        cdef double* t = self.thr[s]
+        cdef int32_t r
+        if d != d:
+            return self.special_vec(s, 0, float("nan"))
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if t[mid] < d:
+                lo = mid + 1
+            else:
+                hi = mid
+        mid = 2 * lo + (1 if (lo < self.nthr[s] and t[lo] == d) else 0)
+        r = self.posvec[s][mid]
+        if r < 0:
+            r = self.posvec[s][mid] = self.py.classify(s, d if v is None else v)
+        return r
+
+    cdef int32_t classify(self, int s, PyObject* v) except -1:
+        cdef PyTypeObject* t
+        cdef PyObject* r
+        cdef long long x
+        cdef int of = 0
+        if v == NULL or v == Py_None:
+            return self.special_vec(s, 3, None)
+        t = Py_TYPE(v)
+        if t == &PyUnicode_Type:
+            r = PyDict_GetItem(<PyObject*>self.memos[s], v)
+            if r != NULL:
+                return PyLong_AsLong(r)
+        elif t == &PyFloat_Type:
+            if self.fast[s]:
+                return self.num_class(s, PyFloat_AS_DOUBLE(v), <object>v)
+        elif t == &PyLong_Type:
+            if self.fast[s]:
+                x = PyLong_AsLongLongAndOverflow(v, &of)
+                if of == 0 and -EXACT <= <double>x <= EXACT and -9007199254740992 <= x <= 9007199254740992:
+                    return self.num_class(s, <double>x, <object>v)
+        elif t == &PyBool_Type:
+            return self.special_vec(s, 1 if v == Py_True else 2, <object>v)
+        return self.slow(s, <object>v)
+
+    cdef int32_t finish(self, object env_maker) except -1:
+        """Result id for the classes in scratch; `env_maker()` builds the env on a miss."""
+        cdef int32_t rid = self.table.get(self.scratch)
+        if rid >= 0:
+            return rid
+        rid = self.py.result_for(env_maker())
+        self.table.put(self.scratch, rid)
+        self.sync()
+        return rid
+
+    cdef int sync(self) except -1:
+        cdef Py_ssize_t total = len(self.py.results)
+        cdef int32_t* p
+        while self.nres < total:
+            if self.nres == self.res_cap:
+                p = <int32_t*>realloc(self.res_row, 2 * self.res_cap * sizeof(int32_t))
+                if p == NULL:
+                    raise MemoryError()
+                self.res_row = p
+                self.res_cap *= 2
+            self.res_row[self.nres] = self.rows.add(self.py.results[self.nres][0])
+            self.nres += 1
+        return 0
+
+    cdef int32_t lookup(self, PyObject* attrs, PyObject* msg) except -1:
+        """Result id for a chat's attrs dict (or NULL) and message (or NULL)."""
+        cdef int s
+        cdef PyObject* v
+        for s in range(self.k):
+            if self.is_msg[s]:
+                v = msg
+            elif attrs != NULL:
+                v = PyDict_GetItem(attrs, <PyObject*>self.keys[s])
+            else:
+                v = NULL
+            self.scratch[s] = self.classify(s, v)
+        cdef int32_t rid = self.table.get(self.scratch)
+        if rid >= 0:
+            return rid
+        a = <object>attrs if attrs != NULL else {}
+        m = <object>msg if msg != NULL else None
+        rid = self.py.result_for(self.py.env(a, m))
+        self.table.put(self.scratch, rid)
+        self.sync()
+        return rid
+
+    def result(self, attrs, message):
+        """Holding names for attrs/message (used by crowds_of / intents_of)."""
+        cdef int32_t rid = self.lookup(<PyObject*>attrs if attrs is not None else NULL,
+                                       <PyObject*>message if message is not None else NULL)
+        return self.py.results[rid][1]
+
+
+cdef inline uint64_t* _narrow(uint64_t* cand, uint64_t* hits, const uint64_t* row, int W) nogil:
+    """R5 step: hits = cand & row; returns the new candidates (hits if any, else cand)."""
+    cdef uint64_t anyb = 0, h
+    cdef int w
+    for w in range(W):
+        h = cand[w] & row[w]
+        hits[w] = h
+        anyb |= h
+    return hits if anyb else cand
+
+
+cdef class CMatcher:
+    """The Cython matcher (see rulec.runtime.matcher for the interface)."""
+    cdef readonly object py
+    cdef readonly str implementation
+    cdef int W
+    cdef Rows rows
+    cdef PSet crowd, intent
+    cdef list names
+    cdef dict codes_crowd, codes_product, codes_intent, codes_order
+    cdef int32_t* code_row[4]
+    cdef int ncodes[4]
+    cdef Py_ssize_t all_row
+    cdef uint64_t* buf   # 4 scratch bitsets: cand, hits, crowd row, intent row
+    cdef IntTable outcomes_table
+
+    def __cinit__(self, py):
+        cdef int d, c
+        self.py = py
+        self.implementation = "cython"
+        self.names = list(py.group_names)
+        self.W = W = (py.n + 63) // 64
+        self.rows = Rows(W)
+        self.all_row = self.rows.add(py.all)
+        for d, dim in enumerate(("crowd", "product", "intent", "order")):
+            lst = py.row_list[dim]
+            self.ncodes[d] = len(lst)
+            self.code_row[d] = <int32_t*>malloc(len(lst) * sizeof(int32_t))
+            if self.code_row[d] == NULL:
+                raise MemoryError()
+            self.code_row[d][0] = 0
+            for c in range(1, len(lst)):
+                self.code_row[d][c] = self.rows.add(lst[c])
+        self.codes_crowd = py.codes["crowd"]
+        self.codes_product = py.codes["product"]
+        self.codes_intent = py.codes["intent"]
+        self.codes_order = py.codes["order"]
+        self.crowd = PSet(py.crowd, self.rows)
+        self.intent = PSet(py.intent, self.rows)
+        self.buf = <uint64_t*>calloc(4 * W + 4, sizeof(uint64_t))
+        if self.buf == NULL:
+            raise MemoryError()
+        self.outcomes_table = IntTable(2 * W)
+
+    def __dealloc__(self):
+        cdef int d
+        for d in range(4):
+            free(self.code_row[d])
+        free(self.buf)
+
+    cdef inline Py_ssize_t _code_row(self, int d, dict codes, PyObject* v):
+        cdef PyObject* c = PyDict_GetItem(<PyObject*>codes, v)
+        if c == NULL:
+            return 0
+        return self.code_row[d][PyLong_AsLong(c)]
+
+    cdef uint64_t* _slow(self, object chat) except NULL:
+        """Unusual chat: validate (raises E801) and answer with the pure-Python plan."""
+        check_chat(chat)
+        bits = self.py.candidates(chat)
+        cdef uint64_t* cand = self.buf
+        cdef int w
+        for w in range(self.W):
+            cand[w] = <uint64_t>((bits >> (64 * w)) & MASK64)
+        return cand
+
+    cdef uint64_t* _cand(self, PyObject* chat) except NULL:
+        """R5 candidates of one chat dict, as W words in self.buf (or a row)."""
+        cdef PyObject* attrs
+        cdef PyObject* msg
+        cdef PyObject* labels
+        cdef PyObject* label
+        cdef PyObject* prod
+        cdef PyObject* order
+        cdef PyObject* it
+        cdef Py_ssize_t i, nl, r
+        cdef int W = self.W, w
+        cdef int32_t crid, irid
+        if Py_TYPE(chat) != &PyDict_Type:
+            return self._slow(<object>chat)
+        attrs = PyDict_GetItem(chat, <PyObject*>K_ATTRS)
+        if attrs == Py_None:
+            attrs = NULL
+        elif attrs != NULL and Py_TYPE(attrs) != &PyDict_Type:
+            return self._slow(<object>chat)
+        msg = PyDict_GetItem(chat, <PyObject*>K_MESSAGE)
+        if msg == Py_None:
+            msg = NULL
+        elif msg != NULL and Py_TYPE(msg) != &PyUnicode_Type:
+            return self._slow(<object>chat)
+        labels = PyDict_GetItem(chat, <PyObject*>K_CROWDS)
+        if labels == Py_None:
+            labels = NULL
+        elif labels != NULL and Py_TYPE(labels) != &PyList_Type:
+            return self._slow(<object>chat)
+        prod = PyDict_GetItem(chat, <PyObject*>K_PRODUCT)
+        if prod == Py_None:
+            prod = NULL
+        elif prod != NULL and Py_TYPE(prod) != &PyUnicode_Type:
+            return self._slow(<object>chat)
+        order = PyDict_GetItem(chat, <PyObject*>K_ORDER)
+        if order == Py_None:
+            order = NULL
+        elif order != NULL and Py_TYPE(order) != &PyUnicode_Type:
+            return self._slow(<object>chat)
+        it = PyDict_GetItem(chat, <PyObject*>K_INTENT)
+        if it == Py_None:
+            it = NULL
+        elif it != NULL and Py_TYPE(it) != &PyUnicode_Type:
+            return self._slow(<object>chat)
+        nl = PyList_GET_SIZE(labels) if labels != NULL else 0
+        for i in range(nl):
+            if Py_TYPE(PyList_GET_ITEM(labels, i)) != &PyUnicode_Type:
+                return self._slow(<object>chat)
+
+        crid = self.crowd.lookup(attrs, NULL)
+        irid = self.intent.lookup(attrs, msg)
+        # every row is final now (lookups may have grown the row store)
+        cdef uint64_t* data = self.rows.data
+        cdef uint64_t* cand = self.buf
+        cdef uint64_t* hits = self.buf + W
+        cdef uint64_t* crow = data + self.crowd.res_row[crid] * W
+        cdef uint64_t* irow = data + self.intent.res_row[irid] * W
+        cdef uint64_t* tmp
+        cdef const uint64_t* lrow
+        if nl:
+            tmp = self.buf + 2 * W
+            memcpy(tmp, crow, W * sizeof(uint64_t))
+            for i in range(nl):
+                r = self._code_row(0, self.codes_crowd, PyList_GET_ITEM(labels, i))
+                if r:
+                    lrow = data + r * W
+                    for w in range(W):
+                        tmp[w] |= lrow[w]
+            crow = tmp
+        if it != NULL:
+            r = self._code_row(2, self.codes_intent, it)
+            if r:
+                tmp = self.buf + 3 * W
+                lrow = data + r * W
+                for w in range(W):
+                    tmp[w] = irow[w] | lrow[w]
+                irow = tmp
+        memcpy(cand, data + self.all_row * W, W * sizeof(uint64_t))
+        tmp = _narrow(cand, hits, crow, W)
+        if tmp != cand:
+            hits = cand
+            cand = tmp
+        if prod != NULL:
+            r = self._code_row(1, self.codes_product, prod)
+            if r:
+                tmp = _narrow(cand, hits, data + r * W, W)
+                if tmp != cand:
+                    hits = cand
+                    cand = tmp
+        tmp = _narrow(cand, hits, irow, W)
+        if tmp != cand:
+            hits = cand
+            cand = tmp
+        if order != NULL:
+            r = self._code_row(3, self.codes_order, order)
+            if r:
+                tmp = _narrow(cand, hits, data + r * W, W)
+                if tmp != cand:
+                    hits = cand
+                    cand = tmp
+        if cand != self.buf:
+            memcpy(self.buf, cand, W * sizeof(uint64_t))
+        return self.buf
+
+    cdef list _names(self, const uint64_t* cand):
+        cdef int W = self.W, w, b
+        cdef Py_ssize_t n = 0, j = 0
+        cdef uint64_t x
+        for w in range(W):
+            n += __builtin_popcountll(cand[w])
+        cdef list out = PyList_New(n)
+        cdef PyObject* names = <PyObject*>self.names
+        cdef PyObject* name
+        for w in range(W):
+            x = cand[w]
+            while x:
+                b = __builtin_ctzll(x)
+                x &= x - 1
+                name = PyList_GET_ITEM(names, 64 * w + b)
+                Py_INCREF(<object>name)
+                PyList_SET_ITEM(out, j, <object>name)
+                j += 1
+        return out
+
+    def match(self, chat):
+        """R5 candidate group names for one chat dict, in declaration order."""
+        return self._names(self._cand(<PyObject*>chat))
+
+    def match_many(self, chats):
+        """`match` for a sequence of chats."""
+        cdef list seq = chats if type(chats) is list else list(chats)
+        cdef Py_ssize_t i, n = len(seq)
+        cdef list out = PyList_New(n)
+        cdef list names
+        for i in range(n):
+            names = self._names(self._cand(PyList_GET_ITEM(<PyObject*>seq, i)))
+            Py_INCREF(names)
+            PyList_SET_ITEM(out, i, names)
+        return out
+
+    def match_indices(self, chat):
+        """Ascending group indices of the R5 candidates."""
+        cdef const uint64_t* cand = self._cand(<PyObject*>chat)
+        cdef int w
+        cdef uint64_t x
+        out = []
+        for w in range(self.W):
+            x = cand[w]
+            while x:
+                out.append(64 * w + __builtin_ctzll(x))
+                x &= x - 1
+        return out
+
+    def crowds_of(self, attrs, labels=()):
+        """Defined crowds that hold over attrs (body order), then the given labels."""
+        labels = list(labels)
+        check_chat({"attrs": attrs, "crowds": labels})
+        if attrs is not None and type(attrs) is not dict:
+            attrs = dict(attrs)
+        out = list(self.crowd.result(attrs, None))
+        for label in labels:
+            if label not in out:
+                out.append(label)
+        return out
+
+    def intents_of(self, message, attrs, label=None):
+        """Defined intents that hold over attrs + message (body order), then the label."""
+        check_chat({"attrs": attrs, "message": message, "intent": label})
+        if attrs is not None and type(attrs) is not dict:
+            attrs = dict(attrs)
+        if message is not None and type(message) is not str:
+            message = str(message)
+        out = list(self.intent.result(attrs, message))
+        if label is not None and label not in out:
+            out.append(label)
+        return out
+
+    # columns ---------------------------------------------------------------------------
+    def code(self, dim, value):
+        """The columnar code of a dimension value (0 when the table does not know it)."""
+        return self.py.code(dim, value)
+
+    def outcomes(self):
+        """Outcome id -> tuple of candidate group names (ids from match_columns)."""
+        return self.py.outcomes()
+
+    def match_columns(self, Py_ssize_t n, product=None, order=None, intent=None, crowd=None,
+                      columns=None, out=None):
+        """Columnar R5 (see rulec.runtime.matcher); fills and returns `out` with outcome ids."""
+        cdef const int32_t* dimp[4]
+        cdef int d, w, W = self.W
+        cdef Py_ssize_t i, r
+        cdef int32_t c, oid
+        cdef const int32_t[::1] mv
+        cdef int32_t[::1] outv
+        if n < 0:
+            _bad_col("n", "must be >= 0")
+        if out is None:
+            from array import array
+            out = array("i", bytes(4 * n))
+        outv = out
+        if outv.shape[0] < n:
+            _bad_col("out", f"has {outv.shape[0]} rows, expected {n}")
+        keep = [outv]
+        for d, (col, dim) in enumerate(zip((crowd, product, intent, order),
+                                           ("crowd", "product", "intent", "order"))):
+            dimp[d] = NULL
+            if col is None:
+                continue
+            try:
+                mv = col
+            except (ValueError, TypeError):
+                _bad_col(dim, "codes must be an int32 buffer")
+            if mv.shape[0] < n:
+                _bad_col(dim, f"has {mv.shape[0]} rows, expected {n}")
+            keep.append(mv)
+            if n:
+                dimp[d] = &mv[0]
+            for i in range(n):
+                if not 0 <= dimp[d][i] < self.ncodes[d]:
+                    _bad_col(dim, f"code {dimp[d][i]} is not a code of this table")
+        cols = dict(columns or {})
+        ca = ColArgs(self.crowd, {k: v for k, v in cols.items() if k != "message"}, n)
+        ia = ColArgs(self.intent, cols, n)
+        cdef uint64_t* data
+        cdef uint64_t* cand
+        cdef uint64_t* hits
+        cdef uint64_t* tmp
+        cdef uint64_t* crow
+        cdef uint64_t* irow
+        cdef const uint64_t* lrow
+        cdef int32_t crid, irid
+        for i in range(n):
+            crid = ca.lookup(i)
+            irid = ia.lookup(i)
+            data = self.rows.data
+            cand = self.buf
+            hits = self.buf + W
+            crow = data + self.crowd.res_row[crid] * W
+            irow = data + self.intent.res_row[irid] * W
+            if dimp[0] != NULL and dimp[0][i]:
+                tmp = self.buf + 2 * W
+                lrow = data + self.code_row[0][dimp[0][i]] * W
+                for w in range(W):
+                    tmp[w] = crow[w] | lrow[w]
+                crow = tmp
+            if dimp[2] != NULL and dimp[2][i]:
+                tmp = self.buf + 3 * W
+                lrow = data + self.code_row[2][dimp[2][i]] * W
+                for w in range(W):
+                    tmp[w] = irow[w] | lrow[w]
+                irow = tmp
+            memcpy(cand, data + self.all_row * W, W * sizeof(uint64_t))
+            tmp = _narrow(cand, hits, crow, W)
+            if tmp != cand:
+                hits = cand
+                cand = tmp
+            if dimp[1] != NULL and dimp[1][i]:
+                tmp = _narrow(cand, hits, data + self.code_row[1][dimp[1][i]] * W, W)
+                if tmp != cand:
+                    hits = cand
+                    cand = tmp
+            tmp = _narrow(cand, hits, irow, W)
+            if tmp != cand:
+                hits = cand
+                cand = tmp
+            if dimp[3] != NULL and dimp[3][i]:
+                tmp = _narrow(cand, hits, data + self.code_row[3][dimp[3][i]] * W, W)
+                if tmp != cand:
+                    hits = cand
+                    cand = tmp
+            oid = self.outcomes_table.get(<int32_t*>cand)
+            if oid < 0:
+                bits = 0
+                for w in range(W):
+                    bits |= (<object>cand[w]) << (64 * w)
+                oid = self.py.outcome_id(bits)
+                self.outcomes_table.put(<int32_t*>cand, oid)
+            outv[i] = oid
+        return out
+
+
+def _bad_col(name, msg):
+    raise InputError([Diagnostic("E802", f"column {name!r}: {msg}")])
+
+
+cdef class ColArgs:
+    """The columns one predicate set reads, resolved per slot for match_columns."""
+    cdef PSet ps
+    cdef Py_ssize_t n
+    cdef int k
+    cdef int* kind            # 0 missing, 1 float64 (NaN missing), 2 int64, 3 codes
+    cdef const double** dp
+    cdef const int64_t** qp
+    cdef const int32_t** cp
+    cdef int32_t** vv         # codes column: vocabulary entry -> class
+    cdef Py_ssize_t* nv
+    cdef list keep, vocabs
+
+    def __cinit__(self, PSet ps, dict cols, Py_ssize_t n):
+        cdef int s, k = ps.k
+        cdef Py_ssize_t j
+        cdef const double[::1] dmv
+        cdef const int64_t[::1] qmv
+        cdef const int32_t[::1] cmv
+        self.ps = ps
+        self.n = n
+        self.k = k
+        self.keep = []
+        self.vocabs = []
+        self.kind = <int*>calloc(k + 1, sizeof(int))
+        self.dp = <const double**>calloc(k + 1, sizeof(double*))
+        self.qp = <const int64_t**>calloc(k + 1, sizeof(int64_t*))
+        self.cp = <const int32_t**>calloc(k + 1, sizeof(int32_t*))
+        self.vv = <int32_t**>calloc(k + 1, sizeof(int32_t*))
+        self.nv = <Py_ssize_t*>calloc(k + 1, sizeof(Py_ssize_t))
+        if (self.kind == NULL or self.dp == NULL or self.qp == NULL or self.cp == NULL
+                or self.vv == NULL or self.nv == NULL):
+            raise MemoryError()
+        for s in range(k):
+            self.vocabs.append(None)
+            name = ps.keys[s]
+            col = cols.get(name)
+            if col is None:
+                continue
+            if isinstance(col, tuple):
+                if len(col) != 2:
+                    _bad_col(name, "a value column is (codes, vocabulary)")
+                try:
+                    cmv = col[0]
+                except (ValueError, TypeError):
+                    _bad_col(name, "codes must be an int32 buffer")
+                vocab = list(col[1])
+                if cmv.shape[0] < n:
+                    _bad_col(name, f"has {cmv.shape[0]} rows, expected {n}")
+                self.keep.append(cmv)
+                self.vocabs[s] = vocab
+                self.kind[s] = 3
+                self.cp[s] = &cmv[0] if n else NULL
+                self.nv[s] = len(vocab)
+                self.vv[s] = <int32_t*>malloc((len(vocab) + 1) * sizeof(int32_t))
+                if self.vv[s] == NULL:
+                    raise MemoryError()
+                for j in range(len(vocab)):
+                    self.vv[s][j] = ps.classify(s, <PyObject*>vocab[j])
+                continue
+            try:
+                dmv = col
+                if dmv.shape[0] < n:
+                    _bad_col(name, f"has {dmv.shape[0]} rows, expected {n}")
+                self.keep.append(dmv)
+                self.kind[s] = 1
+                self.dp[s] = &dmv[0] if n else NULL
+                continue
+            except (ValueError, TypeError):
+                pass
+            try:
+                qmv = col
+            except (ValueError, TypeError):
+                _bad_col(name, "use a float64 or int64 buffer, or (int32 codes, vocabulary)")
+            if qmv.shape[0] < n:
+                _bad_col(name, f"has {qmv.shape[0]} rows, expected {n}")
+            self.keep.append(qmv)
+            self.kind[s] = 2
+            self.qp[s] = &qmv[0] if n else NULL
+
+    def __dealloc__(self):
+        cdef int s
+        if self.vv != NULL:
+            for s in range(self.k):
+                free(self.vv[s])
+        free(self.kind); free(self.dp); free(self.qp); free(self.cp); free(self.vv); free(self.nv)
+
+    cdef object value(self, int s, Py_ssize_t i):
+        cdef int kd = self.kind[s]
+        cdef int32_t c
+        if kd == 1:
+            return None if self.dp[s][i] != self.dp[s][i] else self.dp[s][i]
+        if kd == 2:
+            return self.qp[s][i]
+        if kd == 3:
+            c = self.cp[s][i]
+            return self.vocabs[s][c] if c >= 0 else None
+        return None
+
+    cdef int32_t lookup(self, Py_ssize_t i) except -1:
+        cdef PSet ps = self.ps
+        cdef int s, kd
+        cdef double x
+        cdef int64_t q
+        cdef int32_t c, cls = -1
+        for s in range(self.k):
+            kd = self.kind[s]
+            if kd == 1:
+                x = self.dp[s][i]
+                if x != x:
+                    cls = ps.special_vec(s, 3, None)
+                elif ps.fast[s]:
+                    cls = ps.num_class(s, x, None)
+                else:
+                    cls = ps.slow(s, x)
+            elif kd == 2:
+                q = self.qp[s][i]
+                if ps.fast[s] and -9007199254740992 <= q <= 9007199254740992:
+                    cls = ps.num_class(s, <double>q, q)
+                else:
+                    cls = ps.slow(s, q)
+            elif kd == 3:
+                c = self.cp[s][i]
+                if c < 0:
+                    cls = ps.special_vec(s, 3, None)
+                elif c >= self.nv[s]:
+                    _bad_col(ps.keys[s], f"code {c} is outside the vocabulary")
+                else:
+                    cls = self.vv[s][c]
+            else:
+                cls = ps.special_vec(s, 3, None)
+            ps.scratch[s] = cls
+        cdef int32_t rid = ps.table.get(ps.scratch)
+        if rid >= 0:
+            return rid
+        env = {ps.keys[s]: self.value(s, i) for s in range(self.k)}
+        rid = ps.py.result_for(env)
+        ps.table.put(ps.scratch, rid)
+        ps.sync()
+        return rid
