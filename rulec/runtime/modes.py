@@ -1,8 +1,8 @@
 """Assignment modes: efficiency (R8, E1–E4) and conversion (R9, C1–C5); see docs/routing.md.
 
 A pool is a list of available agent indices in declaration order. An agent is busy when
-pending > busy_threshold (R8). Both modes draw one number from the router's seeded PRNG per
-decision that has two or more non-busy agents to choose from (E1), and none otherwise.
+pending > busy_threshold (R8). All randomness comes from the router's seeded PRNG, drawn
+only while deciding, so the same table, state, events and seed replay identically (E1).
 
 - efficiency: weight(a) = level(a) among non-busy agents (E2, E3).
 - conversion: weight(a) = level(a) * (rate(a) + EPS) ** K[strength] among non-busy agents
@@ -11,10 +11,52 @@ decision that has two or more non-busy agents to choose from (E1), and none othe
 """
 from __future__ import annotations
 
+from bisect import bisect_right
+
 EFFICIENCY, CONVERSION = 0, 1
 STRENGTH_K = {"low": 1.0, "medium": 2.0, "high": 4.0}
 EPS = 0.01
 SMALL_GROUP = 5  # C5: groups of this many agents or fewer use efficiency
+TRIES = 4  # rejection-sampling attempts before the exact scan
+ONLINE = 2  # stores.base.ONLINE
+
+
+def cumulative(agents, level):
+    """Running sums of the agents' levels (for draw_efficiency)."""
+    out, total = [], 0
+    for a in agents:
+        total += level[a]
+        out.append(total)
+    return out
+
+
+def draw_efficiency(members, cum, status, pending, busy, level, rng):
+    """R8 over the *available* agents among `members` (declaration order; `cum` their running
+    level sums): a non-busy one with probability ∝ level (E2, E3), else the lowest
+    pending/level (E4); -1 when none is available.
+
+    Rejection sampling first: draw a member ∝ level and keep it if it is available and not
+    busy (TRIES times); then the exact scan. Conditioned on acceptance both steps pick a free
+    agent ∝ level, so the mixture does too; in the common case this costs one draw instead of
+    a pass over every member."""
+    total = cum[-1] if cum else 0
+    random = rng.random
+    for _ in range(TRIES if total else 0):
+        a = members[bisect_right(cum, random() * total)]
+        if status[a] == ONLINE and pending[a] <= busy:
+            return a
+    free = []
+    best = -1
+    for a in members:  # one pass: the free agents, and the E4 choice in case none is free
+        if status[a] == ONLINE:
+            p = pending[a]
+            if p <= busy:
+                free.append(a)
+            elif best < 0 or p * level[best] < pending[best] * level[a]:
+                best = a
+    if free:
+        return pick_efficiency(free, level, pending, busy, rng)
+    return best
 
 
 def least_loaded(pool, level, pending):

@@ -93,3 +93,24 @@ def test_store_contract(kind, tmp_path):
     assert st.pool_len() == 2 and st.pool_pop()[0] == "u9" and st.pool_pop()[0] == "u8"
     assert st.pool_pop() is None
     st.close()
+
+
+@pytest.mark.parametrize("opts", ["?batch=16", "?sync=off", "?sync=full&batch=3"])
+def test_sqlite_options_keep_state_across_close(tmp_path, opts):
+    url = f"sqlite:///{tmp_path / 'st.db'}{opts}"
+    r = router(RULES, {"agents": {"a1": {"status": "online"}}}, store=url)
+    for i in range(10):
+        r.route({"buyer": f"u{i}", "time": at(i)})
+    r.close()
+    again = open_store(url, "s")
+    again.attach(["a1", "a2"])
+    assert again.read("u9")[0] == (0, pytest.approx(r.store.read("u9")[0][1]))
+    assert again.read("u9")[2] == [10, 0]
+    again.close()
+
+
+@pytest.mark.parametrize("opts", ["?sync=fast", "?batch=0", "?batch=x", "?wal=1"])
+def test_sqlite_bad_options(tmp_path, opts):
+    with pytest.raises(StoreError) as exc:
+        open_store(f"sqlite:///{tmp_path / 'st.db'}{opts}", "s")
+    assert exc.value.code == "S900"

@@ -1,7 +1,8 @@
 """State stores for the router and ledgers for the planner, behind one URL scheme.
 
-`open_store(url, shop)`: `memory:` (default), `sqlite:///abs/path.db` or `sqlite:rel.db`,
-`redis://host:port/db` (rulec/runtime/stores/redis_store.py). State is kept per shop.
+`open_store(url, shop)`: `memory:` (default), `sqlite:///abs/path.db` or `sqlite:rel.db`
+(options `?sync=normal|off|full&batch=N`), `redis://host:port/db` (RedisStore(url, shop) in
+rulec/runtime/stores/redis_store.py). State is kept per shop.
 """
 from __future__ import annotations
 
@@ -18,13 +19,23 @@ def open_store(url: str | None, shop: str) -> Store:
         from rulec.runtime.stores.memory import MemoryStore
         return MemoryStore(shop)
     if url.startswith("sqlite:"):
-        path = url[len("sqlite:"):]
+        path, _, query = url[len("sqlite:"):].partition("?")
+        opts = {}
+        for item in filter(None, query.split("&")):
+            k, _, v = item.partition("=")
+            if k == "sync":
+                opts["sync"] = v
+            elif k == "batch" and v.isdigit():
+                opts["batch"] = int(v)
+            else:
+                raise StoreError([Diagnostic("S900", f"unknown sqlite store option {item!r} "
+                                                     "(sync=normal|off|full, batch=N)")])
         if path.startswith("//"):
             path = "/" + path.lstrip("/")  # sqlite:///abs/path -> /abs/path
         if not path:
             raise StoreError([Diagnostic("S900", f"store URL {url!r} names no file")])
         from rulec.runtime.stores.sqlite_store import SqliteStore
-        return SqliteStore(shop, path)
+        return SqliteStore(shop, path, **opts)
     if url.startswith(("redis://", "rediss://", "unix://")):
         try:
             from rulec.runtime.stores.redis_store import RedisStore

@@ -1,7 +1,9 @@
 """`sqlite:///path/file.db` store: durable state (survives a restart), one process per file.
 
-Every write is one committed transaction (WAL, synchronous=NORMAL: a committed decision
-survives a process crash). The database is opened with an exclusive lock that is held
+By default every write is one committed transaction (WAL, synchronous=NORMAL: a committed
+decision survives a process crash). URL options trade durability for speed:
+`?sync=normal|off|full` (PRAGMA synchronous) and `?batch=N` (commit every N writes and on
+close: a crash loses at most the last N-1 writes; a clean restart loses nothing). The database is opened with an exclusive lock that is held
 while the store is open, so a second process is refused (StoreError S904) instead of
 silently diverging; that lock is also what lets this store serve reads from an in-process
 mirror of the agents and a cache of contacts, without a query per decision.
@@ -34,10 +36,15 @@ def _error(code, message):
 class SqliteStore(Store):
     """Agent state mirrored in lists (written through), contacts cached per buyer."""
 
-    def __init__(self, shop: str, path: str):
+    def __init__(self, shop: str, path: str, sync: str = "normal", batch: int = 1):
         super().__init__(shop)
         self.path = path
         self.url = f"sqlite:///{path}" if path.startswith("/") else f"sqlite:{path}"
+        if sync not in ("normal", "off", "full"):
+            raise _error("S900", f"store option sync={sync!r}: use normal, off or full")
+        if not 1 <= batch <= 100_000:
+            raise _error("S900", f"store option batch={batch}: use 1..100000")
+        self.sync, self.batch, self._uncommitted = sync, batch, 0
         self._db = None
         self._contacts: dict = {}
         self.status, self.pending, self.conversion = [], [], []
@@ -58,7 +65,7 @@ class SqliteStore(Store):
                                         check_same_thread=False)
         db.execute("PRAGMA locking_mode=EXCLUSIVE")
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(f"PRAGMA synchronous={self.sync.upper()}")
         db.executescript(_SCHEMA)  # the first write takes the lock; exclusive mode keeps it
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -80,16 +87,37 @@ class SqliteStore(Store):
 
     # -- writes -------------------------------------------------------------------------
     def _write(self, statements):
+        """Apply `statements` as one atomic unit: a transaction of its own, or (batch > 1) a
+        savepoint inside the open batch transaction."""
         db = self._db
         try:
-            db.execute("BEGIN")
-            for sql, params in statements:
-                db.execute(sql, params)
-            db.execute("COMMIT")
+            if not db.in_transaction:
+                db.execute("BEGIN")
+            if self.batch > 1:
+                db.execute("SAVEPOINT w")
+            try:
+                for sql, params in statements:
+                    db.execute(sql, params)
+            except sqlite3.Error:
+                if self.batch > 1:
+                    db.execute("ROLLBACK TO w")
+                    db.execute("RELEASE w")
+                raise
+            if self.batch > 1:
+                db.execute("RELEASE w")
+            self._uncommitted += 1
+            if self._uncommitted >= self.batch:
+                self.flush()
         except sqlite3.Error as exc:
-            if db.in_transaction:
+            if db.in_transaction and self.batch == 1:
                 db.execute("ROLLBACK")
             raise _error("S905", f"state store {self.path}: write failed: {exc}") from None
+
+    def flush(self):
+        """Commit the writes of an open batch."""
+        if self._db is not None and self._db.in_transaction:
+            self._db.execute("COMMIT")
+        self._uncommitted = 0
 
     def _attached(self):
         ids = self.agent_ids
@@ -173,5 +201,8 @@ class SqliteStore(Store):
 
     def close(self):
         if self._db is not None:
-            self._db.close()
+            try:
+                self.flush()
+            finally:
+                self._db.close()
             self._db = None

@@ -1,0 +1,139 @@
+"""R10 traces of the router: why a decision was made, as lines a person can read.
+
+Built on the side, only when a trace is asked for; nothing here changes a decision."""
+from __future__ import annotations
+
+from rulec.runtime import modes
+from rulec.runtime.stores.base import ONLINE, STATUS_NAMES
+
+
+def duration(seconds: float) -> str:
+    s = int(abs(seconds))
+    text = f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s"
+    return "-" + text if seconds < 0 else text
+
+
+class Tracer:
+    """Trace lines for one router (reads its precomputed tables, never its state store)."""
+
+    def __init__(self, router):
+        self.r = router
+
+    def names(self, groups):
+        return ", ".join(self.r.g_name[g] for g in groups)
+
+    def r1(self, status, tr):
+        n = sum(1 for s in status if s == ONLINE)
+        tr.append(f"R1: {n} of {len(status)} agents available")
+
+    def r2(self, ca, age, st, tr):
+        r = self.r
+        aid = r.ids[ca]
+        tr.append(f"R2: last human contact {aid}, age {duration(age)} (hold {duration(r.hold)}, "
+                  f"window {duration(r.window)}); {aid} is {STATUS_NAMES[st]}")
+        if age >= r.window:
+            tr.append("R2: the contact is not younger than the window → no stickiness")
+        elif age < r.hold and st != 0:
+            tr.append(f"R2a: within hold and online → agent:{aid}")
+        elif age >= r.hold and st == ONLINE:
+            tr.append(f"R2b: past hold, within window, available → agent:{aid}")
+        elif st == 0 and r.robot_first:
+            tr.append(f"R2d: {aid} is offline and robot_first is on → robot")
+        elif st == 0:
+            tr.append(f"R2d: {aid} is offline → continue with R3")
+
+    def sticky_group(self, g, status, pending, conv, a, tr):
+        r = self.r
+        pool = [x for x in r.g_agents[g] if status[x] == ONLINE]
+        tr.append(f"R2c: suspended past hold → same-group preference: {r.g_name[g]} "
+                  "(first of the agent's groups with an available agent)")
+        self.pool(pool, r.g_mode[g], r.g_k[g], pending, conv, tr)
+        tr.append(f"chosen: {r.ids[a]}")
+
+    def sticky_group_none(self, ca, tr):
+        groups = self.names(self.r.agent_groups[ca]) or "no group"
+        tr.append(f"R2c: suspended past hold; {groups}: no available agent → continue with R3")
+
+    def exclusive_miss(self, ex, i, status, tr):
+        r = self.r
+        if i is None:
+            tr.append(f"R3: exclusive agent {ex!r} is not an agent of this shop → ignored")
+        elif not r.exclusive_direct:
+            tr.append(f"R3: exclusive_direct is off → exclusive agent {ex} not used")
+        else:
+            tr.append(f"R3: exclusive agent {ex} is {STATUS_NAMES[status[i]]} → "
+                      "falls through to R4")
+
+    def r5(self, chat, cands, tr):
+        try:
+            from rulec.runtime.reference import explain
+        except ImportError:  # pragma: no cover - reference is part of the runtime
+            tr.append(f"R5: candidates [{self.names(cands)}]")
+            return
+        ex = explain(self.r.table.body, chat)
+        tr.append(f"R5: crowds {ex.get('crowds', [])}, intents {ex.get('intents', [])}")
+        if ex.get("missing"):
+            tr.append(f"R5: missing attributes {ex['missing']} "
+                      "(comparisons reading them are false)")
+        for step in ex.get("steps", []):
+            vals, cands_after = step.get("values"), list(step.get("candidates", []))
+            if step.get("skipped"):
+                tr.append(f"R5 {step['dim']} {vals}: no candidate group holds it → skipped; "
+                          f"candidates {cands_after}")
+            else:
+                tr.append(f"R5 {step['dim']} {vals}: hits {list(step.get('hits', []))} → "
+                          f"candidates {cands_after}")
+        tr.append(f"R5: candidates [{self.names(cands)}]")
+
+    def r6(self, cands, info, status, pending, conv, tr):
+        r = self.r
+        _members, _cum, _first, robot, humans, _conv = info
+        remaining = [g for g in humans if any(status[a] == ONLINE for a in r.g_agents[g])]
+        dropped = [g for g in humans if g not in remaining]
+        if dropped:
+            tr.append(f"R6: dropped {self.names(dropped)} (no available agent, no robot)")
+        if not remaining and robot is None:
+            tr.append("R6: no candidate group left → any available agent of the shop "
+                      "(fallback_any, efficiency)")
+            return
+        if not remaining:
+            tr.append(f"R6/R7: every remaining group has its robot on → the first in "
+                      f"declaration order: group_robot:{r.g_name[robot]}")
+            return
+        if robot is not None:
+            tr.append(f"R6: robot groups {self.names(g for g in cands if r.g_robot[g])} "
+                      "remain but robot-off groups have agents → pool from those")
+        pool = sorted({a for g in remaining for a in r.g_agents[g] if status[a] == ONLINE})
+        if len(remaining) == 1:
+            g = remaining[0]
+            tr.append(f"R6: pool = available agents of {r.g_name[g]} (one group remains)")
+            self.pool(pool, r.g_mode[g], r.g_k[g], pending, conv, tr)
+        else:
+            tr.append(f"R6: pool = available agents of {self.names(remaining)} (several "
+                      "groups remain: efficiency; group = the chosen agent's first group)")
+            self.pool(pool, modes.EFFICIENCY, 0.0, pending, conv, tr)
+
+    def fallback(self, status, pending, tr):
+        pool = [a for a in self.r.all_agents if status[a] == ONLINE]
+        self.pool(pool, modes.EFFICIENCY, 0.0, pending, None, tr)
+
+    def pool(self, pool, mode, k, pending, conv, tr):
+        r = self.r
+        if mode == modes.CONVERSION:
+            strength = next(s for s, v in modes.STRENGTH_K.items() if v == k)
+            tr.append(f"mode: conversion ({strength}: weight = level × (rate + {modes.EPS})"
+                      f"^{k:g})")
+        else:
+            tr.append("mode: efficiency (weight = level)")
+        rows, rule = modes.scores(pool, mode, k, r.level, pending, conv, r.busy)
+        parts = []
+        for a, w, share in rows:
+            desc = f"{r.ids[a]} level {r.level[a]} pending {pending[a]}"
+            if mode == modes.CONVERSION:
+                desc += f" rate {conv[a]}"
+            if w is None:
+                desc += f" busy (pending > {r.busy})"
+            else:
+                desc += f" weight {w:.4g} share {share:.2f}"
+            parts.append(desc)
+        tr.append(f"scores ({rule}): " + "; ".join(parts))
