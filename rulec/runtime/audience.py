@@ -122,11 +122,21 @@ def parse_many(items: list, name: str) -> tuple:
     return out, errors
 
 
+_TIMES: dict = {}  # time text -> epoch seconds (audiences repeat timestamps a lot)
+
+
 def _time(v, what, name, lineno) -> float:
+    t = _TIMES.get(v) if type(v) is str else None
+    if t is not None:
+        return t
     try:
-        return cal.parse_time(v).timestamp()
+        t = cal.parse_time(v).timestamp()
     except ValueError as exc:
         raise bad("E805", f"{what}: {exc}", name, lineno) from None
+    if len(_TIMES) > 100_000:
+        _TIMES.clear()
+    _TIMES[v] = t
+    return t
 
 
 def purchases(rec: dict, name: str, lineno: int) -> list:

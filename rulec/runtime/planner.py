@@ -5,7 +5,7 @@ import datetime as dt
 import json
 import sys
 
-from rulec.errors import Diagnostic, InputError
+from rulec.errors import Diagnostic, InputError, TableError
 from rulec.runtime import audience as aud
 from rulec.runtime import calendar as cal
 from rulec.runtime import privileges as priv
@@ -20,8 +20,6 @@ _CODE = {"batch": 0, "green": 0, "new_arrival": 0, "restock": 0, "cart_coupon": 
 
 def _j(v) -> str:
     return json.dumps(v, ensure_ascii=False)
-
-
 
 
 def _jstr(text: str) -> str:
@@ -117,12 +115,14 @@ class Planner:
 
     def __init__(self, table, ledger="memory:", batch_size: int = BATCH):
         self.table, self.body = table, table.body
-        self.tz = cal.zone(self.body["timezone"])
+        try:
+            self.tz = cal.zone(self.body["timezone"])
+        except ValueError as exc:
+            raise TableError([Diagnostic("B706", str(exc))]) from None
         self.window = self.body["outreach"]["cap_window"]
         self.max_delay = self.body["outreach"]["max_delay"]
         self.batch_size = max(1, int(batch_size))
         self.ledger = open_ledger(ledger, table.shop)
-        self._crowds_of = None
 
     def close(self):
         self.ledger.close()
@@ -139,19 +139,22 @@ class Planner:
         """Decide and record every send due at `now` (O12). `out` gets JSON Lines, `on_send`
         each send dict; with neither, sends are collected in the result. Bad lines raise
         InputError (E8xx) unless `keep_going`, then they are skipped and counted."""
-        now = cal.parse_time(now) if isinstance(now, str) else now
+        try:
+            now = cal.parse_time(now) if isinstance(now, str) else now
+        except ValueError as exc:
+            raise InputError([Diagnostic("E820", f"now: {exc}")]) from None
         if not isinstance(now, dt.datetime) or now.utcoffset() is None:
             raise InputError([Diagnostic("E820", "now must be a time with a UTC offset")])
-        camps = [Campaign(c, i, self.body, self.tz) for i, c in enumerate(self.body["campaigns"])]
+        camps = self._campaigns()
         acts = aud.read_activities(activities, self.tz) if activities is not None else []
-        active, opened = self._open(camps, now, acts)
         collected = [] if out is None and on_send is None else None
-        src = aud.Source(audience)
-        run = _Run(self, active, out, on_send, collected, keep_going, src.name)
-        run.opened_now = opened
-        if progress is True:
-            progress = Progress(err, src.size)
+        src = aud.Source(audience)  # opened first: an unreadable audience opens no campaign
         try:
+            active, opened = self._open(camps, now, acts)
+            run = _Run(self, active, out, on_send, collected, keep_going, src.name)
+            run.opened_now = opened
+            if progress is True:
+                progress = Progress(err, src.size)
             if active:
                 run.stream(src, progress)
             else:
@@ -162,6 +165,16 @@ class Planner:
                 progress.close()
         self.ledger.finish_campaigns(c.name for c in active if c.state == STARTED)
         return PlanResult(self._report(camps, now, run), collected, run.bad)
+
+    def _campaigns(self) -> list:
+        out = []
+        for i, c in enumerate(self.body["campaigns"]):
+            try:
+                out.append(Campaign(c, i, self.body, self.tz))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise TableError([Diagnostic("B706", f"campaign {c.get('name')!r} cannot be "
+                                                     f"planned: {exc}")]) from None
+        return out
 
     def _open(self, camps, now, acts) -> list:
         """O12: which due campaigns this run decides; opens the new ones in the ledger."""
@@ -318,12 +331,22 @@ class _Run:
         return sent, regs, greens
 
     def _decide(self, batch, history):
-        """O1–O9, O11 per consumer, campaigns in (send time, declaration) order (O4)."""
+        """O1–O9, O11 for one batch. Capped and green sends are decided per consumer in (send
+        time, declaration) order (O4, O5); exempt ones do not interact, so their order is free.
+        Returns (sends, skip counts {(campaign, reason): n})."""
         crowds_of = self.p.table.matcher.crowds_of if self.need_crowds else None
         window = self.window
-        plan = [(c, _CODE[c.kind], c.choices, c.channel, c.at, c.name, c.day)
-                for c in self.active]
+        targeted = [c for c in self.active if _CODE[c.kind] == 0]
+        promo = [(c, _CODE[c.kind], c.choices, c.at, c.name) for c in self.active
+                 if _CODE[c.kind] != 0]
         sends, counts, seen, hget = [], {}, {}, history.get
+        combos, combo_n = {}, {}  # crowds -> [(campaign, variant)] of the targets they hit (O1)
+        outside = 0  # consumers who are not exclusive (no promo privilege reaches them)
+
+        def skip(c, why):
+            k = (c, why)
+            counts[k] = counts.get(k, 0) + 1
+
         for _lineno, rec, buys, cart in batch:
             cid = rec["consumer"]
             st = seen.get(cid)
@@ -332,66 +355,97 @@ class _Run:
                 st = seen[cid] = self._history(h) if h else (set(), [], set())
             sent, regs, greens = st
             crowds = None
-            excl = rec.get("exclusive") is True
-            for c, code, choices, channel, at, name, day in plan:
-                variant = items = why = None
-                if code == 0:  # targeted kinds (O1)
-                    if crowds is None:
-                        crowds = crowds_of(rec.get("attrs") or _EMPTY, rec.get("crowds") or ())
-                    for crowd, v in choices:
-                        if crowd in crowds:
-                            variant = v
-                            break
-                    else:
-                        why = "not_in_audience"
-                elif not excl:
-                    why = "not_exclusive"
-                elif code == 1:  # cart coupon (O6)
-                    lo = c.cart_start
-                    items = list(dict.fromkeys([i for t, i in cart if lo <= t <= at]))
-                    if items:
-                        variant = c.base
-                    else:
-                        why = "not_in_audience"
-                else:  # recall (2), super discount (3): no purchase in the window (O7, O8, O11)
-                    lo = c.window_start
-                    if code == 3 and rec.get("interested") is not True:
-                        why = "not_interested"
-                    elif buys and any(lo <= t <= at for t in buys):
-                        why = "purchased"
-                    elif code == 3 and not c.activities:
-                        why = "no_valid_activity"
-                    else:
-                        variant = c.base
-                        if choices:
-                            if crowds is None:
-                                crowds = crowds_of(rec.get("attrs") or _EMPTY,
-                                                   rec.get("crowds") or ())
-                            for crowd, v in choices:
-                                if crowd in crowds:
-                                    variant = v
-                                    break
-                if why is None:
+            if crowds_of is not None:
+                crowds = crowds_of(rec.get("attrs") or _EMPTY, rec.get("crowds") or ())
+            if targeted:
+                key = tuple(crowds)
+                hits = combos.get(key)
+                if hits is None:
+                    hits = combos[key] = self._hits(targeted, crowds)
+                    combo_n[key] = 0
+                combo_n[key] += 1
+                for c, v in hits:
+                    name = c.name
                     if name in sent:
-                        why = "already_sent"
-                    elif channel == "regular":  # O2 on scheduled times, symmetric
-                        for h in regs:
-                            if -window < at - h < window:
-                                why = "capped"
+                        skip(c, "already_sent")
+                        continue
+                    ch = c.channel
+                    if ch == "regular":  # O2 on scheduled times, symmetric
+                        at = c.at
+                        for t in regs:
+                            if -window < at - t < window:
                                 break
                         else:
                             regs.append(at)
-                    elif channel == "green" and day in greens:  # O5: one green per date
-                        why = "green_taken"
-                    elif channel == "green":
-                        greens.add(day)
-                if why is None:
-                    sent.add(name)
-                    sends.append((c, cid, variant, items))
-                else:
-                    k = (c, why)
-                    counts[k] = counts.get(k, 0) + 1
+                            sent.add(name)
+                            sends.append((c, cid, v, None))
+                            continue
+                        skip(c, "capped")
+                    elif ch == "green":  # O5: one green-channel message per consumer per date
+                        if c.day in greens:
+                            skip(c, "green_taken")
+                            continue
+                        greens.add(c.day)
+                        sent.add(name)
+                        sends.append((c, cid, v, None))
+                    else:
+                        sent.add(name)
+                        sends.append((c, cid, v, None))
+            if not promo:
+                continue
+            if rec.get("exclusive") is not True:
+                outside += 1
+                continue
+            for c, code, choices, at, name in promo:
+                if code == 1:  # cart coupon (O6): carted since the window start
+                    lo = c.cart_start
+                    items = list(dict.fromkeys([i for t, i in cart if lo <= t <= at]))
+                    if not items:
+                        skip(c, "not_in_audience")
+                        continue
+                    variant = c.base
+                else:  # recall (2), super discount (3): no purchase in the window (O7, O8, O11)
+                    items = None
+                    if code == 3 and rec.get("interested") is not True:
+                        skip(c, "not_interested")
+                        continue
+                    lo = c.window_start
+                    if buys and any(lo <= t <= at for t in buys):
+                        skip(c, "purchased")
+                        continue
+                    if code == 3 and not c.activities:
+                        skip(c, "no_valid_activity")
+                        continue
+                    variant = c.base
+                    for crowd, v in choices:  # O7: the first segment the consumer is in
+                        if crowd in crowds:
+                            variant = v
+                            break
+                if name in sent:
+                    skip(c, "already_sent")
+                    continue
+                sent.add(name)
+                sends.append((c, cid, variant, items))
+        for c in targeted:  # consumers whose crowds hit none of its targets
+            n = len(batch) - sum(combo_n[k] for k, hits in combos.items()
+                                 if any(h[0] is c for h in hits))
+            if n:
+                counts[(c, "not_in_audience")] = n
+        for c, *_rest in promo:
+            if outside:
+                counts[(c, "not_exclusive")] = outside
         return sends, counts
+
+    @staticmethod
+    def _hits(targeted, crowds) -> list:
+        """(campaign, variant) for each targeted campaign: its first listed crowd held (O1)."""
+        out = []
+        for c in targeted:
+            for crowd, v in c.choices:
+                if crowd in crowds:
+                    out.append((c, v))
+                    break
+        return out
 
     def _emit(self, sends, counts):
         for (c, why), n in counts.items():
