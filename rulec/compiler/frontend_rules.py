@@ -1,6 +1,8 @@
 """The .rules frontend: Lark parse tree of a `.rules` file -> model.Shop (docs/language.md)."""
 from __future__ import annotations
 
+import re
+
 from lark import v_args
 from lark.exceptions import UnexpectedEOF, UnexpectedInput
 
@@ -12,6 +14,7 @@ from rulec.compiler.frontend_yaml import parse_duration
 from rulec.errors import Diagnostic, RulecError, Span, did_you_mean
 
 MAX_SOURCE = 16 * 1024 * 1024
+_LOOKS_LIKE_YAML = re.compile(r"^\s*(?:shop|groups|agents|routing)\s*:\s*\S*\s*$", re.M)
 MAX_INT_DIGITS = 18
 
 FILE_TOKEN_NAMES = {
@@ -407,8 +410,11 @@ def parse_rules_with_layout(text: str, file: str = "<rules>") -> tuple:
         if isinstance(exc, UnexpectedEOF) or getattr(getattr(exc, "token", None), "type",
                                                      None) == "$END":
             span = _end_of(text, pos)  # point just after the last thing written
-        raise RulecError([Diagnostic(d.code, d.message, span, d.severity,
-                                     _expected_names(exc))]) from None
+        hints = _expected_names(exc)
+        if _LOOKS_LIKE_YAML.search(text):
+            hints += ("this looks like YAML: give the file a .yaml name, or see "
+                      "docs/language.md for the .rules form",)
+        raise RulecError([Diagnostic(d.code, d.message, span, d.severity, hints)]) from None
     _depth_check(tree, pos)
     builder = RulesBuilder(pos, text)
     try:

@@ -92,3 +92,12 @@ def test_errors_write_no_table(tmp_path, cli):
     p.write_text("shop: t\nagents: {a1: {level: 6}}\n")
     r = cli("compile", p, "-o", tmp_path / "e.rtbl")
     assert r.code == 1 and not (tmp_path / "e.rtbl").exists()
+
+
+def test_billion_laughs_is_refused_quickly(tmp_path, cli):
+    lines = ["shop: t", 'a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 8) + "]" for i in range(1, 12)]
+    path = tmp_path / "laughs.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    r = cli("check", path)
+    assert r.code == 1 and "P109" in r.err

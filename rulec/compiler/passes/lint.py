@@ -15,19 +15,40 @@ def _binds(g: m.Group) -> dict:
     return {dim: {r.name for r in getattr(g, dim)} for dim in DIMS if getattr(g, dim)}
 
 
-def shadowing_group(g: m.Group, earlier: list):
-    """An earlier group that makes `g` unreachable: it is a candidate whenever `g` is (R5: it
-    binds every dimension `g` binds, with the same or wider values), it has every agent of `g`
-    and the same robot setting, so R6 always credits the choice to it (or to its robot)."""
-    mine = _binds(g)
-    agents = {r.name for r in g.agents}
-    for h in earlier:
-        theirs = _binds(h)
-        if h.robot != g.robot or not agents <= {r.name for r in h.agents}:
-            continue
-        if all(dim in theirs and vals <= theirs[dim] for dim, vals in mine.items()):
-            return h
-    return None
+class Shadowing:
+    """Finds, for each group in declaration order, an earlier group that makes it unreachable.
+
+    H shadows G when H is a candidate whenever G is (R5: H binds every dimension G binds, with
+    the same or wider values), H has every agent of G and the same robot setting, so R6 always
+    credits the choice to H (or to its robot). Earlier groups are indexed by agent and by bound
+    value, so each look-up scans only groups that could qualify (linear in practice)."""
+
+    def __init__(self):
+        self.seen = []  # (group, binds, agents)
+        self.by_agent: dict = {}
+        self.by_value: dict = {}
+
+    def check(self, g: m.Group):
+        binds = _binds(g)
+        agents = {r.name for r in g.agents}
+        pools = [self.by_agent.get(a, ()) for a in agents]
+        pools += [self.by_value.get((dim, v), ()) for dim, vals in binds.items() for v in vals]
+        pool = min(pools, key=len) if pools else range(len(self.seen))
+        found = None
+        for i in pool:
+            h, hb, ha = self.seen[i]
+            if h.robot == g.robot and agents <= ha and all(
+                    dim in hb and vals <= hb[dim] for dim, vals in binds.items()):
+                found = h
+                break
+        idx = len(self.seen)
+        self.seen.append((g, binds, agents))
+        for a in agents:
+            self.by_agent.setdefault(a, []).append(idx)
+        for dim, vals in binds.items():
+            for v in vals:
+                self.by_value.setdefault((dim, v), []).append(idx)
+        return found
 
 
 # -- predicates that can never hold ----------------------------------------------------------
@@ -105,12 +126,13 @@ def run(shop: m.Shop) -> list:
         if a.id not in grouped:
             _warn(d, "W501", f"agent {a.id} is in no group: it only gets its own recent buyers "
                              "(R2) and exclusive buyers (R3), or fallback chats", a.span)
-    for i, g in enumerate(shop.groups):
+    shadowing = Shadowing()
+    for g in shop.groups:
+        h = shadowing.check(g)
         if not g.agents and not g.robot:
             _warn(d, "W500", f"group {g.name} has no agents and no robot: it can never be "
                              "chosen (R6 drops it)", g.span)
             continue
-        h = shadowing_group(g, shop.groups[:i])
         if h is not None:
             _warn(d, "W500", f"group {g.name} is shadowed by {h.name}, declared earlier with the "
                              f"same or wider bindings and all its agents: it can never be chosen (R5, R6)",

@@ -115,7 +115,7 @@ def _deadline(c, kind, send_at, tz, now, add, here):
             add("O651", f"not {verb} yet, and its deadline {cal.show(limit, tz)} has passed "
                         f"(now {cal.show(now, tz)}) (O10)")
     pending = when is None or when > now if now is not None else False
-    if now is not None and pending and not late and now < limit <= now + SOON:
+    if now is not None and pending and not late and now <= limit <= now + SOON:
         state = f"{verb} {cal.show(when, tz)}" if when else f"not {verb} yet"
         add("O652", f"its configuration deadline {cal.show(limit, tz)} is within a day "
                     f"(now {cal.show(now, tz)}; {state}) (O10)", None, "warning")

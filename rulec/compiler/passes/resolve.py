@@ -86,7 +86,7 @@ def run(shop: m.Shop) -> list:
             _err(d, "V400", f"agent {a.id}: level {a.level} is out of range 1..5",
                  a.level_span or a.span)
     _unique(d, shop.groups, "group")
-    agent_ids = [a.id for a in shop.agents]
+    agent_ids = {a.id: a for a in shop.agents}
     for g in shop.groups:
         seen = set()
         for ref in g.agents:

@@ -1,0 +1,35 @@
+"""Generate large, valid rules sources (YAML) for compile benchmarks, with a fixed seed."""
+import json
+import random
+
+ORDER = ["no_active_order", "unpaid", "paid_unshipped", "shipped", "completed", "after_sale"]
+CITIES = ["杭州", "上海", "北京", "广州", "深圳", "成都", "武汉", "南京"]
+
+
+def shop_source(groups: int, crowds: int, seed: int = 7, agents_per_group: int = 3) -> str:
+    rnd = random.Random(seed)
+    crowd_defs = {}
+    for i in range(crowds):
+        lvl, spent = rnd.randint(1, 5), rnd.randint(0, 20000)
+        cities = ", ".join(json.dumps(c, ensure_ascii=False) for c in rnd.sample(CITIES, 2))
+        crowd_defs[f"c{i}"] = rnd.choice([
+            f"level >= {lvl} and spent > {spent}",
+            f"city in [{cities}] or orders >= {rnd.randint(1, 30)}",
+            f"not (level < {lvl}) and (spent <= {spent}.5 or city == \"杭州\")",
+        ])
+    n_agents = max(1, groups * agents_per_group // 2)
+    agents = {f"a{i}": {"level": rnd.randint(1, 5)} for i in range(n_agents)}
+    group_defs = {}
+    for g in range(groups):
+        spec = {"agents": rnd.sample(sorted(agents), min(agents_per_group, n_agents))}
+        if crowds and rnd.random() < 0.5:
+            spec["crowd"] = [f"c{rnd.randrange(crowds)}"]
+        if rnd.random() < 0.7:
+            spec["product"] = [f"p{rnd.randrange(groups * 4)}" for _ in range(rnd.randint(1, 4))]
+        if rnd.random() < 0.3:
+            spec["order"] = rnd.sample(ORDER, rnd.randint(1, 3))
+        group_defs[f"g{g}"] = spec
+    rules = {"shop": "bench", "attributes": {"level": "int", "spent": "number", "orders": "int",
+                                             "city": "string"},
+             "crowds": crowd_defs, "agents": agents, "groups": group_defs}
+    return json.dumps(rules, ensure_ascii=False, indent=1)
