@@ -143,3 +143,17 @@ def test_check_command_reports_and_exits_1(cli, tmp_path):
     path.write_text("shop s\nrouting { sticky hold 24 }\n", encoding="utf-8")
     r = cli("check", path)
     assert r.code == 1 and "2:23: error[V402]" in r.err and "Traceback" not in r.err
+
+
+def test_yaml_in_a_rules_file_gets_a_hint():
+    d = one("shop: demo\nagents:\n  bob: {}\n")
+    assert d.code == "P100" and (d.span.line, d.span.col) == (1, 5)
+    assert any("looks like YAML" in h for h in d.hints)
+    assert not any("YAML" in h for h in one("shop s\ncrowd x = a : b").hints)
+
+
+def test_grammar_is_built_in_strict_mode_with_both_start_symbols():
+    """Strict mode refuses any LALR conflict or terminal collision when the parser is built."""
+    from rulec.grammar.loader import parser
+    p = parser()
+    assert p.options.strict and set(p.options.start) == {"predicate", "rules_file"}

@@ -141,3 +141,14 @@ def test_any_names_survive_both_printers(shop, agent, group, crowd, product, cop
                                   targets=[m.Target(m.NameRef(crowd), copy, m.Coupon(coupon))]))
     assert plain(parse_rules(print_rules(s), "x.rules")) == plain(s)
     assert plain(parse_yaml(print_yaml(s), "x.yaml")) == plain(s)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seconds=st.integers(0, 10**9))
+def test_any_duration_prints_and_parses_back(seconds):
+    s = m.Shop(name="s")
+    s.routing["sticky_hold"] = m.Value(seconds)
+    s.outreach["cap_window"] = m.Value(seconds)
+    for back in (parse_rules(print_rules(s), "d.rules"), parse_yaml(print_yaml(s), "d.yaml")):
+        assert back.routing["sticky_hold"].value == seconds
+        assert back.outreach["cap_window"].value == seconds
