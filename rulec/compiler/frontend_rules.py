@@ -57,6 +57,7 @@ class RulesBuilder(PredicateBuilder):
         super().__init__(pos)
         self.text = text
         self.diags: list[Diagnostic] = []
+        self._lines: list | None = None
 
     def error(self, code, message, span, hints=()):
         self.diags.append(Diagnostic(code, message, span, "error", tuple(hints)))
@@ -73,6 +74,11 @@ class RulesBuilder(PredicateBuilder):
             seen[key] = span
             out.append((key, value))
         return out
+
+    def _line(self, line: int) -> str:
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        return self._lines[line - 1] if 0 < line <= len(self._lines) else ""
 
     def _int(self, tok) -> m.Value:
         text = str(tok)
@@ -300,6 +306,15 @@ class RulesBuilder(PredicateBuilder):
     def campaign(self, meta, items):
         name, kind = items[0], items[1]
         c = m.Campaign(name.value, m.Value(kind.value, kind.span), span=name.span)
+        for (k1, t, s1), (k2, _v, s2) in zip(items[2:], items[3:]):
+            if (k1 in ("targets", "segments") and t.copy is None and t.coupon is None
+                    and k2 in ("copy", "coupon") and s2.line == s1.end_line
+                    and ";" not in self._line(s2.line)[s1.end_col - 1:s2.col - 1]):
+                # `target vip copy "x"` would silently give the copy to the whole campaign
+                what = k1[:-1]
+                self.error("P100", f"a {what}'s {k2} goes in braces after its crowd", s2,
+                           (f"write `{what} {t.crowd.name} {{ copy \"...\"; coupon ... }}`; "
+                            f"put the campaign's own {k2} on a line of its own",))
         singles = [it for it in items[2:] if it[0] not in ("targets", "segments")]
         for key, value in self._items(f"campaign {name.value}", singles):
             setattr(c, key, value)

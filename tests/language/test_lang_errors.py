@@ -157,3 +157,13 @@ def test_grammar_is_built_in_strict_mode_with_both_start_symbols():
     from rulec.grammar.loader import parser
     p = parser()
     assert p.options.strict and set(p.options.start) == {"predicate", "rules_file"}
+
+
+def test_target_content_outside_braces_is_refused():
+    """`target vip copy "x"` would give the copy to the whole campaign (O1 content per crowd)."""
+    d = one('shop s\ncampaign c batch {\n  target vip copy "x" coupon V\n}')
+    assert d.code == "P100" and (d.span.line, d.span.col) == (3, 14) and "braces" in d.message
+    shop = parse_rules('shop s\ncampaign c recall { segment vip; copy "x" }', "x")
+    assert shop.campaigns[0].copy.value == "x" and shop.campaigns[0].segments[0].copy is None
+    shop = parse_rules('shop s\ncampaign c recall {\n segment vip\n copy "x"\n}', "x")
+    assert shop.campaigns[0].copy.value == "x"
