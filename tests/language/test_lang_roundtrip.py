@@ -131,6 +131,7 @@ ident = st.one_of(special.filter(bool), weird)
 def test_any_names_survive_both_printers(shop, agent, group, crowd, product, copy, coupon,
                                          kind, tz):
     s = m.Shop(name=shop, timezone=m.Value(tz))
+    s.attributes.append(m.AttributeDecl(agent, kind))
     s.agents.append(m.Agent(agent, 4))
     s.crowds.append(m.PredicateDef(crowd, m.Compare(">", m.Attr("lvl"), m.Literal(2))))
     s.groups.append(m.Group(group, agents=[m.NameRef(agent)], crowd=[m.NameRef(crowd)],
