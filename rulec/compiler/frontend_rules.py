@@ -9,7 +9,7 @@ from lark.exceptions import UnexpectedEOF, UnexpectedInput
 from rulec.compiler import model as m
 from rulec.compiler.frontend_predicate import (MAX_DEPTH, TOKEN_NAMES, Positions,
                                                PredicateBuilder, _LiteralError, syntax_error,
-                                               tree_depth, unescape)
+                                               tree_depth)
 from rulec.compiler.frontend_yaml import parse_duration
 from rulec.errors import Diagnostic, RulecError, Span, did_you_mean
 
