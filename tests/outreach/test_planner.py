@@ -112,3 +112,24 @@ def test_ledger_of_another_shop_is_refused(tmp_path, cli):
     with pytest.raises(StoreError) as exc:
         Planner(table(dict(RULES, shop="other")), db)
     assert exc.value.code == "S904"
+
+
+@pytest.mark.parametrize("change,reason", [
+    ({"facts": {"advanced_relationships_this_month": 10000}}, "not_eligible"),  # O7
+    ({"campaign": {"configured_at": "2023-12-11T22:00:00+08:00"}}, "deadline_passed"),  # O10
+    ({"campaign": {"copy": None}}, "not_configured"),  # O7 copy required
+])
+def test_runtime_recheck_of_a_table_built_without_checks(tmp_path, change, reason):
+    """O7, O9, O10 hold even for a table that skipped `rulec check` (Table.from_body)."""
+    import copy
+    from rulec.runtime.table import Table
+    body = copy.deepcopy(table().body)
+    body["facts"].update(change.get("facts", {}))
+    rc = next(c for c in body["campaigns"] if c["name"] == "rc")
+    rc.update(change.get("campaign", {}))
+    with Planner(Table.from_body(body), tmp_path / "l.db") as p:
+        r = p.plan([consumer(i) for i in range(30)], NOW)
+    assert not [s for s in r.sends if s["campaign"] == "rc"]
+    entry = r.report["campaigns"]["rc"]
+    assert (entry["status"], entry["reason"]) == ("skipped", reason)
+    assert entry["skips"] == {reason: 30}
