@@ -11,7 +11,7 @@ types, huge ints) goes to the pure-Python plan, which is the same code the twin 
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
 from cpython.list cimport PyList_New, PyList_SET_ITEM
-from libc.stdint cimport uint64_t, uint32_t, int32_t, int64_t, int8_t
+from libc.stdint cimport uint64_t, uint32_t, int32_t, int64_t, int8_t, uint8_t
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memset, memcmp
 
@@ -31,7 +31,7 @@ cdef extern from "Python.h":
     PyTypeObject* Py_TYPE(PyObject*)
     PyObject* Py_None
     PyObject* Py_True
-    PyObject* PyDict_GetItem(PyObject* d, PyObject* key)
+    PyObject* PyDict_GetItem "PyDict_GetItemWithError"(PyObject* d, PyObject* key)
     double PyFloat_AS_DOUBLE(PyObject*)
     long long PyLong_AsLongLongAndOverflow(PyObject*, int*)
     long PyLong_AsLong(PyObject*)
@@ -56,7 +56,7 @@ cdef object K_ORDER = "order"
 cdef object K_INTENT = "intent"
 
 
-cdef inline uint64_t _hash(const int32_t* key, int k) nogil:
+cdef inline uint64_t _hash(const int32_t* key, int k) noexcept nogil:
     cdef uint64_t h = 1469598103934665603ULL
     cdef int j
     for j in range(k):
@@ -95,7 +95,7 @@ cdef class IntTable:
         self.used = 0
         return 0
 
-    cdef inline Py_ssize_t _slot(self, const int32_t* key) nogil:
+    cdef inline Py_ssize_t _slot(self, const int32_t* key) noexcept nogil:
         cdef Py_ssize_t mask = self.cap - 1
         cdef Py_ssize_t i = <Py_ssize_t>(_hash(key, self.k) & <uint64_t>mask)
         while self.vals[i] >= 0:
@@ -104,7 +104,7 @@ cdef class IntTable:
             i = (i + 1) & mask
         return i
 
-    cdef inline int32_t get(self, const int32_t* key) nogil:
+    cdef inline int32_t get(self, const int32_t* key) noexcept nogil:
         return self.vals[self._slot(key)]
 
     cdef int put(self, const int32_t* key, int32_t val) except -1:
@@ -128,7 +128,7 @@ cdef class IntTable:
         self._insert(key, val)
         return 0
 
-    cdef inline void _insert(self, const int32_t* key, int32_t val) nogil:
+    cdef inline void _insert(self, const int32_t* key, int32_t val) noexcept nogil:
         cdef Py_ssize_t i = self._slot(key)
         if self.vals[i] < 0:
             self.used += 1
@@ -184,6 +184,19 @@ cdef class PSet:
     cdef IntTable table
     cdef int32_t* res_row      # result id -> row index
     cdef Py_ssize_t nres, res_cap
+    # miss path: predicates as postfix programs over leaf truths (matcher_py.program)
+    cdef int npred, nwords
+    cdef int* off
+    cdef int* nl
+    cdef Py_ssize_t* nvec
+    cdef Py_ssize_t* vcap
+    cdef uint8_t** vec_truth   # slot -> class id -> its leaves' truths (nl[s] bytes each)
+    cdef uint8_t* truth
+    cdef int32_t* code
+    cdef int32_t* starts
+    cdef int32_t* stack
+    cdef int32_t* held
+    cdef IntTable held_table
 
     def __cinit__(self, py, Rows rows):
         cdef int s, j, n
@@ -221,9 +234,117 @@ cdef class PSet:
                 self.thr[s][j] = float(ts[j]) if self.fast[s] else 0.0
             memset(self.posvec[s], 0xff, (2 * n + 1) * sizeof(int32_t))
         self.table = IntTable(k)
+        self._init_programs()
+
+    cdef int _init_programs(self) except -1:
+        cdef int s, k = self.k, p, j
+        py = self.py
+        self.npred = len(py.programs)
+        self.nwords = (self.npred + 31) // 32
+        flat = [x for prog in py.programs for x in prog]
+        self.off = <int*>calloc(k + 1, sizeof(int))
+        self.nl = <int*>calloc(k + 1, sizeof(int))
+        self.nvec = <Py_ssize_t*>calloc(k + 1, sizeof(Py_ssize_t))
+        self.vcap = <Py_ssize_t*>calloc(k + 1, sizeof(Py_ssize_t))
+        self.vec_truth = <uint8_t**>calloc(k + 1, sizeof(uint8_t*))
+        self.truth = <uint8_t*>calloc(py.n_leaves + 1, sizeof(uint8_t))
+        self.code = <int32_t*>calloc(len(flat) + 1, sizeof(int32_t))
+        self.starts = <int32_t*>calloc(self.npred + 1, sizeof(int32_t))
+        self.stack = <int32_t*>calloc(len(flat) + 1, sizeof(int32_t))
+        self.held = <int32_t*>calloc(self.nwords + 1, sizeof(int32_t))
+        if (self.off == NULL or self.nl == NULL or self.nvec == NULL or self.vcap == NULL
+                or self.vec_truth == NULL or self.truth == NULL or self.code == NULL
+                or self.starts == NULL or self.stack == NULL or self.held == NULL):
+            raise MemoryError()
+        for s in range(k):
+            self.off[s] = py.offsets[s]
+            self.nl[s] = len(py.leaves[s])
+        for j in range(len(flat)):
+            self.code[j] = flat[j]
+        j = 0
+        for p in range(self.npred):
+            self.starts[p] = j
+            j += len(py.programs[p])
+        self.starts[self.npred] = j
+        self.held_table = IntTable(self.nwords)
+        return 0
+
+    cdef int sync_vec(self, int s) except -1:
+        """Copy the leaf truths of classes the plan has made since the last call."""
+        masks = self.py.vec_masks[s]
+        cdef Py_ssize_t total = len(masks), cap, v
+        cdef int j, n = self.nl[s]
+        cdef uint8_t* p
+        if total > self.vcap[s]:
+            cap = max(2 * self.vcap[s], total, 8)
+            p = <uint8_t*>realloc(self.vec_truth[s], cap * (n + 1))
+            if p == NULL:
+                raise MemoryError()
+            self.vec_truth[s] = p
+            self.vcap[s] = cap
+        for v in range(self.nvec[s], total):
+            m = masks[v]
+            for j in range(n):
+                self.vec_truth[s][v * (n + 1) + j] = 1 if (m >> j) & 1 else 0
+        self.nvec[s] = total
+        return 0
+
+    cdef int32_t evaluate(self) except -1:
+        """Result id for the classes in scratch: run every predicate's program (cache miss)."""
+        cdef int s, p, n
+        cdef int32_t vid, op, sp, v, j, pc, end
+        for s in range(self.k):
+            vid = self.scratch[s]
+            if vid >= self.nvec[s]:
+                self.sync_vec(s)
+            memcpy(self.truth + self.off[s], self.vec_truth[s] + vid * (self.nl[s] + 1), self.nl[s])
+        memset(self.held, 0, (self.nwords + 1) * sizeof(int32_t))
+        for p in range(self.npred):
+            sp = 0
+            pc = self.starts[p]
+            end = self.starts[p + 1]
+            while pc < end:
+                op = self.code[pc]
+                if op == 0:      # leaf
+                    self.stack[sp] = self.truth[self.code[pc + 1]]
+                    sp += 1
+                    pc += 2
+                elif op == 1:    # const
+                    self.stack[sp] = self.code[pc + 1]
+                    sp += 1
+                    pc += 2
+                elif op == 2:    # not
+                    self.stack[sp - 1] ^= 1
+                    pc += 1
+                else:            # and / or over n operands
+                    n = self.code[pc + 1]
+                    v = 1 if op == 3 else 0
+                    for j in range(n):
+                        if op == 3:
+                            v &= self.stack[sp - 1 - j]
+                        else:
+                            v |= self.stack[sp - 1 - j]
+                    sp -= n
+                    self.stack[sp] = v
+                    sp += 1
+                    pc += 2
+            if self.stack[0]:
+                self.held[p >> 5] |= <int32_t>(1u << (p & 31))
+        cdef int32_t rid = self.held_table.get(self.held)
+        if rid < 0:
+            held = bytes([(self.held[p >> 5] >> (p & 31)) & 1 for p in range(self.npred)])
+            rid = self.py.result_of_held(held)
+            self.held_table.put(self.held, rid)
+            self.sync()
+        return rid
 
     def __dealloc__(self):
         cdef int s
+        if self.vec_truth != NULL:
+            for s in range(self.k):
+                free(self.vec_truth[s])
+        free(self.off); free(self.nl); free(self.nvec); free(self.vcap); free(self.vec_truth)
+        free(self.truth); free(self.code); free(self.starts); free(self.stack); free(self.held)
         if self.thr != NULL:
             for s in range(self.k):
                 free(self.thr[s])
@@ -285,16 +406,6 @@ cdef class PSet:
             return self.special_vec(s, 1 if v == Py_True else 2, <object>v)
         return self.slow(s, <object>v)
 
-    cdef int32_t finish(self, object env_maker) except -1:
-        """Result id for the classes in scratch; `env_maker()` builds the env on a miss."""
-        cdef int32_t rid = self.table.get(self.scratch)
-        if rid >= 0:
-            return rid
-        rid = self.py.result_for(env_maker())
-        self.table.put(self.scratch, rid)
-        self.sync()
-        return rid
-
     cdef int sync(self) except -1:
         cdef Py_ssize_t total = len(self.py.results)
         cdef int32_t* p
@@ -324,11 +435,8 @@ cdef class PSet:
         cdef int32_t rid = self.table.get(self.scratch)
         if rid >= 0:
             return rid
-        a = <object>attrs if attrs != NULL else {}
-        m = <object>msg if msg != NULL else None
-        rid = self.py.result_for(self.py.env(a, m))
+        rid = self.evaluate()
         self.table.put(self.scratch, rid)
-        self.sync()
         return rid
 
     def result(self, attrs, message):
@@ -338,7 +446,7 @@ cdef class PSet:
         return self.py.results[rid][1]
 
 
-cdef inline uint64_t* _narrow(uint64_t* cand, uint64_t* hits, const uint64_t* row, int W) nogil:
+cdef inline uint64_t* _narrow(uint64_t* cand, uint64_t* hits, const uint64_t* row, int W) noexcept nogil:
     """R5 step: hits = cand & row; returns the new candidates (hits if any, else cand)."""
     cdef uint64_t anyb = 0, h
     cdef int w
@@ -398,7 +506,7 @@ cdef class CMatcher:
             free(self.code_row[d])
         free(self.buf)
 
-    cdef inline Py_ssize_t _code_row(self, int d, dict codes, PyObject* v):
+    cdef inline Py_ssize_t _code_row(self, int d, dict codes, PyObject* v) noexcept:
         cdef PyObject* c = PyDict_GetItem(<PyObject*>codes, v)
         if c == NULL:
             return 0
@@ -787,18 +895,6 @@ cdef class ColArgs:
                 free(self.vv[s])
         free(self.kind); free(self.dp); free(self.qp); free(self.cp); free(self.vv); free(self.nv)
 
-    cdef object value(self, int s, Py_ssize_t i):
-        cdef int kd = self.kind[s]
-        cdef int32_t c
-        if kd == 1:
-            return None if self.dp[s][i] != self.dp[s][i] else self.dp[s][i]
-        if kd == 2:
-            return self.qp[s][i]
-        if kd == 3:
-            c = self.cp[s][i]
-            return self.vocabs[s][c] if c >= 0 else None
-        return None
-
     cdef int32_t lookup(self, Py_ssize_t i) except -1:
         cdef PSet ps = self.ps
         cdef int s, kd
@@ -835,8 +931,6 @@ cdef class ColArgs:
         cdef int32_t rid = ps.table.get(ps.scratch)
         if rid >= 0:
             return rid
-        env = {ps.keys[s]: self.value(s, i) for s in range(self.k)}
-        rid = ps.py.result_for(env)
+        rid = ps.evaluate()
         ps.table.put(ps.scratch, rid)
-        ps.sync()
         return rid

@@ -99,6 +99,29 @@ def compile_expr(expr, leaves: list):
     return lambda env: test(get(env))
 
 
+OP_LEAF, OP_CONST, OP_NOT, OP_AND, OP_OR = range(5)
+
+
+def program(expr, leaf_pos: dict, code: list) -> list:
+    """Postfix code of EXPR over leaf truths (what the Cython matcher runs on a cache miss)."""
+    op = expr[0]
+    if op == "const":
+        code += [OP_CONST, int(bool(expr[1]))]
+    elif op in ("and", "or"):
+        for e in expr[1]:
+            program(e, leaf_pos, code)
+        code += [OP_AND if op == "and" else OP_OR, len(expr[1])]
+    elif op == "not":
+        program(expr[1], leaf_pos, code)
+        code.append(OP_NOT)
+    else:
+        attr = expr[2] if op == "cmp" else expr[1]
+        code += [OP_LEAF, leaf_pos[(attr, repr(expr))]]
+        if op == "not_in":
+            code.append(OP_NOT)
+    return code
+
+
 def _numbers(expr):
     if expr[0] == "cmp":
         lits = [expr[3]]
@@ -123,6 +146,13 @@ class PredSet:
         self.slot_names = list(by_attr)
         self.is_message = [message_slot and a == "message" for a in self.slot_names]
         self.leaves = [[leaf(e)[1] for e in by_attr[a].values()] for a in self.slot_names]
+        leaf_pos, self.offsets = {}, []
+        for a in self.slot_names:
+            self.offsets.append(len(leaf_pos))
+            for r in by_attr[a]:
+                leaf_pos[(a, r)] = len(leaf_pos)
+        self.n_leaves = len(leaf_pos)
+        self.programs = [program(p["expr"], leaf_pos, []) for p in preds]
         self.thresholds = []
         self.fast = []
         for a in self.slot_names:
@@ -132,6 +162,7 @@ class PredSet:
             self.fast.append(all(isinstance(t, float) or -EXACT <= t <= EXACT for t in ts))
         k = len(self.slot_names)
         self.vec_ids = [dict() for _ in range(k)]
+        self.vec_masks = [[] for _ in range(k)]  # slot -> class id -> leaf truth mask
         self.str_memo = [dict() for _ in range(k)]
         self.key_memo = [dict() for _ in range(k)]
         self.cache: dict = {}
@@ -148,6 +179,7 @@ class PredSet:
         r = ids.get(mask)
         if r is None:
             r = ids[mask] = len(ids)
+            self.vec_masks[s].append(mask)
         return r
 
     def classify(self, s: int, v) -> int:
@@ -193,6 +225,19 @@ class PredSet:
         if rid is None:
             rid = self.result_ids[held] = len(self.results)
             self.results.append((row, held))
+        return rid
+
+    def result_of_held(self, held: bytes) -> int:
+        """Result id for a byte string of predicate truths (one byte per predicate)."""
+        names = tuple(n for n, h in zip(self.names, held) if h)
+        rid = self.result_ids.get(names)
+        if rid is None:
+            row = 0
+            for r, h in zip(self.rows, held):
+                if h:
+                    row |= r
+            rid = self.result_ids[names] = len(self.results)
+            self.results.append((row, names))
         return rid
 
     def env(self, attrs: dict, message):
