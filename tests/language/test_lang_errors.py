@@ -152,11 +152,18 @@ def test_yaml_in_a_rules_file_gets_a_hint():
     assert not any("YAML" in h for h in one("shop s\ncrowd x = a : b").hints)
 
 
-def test_grammar_is_built_in_strict_mode_with_both_start_symbols():
-    """Strict mode refuses any LALR conflict or terminal collision when the parser is built."""
+def test_grammar_is_conflict_free_in_strict_mode_and_parses_alike():
+    """Strict mode refuses any LALR conflict or terminal collision when the parser is built;
+    the parser the commands use (built without the collision analysis) parses the same."""
+    from lang_helpers import EXAMPLES
     from rulec.grammar.loader import parser
-    p = parser()
-    assert p.options.strict and set(p.options.start) == {"predicate", "rules_file"}
+    strict = parser(strict=True)
+    assert strict.options.strict and set(strict.options.start) == {"predicate", "rules_file"}
+    for path in sorted(EXAMPLES.glob("*.rules")):
+        text = path.read_text(encoding="utf-8")
+        assert strict.parse(text, start="rules_file") == parser().parse(text, start="rules_file")
+    pred = 'not (a in [1, "x"]) and b contains_any ["y"] or c >= -1.5'
+    assert strict.parse(pred, start="predicate") == parser().parse(pred, start="predicate")
 
 
 def test_target_content_outside_braces_is_refused():
