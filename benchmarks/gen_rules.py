@@ -6,7 +6,8 @@ ORDER = ["no_active_order", "unpaid", "paid_unshipped", "shipped", "completed", 
 CITIES = ["杭州", "上海", "北京", "广州", "深圳", "成都", "武汉", "南京"]
 
 
-def shop_source(groups: int, crowds: int, seed: int = 7, agents_per_group: int = 3) -> str:
+def shop_source(groups: int, crowds: int, seed: int = 7, agents_per_group: int = 2) -> str:
+    """A clean shop (no diagnostics): every agent in exactly one group, no shadowed group."""
     rnd = random.Random(seed)
     crowd_defs = {}
     for i in range(crowds):
@@ -17,11 +18,11 @@ def shop_source(groups: int, crowds: int, seed: int = 7, agents_per_group: int =
             f"city in [{cities}] or orders >= {rnd.randint(1, 30)}",
             f"not (level < {lvl}) and (spent <= {spent}.5 or city == \"杭州\")",
         ])
-    n_agents = max(1, groups * agents_per_group // 2)
+    n_agents = groups * agents_per_group
     agents = {f"a{i}": {"level": rnd.randint(1, 5)} for i in range(n_agents)}
     group_defs = {}
     for g in range(groups):
-        spec = {"agents": rnd.sample(sorted(agents), min(agents_per_group, n_agents))}
+        spec = {"agents": [f"a{g * agents_per_group + k}" for k in range(agents_per_group)]}
         if crowds and rnd.random() < 0.5:
             spec["crowd"] = [f"c{rnd.randrange(crowds)}"]
         if rnd.random() < 0.7:

@@ -85,6 +85,13 @@ class YamlReader:
             return []
         return node.value
 
+    def is_mapping(self, node) -> bool:
+        return isinstance(node, yaml.MappingNode)
+
+    def raw(self, node):
+        """A scalar node's text as written."""
+        return node.value
+
     def scalar(self, node, what):
         if not isinstance(node, yaml.ScalarNode) or node.tag == T_NULL and node.value in ("", "~", "null"):
             self.error("P105", f"{what} should be a single value", node)
@@ -144,7 +151,7 @@ class YamlReader:
 
     # -- sections -----------------------------------------------------------------------
     def shop(self, root) -> m.Shop:
-        if not isinstance(root, yaml.MappingNode):
+        if not self.is_mapping(root):
             self.error("P105", "rules should be a mapping with at least `shop:`", root)
             raise _Stop
         items = self.mapping(root, "the rules", TOP_KEYS)
@@ -199,7 +206,7 @@ class YamlReader:
         for key, k, v in self.mapping(node, what):
             expr = self.predicate(v, f"the predicate of {key}")
             if expr is not None:
-                out.append(m.PredicateDef(key, expr, self.span(k), v.value))
+                out.append(m.PredicateDef(key, expr, self.span(k), self.raw(v)))
         return out
 
     def sec_crowds(self, shop, node):
@@ -232,7 +239,7 @@ class YamlReader:
 
     def _mode(self, g, node):
         g.mode_span = self.span(node)
-        if isinstance(node, yaml.MappingNode):
+        if self.is_mapping(node):
             items = self.mapping(node, f"mode of group {g.name}")
             if len(items) != 1:
                 self.error("P105", "mode should be `efficiency` or `{conversion: low|medium|high}`",
@@ -270,7 +277,7 @@ class YamlReader:
                 shop.campaigns.append(c)
 
     def coupon(self, node, what):
-        if isinstance(node, yaml.MappingNode):
+        if self.is_mapping(node):
             fields = {k: v for k, _, v in self.mapping(node, what, ("id", "kind"))}
             if "id" not in fields:
                 self.error("P108", f"{what} needs an `id`", node)
@@ -296,7 +303,7 @@ class YamlReader:
 
     def campaign(self, node):
         items = self.mapping(node, "a campaign", CAMPAIGN_KEYS)
-        if not isinstance(node, yaml.MappingNode):
+        if not self.is_mapping(node):
             return None
         fields = {k: v for k, _, v in items}
         if "name" not in fields or "kind" not in fields:

@@ -86,24 +86,41 @@ def check_model(shop: m.Shop, now=None) -> list:
     return _sort(diags)
 
 
+def _fast_json(text: str, file: str, now):
+    """Large JSON sources skip YAML: a clean result from the fast path stands; anything with a
+    diagnostic is compiled again the ordinary way, which knows positions."""
+    if not str(file).lower().endswith(".json"):
+        return None
+    from rulec.compiler.frontend_json import parse_json_fast
+    shop = parse_json_fast(text, file)
+    if shop is None:
+        return None
+    diags = check_model(shop, now)
+    return None if diags else shop
+
+
 def compile_source(source, file: str = "<rules>.yaml", now=None,
                    sign_key: bytes | None = None) -> CompileResult:
     """Compile source text or bytes; never raises for bad input (diagnostics say what is wrong)."""
     data = source.encode("utf-8") if isinstance(source, str) else bytes(source)
     try:
         text = decode_source(data, file)
-        shop = parse_source(text, file)
+        shop = _fast_json(text, file, now)
+        if shop is not None:
+            diags = []
+        else:
+            shop = parse_source(text, file)
+            diags = check_model(shop, now)
     except RulecError as exc:
         return CompileResult(_sort(exc.diagnostics))
     except RecursionError:
         return CompileResult([Diagnostic("P104", "the rules are nested too deeply",
                                          Span(file, 1, 1))])
-    diags = check_model(shop, now)
     result = CompileResult(diags, shop, source=text)
     if result.errors:
         return result
     body = lower.run(shop)
-    table = Table.from_body(body)
+    table = Table(body)  # the body comes from lowering: the schema check is for loaded bytes
     from rulec import __version__
     result.data = pack(body, hashlib.sha256(data).digest(), __version__, sign_key)
     table.header = {"source_hash": hashlib.sha256(data).hexdigest(), "compiler_version": __version__}

@@ -23,10 +23,10 @@ def _fail(code: str, message: str, path: str | None = None) -> TableError:
 
 
 def encode_body(body: dict) -> bytes:
-    """Canonical JSON, zlib level 9: the same body always gives the same bytes."""
+    """Canonical JSON, zlib level 6: the same body always gives the same bytes."""
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False)
-    return zlib.compress(text.encode("utf-8"), 9)
+    return zlib.compress(text.encode("utf-8"), 6)
 
 
 def pack(body: dict, source_hash: bytes, compiler_version: str, sign_key: bytes | None = None) -> bytes:

@@ -101,3 +101,22 @@ def test_billion_laughs_is_refused_quickly(tmp_path, cli):
     path.write_text("\n".join(lines) + "\n")
     r = cli("check", path)
     assert r.code == 1 and "P109" in r.err
+
+
+def test_json_fast_path_gives_the_same_table_and_positions(tmp_path, cli):
+    """A clean .json source takes the fast path; the table is the same as through YAML, and a
+    source with a problem still gets positioned diagnostics."""
+    import json as _json
+    src = {"shop": "t", "attributes": {"x": "int"}, "crowds": {"big": "x > 3"},
+           "agents": {"a1": {"level": 2}}, "groups": {"G": {"agents": ["a1"], "crowd": ["big"]}}}
+    (tmp_path / "s.json").write_text(_json.dumps(src))
+    (tmp_path / "s.yaml").write_text(_json.dumps(src))
+    assert cli("compile", tmp_path / "s.json", "-o", tmp_path / "a.rtbl").code == 0
+    assert cli("compile", tmp_path / "s.yaml", "-o", tmp_path / "b.rtbl").code == 0
+    a, b = (tmp_path / "a.rtbl").read_bytes(), (tmp_path / "b.rtbl").read_bytes()
+    assert a[81:] == b[81:]  # same body; the source hash differs only if the bytes do
+    src["groups"]["G"]["order"] = ["unpayed"]
+    (tmp_path / "bad.json").write_text(_json.dumps(src, indent=1))
+    r = cli("check", tmp_path / "bad.json")
+    assert r.code == 1 and f"{tmp_path / 'bad.json'}:" in r.err and "did you mean `unpaid`" in r.err
+    assert ":0:" not in r.err
