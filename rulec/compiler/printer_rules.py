@@ -8,7 +8,7 @@ from rulec.compiler import model as m
 ID_RE = re.compile(r"[^\W\d](?:[\w-]*\w)?")
 NUMID_RE = re.compile(r"\d(?:[\w-]*\w)?")
 TIMEISH_RE = re.compile(r"\d+-\d+-\d+(?:T[0-9:.]+(?:[Zz]|[+-][0-9:]+)?)?")
-TZNAME_RE = re.compile(r"[A-Za-z_][\w+\-]*(?:/[\w+\-]+)*")
+TZNAME_RE = re.compile(r"[A-Za-z_][\w+\-]*(?:\/[\w+\-]+)*")
 NAME_RE = re.compile(r"(?!(?:and|or|not|in|contains|contains_any|true|false)\b)[^\W\d]\w*")
 
 # Words the grammar uses as keywords: names spelled like them are quoted, for the reader's sake.

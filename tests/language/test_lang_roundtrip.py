@@ -153,3 +153,15 @@ def test_any_duration_prints_and_parses_back(seconds):
     for back in (parse_rules(print_rules(s), "d.rules"), parse_yaml(print_yaml(s), "d.yaml")):
         assert back.routing["sticky_hold"].value == seconds
         assert back.outreach["cap_window"].value == seconds
+
+
+def test_printer_token_patterns_match_the_grammar():
+    """The printer decides bare vs quoted with the grammar's own terminal patterns."""
+    from rulec.compiler import printer_rules as pr
+    from rulec.grammar.loader import parser
+    for term, regex in (("ID", pr.ID_RE), ("NUMID", pr.NUMID_RE), ("TIMEISH", pr.TIMEISH_RE),
+                        ("TZNAME", pr.TZNAME_RE), ("NAME", pr.NAME_RE)):
+        assert parser().get_terminal(term).pattern.value == regex.pattern
+    words = {t.pattern.value for t in parser().terminals if t.pattern.type == "str"
+             and t.pattern.value.isidentifier()}
+    assert words == pr.KEYWORDS
