@@ -30,18 +30,18 @@ def cumulative(agents, level):
     return out
 
 
-def draw_efficiency(members, cum, status, pending, busy, level, rng):
+def draw_efficiency(members, cum, status, pending, busy, level, rng, tries=TRIES):
     """R8 over the *available* agents among `members` (declaration order; `cum` their running
     level sums): a non-busy one with probability ∝ level (E2, E3), else the lowest
     pending/level (E4); -1 when none is available.
 
     Rejection sampling first: draw a member ∝ level and keep it if it is available and not
-    busy (TRIES times); then the exact scan. Conditioned on acceptance both steps pick a free
+    busy (`tries` times); then the exact scan. Conditioned on acceptance both steps pick a free
     agent ∝ level, so the mixture does too; in the common case this costs one draw instead of
     a pass over every member."""
     total = cum[-1] if cum else 0
     random = rng.random
-    for _ in range(TRIES if total else 0):
+    for _ in range(tries if total else 0):
         a = members[bisect_right(cum, random() * total)]
         if status[a] == ONLINE and pending[a] <= busy:
             return a

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+from bisect import bisect_right
 
 from rulec.errors import Diagnostic, InputError, StoreError
 from rulec.runtime import modes
@@ -58,6 +59,7 @@ class Router:
                 self.agent_groups[a].append(gi)
         self.seed = seed
         self.rng = random.Random(seed if seed is not None else 0)
+        self._random = self.rng.random
         self._owns_store = not isinstance(store, Store)
         self.store = open_store(store, table.shop) if self._owns_store else store
         if self.store.shop != table.shop:
@@ -191,8 +193,9 @@ class Router:
         members = sorted(first)
         robots = [g for g in cands if self.g_robot[g]]
         conv_groups = [g for g in humans if self.g_mode[g] == modes.CONVERSION]
-        info = (members, modes.cumulative(members, self.level), first,
-                robots[0] if robots else None, humans, conv_groups)
+        cum = modes.cumulative(members, self.level)
+        info = (members, cum, first, robots[0] if robots else None, humans, conv_groups,
+                cum[-1] if cum else 0)
         if len(self._cands) >= CACHE_MAX:
             self._cands.clear()
         self._cands[tuple(cands)] = info
@@ -204,7 +207,7 @@ class Router:
         agents of the remaining robot-off groups, in that group's mode when one remains,
         else efficiency. A group without an available agent adds no available agent, so
         the union of all robot-off candidates has exactly the remaining groups' agents."""
-        members, cum, first, robot, humans, conv_groups = info
+        members, cum, first, robot, humans, conv_groups, total = info
         if conv_groups:
             g = self._only_remaining(humans, status)
             if g is not None and self.g_mode[g] == modes.CONVERSION:
@@ -212,7 +215,14 @@ class Router:
                 if tr is not None:
                     tr.append(f"chosen: {self.ids[a]}")
                 return a, self.targets[a], "group", g
-        a = modes.draw_efficiency(members, cum, status, pending, self.busy, self.level, self.rng)
+        if total:  # the first rejection-sampling try, inline (see modes.draw_efficiency)
+            a = members[bisect_right(cum, self._random() * total)]
+            if status[a] == ONLINE and pending[a] <= self.busy:
+                if tr is not None:
+                    tr.append(f"chosen: {self.ids[a]}")
+                return a, self.targets[a], "group", first[a]
+        a = modes.draw_efficiency(members, cum, status, pending, self.busy, self.level, self.rng,
+                                  modes.TRIES - 1)
         if a >= 0:
             if tr is not None:
                 tr.append(f"chosen: {self.ids[a]}")

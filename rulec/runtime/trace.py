@@ -87,7 +87,7 @@ class Tracer:
 
     def r6(self, cands, info, status, pending, conv, tr):
         r = self.r
-        _members, _cum, _first, robot, humans, _conv = info
+        robot, humans = info[3], info[4]
         remaining = [g for g in humans if any(status[a] == ONLINE for a in r.g_agents[g])]
         dropped = [g for g in humans if g not in remaining]
         if dropped:
