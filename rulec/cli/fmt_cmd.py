@@ -23,9 +23,23 @@ def canonical(text: str, file: str, to: str | None = None) -> str:
         shop = parse_source(text, file)
     if (to or source_surface) == "yaml":
         from rulec.compiler.printer_yaml import print_yaml
-        return print_yaml(shop)
-    from rulec.compiler.printer_rules import attach_comments, print_rules
-    return print_rules(shop, attach_comments(text, statements) if statements else None)
+        result, out_name = print_yaml(shop), "canonical.yaml"
+    else:
+        from rulec.compiler.printer_rules import attach_comments, print_rules
+        result = print_rules(shop, attach_comments(text, statements) if statements else None)
+        out_name = "canonical.rules"
+    # A safety net for the operator's file: the canonical text must mean the same rules.
+    if _plain(parse_source(result, out_name)) != _plain(shop):
+        raise RulecError.of("P199", "internal error: the canonical form would change these "
+                                    "rules, so nothing was printed (please report it)")
+    return result
+
+
+def _plain(shop) -> dict:
+    import attrs
+
+    return attrs.asdict(shop, filter=lambda a, v: a.name not in (
+        "span", "level_span", "mode_span", "text", "file"))
 
 
 def run(args, out, err) -> int:

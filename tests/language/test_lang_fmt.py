@@ -143,3 +143,18 @@ def test_a_header_comment_stays_on_top(cli, tmp_path):
                     encoding="utf-8")
     r = cli("fmt", path)
     assert r.out == "# Shop rules, owner: ops\n# second line\n\nshop s\n\nagent a  # x\n"
+
+
+def test_fmt_refuses_output_that_would_change_the_rules(cli, messy, monkeypatch):
+    """A safety net: a printer bug must never rewrite an operator's file into other rules."""
+    from rulec.compiler import printer_rules
+    real = printer_rules.sections
+
+    def broken(shop):  # prints every agent at level 1
+        return [[(k, [ln.replace("level 2", "level 1") for ln in lines]) for k, lines in sec]
+                for sec in real(shop)]
+
+    monkeypatch.setattr(printer_rules, "sections", broken)
+    before = messy.read_text(encoding="utf-8")
+    r = cli("fmt", messy, "-o", messy)
+    assert r.code == 1 and "P199" in r.err and messy.read_text(encoding="utf-8") == before
