@@ -98,8 +98,14 @@ cdef class IntTable:
     cdef inline Py_ssize_t _slot(self, const int32_t* key) noexcept nogil:
         cdef Py_ssize_t mask = self.cap - 1
         cdef Py_ssize_t i = <Py_ssize_t>(_hash(key, self.k) & <uint64_t>mask)
+        cdef int j, k = self.k
+        cdef const int32_t* p
         while self.vals[i] >= 0:
-            if memcmp(self.keys + i * self.k, key, self.k * sizeof(int32_t)) == 0:
+            p = self.keys + i * k
+            j = 0
+            while j < k and p[j] == key[j]:
+                j += 1
+            if j == k:
                 return i
             i = (i + 1) & mask
         return i
@@ -363,10 +369,10 @@ cdef class PSet:
             r = self.special[4 * s + which] = self.py.classify(s, v)
         return r
 
-    cdef inline int32_t num_class(self, int s, double d, object v) except -1:
-        """Class of a number exactly representable as `d` (v: the value, or None to box d)."""
+    cdef inline int32_t num_class(self, int s, double d, PyObject* v) except -1:
+        """Class of a number exactly representable as `d` (v: the value, or NULL to box d)."""
         cdef int lo = 0, hi = self.nthr[s], mid
-        cdef double* t = self.thr[s]
+        cdef const double* t = self.thr[s]
         cdef int32_t r
         if d != d:
             return self.special_vec(s, 0, float("nan"))
@@ -379,7 +385,12 @@ cdef class PSet:
         mid = 2 * lo + (1 if (lo < self.nthr[s] and t[lo] == d) else 0)
         r = self.posvec[s][mid]
         if r < 0:
-            r = self.posvec[s][mid] = self.py.classify(s, d if v is None else v)
+            r = self.num_miss(s, mid, d, v)
+        return r
+
+    cdef int32_t num_miss(self, int s, int cls, double d, PyObject* v) except -1:
+        cdef int32_t r = self.py.classify(s, d if v == NULL else <object>v)
+        self.posvec[s][cls] = r
         return r
 
     cdef int32_t classify(self, int s, PyObject* v) except -1:
@@ -396,12 +407,12 @@ cdef class PSet:
                 return PyLong_AsLong(r)
         elif t == &PyFloat_Type:
             if self.fast[s]:
-                return self.num_class(s, PyFloat_AS_DOUBLE(v), <object>v)
+                return self.num_class(s, PyFloat_AS_DOUBLE(v), v)
         elif t == &PyLong_Type:
             if self.fast[s]:
                 x = PyLong_AsLongLongAndOverflow(v, &of)
                 if of == 0 and -EXACT <= <double>x <= EXACT and -9007199254740992 <= x <= 9007199254740992:
-                    return self.num_class(s, <double>x, <object>v)
+                    return self.num_class(s, <double>x, v)
         elif t == &PyBool_Type:
             return self.special_vec(s, 1 if v == Py_True else 2, <object>v)
         return self.slow(s, <object>v)
@@ -908,13 +919,13 @@ cdef class ColArgs:
                 if x != x:
                     cls = ps.special_vec(s, 3, None)
                 elif ps.fast[s]:
-                    cls = ps.num_class(s, x, None)
+                    cls = ps.num_class(s, x, NULL)
                 else:
                     cls = ps.slow(s, x)
             elif kd == 2:
                 q = self.qp[s][i]
                 if ps.fast[s] and -9007199254740992 <= q <= 9007199254740992:
-                    cls = ps.num_class(s, <double>q, q)
+                    cls = ps.num_class(s, <double>q, NULL)
                 else:
                     cls = ps.slow(s, q)
             elif kd == 3:
