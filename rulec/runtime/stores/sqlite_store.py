@@ -45,6 +45,7 @@ class SqliteStore(Store):
         if not 1 <= batch <= 100_000:
             raise _error("S900", f"store option batch={batch}: use 1..100000")
         self.sync, self.batch, self._uncommitted = sync, batch, 0
+        self._broken = None
         self._db = None
         self._contacts: dict = {}
         self.status, self.pending, self.conversion = [], [], []
@@ -87,31 +88,29 @@ class SqliteStore(Store):
 
     # -- writes -------------------------------------------------------------------------
     def _write(self, statements):
-        """Apply `statements` as one atomic unit: a transaction of its own, or (batch > 1) a
-        savepoint inside the open batch transaction."""
+        """Apply `statements` atomically: as a transaction of their own (batch = 1), or inside
+        the open batch transaction (batch > 1). A failed write inside a batch rolls the whole
+        batch back; the mirror no longer matches the file, so the store refuses further use."""
+        if self._broken:
+            raise _error("S905", self._broken)
         db = self._db
         try:
             if not db.in_transaction:
                 db.execute("BEGIN")
-            if self.batch > 1:
-                db.execute("SAVEPOINT w")
-            try:
-                for sql, params in statements:
-                    db.execute(sql, params)
-            except sqlite3.Error:
-                if self.batch > 1:
-                    db.execute("ROLLBACK TO w")
-                    db.execute("RELEASE w")
-                raise
-            if self.batch > 1:
-                db.execute("RELEASE w")
+            for sql, params in statements:
+                db.execute(sql, params)
             self._uncommitted += 1
             if self._uncommitted >= self.batch:
-                self.flush()
+                db.execute("COMMIT")
+                self._uncommitted = 0
         except sqlite3.Error as exc:
-            if db.in_transaction and self.batch == 1:
+            if db.in_transaction:
                 db.execute("ROLLBACK")
-            raise _error("S905", f"state store {self.path}: write failed: {exc}") from None
+            msg = f"state store {self.path}: write failed: {exc}"
+            if self._uncommitted:
+                self._broken = msg + " (the uncommitted batch was lost; reopen the store)"
+            self._uncommitted = 0
+            raise _error("S905", msg) from None
 
     def flush(self):
         """Commit the writes of an open batch."""
