@@ -1,13 +1,12 @@
 """The shared acceptance suites, run through the real command line (routing, CEL, outreach)."""
+import pathlib
 import shlex
 import subprocess
 import sys
 
 import pytest
 
-from conftest import SHARED
-
-CONF = SHARED / "conformance"
+CONF = pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "conformance"
 RULEC = f"{shlex.quote(sys.executable)} -m rulec"
 
 pytestmark = pytest.mark.skipif(not CONF.is_dir(), reason=f"{CONF} is not checked out beside the repo")
