@@ -20,6 +20,7 @@ from rulec.runtime.stores.base import OFFLINE, ONLINE, STATUS_CODES, STATUS_NAME
 from rulec.runtime.trace import Tracer
 
 CACHE_MAX = 65536
+COMMIT_TRIES = 16  # decisions retried on a shared store (redis) before giving up
 
 
 class Router:
@@ -67,6 +68,7 @@ class Router:
                                                  f"table is for {table.shop!r}")])
         self.store.attach(self.ids)
         self._read = self.store.read
+        self._shared = type(self.store).commit is not Store.commit  # redis: commit may refuse
         self._match = None
         self._cands: dict = {}
         self._tracer = Tracer(self)
@@ -127,10 +129,13 @@ class Router:
             raise InputError([Diagnostic("E806", f"chat event is malformed: {exc!r} "
                                                  "(needs buyer and time with an offset)")]) from None
         tr = [] if trace else None
-        a, target, step, g = self._decide(chat, buyer, t, tr)
-        if a >= 0:
-            self.store.assign(a, buyer, t)
-        elif step == "nobody_online" and self.drain and target == "message_pool":
+        if self._shared:
+            a, target, step, g = self._decide_shared(chat, buyer, t, tr)
+        else:
+            a, target, step, g = self._decide(chat, buyer, t, tr)
+            if a >= 0:
+                self.store.assign(a, buyer, t)
+        if a < 0 and step == "nobody_online" and self.drain and target == "message_pool":
             self.store.pool_push(buyer, t, json.dumps(chat, ensure_ascii=False))
             if tr is not None:
                 tr.append("pool: queued until an agent can take it (drain_pool)")
@@ -138,7 +143,24 @@ class Router:
              "group": None if g is None else self.g_name[g]}
         if tr is not None:
             d["trace"] = tr
+        if self._shared and self.store.degraded:
+            d["degraded"] = True
         return d
+
+    def _decide_shared(self, chat, buyer, t, tr):
+        """A shared store (redis) commits the decision only if the state it was taken on is
+        still current; otherwise decide again on the fresh state (the store bounds retries)."""
+        mark = 0 if tr is None else len(tr)
+        for _ in range(COMMIT_TRIES):
+            res = self._decide(chat, buyer, t, tr)
+            if self.store.commit(res[0], buyer, t):
+                return res
+            if tr is not None:
+                del tr[mark:]
+                tr.append("store: the shared state changed meanwhile (another router); "
+                          "decided again")
+        raise StoreError([Diagnostic("S913", "the shared state store kept changing; "
+                                             "no decision could be committed")])
 
     def _decide(self, chat, buyer, t, tr):
         """(agent index or -1, target, step, group index or None); no writes."""
@@ -308,13 +330,18 @@ class Router:
             chat = json.loads(chat_json)
             tr = [f"pool_drain: queued at {chat.get('time')}, routed again at {ts}"] \
                 if trace else None
-            a, target, step, g = self._decide(chat, buyer, t, tr)
-            if a >= 0:
-                self.store.assign(a, buyer, t)
+            if self._shared:
+                a, target, step, g = self._decide_shared(chat, buyer, t, tr)
+            else:
+                a, target, step, g = self._decide(chat, buyer, t, tr)
+                if a >= 0:
+                    self.store.assign(a, buyer, t)
             d = {"buyer": buyer, "time": ts, "target": target, "step": "pool_drain",
                  "group": None if g is None else self.g_name[g], "via": step,
                  "queued_at": chat.get("time")}
             if tr is not None:
                 d["trace"] = tr
+            if self._shared and self.store.degraded:
+                d["degraded"] = True
             out.append(d)
         return out

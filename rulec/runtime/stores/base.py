@@ -28,6 +28,7 @@ class Store:
     """Base class; `memory:` and `sqlite:` implement it (redis in stores/redis_store.py)."""
 
     url = ""
+    degraded = False  # a shared store that lost its server and routes without it (redis)
 
     def __init__(self, shop: str):
         self.shop = shop
@@ -54,6 +55,14 @@ class Store:
     def assign(self, agent: int, buyer: str, time: float) -> None:
         """Atomically: pending[agent] += 1 and contact[buyer] = (agent, time)."""
         raise NotImplementedError
+
+    def commit(self, agent: int, buyer: str, time: float) -> bool:
+        """Make the decision taken on the last `read(buyer)` effective (assign when agent >= 0).
+        A shared store (redis) returns False when that read was no longer current; it has
+        then taken in the fresh state and the router decides again."""
+        if agent >= 0:
+            self.assign(agent, buyer, time)
+        return True
 
     # -- events -------------------------------------------------------------------------
     def set_status(self, agent: int, status: int) -> None:
