@@ -284,8 +284,8 @@ class _Run:
         np, nc = self.need_purchases, self.need_carts
         for lineno, rec in recs:
             try:
-                buys = purchases(rec, name, lineno) if np else None
-                cart = carts(rec, name, lineno) if nc else None
+                buys = purchases(rec, name, lineno) if np and "purchases" in rec else None
+                cart = carts(rec, name, lineno) if nc and "cart_adds" in rec else None
             except InputError as exc:
                 errors.append((lineno, exc))
                 continue
@@ -399,7 +399,7 @@ class _Run:
             for c, code, choices, at, name in promo:
                 if code == 1:  # cart coupon (O6): carted since the window start
                     lo = c.cart_start
-                    items = list(dict.fromkeys([i for t, i in cart if lo <= t <= at]))
+                    items = cart and list(dict.fromkeys([i for t, i in cart if lo <= t <= at]))
                     if not items:
                         skip(c, "not_in_audience")
                         continue

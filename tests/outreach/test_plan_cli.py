@@ -134,3 +134,32 @@ def test_rules_with_errors_plan_nothing(cli, tmp_path):
 def test_no_progress_bar_when_piped(cli, shop, tmp_path):
     r = _plan(cli, shop, _aud(tmp_path, GOOD), tmp_path)
     assert r.code == 0 and r.err == ""
+
+
+def test_ledger_locked_past_the_timeout_is_a_store_error(tmp_path):
+    """A ledger held by another writer longer than the busy timeout: S907, not a traceback."""
+    import sqlite3
+    from rulec.errors import StoreError
+    from rulec.runtime.ledger.sqlite_ledger import SqliteLedger
+    from rulec.runtime.planner import Planner
+    from outreach_helpers import table
+    db = tmp_path / "l.db"
+    with Planner(table(), SqliteLedger(db, "hx", timeout=0.05)) as p:
+        holder = sqlite3.connect(db, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(StoreError) as exc:
+                p.plan([consumer(14)], NOW)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+    assert exc.value.code == "S907" and "locked" in exc.value.diagnostics[0].message
+    with pytest.raises(StoreError) as exc:  # opening waits, then says so
+        holder = sqlite3.connect(db, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            SqliteLedger(db, "hx", timeout=0.05)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+    assert exc.value.code == "S907"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import sqlite3
 
@@ -26,6 +27,22 @@ def _fail(code, message):
     return StoreError([Diagnostic(code, message)])
 
 
+def _guard(method):
+    """Turn SQLite failures during a run (locked past the timeout, disk full…) into S907."""
+    @functools.wraps(method)
+    def run(self, *args, **kw):
+        try:
+            return method(self, *args, **kw)
+        except sqlite3.Error as exc:
+            raise _fail("S907", f"ledger {self.path}: {exc}") from None
+    return run
+
+
+def _rollback(db):
+    if db.in_transaction:
+        db.execute("ROLLBACK")
+
+
 def _now():
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -46,6 +63,11 @@ class SqliteLedger(Ledger):
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA cache_size=-65536")
             self._init()
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise _fail("S907", f"ledger {self.path}: {exc} (another planner holds it)") \
+                    from None
+            raise _fail("S902", f"ledger {self.path} cannot be opened: {exc}") from None
         except sqlite3.DatabaseError as exc:
             raise _fail("S902", f"ledger {self.path} is not a rulec ledger or is damaged: {exc}") \
                 from None
@@ -77,7 +99,7 @@ class SqliteLedger(Ledger):
                                     f"not {self.shop!r}")
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
 
     def _load_ids(self):
@@ -85,9 +107,11 @@ class SqliteLedger(Ledger):
             self._ids[name], self._names[cid] = cid, name
 
     # -- campaigns --------------------------------------------------------------------------
+    @_guard
     def campaign_states(self) -> dict:
         return {n: (s, r) for n, s, r in self.db.execute("SELECT name, status, reason FROM campaigns")}
 
+    @_guard
     def open_campaigns(self, wanted: dict) -> dict:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
@@ -98,12 +122,13 @@ class SqliteLedger(Ledger):
                            [(n, s, r, at, now) for n, (s, r, at) in wanted.items()])
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
         self._load_ids()
         states = self.campaign_states()
         return {n: states[n] for n in wanted}
 
+    @_guard
     def finish_campaigns(self, names) -> None:
         names = list(names)
         if not names:
@@ -114,7 +139,7 @@ class SqliteLedger(Ledger):
                                 [(FINISHED, _now(), n, STARTED) for n in names])
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            _rollback(self.db)
             raise
 
     # -- sends ------------------------------------------------------------------------------
@@ -134,6 +159,7 @@ class SqliteLedger(Ledger):
                 hist.setdefault(consumer, []).append((name, CHANNELS[ch], at))
         return hist
 
+    @_guard
     def decide_and_record(self, consumers, decide, emit=None) -> list:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
@@ -150,14 +176,14 @@ class SqliteLedger(Ledger):
                 emit()
             db.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise _fail("S906", f"ledger {self.path}: a send was recorded twice ({exc})") from None
         except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
+            _rollback(db)
             raise
         return records
 
+    @_guard
     def sends(self, campaign=None) -> list:
         q = ("SELECT c.name, s.consumer, s.channel, s.at FROM sends s "
              "JOIN campaigns c ON c.id = s.campaign")
