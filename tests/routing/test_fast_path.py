@@ -74,3 +74,30 @@ def test_untraced_equals_traced(seed):
             b = {k: v for k, v in b.items() if k != "trace"}
         assert a == b, ev
     assert fast.store.export() == slow.store.export()
+
+
+@pytest.mark.parametrize("seed", range(100, 115))
+def test_invariants_on_random_streams(seed):
+    """R1: nobody_online exactly when nobody is available; a person is chosen only when
+    available (or online-but-suspended under R2a); pending never goes below zero, and every
+    assignment to a person adds exactly one (settled reading)."""
+    rnd = random.Random(seed)
+    rules = random_rules(rnd)
+    r = Router(table_from_rules(rules), seed=seed)
+    for ev in events(rnd, rules):
+        if ev["type"] != "chat":
+            r.feed(ev)
+            continue
+        _, status, pending, _ = r.store.read(ev["buyer"])
+        before_status, before_pending = list(status), list(pending)
+        d = r.route(ev)
+        assert (d["step"] == "nobody_online") == (2 not in before_status)
+        after = r.store.read(ev["buyer"])[2]
+        if d["target"].startswith("agent:"):
+            i = r.index[d["target"][6:]]
+            assert before_status[i] == 2 or (d["step"] == "sticky" and before_status[i] == 1)
+            assert after[i] == before_pending[i] + 1
+            assert r.store.read(ev["buyer"])[0][0] == i  # R3: the last contact
+        else:
+            assert after == before_pending
+        assert min(after, default=0) >= 0
