@@ -1,0 +1,221 @@
+"""A lean Redis connection for the router store and the planner ledger: one socket, bounded
+timeouts, pre-packed commands, Lua scripts by SHA (reloaded after a server restart).
+
+URL: `redis://[user:pass@]host:port/db`, `rediss://…` or `unix:///path.sock?db=N`, with rulec's
+options in the query: `on_error=degrade|fail` (router store), `timeout=SECONDS` (socket and
+connect timeout, default 1), `retry=SECONDS` (degraded mode: how often to try Redis again,
+default 1), `lock_ttl=SECONDS` (ledger batch locks, default 10), `prefix=NAME` (key prefix,
+default `rulec`). Other query options go to redis-py as they are.
+"""
+from __future__ import annotations
+
+import hashlib
+import socket
+import struct
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from rulec.errors import Diagnostic, StoreError
+
+OPTIONS = {"on_error": ("degrade", "fail"), "timeout": float, "retry": float,
+           "lock_ttl": float, "prefix": str}
+DEFAULTS = {"on_error": "fail", "timeout": 1.0, "retry": 1.0, "lock_ttl": 10.0,
+            "prefix": "rulec"}
+
+
+def fail(code, message):
+    return StoreError([Diagnostic(code, message)])
+
+
+class Lost(Exception):
+    """The connection failed (refused, reset or timed out); `.reason` says how."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_url(url: str, what: str):
+    """(redis-py URL without rulec's options, {option: value}, URL safe to print)."""
+    parts = urlsplit(url)
+    opts, rest = dict(DEFAULTS), []
+    for k, v in parse_qsl(parts.query, keep_blank_values=True):
+        if k not in OPTIONS:
+            rest.append((k, v))
+            continue
+        kind = OPTIONS[k]
+        if isinstance(kind, tuple):
+            if v not in kind:
+                raise fail("S900", f"{what} option {k}={v!r}: use {' or '.join(kind)}")
+            opts[k] = v
+        elif kind is float:
+            try:
+                opts[k] = float(v)
+            except ValueError:
+                opts[k] = -1.0
+            if not 0 < opts[k] <= 3600:
+                raise fail("S900", f"{what} option {k}={v!r}: use a number of seconds (0, 3600]")
+        else:
+            if not v or any(c in v for c in "{}: "):
+                raise fail("S900", f"{what} option {k}={v!r}: use a plain name")
+            opts[k] = v
+    clean = url.partition("?")[0] + ("?" + urlencode(rest) if rest else "")
+    shown = clean
+    if parts.password:
+        shown = clean.replace(":" + parts.password + "@", ":***@", 1)
+    return clean, opts, shown
+
+
+def pack(*args) -> bytes:
+    """One command in RESP (arguments: str, bytes, int or float)."""
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if not isinstance(a, bytes):
+            a = (a if isinstance(a, str) else repr(a)).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+class Script:
+    """A Lua script called by SHA; `packed(keys, args)` gives the EVALSHA bytes."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+        self._heads: dict = {}
+
+    def packed(self, keys, args) -> bytes:
+        head = self._heads.get((keys, len(args)))
+        if head is None:  # EVALSHA, sha, numkeys and the keys: packed once
+            head = pack("EVALSHA", self.sha, len(keys), *keys)
+            head = b"*%d" % (3 + len(keys) + len(args)) + head[head.index(b"\r\n"):]
+            self._heads[(keys, len(args))] = head
+        out = [head]
+        for a in args:
+            if not isinstance(a, bytes):
+                a = (a if isinstance(a, str) else repr(a)).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        return b"".join(out)
+
+
+class Conn:
+    """One socket with a hiredis reply reader; `call(packed)` sends a command and returns its
+    reply (str, int, list), raising Lost on connection trouble (refused, reset, timed out)
+    and StoreError S912 on an error reply. redis-py parses the URL (host, port, db, user,
+    password, unix path, rediss for TLS)."""
+
+    def __init__(self, url: str, what: str):
+        import hiredis
+        from redis.connection import SSLConnection, UnixDomainSocketConnection
+        from redis.connection import parse_url as redis_parse_url
+
+        self._hiredis = hiredis
+        clean, self.opts, self.shown = parse_url(url, what)
+        self.what = what
+        try:
+            kw = redis_parse_url(clean)
+        except (ValueError, TypeError) as exc:
+            raise fail("S900", f"{what} URL {self.shown!r}: {exc}") from None
+        cls = kw.pop("connection_class", None)
+        self.tls = cls is SSLConnection
+        self.path = kw.pop("path", None) if cls is UnixDomainSocketConnection else None
+        self.host, self.port = kw.pop("host", "localhost"), int(kw.pop("port", 6379) or 6379)
+        self.db = int(kw.pop("db", 0) or 0)
+        self.username, self.password = kw.pop("username", None), kw.pop("password", None)
+        if kw:
+            raise fail("S900", f"{what} URL {self.shown!r}: unsupported option(s) "
+                               f"{', '.join(sorted(kw))}")
+        self.sock = None
+        self._reader = None
+
+    def connect(self):
+        """(Re)connect, authenticate, select the db and PING; StoreError S910 (with the
+        reason) when Redis cannot be reached or refuses the session."""
+        self.close()
+        t = self.opts["timeout"]
+        try:
+            if self.path:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.settimeout(t)
+                sock.connect(self.path)
+            else:
+                sock = socket.create_connection((self.host, self.port), timeout=t)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self.tls:
+                    import ssl
+                    sock = ssl.create_default_context().wrap_socket(sock,
+                                                                    server_hostname=self.host)
+            sock.settimeout(t)
+        except OSError as exc:
+            raise fail("S910", f"{self.what}: cannot reach Redis at {self.shown}: "
+                               f"{exc.strerror or exc}") from None
+        self.sock, self._reader = sock, self._hiredis.Reader(encoding="utf-8")
+        try:
+            # kernel-side timeouts on a blocking socket: Python then skips the poll() it
+            # makes before every send and recv on a socket with a timeout
+            tv = struct.pack("ll", int(t), int((t % 1) * 1e6))
+            sock.settimeout(None)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+        except (OSError, struct.error):
+            sock.settimeout(t)
+        try:
+            if self.password is not None:
+                auth = (self.username, self.password) if self.username else (self.password,)
+                self.call(pack("AUTH", *auth))
+            if self.db:
+                self.call(pack("SELECT", self.db))
+            if self.call(pack("PING")) != "PONG":
+                raise Lost("no PONG")
+        except Lost as exc:
+            self.close()
+            raise fail("S910", f"{self.what}: cannot reach Redis at {self.shown}: {exc.reason}") \
+                from None
+        except StoreError as exc:
+            self.close()
+            raise fail("S910", f"{self.what}: Redis at {self.shown} refused the session: "
+                               f"{exc.diagnostics[0].message}") from None
+
+    def call(self, packed: bytes):
+        sock, reader = self.sock, self._reader
+        try:
+            if sock is None:
+                raise OSError("not connected")
+            sock.sendall(packed)
+            reply = reader.gets()
+            while reply is False:
+                data = sock.recv(1 << 16)
+                if not data:
+                    raise OSError("connection closed by the server")
+                reader.feed(data)
+                reply = reader.gets()
+        except OSError as exc:  # includes timeouts
+            self.close()
+            raise Lost(("timed out" if isinstance(exc, (TimeoutError, BlockingIOError)) else
+                        (exc.strerror or str(exc) or type(exc).__name__))) from None
+        if isinstance(reply, self._hiredis.ReplyError):
+            if str(reply).startswith("NOSCRIPT"):
+                raise _NoScript
+            raise fail("S912", f"{self.what}: Redis at {self.shown} answered an error: {reply}")
+        return reply
+
+    def script(self, script: Script, keys, args):
+        """EVALSHA; loads the script once when the server does not have it (NOSCRIPT)."""
+        packed = script.packed(keys, args)
+        try:
+            return self.call(packed)
+        except _NoScript:
+            pass
+        self.call(pack("SCRIPT", "LOAD", script.source))
+        return self.call(packed)
+
+    def close(self):
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+
+class _NoScript(Exception):
+    """The server does not have a script (it restarted): load it and call again."""

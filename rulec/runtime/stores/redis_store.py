@@ -1,0 +1,358 @@
+"""`redis://host:port/db` store: one shop's routing state shared by many router processes.
+
+Keys (one Redis Cluster slot per shop through the hash tag): `rulec:{SHOP}:ver` (a version
+bumped by every agent-state write), `:status`, `:pending`, `:conv` (hashes by agent id),
+`:contacts` (hash buyer -> "time|agent id"), `:pool` (list), `:meta`.
+
+One round trip per decision. `read` answers from this process's copy of the agent state and
+its cache of contacts (a buyer not cached is assumed to have none); `commit` sends the
+decision to a Lua script that applies it only if the copy was current: the shop's version
+is the one the copy was taken at AND the buyer's stored contact is the one assumed. Otherwise
+the script answers with the fresh state in the same round trip, `commit` returns False and
+the router decides again (a later forced commit bounds the retries). So two routers never
+assign on a stale view: an agent is never pushed past what the rules allow, and a buyer
+assigned by one router is sticky in every other.
+
+Faults: Redis unreachable at start -> StoreError S910. Lost mid-run: `?on_error=fail`
+(default) raises S911; `?on_error=degrade` keeps routing from the last known agent statuses
+with no stickiness and no pending (`degraded` is True, and the router flags each decision),
+trying Redis again every `retry` seconds; state changes made meanwhile stay in this process.
+"""
+from __future__ import annotations
+
+import json
+import time as _time
+
+from rulec.runtime.stores.base import OFFLINE, Store
+from rulec.runtime.stores.redis_conn import Conn, Lost, Script, fail, pack
+
+SCHEMA_VERSION = "1"
+MAX_CONFLICTS = 8  # conflicts in a row before a commit is forced (bounds the router's retries)
+MAX_CONTACT_CACHE = 500_000
+
+LOG = 1024  # agent ids of the last LOG version bumps (`:log`), for delta refreshes
+# KEYS: ver status pending conv contacts log. The state as of now for a copy taken at
+# version `seen`: the agents changed since (from the log), or all agents.
+_STATE = """
+local function state(v, c, seen)
+  if seen >= 0 and seen <= v and v - seen < %d then
+    local ids, got = {}, {}
+    if v > seen then
+      for _, id in ipairs(redis.call('LRANGE', KEYS[6], 0, v - seen - 1)) do
+        if not got[id] then got[id] = true; ids[#ids + 1] = id end
+      end
+    end
+    if #ids == 0 then return {v, c, ids, {}, {}, {}} end
+    return {v, c, ids, redis.call('HMGET', KEYS[2], unpack(ids)),
+            redis.call('HMGET', KEYS[3], unpack(ids)), redis.call('HMGET', KEYS[4], unpack(ids))}
+  end
+  return {v, c, redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3]),
+          redis.call('HGETALL', KEYS[4])}
+end
+local function bump(id)
+  redis.call('LPUSH', KEYS[6], id)
+  redis.call('LTRIM', KEYS[6], 0, %d)
+  return redis.call('INCR', KEYS[1])
+end
+""" % (LOG - 24, LOG - 1)
+# ARGV: version seen, buyer
+FETCH = Script(_STATE + """
+return state(tonumber(redis.call('GET', KEYS[1]) or '0'),
+             redis.call('HGET', KEYS[5], ARGV[2]) or '', tonumber(ARGV[1]))
+""")
+# ARGV: version seen, buyer, contact assumed ('' = none), agent id ('' = no assignment),
+# new contact, force ('1')
+COMMIT = Script(_STATE + """
+local v = tonumber(redis.call('GET', KEYS[1]) or '0')
+local c = redis.call('HGET', KEYS[5], ARGV[2]) or ''
+if ARGV[6] == '1' or (v == tonumber(ARGV[1]) and c == ARGV[3]) then
+  if ARGV[4] ~= '' then
+    redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
+    redis.call('HSET', KEYS[5], ARGV[2], ARGV[5])
+    return {v, bump(ARGV[4])}
+  end
+  return {v, v}
+end
+return state(v, c, tonumber(ARGV[1]))
+""")
+# ARGV: agent id, status, pending, conversion ('' = unchanged), clear conversion, reply
+AGENT = Script(_STATE + """
+local v = tonumber(redis.call('GET', KEYS[1]) or '0')
+local id = ARGV[1]
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[2], id, ARGV[2]) end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], id, ARGV[3]) end
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], id, ARGV[4])
+elseif ARGV[5] == '1' then redis.call('HDEL', KEYS[4], id) end
+local p = -1
+if ARGV[6] == '1' then
+  p = tonumber(redis.call('HGET', KEYS[3], id) or '0')
+  if p > 0 then p = redis.call('HINCRBY', KEYS[3], id, -1) end
+end
+return {v, bump(id), p}
+""")
+
+
+class RedisStore(Store):
+    """Shared state in Redis; see the module docstring for keys, round trips and faults."""
+
+    def __init__(self, url: str, shop: str):
+        super().__init__(shop)
+        if not isinstance(shop, str) or not shop or "{" in shop or "}" in shop:
+            raise fail("S900", f"shop {shop!r} cannot name Redis keys (no braces, not empty)")
+        self._conn = Conn(url, "state store")
+        self.url, self.opts = self._conn.shown, self._conn.opts
+        self.degrade = self.opts["on_error"] == "degrade"
+        self.degraded = False
+        self.round_trips = 0
+        base = f"{self.opts['prefix']}:{{{shop}}}:"
+        self.keys = tuple(base + k for k in ("ver", "status", "pending", "conv", "contacts",
+                                             "log"))
+        self.pool_key, self.meta_key = base + "pool", base + "meta"
+        self._ver, self._conflicts, self._lost_at = -1, 0, 0.0
+        self._contacts: dict = {}  # buyer -> (stored text, (agent index, time) or None)
+        self.status, self.pending, self.conversion, self._zeros = [], [], [], []
+        self._conn.connect()
+        try:
+            self._check_meta()
+        except _Degraded:
+            raise fail("S910", f"state store {self.url}: Redis went away while opening") from None
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _call(self, packed):
+        self.round_trips += 1
+        try:
+            return self._conn.call(packed)
+        except Lost as exc:
+            self._lose(exc)
+
+    def _script(self, script, keys, args):
+        self.round_trips += 1
+        try:
+            return self._conn.script(script, keys, args)
+        except Lost as exc:
+            self._lose(exc)
+
+    def _lose(self, exc):
+        if not self.degrade:
+            raise fail("S911", f"state store {self.url}: connection to Redis lost: {exc.reason}") \
+                from None
+        self.degraded, self._lost_at, self._ver = True, _time.monotonic(), -1
+        raise _Degraded
+
+    def _check_meta(self):
+        meta = self._call(pack("HGETALL", self.meta_key))
+        meta = dict(zip(meta[::2], meta[1::2]))
+        if not meta:
+            self._call(pack("HSET", self.meta_key, "schema", SCHEMA_VERSION, "shop", self.shop))
+        elif meta.get("schema") != SCHEMA_VERSION:
+            raise fail("S903", f"state store {self.url}: shop {self.shop!r} has schema "
+                               f"{meta.get('schema')!r} (this runtime: {SCHEMA_VERSION})")
+
+    def _install(self, reply, buyer=None):
+        """Take the state of a FETCH or failed COMMIT reply into this process's copy: the
+        agents changed since the copy's version (6 items) or every agent (5 items)."""
+        if buyer is not None:
+            self._remember(buyer, reply[1])
+        self._ver = reply[0]
+        index, status, pending, conversion = (self.agent_index, self.status, self.pending,
+                                              self.conversion)
+        if len(reply) == 6:
+            for aid, st, p, c in zip(*reply[2:]):
+                i = index.get(aid)
+                if i is not None:
+                    status[i] = OFFLINE if st is None else int(st)
+                    pending[i] = 0 if p is None else int(p)
+                    conversion[i] = None if c is None else float(c)
+            return
+        _, _, st, pend, conv = reply
+        n = len(self.agent_ids)
+        status, pending, conversion = [OFFLINE] * n, [0] * n, [None] * n
+        for k, v in zip(st[::2], st[1::2]):
+            i = index.get(k)
+            if i is not None:
+                status[i] = int(v)
+        for k, v in zip(pend[::2], pend[1::2]):
+            i = index.get(k)
+            if i is not None:
+                pending[i] = int(v)
+        for k, v in zip(conv[::2], conv[1::2]):
+            i = index.get(k)
+            if i is not None:
+                conversion[i] = float(v)
+        self.status[:], self.pending[:], self.conversion[:] = status, pending, conversion
+
+    def _remember(self, buyer, text):
+        if not text:
+            self._contacts.pop(buyer, None)
+            return
+        t, _, aid = text.partition("|")
+        i = self.agent_index.get(aid)
+        if len(self._contacts) >= MAX_CONTACT_CACHE:
+            self._contacts.clear()
+        self._contacts[buyer] = (text, None if i is None else (i, float(t)))
+
+    def _refresh(self, buyer=""):
+        self._install(self._script(FETCH, self.keys, (self._ver, buyer)), buyer or None)
+
+    def _recover(self):
+        """Degraded: try Redis again (at most every `retry` seconds)."""
+        if _time.monotonic() - self._lost_at < self.opts["retry"]:
+            return
+        try:
+            self._conn.connect()
+            self._refresh()
+        except (_Degraded, Exception):  # noqa: BLE001 - still down: stay degraded
+            self._lost_at = _time.monotonic()
+            return
+        self.degraded = False
+
+    # -- binding and the hot path ---------------------------------------------------------
+    def _attached(self):
+        n = len(self.agent_ids)
+        self.status, self.pending, self.conversion = [OFFLINE] * n, [0] * n, [None] * n
+        self._zeros = [0] * n
+        self._ver = -1  # a full fetch: agents new to this process have no copy yet
+        for buyer, (text, _) in list(self._contacts.items()):  # re-read under the new order
+            self._remember(buyer, text)
+        try:
+            self._refresh()
+        except _Degraded:
+            pass
+
+    def read(self, buyer):
+        if self.degraded:
+            self._recover()
+            if self.degraded:
+                return None, self.status, self._zeros, self.conversion
+        if not buyer:  # whole-state reads (export, pool drain) go to Redis
+            try:
+                self._refresh()
+            except _Degraded:
+                return None, self.status, self._zeros, self.conversion
+            return None, self.status, self.pending, self.conversion
+        c = self._contacts.get(buyer)
+        return (c[1] if c is not None else None), self.status, self.pending, self.conversion
+
+    def commit(self, agent, buyer, time):
+        """Apply the decision taken on the last `read(buyer)` if that read was current;
+        False (with the fresh state taken in) when it was not."""
+        if self.degraded:
+            return True
+        c = self._contacts.get(buyer)
+        assumed = c[0] if c is not None else ""
+        force = "1" if self._conflicts >= MAX_CONFLICTS else ""
+        if agent >= 0:
+            aid = self.agent_ids[agent]
+            text = f"{time!r}|{aid}"
+        else:
+            aid = text = ""
+        try:
+            reply = self._script(COMMIT, self.keys, (self._ver, buyer, assumed, aid, text, force))
+        except _Degraded:
+            return True
+        if len(reply) == 2:
+            if agent >= 0:
+                self.pending[agent] += 1
+                if len(self._contacts) >= MAX_CONTACT_CACHE:
+                    self._contacts.clear()
+                self._contacts[buyer] = (text, (agent, time))
+            if reply[0] == self._ver:  # else: the log will bring our change with the others
+                self._ver = reply[1]
+            self._conflicts = 0
+            return True
+        self._conflicts += 1
+        self._install(reply, buyer)
+        return False
+
+    def assign(self, agent, buyer, time):
+        """Unconditional assignment (pending + 1 and contact, one atomic script)."""
+        self._conflicts = MAX_CONFLICTS
+        self.commit(agent, buyer, time)
+
+    # -- events ---------------------------------------------------------------------------
+    def _agent(self, agent, status="", pending="", conv="", clear="", reply=""):
+        try:
+            v0, v1, p = self._script(AGENT, self.keys,
+                                     (self.agent_ids[agent], status, pending, conv, clear, reply))
+        except _Degraded:
+            return None
+        if v0 == self._ver:
+            self._ver = v1
+        return p
+
+    def set_status(self, agent, status):
+        self._agent(agent, status=status)
+        self.status[agent] = status
+
+    def set_conversion(self, agent, rate):
+        self._agent(agent, conv="" if rate is None else repr(float(rate)),
+                    clear="1" if rate is None else "")
+        self.conversion[agent] = rate
+
+    def reply(self, agent):
+        p = self._agent(agent, reply="1")
+        self.pending[agent] = max(self.pending[agent] - 1, 0) if p is None else p
+
+    def put_agent(self, agent, status=None, pending=None, conversion=None,
+                  clear_conversion=False):
+        self._agent(agent, "" if status is None else status, "" if pending is None else pending,
+                    "" if conversion is None else repr(float(conversion)),
+                    "1" if conversion is None and clear_conversion else "")
+        if status is not None:
+            self.status[agent] = status
+        if pending is not None:
+            self.pending[agent] = pending
+        if conversion is not None or clear_conversion:
+            self.conversion[agent] = conversion
+
+    def put_contact(self, buyer, agent, time):
+        text = f"{time!r}|{self.agent_ids[agent]}"
+        try:
+            self._call(pack("HSET", self.keys[4], buyer, text))
+        except _Degraded:
+            return
+        self._remember(buyer, text)
+
+    # -- message pool ---------------------------------------------------------------------
+    def pool_push(self, buyer, time, chat_json):
+        try:
+            self._call(pack("RPUSH", self.pool_key, json.dumps([buyer, time, chat_json])))
+        except _Degraded:
+            pass
+
+    def pool_pop(self):
+        try:
+            item = self._call(pack("LPOP", self.pool_key))
+        except _Degraded:
+            return None
+        return None if item is None else tuple(json.loads(item))
+
+    def pool_len(self):
+        if self.degraded:
+            return 0
+        try:
+            return self._call(pack("LLEN", self.pool_key))
+        except _Degraded:
+            return 0
+
+    # -- inspection -----------------------------------------------------------------------
+    def contacts(self):
+        out, cursor, index = [], "0", self.agent_index
+        while True:
+            try:
+                cursor, flat = self._call(pack("HSCAN", self.keys[4], cursor, "COUNT", 2000))
+            except _Degraded:
+                raise fail("S911", f"state store {self.url}: Redis is unreachable") from None
+            for b, text in zip(flat[::2], flat[1::2]):
+                t, _, aid = text.partition("|")
+                if aid in index:
+                    out.append((b, aid, float(t)))
+            if cursor == "0":
+                return sorted(out)
+
+    def close(self):
+        self._conn.close()
+
+
+class _Degraded(Exception):
+    """Internal: Redis was lost and the store went degraded (on_error=degrade)."""
