@@ -244,7 +244,7 @@ class _Run:
         need = {c.kind for c in active}
         self.need_purchases = bool(need & {"recall", "super_discount"})
         self.need_carts = "cart_coupon" in need
-        self.need_crowds = any(c.needs_crowds for c in active)
+        self.need_crowds = any(c.needs_crowds or _CODE[c.kind] == 0 for c in active)
         self.window = planner.window
         self.tz = planner.tz
 

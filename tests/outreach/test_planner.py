@@ -133,3 +133,14 @@ def test_runtime_recheck_of_a_table_built_without_checks(tmp_path, change, reaso
     entry = r.report["campaigns"]["rc"]
     assert (entry["status"], entry["reason"]) == ("skipped", reason)
     assert entry["skips"] == {reason: 30}
+
+
+def test_targeted_campaign_without_targets_sends_nothing(tmp_path):
+    """O1: a table (built without checks) whose batch has no targets reaches nobody."""
+    import copy
+    from rulec.runtime.table import Table
+    body = copy.deepcopy(table().body)
+    body["campaigns"] = [dict(body["campaigns"][0], targets=[])]
+    with Planner(Table.from_body(body), tmp_path / "l.db") as p:
+        r = p.plan([consumer(14)], NOW)
+    assert r.sends == [] and r.report["skips"] == {"not_in_audience": 1}
