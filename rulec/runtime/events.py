@@ -2,8 +2,8 @@
 
 Codes: E800 unreadable file, E801 not a JSON object, E802 unknown/missing type, E803 unknown
 agent, E804 bad/missing time, E805 out-of-order time, E806 bad/missing field (buyer...),
-E807 bad status, E808 conversion rate not in 0..1, E809 unknown key; state files: E811
-malformed, E812 unknown agent, E813 bad value, E814 bad time.
+E807 bad status, E808 conversion rate not in 0..1, E809 unknown key; state files: E830
+malformed, E831 unknown agent, E832 bad value, E833 bad time.
 """
 from __future__ import annotations
 
@@ -190,7 +190,7 @@ def read_state(path, agents):
     try:
         doc = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
-        return None, [Diagnostic("E811", f"{path}: not JSON: {getattr(exc, 'msg', exc)}")]
+        return None, [Diagnostic("E830", f"{path}: not JSON: {getattr(exc, 'msg', exc)}")]
     return check_state(doc, agents, str(path))
 
 
@@ -198,63 +198,63 @@ def check_state(doc, agents, path="<state>"):
     """Validate a state document (the contract's form). Returns (state, diagnostics)."""
     diags = []
     if not isinstance(doc, dict):
-        return None, [_state_bad("E811", path, "top level", "must be a JSON object")]
+        return None, [_state_bad("E830", path, "top level", "must be a JSON object")]
     for k in doc:
         if k not in ("agents", "contacts"):
-            diags.append(_state_bad("E811", path, k, "unknown key (agents, contacts)"))
+            diags.append(_state_bad("E830", path, k, "unknown key (agents, contacts)"))
     out_agents, out_contacts = {}, {}
     ag = doc.get("agents", {})
     if not isinstance(ag, dict):
-        diags.append(_state_bad("E811", path, "agents", "must be an object"))
+        diags.append(_state_bad("E830", path, "agents", "must be an object"))
         ag = {}
     for aid, entry in ag.items():
         where = f"agents.{aid}"
         if aid not in agents:
-            diags.append(Diagnostic("E812", f"{path}: {where}: unknown agent {aid!r}", None,
+            diags.append(Diagnostic("E831", f"{path}: {where}: unknown agent {aid!r}", None,
                                     "error", did_you_mean(aid, agents)))
             continue
         if not isinstance(entry, dict):
-            diags.append(_state_bad("E811", path, where, "must be an object"))
+            diags.append(_state_bad("E830", path, where, "must be an object"))
             continue
         rec = {}
         for k, v in entry.items():
             if k == "status":
                 if v not in STATUSES:
-                    diags.append(_state_bad("E813", path, f"{where}.status",
+                    diags.append(_state_bad("E832", path, f"{where}.status",
                                             f"bad status {v!r} (online, suspended or offline)"))
                 rec["status"] = v
             elif k == "pending":
                 if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                    diags.append(_state_bad("E813", path, f"{where}.pending",
+                    diags.append(_state_bad("E832", path, f"{where}.pending",
                                             f"must be a whole number >= 0, got {v!r}"))
                 rec["pending"] = v
             elif k == "conversion":
                 if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
                                       or not math.isfinite(v) or not 0 <= v <= 1):
-                    diags.append(_state_bad("E813", path, f"{where}.conversion",
+                    diags.append(_state_bad("E832", path, f"{where}.conversion",
                                             f"must be a number in 0..1, got {v!r}"))
                 rec["conversion"] = v
             else:
-                diags.append(_state_bad("E811", path, f"{where}.{k}",
+                diags.append(_state_bad("E830", path, f"{where}.{k}",
                                         "unknown key (status, pending, conversion)"))
         out_agents[agents[aid]] = rec
     cs = doc.get("contacts", {})
     if not isinstance(cs, dict):
-        diags.append(_state_bad("E811", path, "contacts", "must be an object"))
+        diags.append(_state_bad("E830", path, "contacts", "must be an object"))
         cs = {}
     for buyer, c in cs.items():
         where = f"contacts.{buyer}"
         if not isinstance(c, dict) or set(c) != {"agent", "time"}:
-            diags.append(_state_bad("E811", path, where, "must be {\"agent\": ID, \"time\": ISO}"))
+            diags.append(_state_bad("E830", path, where, "must be {\"agent\": ID, \"time\": ISO}"))
             continue
         if c["agent"] not in agents:
-            diags.append(Diagnostic("E812", f"{path}: {where}.agent: unknown agent {c['agent']!r}",
+            diags.append(Diagnostic("E831", f"{path}: {where}.agent: unknown agent {c['agent']!r}",
                                     None, "error", did_you_mean(str(c["agent"]), agents)))
             continue
         try:
             t = epoch(c["time"])
         except (ValueError, TypeError) as exc:
-            diags.append(_state_bad("E814", path, f"{where}.time", str(exc)))
+            diags.append(_state_bad("E833", path, f"{where}.time", str(exc)))
             continue
         out_contacts[buyer] = (agents[c["agent"]], t)
     if diags:

@@ -144,3 +144,15 @@ def test_explain_says_which_rule_and_why_others_lost(cli, files, tmp_path):
     assert res.code == 1 and "needs a chat event" in res.err
     ev.write_text("{")
     assert cli("explain", rules, "--event", ev).code == 1
+
+
+def test_bad_state_codes(cli, files, tmp_path):
+    """State-file errors have their own codes (E830–E833), apart from activity lines'."""
+    rules, write = files
+    st = tmp_path / "state.json"
+    for state, code in [([1], "E830"), ({"agents": {"bobb": {}}}, "E831"),
+                        ({"agents": {"bob": {"pending": -1}}}, "E832"),
+                        ({"contacts": {"u": {"agent": "bob", "time": "x"}}}, "E833")]:
+        st.write_text(json.dumps(state), encoding="utf-8")
+        res = cli("route", rules, "--events", write("e.jsonl", GOOD), "--state", st)
+        assert res.code == 1 and f"error[{code}]" in res.err, res.err
