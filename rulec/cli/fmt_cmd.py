@@ -11,23 +11,29 @@ from rulec.errors import RulecError
 def canonical(text: str, file: str, to: str | None = None) -> str:
     """The canonical text of a rules source (`to`: "rules" or "yaml"; default its own surface).
 
-    Comments of a `.rules` source are kept when the output is `.rules` too."""
+    Comments are kept when the output is in the source's own surface."""
     from rulec.compiler.pipeline import is_yaml_name, parse_source
 
+    from rulec.compiler import printer_yaml
+    from rulec.compiler.printer_rules import attach_comments, print_rules
+
     source_surface = "yaml" if is_yaml_name(file) else "rules"
-    statements = None
+    to = to or source_surface
     if source_surface == "rules":
         from rulec.compiler.frontend_rules import parse_rules_with_layout
         shop, statements = parse_rules_with_layout(text, file)
+        comments = attach_comments(text, statements) if to == "rules" else None
     else:
         shop = parse_source(text, file)
-    if (to or source_surface) == "yaml":
-        from rulec.compiler.printer_yaml import print_yaml
-        result, out_name = print_yaml(shop), "canonical.yaml"
+        comments = None
+        if to == "yaml":
+            statements, inside = printer_yaml.yaml_statements(text)
+            comments = attach_comments(text, statements,
+                                       printer_yaml.scan_yaml_comments(text, inside))
+    if to == "yaml":
+        result, out_name = printer_yaml.print_yaml(shop, comments), "canonical.yaml"
     else:
-        from rulec.compiler.printer_rules import attach_comments, print_rules
-        result = print_rules(shop, attach_comments(text, statements) if statements else None)
-        out_name = "canonical.rules"
+        result, out_name = print_rules(shop, comments), "canonical.rules"
     # A safety net for the operator's file: the canonical text must mean the same rules.
     if _plain(parse_source(result, out_name)) != _plain(shop):
         raise RulecError.of("P199", "internal error: the canonical form would change these "
@@ -43,8 +49,8 @@ def _plain(shop) -> dict:
 
 
 def run(args, out, err) -> int:
-    ap = ArgParser("fmt", out, err, description="Print rules in canonical form (comments of a "
-                                                ".rules file are kept).")
+    ap = ArgParser("fmt", out, err, description="Print rules in canonical form (comments are "
+                                                "kept within one surface).")
     ap.add_argument("src", help="rules file (.rules, or .yaml/.yml/.json)")
     ap.add_argument("--check", action="store_true",
                     help="print nothing; exit 1 when SRC is not in canonical form")

@@ -264,10 +264,11 @@ def scan_comments(text: str) -> list:
     return found
 
 
-def attach_comments(text: str, statements: list) -> dict:
+def attach_comments(text: str, statements: list, found=None) -> dict:
     """Comments keyed by the statement they belong to: {key: {"before": [...], "after": str}}.
 
-    `statements` are (key, first line, last line) in file order. A comment on a one-line
+    `statements` are (key, first line, last line) in file order; `found` the comments when
+    not `.rules` ones (scan_comments of `text` by default). A comment on a one-line
     statement's line stays after it; any other comment goes before the statement it is in or
     precedes; comments above a blank line before the first statement are the file's header
     (key ("head",)); comments after the last statement go under the key ("end",)."""
@@ -275,7 +276,7 @@ def attach_comments(text: str, statements: list) -> dict:
     lines = text.splitlines()
     first = statements[0][1] if statements else len(lines) + 1
     blank = [n for n in range(1, first) if not lines[n - 1].strip()]
-    for line, comment, own in scan_comments(text):
+    for line, comment, own in (scan_comments(text) if found is None else found):
         if line < first and blank and line < blank[-1]:  # the file's header, kept on top
             out.setdefault(("head",), {"before": [], "after": None})["before"].append(comment)
             continue

@@ -135,41 +135,134 @@ def campaign(c: m.Campaign) -> list:
     return out
 
 
-def print_yaml(shop: m.Shop) -> str:
-    """The shop as YAML in the contract's key order; parse_yaml reads back the same model."""
-    lines = [f"shop: {scalar(shop.name)}"]
+def entries(shop: m.Shop) -> list:
+    """The YAML as (item key, lines), keyed like printer_rules.sections keys its items."""
+    out = [(("shop",), [f"shop: {scalar(shop.name)}"])]
     if shop.timezone is not None:
-        lines.append(f"timezone: {scalar(shop.timezone.value)}")
+        out.append((("timezone",), [f"timezone: {scalar(shop.timezone.value)}"]))
     if shop.routing:
-        lines += ["routing:"] + routing(shop.routing)
-    if shop.attributes:
-        lines += ["attributes:"] + [f"  {scalar(a.name)}: {scalar(a.type)}"
-                                    for a in shop.attributes]
-    for key, defs in (("crowds", shop.crowds), ("intents", shop.intents)):
-        if defs:
-            lines += [f"{key}:"] + [f"  {scalar(d.name)}: {predicate(expr(d.expr))}"
-                                    for d in defs]
-    if shop.agents:
-        lines += ["agents:"] + [f"  {scalar(a.id)}: " + (f"{{level: {a.level}}}"
-                                                         if a.level != 3 else "{}")
-                                for a in shop.agents]
-    if shop.groups:
-        lines.append("groups:")
-        for g in shop.groups:
-            lines += group(g)
-    if shop.promos:
-        lines.append("promos:")
-        for p in shop.promos:
-            parts = [f"{k}: {dq(getattr(p, k).value)}" for k in ("presale_start", "last_day")
-                     if getattr(p, k) is not None]
-            lines.append(f"  {scalar(p.name)}: {{{', '.join(parts)}}}")
+        out.append((("routing",), ["routing:"] + routing(shop.routing)))
+
+    def section(header, kind, items):
+        if items:
+            out.append((("header", header), [f"{header}:"]))
+            out.extend(((kind, i), lines) for i, lines in enumerate(items))
+
+    section("attributes", "attribute", [[f"  {scalar(a.name)}: {scalar(a.type)}"]
+                                        for a in shop.attributes])
+    for header, kind, defs in (("crowds", "crowd", shop.crowds),
+                               ("intents", "intent", shop.intents)):
+        section(header, kind, [[f"  {scalar(d.name)}: {predicate(expr(d.expr))}"]
+                               for d in defs])
+    section("agents", "agent", [[f"  {scalar(a.id)}: " + (
+        f"{{level: {a.level}}}" if a.level != 3 else "{}")] for a in shop.agents])
+    section("groups", "group", [group(g) for g in shop.groups])
+    section("promos", "promo", [[f"  {scalar(p.name)}: {{" + ", ".join(
+        f"{k}: {dq(getattr(p, k).value)}" for k in ("presale_start", "last_day")
+        if getattr(p, k) is not None) + "}"] for p in shop.promos])
     if shop.facts:
-        lines += ["facts:"] + facts(shop.facts)
+        out.append((("facts",), ["facts:"] + facts(shop.facts)))
     if shop.outreach:
-        lines += ["outreach:"] + [f"  {k}: {duration(shop.outreach[k].value)}"
-                                  for k in ("cap_window", "max_delay") if k in shop.outreach]
-    if shop.campaigns:
-        lines.append("campaigns:")
-        for c in shop.campaigns:
-            lines += campaign(c)
+        out.append((("outreach",), ["outreach:"] + [
+            f"  {k}: {duration(shop.outreach[k].value)}" for k in ("cap_window", "max_delay")
+            if k in shop.outreach]))
+    section("campaigns", "campaign", [campaign(c) for c in shop.campaigns])
+    return out
+
+
+def print_yaml(shop: m.Shop, comments: dict | None = None) -> str:
+    """The shop as YAML in the contract's key order; parse_yaml reads back the same model.
+
+    `comments` (printer_rules.attach_comments over yaml_statements) are put back."""
+    comments = comments or {}
+    lines, printed = [], {("end",), ("head",)}
+    lines += comments.get(("head",), {"before": []})["before"]
+    if lines:
+        lines.append("")
+    for key, item in entries(shop):
+        printed.add(key)
+        slot = comments.get(key, {"before": [], "after": None})
+        indent = item[0][:len(item[0]) - len(item[0].lstrip(" "))]
+        lines += [indent + c for c in slot["before"]]
+        if slot["after"] is not None and len(item) == 1:
+            item = [f"{item[0]}  {slot['after']}"]
+        elif slot["after"] is not None:
+            lines.append(indent + slot["after"])
+        lines += item
+    lines += [c for key, slot in comments.items() if key not in printed
+              for c in slot["before"] + ([slot["after"]] if slot["after"] else [])]
+    lines += comments.get(("end",), {"before": []})["before"]
     return "\n".join(lines) + "\n"
+
+
+# -- comments of a YAML source -----------------------------------------------------------------
+_SECTIONS = {"attributes": "attribute", "crowds": "crowd", "intents": "intent",
+             "agents": "agent", "groups": "group", "promos": "promo"}
+
+
+def yaml_statements(text: str) -> tuple:
+    """(statements, lines inside multi-line scalars) of a well-formed YAML rules source:
+    statements are (key, first line, last line), keyed as `entries` keys its items."""
+    import yaml
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    out, inside = [], set()
+    if not isinstance(root, yaml.MappingNode):
+        return out, inside
+    stack = [root]
+    while stack:  # lines of block or folded scalars hold no comments
+        node = stack.pop()
+        if isinstance(node, yaml.ScalarNode) and node.end_mark.line > node.start_mark.line:
+            inside.update(range(node.start_mark.line + 2, node.end_mark.line + 2))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(c for kv in node.value for c in kv)
+
+    def last_line(node):
+        """The last line holding the node's text (a block collection's end mark lies at the
+        next token, after any comments that follow it)."""
+        if isinstance(node, yaml.ScalarNode) or node.flow_style:
+            end = node.end_mark
+            return end.line + (1 if end.column > 0 else 0)
+        kids = node.value if isinstance(node, yaml.SequenceNode) else [
+            c for kv in node.value for c in kv]
+        return max((last_line(c) for c in kids), default=node.start_mark.line + 1)
+
+    for k, v in root.value:
+        if not isinstance(k, yaml.ScalarNode):
+            continue
+        key = k.value
+        if key in ("shop", "timezone", "routing", "facts", "outreach"):
+            out.append(((key,), k.start_mark.line + 1, last_line(v)))
+        elif key in _SECTIONS and isinstance(v, yaml.MappingNode):
+            out += [((_SECTIONS[key], i), ik.start_mark.line + 1, last_line(iv))
+                    for i, (ik, iv) in enumerate(v.value)]
+        elif key == "campaigns" and isinstance(v, yaml.SequenceNode):
+            out += [(("campaign", i), item.start_mark.line + 1, last_line(item))
+                    for i, item in enumerate(v.value)]
+    out.sort(key=lambda s: s[1])
+    return out, inside
+
+
+def scan_yaml_comments(text: str, inside=frozenset()) -> list:
+    """(line, comment, own_line) for every YAML comment: `#` at a line's start or after a
+    space, outside quotes, on a line that is not inside a multi-line scalar."""
+    found = []
+    for no, line in enumerate(text.splitlines(), 1):
+        if no in inside:
+            continue
+        quote_ch, i = None, 0
+        while i < len(line):
+            ch = line[i]
+            if quote_ch == '"' and ch == "\\":
+                i += 1
+            elif quote_ch and ch == quote_ch:
+                quote_ch = None
+            elif not quote_ch and ch in "\"'" and (i == 0 or line[i - 1] in " \t[{,:-"):
+                quote_ch = ch
+            elif not quote_ch and ch == "#" and (i == 0 or line[i - 1] in " \t"):
+                found.append((no, line[i:].rstrip(), not line[:i].strip()))
+                break
+            i += 1
+    return found

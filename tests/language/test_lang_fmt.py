@@ -158,3 +158,65 @@ def test_fmt_refuses_output_that_would_change_the_rules(cli, messy, monkeypatch)
     before = messy.read_text(encoding="utf-8")
     r = cli("fmt", messy, "-o", messy)
     assert r.code == 1 and "P199" in r.err and messy.read_text(encoding="utf-8") == before
+
+
+YAML_WITH_COMMENTS = """\
+# Header of the file
+
+shop: demo   # trailing
+crowds:
+  # before vip
+  vip: "a > 1"   # vip trailing
+  local: 'city in ["x # not a comment"]'
+agents:
+  bob: {level: 2}  # night
+campaigns:
+  # first campaign
+  - name: c1
+    kind: batch
+    send_at: "2023-01-01T00:00:00+08:00"
+    copy: |
+      line one # not a comment either
+    targets: [{crowd: vip}]
+# end
+"""
+
+YAML_CANON = """\
+# Header of the file
+
+shop: demo  # trailing
+crowds:
+  # before vip
+  vip: "a > 1"  # vip trailing
+  local: 'city in ["x # not a comment"]'
+agents:
+  bob: {level: 2}  # night
+campaigns:
+  # first campaign
+  - name: c1
+    kind: batch
+    send_at: "2023-01-01T00:00:00+08:00"
+    copy: "line one # not a comment either\\n"
+    targets:
+      - {crowd: vip}
+# end
+"""
+
+
+def test_yaml_comments_are_kept_beside_their_items(cli, tmp_path):
+    src = tmp_path / "c.yaml"
+    src.write_text(YAML_WITH_COMMENTS, encoding="utf-8")
+    r = cli("fmt", src)
+    assert r.code == 0 and r.out == YAML_CANON
+    assert plain(parse_yaml(r.out, "a")) == plain(parse_yaml(YAML_WITH_COMMENTS, "b"))
+    again = tmp_path / "again.yaml"
+    again.write_text(r.out, encoding="utf-8")
+    assert cli("fmt", "--check", again).code == 0
+
+
+def test_changing_surface_drops_comments(cli, tmp_path):
+    src = tmp_path / "c.yaml"
+    src.write_text(YAML_WITH_COMMENTS, encoding="utf-8")
+    r = cli("fmt", "--to", "rules", src)
+    assert r.code == 0
+    assert not any(ln.lstrip().startswith("#") or "  #" in ln for ln in r.out.splitlines())
