@@ -25,3 +25,22 @@ def test_scenario_rules_compile_the_same_in_both_surfaces(path):
     assert from_rules.body == from_yaml.body
     if "cel-rejected" not in str(path):
         assert from_rules.ok and from_rules.body is not None
+
+
+CONTRACT_MD = CONFORMANCE.parent / "spec" / "contract.md"
+
+
+@pytest.mark.skipif(not CONTRACT_MD.exists(), reason="no contract next to the repository")
+def test_contract_yaml_example_is_the_rules_example():
+    """The contract's YAML example and its .rules rendering (test_lang_parse.CONTRACT)."""
+    import re
+
+    from lang_helpers import plain
+    from rulec.compiler.frontend_rules import parse_rules
+    from test_lang_parse import CONTRACT
+
+    text = CONTRACT_MD.read_text(encoding="utf-8")
+    example = re.search(r"```yaml\n(.*?)```", text, re.S).group(1)
+    assert plain(parse_yaml(example, "contract.yaml")) == plain(parse_rules(CONTRACT, "c.rules"))
+    assert compile_source(example, "contract.yaml").ok
+    assert compile_source(CONTRACT, "contract.rules").ok
