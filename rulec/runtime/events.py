@@ -53,6 +53,7 @@ def _str_or_none(ev, key):
 
 
 def _agent(ev, agents):
+    """The agent an agent/reply/conversion event names must be one of the table's."""
     a = ev.get("agent")
     if a is None:
         raise _Bad("E806", f"{ev['type']} event lacks `agent`")
@@ -109,7 +110,7 @@ def _check(ev, agents) -> float:
         if a is not None and not isinstance(a, dict):
             raise _Bad("E806", "`attrs` must be a JSON object")
         return t
-    i = _agent(ev, agents)
+    _agent(ev, agents)
     if kind == "agent":
         s = ev.get("status")
         if s not in STATUSES:
@@ -122,7 +123,6 @@ def _check(ev, agents) -> float:
         if isinstance(r, bool) or not isinstance(r, (int, float)) or not math.isfinite(r) \
                 or not 0 <= r <= 1:
             raise _Bad("E808", f"conversion rate must be a number in 0..1, got {r!r}")
-    del i
     return t
 
 
