@@ -1,1 +1,0 @@
-"""Routing tests: helpers live in routing_helpers.py (imported by the test modules)."""
