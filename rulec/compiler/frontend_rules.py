@@ -407,7 +407,8 @@ def parse_rules(text: str, file: str = "<rules>") -> m.Shop:
 
 
 def parse_rules_with_layout(text: str, file: str = "<rules>") -> tuple:
-    """(Shop, statement lines) where the lines are as `statement_lines` gives them."""
+    """(Shop, [(statement key, first line, last line)]): the layout lets `rulec fmt` keep
+    comments beside their statements."""
     from rulec.grammar.loader import parser
 
     pos = Positions(file)
@@ -448,15 +449,9 @@ def parse_rules_with_layout(text: str, file: str = "<rules>") -> tuple:
     return shop, _statements(tree)
 
 
-def statement_lines(text: str) -> list:
-    """(key, first line, last line) of each statement of a well-formed `.rules` text, keyed
-    as printer_rules.sections keys its items (for keeping comments in `rulec fmt`)."""
-    from rulec.grammar.loader import parser
-
-    return _statements(parser().parse(text, start="rules_file"))
-
-
 def _statements(tree) -> list:
+    """(key, first line, last line) of each statement, keyed as printer_rules.sections keys
+    its items (for keeping comments in `rulec fmt`)."""
     out, counts = [], {}
     for stmt in tree.children:
         kind = stmt.data
