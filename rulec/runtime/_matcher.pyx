@@ -66,31 +66,29 @@ cdef inline uint64_t _hash(const int32_t* key, int k) noexcept nogil:
 
 
 cdef class IntTable:
-    """Open addressing map: k int32 (a class tuple, or bitset words) -> int32 >= 0."""
-    cdef int k
+    """Open addressing map: k int32 (a class tuple, or bitset words) -> int32 >= 0.
+
+    Entries are [value, key...] side by side, so a probe touches one cache line."""
+    cdef int k, stride
     cdef Py_ssize_t cap, used
-    cdef int32_t* keys
-    cdef int32_t* vals
+    cdef int32_t* ent
 
     def __cinit__(self, int k):
         self.k = k
+        self.stride = k + 1
         self.cap = 0
-        self.keys = NULL
-        self.vals = NULL
+        self.ent = NULL
         self._alloc(1024)
 
     def __dealloc__(self):
-        free(self.keys)
-        free(self.vals)
+        free(self.ent)
 
     cdef int _alloc(self, Py_ssize_t cap) except -1:
-        free(self.keys)
-        free(self.vals)
-        self.keys = <int32_t*>malloc(cap * (self.k if self.k else 1) * sizeof(int32_t))
-        self.vals = <int32_t*>malloc(cap * sizeof(int32_t))
-        if self.keys == NULL or self.vals == NULL:
+        free(self.ent)
+        self.ent = <int32_t*>malloc(cap * self.stride * sizeof(int32_t))
+        if self.ent == NULL:
             raise MemoryError()
-        memset(self.vals, 0xff, cap * sizeof(int32_t))
+        memset(self.ent, 0xff, cap * self.stride * sizeof(int32_t))
         self.cap = cap
         self.used = 0
         return 0
@@ -98,48 +96,48 @@ cdef class IntTable:
     cdef inline Py_ssize_t _slot(self, const int32_t* key) noexcept nogil:
         cdef Py_ssize_t mask = self.cap - 1
         cdef Py_ssize_t i = <Py_ssize_t>(_hash(key, self.k) & <uint64_t>mask)
-        cdef int j, k = self.k
+        cdef int j, k = self.k, st = self.stride
         cdef const int32_t* p
-        while self.vals[i] >= 0:
-            p = self.keys + i * k
+        while True:
+            p = self.ent + i * st
+            if p[0] < 0:
+                return i
             j = 0
-            while j < k and p[j] == key[j]:
+            while j < k and p[j + 1] == key[j]:
                 j += 1
             if j == k:
                 return i
             i = (i + 1) & mask
-        return i
 
     cdef inline int32_t get(self, const int32_t* key) noexcept nogil:
-        return self.vals[self._slot(key)]
+        return self.ent[self._slot(key) * self.stride]
 
     cdef int put(self, const int32_t* key, int32_t val) except -1:
         cdef Py_ssize_t i, old_cap = self.cap
-        cdef int32_t* ok
-        cdef int32_t* ov
+        cdef int32_t* old
         if self.used >= TABLE_MAX:
             self._alloc(self.cap)  # bounded memory: forget everything, start again
         elif 2 * (self.used + 1) > self.cap:
-            ok, ov = self.keys, self.vals
-            self.keys, self.vals = NULL, NULL
+            old = self.ent
+            self.ent = NULL
             self.cap = 0
             try:
                 self._alloc(old_cap * 2)
                 for i in range(old_cap):
-                    if ov[i] >= 0:
-                        self._insert(ok + i * self.k, ov[i])
+                    if old[i * self.stride] >= 0:
+                        self._insert(old + i * self.stride + 1, old[i * self.stride])
             finally:
-                free(ok)
-                free(ov)
+                free(old)
         self._insert(key, val)
         return 0
 
     cdef inline void _insert(self, const int32_t* key, int32_t val) noexcept nogil:
         cdef Py_ssize_t i = self._slot(key)
-        if self.vals[i] < 0:
+        cdef int32_t* p = self.ent + i * self.stride
+        if p[0] < 0:
             self.used += 1
-        memcpy(self.keys + i * self.k, key, self.k * sizeof(int32_t))
-        self.vals[i] = val
+        memcpy(p + 1, key, self.k * sizeof(int32_t))
+        p[0] = val
 
 
 cdef class Rows:
@@ -374,15 +372,22 @@ cdef class PSet:
         cdef int lo = 0, hi = self.nthr[s], mid
         cdef const double* t = self.thr[s]
         cdef int32_t r
+        cdef int eq = 0
         if d != d:
             return self.special_vec(s, 0, float("nan"))
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if t[mid] < d:
-                lo = mid + 1
-            else:
-                hi = mid
-        mid = 2 * lo + (1 if (lo < self.nthr[s] and t[lo] == d) else 0)
+        if hi <= 16:  # branch-free count: no mispredicted jumps on random values
+            for mid in range(hi):
+                lo += t[mid] < d
+                eq |= t[mid] == d
+        else:
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if t[mid] < d:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            eq = lo < self.nthr[s] and t[lo] == d
+        mid = 2 * lo + eq
         r = self.posvec[s][mid]
         if r < 0:
             r = self.num_miss(s, mid, d, v)
