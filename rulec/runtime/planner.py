@@ -304,16 +304,21 @@ class _Run:
             raise stop[1]
 
     def _flush(self, batch):
+        """Content first, outside the ledger's lock (it needs no history); then the one atomic
+        step: history, O2/O4/O5/O13 checks, print, record."""
         ids = [r[1]["consumer"] for r in batch]
+        offers, counts = self._offers(batch)
         result = {}
 
         def decide(history):
-            sends, counts = self._decide(batch, history)
-            result["sends"], result["counts"] = sends, counts
+            sends, more = self._decide(offers, history)
+            result["sends"], result["counts"] = sends, more
             return [(c.name, cid, c.channel, c.at) for c, cid, _v, _i in sends]
 
         def emit():
-            self._emit(result["sends"], result["counts"])
+            for k, n in result["counts"].items():
+                counts[k] = counts.get(k, 0) + n
+            self._emit(result["sends"], counts)
 
         self.p.ledger.decide_and_record(ids, decide, emit)
         self.consumers += len(batch)
@@ -330,110 +335,106 @@ class _Run:
                            .toordinal())
         return sent, regs, greens
 
-    def _decide(self, batch, history):
-        """O1–O9, O11 for one batch. Capped and green sends are decided per consumer in (send
-        time, declaration) order (O4, O5); exempt ones do not interact, so their order is free.
-        Returns (sends, skip counts {(campaign, reason): n})."""
+    def _offers(self, batch):
+        """O1, O3, O6–O9, O11: per consumer, the (campaign, content, items) it qualifies for,
+        capped and green ones first in (send time, declaration) order (O4); and the skip counts
+        {(campaign, reason): n} of those it does not qualify for."""
         crowds_of = self.p.table.matcher.crowds_of if self.need_crowds else None
-        window = self.window
         targeted = [c for c in self.active if _CODE[c.kind] == 0]
-        promo = [(c, _CODE[c.kind], c.choices, c.at, c.name) for c in self.active
-                 if _CODE[c.kind] != 0]
-        sends, counts, seen, hget = [], {}, {}, history.get
+        promo = [(c, _CODE[c.kind], c.choices, c.at) for c in self.active if _CODE[c.kind] != 0]
+        offers, counts = [], {}
         combos, combo_n = {}, {}  # crowds -> [(campaign, variant)] of the targets they hit (O1)
         outside = 0  # consumers who are not exclusive (no promo privilege reaches them)
-
-        def skip(c, why):
-            k = (c, why)
-            counts[k] = counts.get(k, 0) + 1
-
         for _lineno, rec, buys, cart in batch:
-            cid = rec["consumer"]
-            st = seen.get(cid)
-            if st is None:
-                h = hget(cid)
-                st = seen[cid] = self._history(h) if h else (set(), [], set())
-            sent, regs, greens = st
             crowds = None
             if crowds_of is not None:
                 crowds = crowds_of(rec.get("attrs") or _EMPTY, rec.get("crowds") or ())
+            got = []
             if targeted:
                 key = tuple(crowds)
                 hits = combos.get(key)
                 if hits is None:
-                    hits = combos[key] = self._hits(targeted, crowds)
+                    hits = combos[key] = [(c, v, None) for c, v in self._hits(targeted, crowds)]
                     combo_n[key] = 0
                 combo_n[key] += 1
-                for c, v in hits:
-                    name = c.name
-                    if name in sent:
-                        skip(c, "already_sent")
-                        continue
-                    ch = c.channel
-                    if ch == "regular":  # O2 on scheduled times, symmetric
-                        at = c.at
-                        for t in regs:
-                            if -window < at - t < window:
-                                break
-                        else:
-                            regs.append(at)
-                            sent.add(name)
-                            sends.append((c, cid, v, None))
-                            continue
-                        skip(c, "capped")
-                    elif ch == "green":  # O5: one green-channel message per consumer per date
-                        if c.day in greens:
-                            skip(c, "green_taken")
-                            continue
-                        greens.add(c.day)
-                        sent.add(name)
-                        sends.append((c, cid, v, None))
-                    else:
-                        sent.add(name)
-                        sends.append((c, cid, v, None))
-            if not promo:
-                continue
-            if rec.get("exclusive") is not True:
+                got.extend(hits)
+            if promo and rec.get("exclusive") is not True:
                 outside += 1
-                continue
-            for c, code, choices, at, name in promo:
-                if code == 1:  # cart coupon (O6): carted since the window start
-                    lo = c.cart_start
-                    items = cart and list(dict.fromkeys([i for t, i in cart if lo <= t <= at]))
-                    if not items:
-                        skip(c, "not_in_audience")
-                        continue
-                    variant = c.base
-                else:  # recall (2), super discount (3): no purchase in the window (O7, O8, O11)
-                    items = None
-                    if code == 3 and rec.get("interested") is not True:
-                        skip(c, "not_interested")
-                        continue
-                    lo = c.window_start
-                    if buys and any(lo <= t <= at for t in buys):
-                        skip(c, "purchased")
-                        continue
-                    if code == 3 and not c.activities:
-                        skip(c, "no_valid_activity")
+            elif promo:
+                for c, code, choices, at in promo:
+                    why = None
+                    if code == 1:  # cart coupon (O6): carted in the window
+                        lo = c.cart_start
+                        items = cart and list(dict.fromkeys([i for t, i in cart if lo <= t <= at]))
+                        if not items:
+                            why = "not_in_audience"
+                    else:  # recall (2), super discount (3): no purchase in the window (O7, O8)
+                        items, lo = None, c.window_start
+                        if code == 3 and rec.get("interested") is not True:
+                            why = "not_interested"
+                        elif buys and any(lo <= t <= at for t in buys):
+                            why = "purchased"
+                        elif code == 3 and not c.activities:
+                            why = "no_valid_activity"
+                    if why is not None:
+                        k = (c, why)
+                        counts[k] = counts.get(k, 0) + 1
                         continue
                     variant = c.base
                     for crowd, v in choices:  # O7: the first segment the consumer is in
                         if crowd in crowds:
                             variant = v
                             break
-                if name in sent:
-                    skip(c, "already_sent")
-                    continue
-                sent.add(name)
-                sends.append((c, cid, variant, items))
+                    got.append((c, variant, items))
+            offers.append((rec["consumer"], got))
         for c in targeted:  # consumers whose crowds hit none of its targets
             n = len(batch) - sum(combo_n[k] for k, hits in combos.items()
                                  if any(h[0] is c for h in hits))
             if n:
                 counts[(c, "not_in_audience")] = n
-        for c, *_rest in promo:
-            if outside:
+        if outside:
+            for c, *_rest in promo:
                 counts[(c, "not_exclusive")] = outside
+        return offers, counts
+
+    def _decide(self, offers, history):
+        """O2, O4, O5, O13 against the ledger history: pure given `history` (a ledger may call
+        it again on retry). Returns (sends, skip counts)."""
+        window = self.window
+        sends, counts, seen, hget = [], {}, {}, history.get
+        for cid, got in offers:
+            if not got:
+                continue
+            st = seen.get(cid)
+            if st is None:
+                h = hget(cid)
+                st = seen[cid] = self._history(h) if h else (set(), [], set())
+            sent, regs, greens = st
+            for c, v, items in got:
+                name, why = c.name, None
+                if name in sent:
+                    why = "already_sent"
+                else:
+                    ch = c.channel
+                    if ch == "regular":  # O2 on scheduled times, symmetric
+                        at = c.at
+                        for t in regs:
+                            if -window < at - t < window:
+                                why = "capped"
+                                break
+                        else:
+                            regs.append(at)
+                    elif ch == "green":  # O5: one green-channel message per consumer per date
+                        if c.day in greens:
+                            why = "green_taken"
+                        else:
+                            greens.add(c.day)
+                if why is None:
+                    sent.add(name)
+                    sends.append((c, cid, v, items))
+                else:
+                    k = (c, why)
+                    counts[k] = counts.get(k, 0) + 1
         return sends, counts
 
     @staticmethod
