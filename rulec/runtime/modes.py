@@ -6,7 +6,7 @@ only while deciding, so the same table, state, events and seed replay identicall
 
 - efficiency: weight(a) = level(a) among non-busy agents (E2, E3).
 - conversion: weight(a) = level(a) * (rate(a) + EPS) ** K[strength] among non-busy agents
-  (C1–C4); an agent with no known rate takes the mean known rate of the pool.
+  (C1–C4); an agent with no known rate takes the mean known rate of its group.
 - every agent busy: the lowest pending/level wins, ties by declaration order (E4).
 """
 from __future__ import annotations
@@ -87,41 +87,61 @@ def pick_efficiency(pool, level, pending, busy, rng):
     return free[-1]
 
 
-def conversion_weights(free, level, conversion, k):
-    """C1–C4: level * (rate + EPS) ** k for each agent of `free` (unknown rate: pool mean)."""
-    known = [conversion[a] for a in free if conversion[a] is not None]
+def conversion_table(members, level, conversion, k):
+    """C1–C4 weights of a conversion group's members, level * (rate + EPS) ** k (an unknown
+    rate counts as the mean known rate of the members, 0 if none is known), and their
+    running sums."""
+    known = [conversion[a] for a in members if conversion[a] is not None]
     mean = sum(known) / len(known) if known else 0.0
-    out = []
-    for a in free:
+    weights = []
+    for a in members:
         r = conversion[a]
-        out.append(level[a] * ((mean if r is None else r) + EPS) ** k)
-    return out
+        weights.append(level[a] * ((mean if r is None else r) + EPS) ** k)
+    cum, total = [], 0.0
+    for w in weights:
+        total += w
+        cum.append(total)
+    return weights, cum
 
 
-def pick_conversion(pool, level, pending, conversion, busy, k, rng):
-    """C3: busy agents are excluded like E3; E4 when all are busy."""
-    free = [a for a in pool if pending[a] <= busy]
+def draw_weighted(members, weights, cum, status, pending, busy, level, rng, tries=TRIES):
+    """draw_efficiency with explicit weights (conversion mode): a non-busy available member
+    with probability ∝ its weight (C3 keeps E3), else E4; -1 when none is available."""
+    total = cum[-1] if cum else 0.0
+    random = rng.random
+    for _ in range(tries if total > 0 else 0):
+        a = members[bisect_right(cum, random() * total)]
+        if status[a] == ONLINE and pending[a] <= busy:
+            return a
+    free, fw, best = [], [], -1
+    for a, w in zip(members, weights):
+        if status[a] == ONLINE:
+            p = pending[a]
+            if p <= busy:
+                free.append(a)
+                fw.append(w)
+            elif best < 0 or p * level[best] < pending[best] * level[a]:
+                best = a
     if not free:
-        return least_loaded(pool, level, pending)
-    if len(free) == 1:
-        return free[0]
-    weights = conversion_weights(free, level, conversion, k)
-    r = rng.random() * sum(weights)
-    for a, w in zip(free, weights):
+        return best
+    r = random() * sum(fw)
+    for a, w in zip(free, fw):
         r -= w
         if r < 0:
             return a
     return free[-1]
 
 
-def scores(pool, mode, k, level, pending, conversion, busy):
+def scores(pool, mode, k, level, pending, conversion, busy, members=()):
     """For traces (R10): [(agent, weight or None when busy, share or None)] and the rule
-    that applies ("weighted" or "all busy: lowest pending/level")."""
+    that applies. In conversion mode `members` is the group (for the unknown-rate mean)."""
     free = [a for a in pool if pending[a] <= busy]
     if not free:
         return [(a, None, None) for a in pool], "all busy: lowest pending/level (E4)"
     if mode == CONVERSION:
-        ws = conversion_weights(free, level, conversion, k)
+        weights, _ = conversion_table(members or free, level, conversion, k)
+        w_all = dict(zip(members or free, weights))
+        ws = [w_all[a] for a in free]
     else:
         ws = [float(level[a]) for a in free]
     total = sum(ws) or 1.0

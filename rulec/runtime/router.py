@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 from bisect import bisect_right
+from operator import itemgetter
 
 from rulec.errors import Diagnostic, InputError, StoreError
 from rulec.runtime import modes
@@ -53,6 +54,9 @@ class Router:
                        and len(self.g_agents[i]) > modes.SMALL_GROUP else modes.EFFICIENCY
                        for i, g in enumerate(groups)]  # C5
         self.g_k = [modes.STRENGTH_K.get(g["strength"], 0.0) for g in groups]
+        self._g_rates = [(lambda conv, m=tuple(m): tuple(conv[a] for a in m)) if len(m) < 2
+                         else itemgetter(*m) for m in self.g_agents]
+        self._conv_tables = [None] * len(groups)
         self.g_robot_target = ["group_robot:" + g["name"] for g in groups]
         self.agent_groups = [[] for _ in agents]
         for gi, members in enumerate(self.g_agents):
@@ -267,9 +271,15 @@ class Router:
         return found
 
     def _conversion(self, g, status, pending, conv):
-        pool = [a for a in self.g_agents[g] if status[a] == ONLINE]
-        return modes.pick_conversion(pool, self.level, pending, conv, self.busy, self.g_k[g],
-                                     self.rng)
+        """R9 in group g; its weights are cached until one of its members' rates changes."""
+        members = self.g_agents[g]
+        key = self._g_rates[g](conv)
+        cached = self._conv_tables[g]
+        if cached is None or cached[0] != key:
+            cached = self._conv_tables[g] = (key, *modes.conversion_table(
+                members, self.level, conv, self.g_k[g]))
+        return modes.draw_weighted(members, cached[1], cached[2], status, pending, self.busy,
+                                   self.level, self.rng)
 
     def _fallback(self, status, pending, tr):
         if tr is not None:
@@ -297,14 +307,12 @@ class Router:
         elif st == SUSPENDED:  # R2c
             for g in self.agent_groups[ca]:
                 if self.g_mode[g] == modes.CONVERSION:
-                    if not any(status[a] == ONLINE for a in self.g_agents[g]):
-                        continue
                     a = self._conversion(g, status, pending, conv)
                 else:
                     a = modes.draw_efficiency(self.g_agents[g], self.g_cum[g], status, pending,
                                               self.busy, self.level, self.rng)
-                    if a < 0:
-                        continue
+                if a < 0:
+                    continue
                 if tr is not None:
                     self._tracer.sticky_group(g, status, pending, conv, a, tr)
                 return a, self.targets[a], "sticky_group", g

@@ -47,7 +47,7 @@ class Tracer:
         pool = [x for x in r.g_agents[g] if status[x] == ONLINE]
         tr.append(f"R2c: suspended past hold → same-group preference: {r.g_name[g]} "
                   "(first of the agent's groups with an available agent)")
-        self.pool(pool, r.g_mode[g], r.g_k[g], pending, conv, tr)
+        self.pool(pool, r.g_mode[g], r.g_k[g], pending, conv, tr, r.g_agents[g])
         tr.append(f"chosen: {r.ids[a]}")
 
     def sticky_group_none(self, ca, tr):
@@ -107,7 +107,7 @@ class Tracer:
         if len(remaining) == 1:
             g = remaining[0]
             tr.append(f"R6: pool = available agents of {r.g_name[g]} (one group remains)")
-            self.pool(pool, r.g_mode[g], r.g_k[g], pending, conv, tr)
+            self.pool(pool, r.g_mode[g], r.g_k[g], pending, conv, tr, r.g_agents[g])
         else:
             tr.append(f"R6: pool = available agents of {self.names(remaining)} (several "
                       "groups remain: efficiency; group = the chosen agent's first group)")
@@ -117,7 +117,7 @@ class Tracer:
         pool = [a for a in self.r.all_agents if status[a] == ONLINE]
         self.pool(pool, modes.EFFICIENCY, 0.0, pending, None, tr)
 
-    def pool(self, pool, mode, k, pending, conv, tr):
+    def pool(self, pool, mode, k, pending, conv, tr, members=()):
         r = self.r
         if mode == modes.CONVERSION:
             strength = next(s for s, v in modes.STRENGTH_K.items() if v == k)
@@ -125,7 +125,7 @@ class Tracer:
                       f"^{k:g})")
         else:
             tr.append("mode: efficiency (weight = level)")
-        rows, rule = modes.scores(pool, mode, k, r.level, pending, conv, r.busy)
+        rows, rule = modes.scores(pool, mode, k, r.level, pending, conv, r.busy, members)
         parts = []
         for a, w, share in rows:
             desc = f"{r.ids[a]} level {r.level[a]} pending {pending[a]}"
