@@ -36,9 +36,12 @@ def canonical(text: str, file: str, to: str | None = None) -> str:
         result, out_name = print_rules(shop, comments), "canonical.rules"
     # A safety net for the operator's file: the canonical text must mean the same rules.
     if _plain(parse_source(result, out_name)) != _plain(shop):
-        raise RulecError.of("P199", "internal error: the canonical form would change these "
-                                    "rules, so nothing was printed (please report it)")
+        raise FormatChanged(file)
     return result
+
+
+class FormatChanged(Exception):
+    """The printed form would read back as other rules: a printer bug, never written out."""
 
 
 def _plain(shop) -> dict:
@@ -78,6 +81,10 @@ def run(args, out, err) -> int:
         result = canonical(text, ns.src, ns.to)
     except RulecError as exc:
         render(exc.diagnostics, err, ns.format, out)
+        return 1
+    except FormatChanged:
+        err.write(f"rulec fmt: internal error: the canonical form of {ns.src} would change its "
+                  "rules, so nothing was written (please report this)\n")
         return 1
     except RecursionError:
         err.write(f"rulec fmt: error: {ns.src} is nested too deeply\n")
