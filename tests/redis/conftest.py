@@ -1,0 +1,50 @@
+"""Redis tests: a private redis-server per session (127.0.0.1, free port, temp dir, no
+persistence), a fresh logical database per test; skipped, with the reason shown, only when
+the redis-server binary is missing (`make test` installs it through scripts/ensure-redis.sh)."""
+import itertools
+import os
+import shutil
+import sys
+
+import pytest
+
+HERE = os.path.dirname(__file__)
+sys.path[:0] = [HERE, os.path.join(HERE, "..", "routing"), os.path.join(HERE, "..", "outreach")]
+
+from redis_server import RedisServer  # noqa: E402
+
+MISSING = "redis-server is not installed (apt-get install redis-server, or `make redis`)"
+
+
+def need_redis():
+    if shutil.which("redis-server") is None:
+        pytest.skip(MISSING)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    need_redis()
+    server = RedisServer().start()
+    yield server
+    server.cleanup()
+
+
+_dbs = itertools.cycle(range(16))
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """redis://127.0.0.1:PORT/N for a logical database emptied for this test."""
+    import redis
+    db = next(_dbs)
+    redis.Redis(port=redis_server.port, db=db).flushdb()
+    return redis_server.url(db)
+
+
+@pytest.fixture
+def own_server():
+    """A server of this test's own (AOF on, appendfsync always), to kill and restart."""
+    need_redis()
+    server = RedisServer(aof=True).start()
+    yield server
+    server.cleanup()
