@@ -39,11 +39,10 @@ def _keys(text):
 
 
 def _recorded(ledger):
-    import sqlite3
-    db = sqlite3.connect(ledger)
-    rows = db.execute("SELECT c.name, s.consumer FROM sends s JOIN campaigns c ON c.id = s.campaign")
-    keys = [tuple(r) for r in rows]
-    db.close()
+    from rulec.runtime.ledger.sqlite_ledger import SqliteLedger
+    led = SqliteLedger(ledger, RULES["shop"])
+    keys = [(n, c) for n, c, _ch, _at in led.sends()]
+    led.close()
     return keys
 
 

@@ -163,3 +163,25 @@ def test_ledger_locked_past_the_timeout_is_a_store_error(tmp_path):
             holder.execute("ROLLBACK")
             holder.close()
     assert exc.value.code == "S907"
+
+
+def test_ledger_refuses_to_record_a_send_twice(tmp_path):
+    """O13: the ledger itself refuses a (campaign, consumer) it holds (S906) and keeps nothing
+    of that batch."""
+    from rulec.errors import StoreError
+    from rulec.runtime.ledger.sqlite_ledger import SqliteLedger
+    led = SqliteLedger(tmp_path / "l.db", "hx")
+    led.open_campaigns({"wk": ("started", None, 0)})
+    assert led.decide_and_record(["a"], lambda h: [("wk", "a", "regular", 5)])
+    printed = []
+    for records in ([("wk", "a", "regular", 5)],
+                    [("wk", "b", "exempt", 5), ("wk", "b", "exempt", 5)]):
+        with pytest.raises(StoreError) as exc:
+            led.decide_and_record(["a", "b"], lambda h, r=records: r, lambda: printed.append(1))
+        assert exc.value.code == "S906"
+    with pytest.raises(StoreError) as exc:
+        led.decide_and_record(["c"], lambda h: [("nope", "c", "exempt", 5)])
+    assert exc.value.code == "S905"
+    assert printed == [] and led.sends() == [("wk", "a", "regular", 5)]
+    assert led.decide_and_record(["a"], lambda h: [] if h["a"] == [("wk", "regular", 5)] else 1) == []
+    led.close()

@@ -1,4 +1,9 @@
-"""The SQLite ledger: one file, WAL, one BEGIN IMMEDIATE transaction per batch (O13)."""
+"""The SQLite ledger: one file, WAL, one BEGIN IMMEDIATE transaction per batch (O13).
+
+Each consumer has one row holding every send it received (";campaign id,channel,at" per
+send, in decision order: the same packing as the Redis ledger): the batch's history is one
+indexed lookup per consumer and recording is one upsert per consumer, not one per send. The
+key (campaign, consumer) is checked against that row inside the same transaction."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,18 +14,18 @@ import sqlite3
 from rulec.errors import Diagnostic, StoreError
 from rulec.runtime.ledger.base import CHANNEL_CODE, CHANNELS, FINISHED, STARTED, Ledger
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 IN_CHUNK = 500  # host parameters per `IN (...)` lookup
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS campaigns (
   id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, status TEXT NOT NULL, reason TEXT,
   send_at INTEGER, opened_at TEXT NOT NULL, finished_at TEXT);
-CREATE TABLE IF NOT EXISTS sends (
-  consumer TEXT NOT NULL, campaign INTEGER NOT NULL REFERENCES campaigns(id),
-  channel INTEGER NOT NULL, at INTEGER NOT NULL,
-  PRIMARY KEY (consumer, campaign)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS consumers (consumer TEXT PRIMARY KEY, sends TEXT NOT NULL)
+  WITHOUT ROWID;
 """
+UPSERT = ("INSERT INTO consumers (consumer, sends) VALUES (?, ?) ON CONFLICT (consumer) "
+          "DO UPDATE SET sends = sends || excluded.sends")
 
 
 def _fail(code, message):
@@ -143,20 +148,26 @@ class SqliteLedger(Ledger):
             raise
 
     # -- sends ------------------------------------------------------------------------------
+    def _unpack(self, text) -> list:
+        """";id,channel,at;..." -> [(campaign name, channel, at)]."""
+        out, names = [], self._names
+        for part in text.split(";")[1:]:
+            cid, ch, at = part.split(",")
+            cid = int(cid)
+            if cid not in names:
+                self._load_ids()
+            out.append((names[cid], CHANNELS[int(ch)], int(at)))
+        return out
+
     def _history(self, consumers) -> dict:
-        hist = {}
-        names, db = self._names, self.db
+        hist, db = {}, self.db
         uniq = list(dict.fromkeys(consumers))
         for i in range(0, len(uniq), IN_CHUNK):
             part = uniq[i:i + IN_CHUNK]
-            q = ("SELECT consumer, campaign, channel, at FROM sends WHERE consumer IN (" +
-                 ",".join("?" * len(part)) + ")")
-            for consumer, cid, ch, at in db.execute(q, part):
-                name = names.get(cid)
-                if name is None:
-                    self._load_ids()
-                    name = self._names[cid]
-                hist.setdefault(consumer, []).append((name, CHANNELS[ch], at))
+            q = "SELECT consumer, sends FROM consumers WHERE consumer IN (" + \
+                ",".join("?" * len(part)) + ")"
+            for consumer, text in db.execute(q, part):
+                hist[consumer] = self._unpack(text)
         return hist
 
     @_guard
@@ -164,31 +175,48 @@ class SqliteLedger(Ledger):
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
-            records = decide(self._history(consumers))
+            history = self._history(consumers)
+            records = decide(history)
             if records:
-                ids = self._ids
-                for r in records:
-                    if r[0] not in ids:
-                        raise _fail("S905", f"campaign {r[0]!r} was never opened in this ledger")
-                db.executemany("INSERT INTO sends (consumer, campaign, channel, at) VALUES (?,?,?,?)",
-                               [(c, ids[n], CHANNEL_CODE[ch], at) for n, c, ch, at in records])
+                db.executemany(UPSERT, self._rows(records, history))
             if emit is not None:
                 emit()
             db.execute("COMMIT")
-        except sqlite3.IntegrityError as exc:
-            _rollback(db)
-            raise _fail("S906", f"ledger {self.path}: a send was recorded twice ({exc})") from None
         except BaseException:
             _rollback(db)
             raise
         return records
 
+    def _rows(self, records, history) -> list:
+        """Upsert rows, one per consumer; refuses a (campaign, consumer) already recorded."""
+        ids, packed, seen, toks = self._ids, {}, set(), {}
+        n = 0
+        for r in records:
+            k = (r[0], r[2], r[3])
+            tok = toks.get(k)
+            if tok is None:
+                if r[0] not in ids:
+                    raise _fail("S905", f"campaign {r[0]!r} was never opened in this ledger")
+                tok = toks[k] = f";{ids[r[0]]},{CHANNEL_CODE[r[2]]},{int(r[3])}"
+            consumer = r[1]
+            seen.add((r[0], consumer))
+            n += 1
+            prev = packed.get(consumer)
+            packed[consumer] = tok if prev is None else prev + tok
+        clash = len(seen) != n or any((h[0], consumer) in seen
+                                      for consumer, hs in history.items() for h in hs)
+        if clash:
+            raise _fail("S906", f"ledger {self.path}: a (campaign, consumer) send was decided "
+                                "twice")
+        return list(packed.items())
+
     @_guard
     def sends(self, campaign=None) -> list:
-        q = ("SELECT c.name, s.consumer, s.channel, s.at FROM sends s "
-             "JOIN campaigns c ON c.id = s.campaign")
-        rows = self.db.execute(q + " WHERE c.name = ?", (campaign,)) if campaign else self.db.execute(q)
-        return [(n, c, CHANNELS[ch], at) for n, c, ch, at in rows]
+        out = []
+        for consumer, text in self.db.execute("SELECT consumer, sends FROM consumers"):
+            out.extend((n, consumer, ch, at) for n, ch, at in self._unpack(text)
+                       if campaign is None or n == campaign)
+        return out
 
     def close(self) -> None:
         try:
