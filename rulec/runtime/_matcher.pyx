@@ -13,7 +13,7 @@ from cpython.ref cimport Py_INCREF
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from libc.stdint cimport uint64_t, uint32_t, int32_t, int64_t, int8_t, uint8_t
 from libc.stdlib cimport malloc, calloc, realloc, free
-from libc.string cimport memcpy, memset, memcmp
+from libc.string cimport memcpy, memset, memcmp, memmove
 
 from rulec.runtime.reference import check_chat
 from rulec.errors import Diagnostic, InputError
@@ -473,6 +473,25 @@ cdef inline uint64_t* _narrow(uint64_t* cand, uint64_t* hits, const uint64_t* ro
     return hits if anyb else cand
 
 
+cdef inline bint _narrow_r(const uint64_t* cand, uint64_t* hits, const uint64_t* row,
+                           int* lo, int* hi) noexcept nogil:
+    """R5 step on words [lo, hi): hits = cand & row; True (range shrunk to hits) when any."""
+    cdef int w, nlo = hi[0], nhi = lo[0]
+    cdef uint64_t h
+    for w in range(lo[0], hi[0]):
+        h = cand[w] & row[w]
+        hits[w] = h
+        if h:
+            if w < nlo:
+                nlo = w
+            nhi = w + 1
+    if nhi > nlo:
+        lo[0] = nlo
+        hi[0] = nhi
+        return True
+    return False
+
+
 cdef class CMatcher:
     """The Cython matcher (see rulec.runtime.matcher for the interface)."""
     cdef readonly object py
@@ -539,11 +558,10 @@ cdef class CMatcher:
         return cand
 
     cdef uint64_t* _cand(self, PyObject* chat) except NULL:
-        """R5 candidates of one chat dict, as W words in self.buf (or a row)."""
+        """R5 candidates of one chat dict, as W words in self.buf."""
         cdef PyObject* attrs
         cdef PyObject* msg
         cdef PyObject* labels
-        cdef PyObject* label
         cdef PyObject* prod
         cdef PyObject* order
         cdef PyObject* it
@@ -591,8 +609,6 @@ cdef class CMatcher:
         irid = self.intent.lookup(attrs, msg)
         # every row is final now (lookups may have grown the row store)
         cdef uint64_t* data = self.rows.data
-        cdef uint64_t* cand = self.buf
-        cdef uint64_t* hits = self.buf + W
         cdef uint64_t* crow = data + self.crowd.res_row[crid] * W
         cdef uint64_t* irow = data + self.intent.res_row[irid] * W
         cdef uint64_t* tmp
@@ -615,31 +631,34 @@ cdef class CMatcher:
                 for w in range(W):
                     tmp[w] = irow[w] | lrow[w]
                 irow = tmp
-        memcpy(cand, data + self.all_row * W, W * sizeof(uint64_t))
-        tmp = _narrow(cand, hits, crow, W)
-        if tmp != cand:
-            hits = cand
-            cand = tmp
+        # narrow over the word range [lo, hi) that still holds candidates
+        cdef const uint64_t* cur = data + self.all_row * W
+        cdef uint64_t* bufs[2]
+        cdef int nb = 0, lo = 0, hi = W
+        bufs[0] = self.buf
+        bufs[1] = self.buf + W
+        if _narrow_r(cur, bufs[nb], crow, &lo, &hi):
+            cur = bufs[nb]
+            nb ^= 1
         if prod != NULL:
             r = self._code_row(1, self.codes_product, prod)
-            if r:
-                tmp = _narrow(cand, hits, data + r * W, W)
-                if tmp != cand:
-                    hits = cand
-                    cand = tmp
-        tmp = _narrow(cand, hits, irow, W)
-        if tmp != cand:
-            hits = cand
-            cand = tmp
+            if r and _narrow_r(cur, bufs[nb], data + r * W, &lo, &hi):
+                cur = bufs[nb]
+                nb ^= 1
+        if _narrow_r(cur, bufs[nb], irow, &lo, &hi):
+            cur = bufs[nb]
+            nb ^= 1
         if order != NULL:
             r = self._code_row(3, self.codes_order, order)
-            if r:
-                tmp = _narrow(cand, hits, data + r * W, W)
-                if tmp != cand:
-                    hits = cand
-                    cand = tmp
-        if cand != self.buf:
-            memcpy(self.buf, cand, W * sizeof(uint64_t))
+            if r and _narrow_r(cur, bufs[nb], data + r * W, &lo, &hi):
+                cur = bufs[nb]
+                nb ^= 1
+        if cur != self.buf:
+            memmove(self.buf + lo, cur + lo, (hi - lo) * sizeof(uint64_t))
+        if lo:
+            memset(self.buf, 0, lo * sizeof(uint64_t))
+        if hi < W:
+            memset(self.buf + hi, 0, (W - hi) * sizeof(uint64_t))
         return self.buf
 
     cdef list _names(self, const uint64_t* cand):
@@ -729,8 +748,8 @@ cdef class CMatcher:
         """Columnar R5 (see rulec.runtime.matcher); fills and returns `out` with outcome ids."""
         cdef const int32_t* dimp[4]
         cdef int d, w, W = self.W
-        cdef Py_ssize_t i, r
-        cdef int32_t c, oid
+        cdef Py_ssize_t i
+        cdef int32_t oid
         cdef const int32_t[::1] mv
         cdef int32_t[::1] outv
         if n < 0:
