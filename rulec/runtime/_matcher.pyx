@@ -8,6 +8,7 @@ addressing table of the crowd (then intent) results; OR in label rows; narrow cr
 intent > order over W words; build the list of names. Anything unusual (a new class, exotic
 types, huge ints) goes to the pure-Python plan, which is the same code the twin runs.
 """
+cimport cython
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
 from cpython.list cimport PyList_New, PyList_SET_ITEM
@@ -65,6 +66,7 @@ cdef inline uint64_t _hash(const int32_t* key, int k) noexcept nogil:
     return h ^ (h >> 29)
 
 
+@cython.final
 cdef class IntTable:
     """Open addressing map: k int32 (a class tuple, or bitset words) -> int32 >= 0.
 
@@ -140,6 +142,7 @@ cdef class IntTable:
         p[0] = val
 
 
+@cython.final
 cdef class Rows:
     """Group bitsets as W uint64 words each; row 0 is empty."""
     cdef int W
@@ -172,6 +175,7 @@ cdef class Rows:
         return self.n - 1
 
 
+@cython.final
 cdef class PSet:
     """The C side of one predicate set (crowds or intents) of a matcher_py.PredSet plan."""
     cdef object py
@@ -492,6 +496,7 @@ cdef inline bint _narrow_r(const uint64_t* cand, uint64_t* hits, const uint64_t*
     return False
 
 
+@cython.final
 cdef class CMatcher:
     """The Cython matcher (see rulec.runtime.matcher for the interface)."""
     cdef readonly object py
@@ -843,6 +848,7 @@ def _bad_col(name, msg):
     raise InputError([Diagnostic("E802", f"column {name!r}: {msg}")])
 
 
+@cython.final
 cdef class ColArgs:
     """The columns one predicate set reads, resolved per slot for match_columns."""
     cdef PSet ps
