@@ -520,6 +520,7 @@ cdef class CMatcher:
         self.W = W = (py.n + 63) // 64
         self.rows = Rows(W)
         self.all_row = self.rows.add(py.all)
+        seen = {0: 0}  # identical value rows share one copy (smaller, cache-friendlier)
         for d, dim in enumerate(("crowd", "product", "intent", "order")):
             lst = py.row_list[dim]
             self.ncodes[d] = len(lst)
@@ -528,7 +529,10 @@ cdef class CMatcher:
                 raise MemoryError()
             self.code_row[d][0] = 0
             for c in range(1, len(lst)):
-                self.code_row[d][c] = self.rows.add(lst[c])
+                bits = lst[c]
+                if bits not in seen:
+                    seen[bits] = self.rows.add(bits)
+                self.code_row[d][c] = seen[bits]
         self.codes_crowd = py.codes["crowd"]
         self.codes_product = py.codes["product"]
         self.codes_intent = py.codes["intent"]
