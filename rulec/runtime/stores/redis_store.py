@@ -249,7 +249,7 @@ class RedisStore(Store):
         try:
             reply = self._script(COMMIT, self.keys, (self._ver, buyer, assumed, aid, text, force))
         except _Degraded:
-            return True
+            return False  # decide again, on the degraded view
         if len(reply) == 2:
             if agent >= 0:
                 self.pending[agent] += 1
