@@ -307,11 +307,11 @@ class _Run:
         """Content first, outside the ledger's lock (it needs no history); then the one atomic
         step: history, O2/O4/O5/O13 checks, print, record."""
         ids = [r[1]["consumer"] for r in batch]
-        offers, counts = self._offers(batch)
+        offers, counts, combos = self._offers(batch)
         result = {}
 
         def decide(history):
-            sends, more = self._decide(offers, history)
+            sends, more = self._decide(offers, combos, history)
             result["sends"], result["counts"] = sends, more
             return [(c.name, cid, c.channel, c.at) for c, cid, _v, _i in sends]
 
@@ -336,9 +336,10 @@ class _Run:
         return sent, regs, greens
 
     def _offers(self, batch):
-        """O1, O3, O6–O9, O11: per consumer, the (campaign, content, items) it qualifies for,
-        capped and green ones first in (send time, declaration) order (O4); and the skip counts
-        {(campaign, reason): n} of those it does not qualify for."""
+        """O1, O3, O6–O9, O11: per consumer (id, key of its targeted hits in `combos`, promo
+        offers [(campaign, content, items)]); the skip counts {(campaign, reason): n} of the
+        campaigns it does not qualify for; and `combos`: crowds -> [(campaign, content, None)]
+        of the targeted campaigns those crowds hit, in (send time, declaration) order (O4)."""
         crowds_of = self.p.table.matcher.crowds_of if self.need_crowds else None
         targeted = [c for c in self.active if _CODE[c.kind] == 0]
         promo = [(c, _CODE[c.kind], c.choices, c.at) for c in self.active if _CODE[c.kind] != 0]
@@ -349,7 +350,7 @@ class _Run:
             crowds = None
             if crowds_of is not None:
                 crowds = crowds_of(rec.get("attrs") or _EMPTY, rec.get("crowds") or ())
-            got = []
+            got, key = [], None
             if targeted:
                 key = tuple(crowds)
                 hits = combos.get(key)
@@ -357,7 +358,6 @@ class _Run:
                     hits = combos[key] = [(c, v, None) for c, v in self._hits(targeted, crowds)]
                     combo_n[key] = 0
                 combo_n[key] += 1
-                got.extend(hits)
             if promo and rec.get("exclusive") is not True:
                 outside += 1
             elif promo:
@@ -386,7 +386,7 @@ class _Run:
                             variant = v
                             break
                     got.append((c, variant, items))
-            offers.append((rec["consumer"], got))
+            offers.append((rec["consumer"], key, got))
         for c in targeted:  # consumers whose crowds hit none of its targets
             n = len(batch) - sum(combo_n[k] for k, hits in combos.items()
                                  if any(h[0] is c for h in hits))
@@ -395,47 +395,69 @@ class _Run:
         if outside:
             for c, *_rest in promo:
                 counts[(c, "not_exclusive")] = outside
-        return offers, counts
+        return offers, counts, combos
 
-    def _decide(self, offers, history):
+    def _decide(self, offers, combos, history):
         """O2, O4, O5, O13 against the ledger history: pure given `history` (a ledger may call
-        it again on retry). Returns (sends, skip counts)."""
-        window = self.window
+        it again on retry). Returns (sends, skip counts). A consumer with no history, seen once
+        in the batch, gets its crowd combination's outcome, worked out once per combination."""
         sends, counts, seen, hget = [], {}, {}, history.get
-        for cid, got in offers:
-            if not got:
+        clean, clean_n = {}, {}
+        once = len({o[0] for o in offers}) == len(offers)
+        for cid, key, got in offers:
+            if once and cid not in history:
+                if key is not None:
+                    out = clean.get(key)
+                    if out is None:
+                        out = clean[key] = self._check(combos[key], (set(), [], set()), {})
+                        clean_n[key] = 0
+                    clean_n[key] += 1
+                    for c, v, items in out[0]:
+                        sends.append((c, cid, v, items))
+                for c, v, items in got:  # exempt promo kinds, never sent before
+                    sends.append((c, cid, v, items))
                 continue
             st = seen.get(cid)
             if st is None:
                 h = hget(cid)
                 st = seen[cid] = self._history(h) if h else (set(), [], set())
-            sent, regs, greens = st
-            for c, v, items in got:
-                name, why = c.name, None
-                if name in sent:
-                    why = "already_sent"
-                else:
-                    ch = c.channel
-                    if ch == "regular":  # O2 on scheduled times, symmetric
-                        at = c.at
-                        for t in regs:
-                            if -window < at - t < window:
-                                why = "capped"
-                                break
-                        else:
-                            regs.append(at)
-                    elif ch == "green":  # O5: one green-channel message per consumer per date
-                        if c.day in greens:
-                            why = "green_taken"
-                        else:
-                            greens.add(c.day)
-                if why is None:
-                    sent.add(name)
-                    sends.append((c, cid, v, items))
-                else:
-                    k = (c, why)
-                    counts[k] = counts.get(k, 0) + 1
+            mine, _ = self._check((combos[key] if key is not None else []) + got, st, counts)
+            sends.extend((c, cid, v, items) for c, v, items in mine)
+        for key, (_sent, skipped) in clean.items():
+            for k, n in skipped.items():
+                counts[k] = counts.get(k, 0) + n * clean_n[key]
         return sends, counts
+
+    def _check(self, offers, state, counts) -> tuple:
+        """The offers one consumer receives given its state [sent names, regular times, green
+        days] (updated); skips are added to `counts` (also returned)."""
+        window = self.window
+        sent, regs, greens = state
+        out = []
+        for c, v, items in offers:
+            name, why = c.name, None
+            if name in sent:
+                why = "already_sent"
+            elif c.channel == "regular":  # O2 on scheduled times, symmetric
+                at = c.at
+                for t in regs:
+                    if -window < at - t < window:
+                        why = "capped"
+                        break
+                else:
+                    regs.append(at)
+            elif c.channel == "green":  # O5: one green-channel message per consumer per date
+                if c.day in greens:
+                    why = "green_taken"
+                else:
+                    greens.add(c.day)
+            if why is None:
+                sent.add(name)
+                out.append((c, v, items))
+            else:
+                k = (c, why)
+                counts[k] = counts.get(k, 0) + 1
+        return out, counts
 
     @staticmethod
     def _hits(targeted, crowds) -> list:
