@@ -144,3 +144,28 @@ def test_targeted_campaign_without_targets_sends_nothing(tmp_path):
     with Planner(Table.from_body(body), tmp_path / "l.db") as p:
         r = p.plan([consumer(14)], NOW)
     assert r.sends == [] and r.report["skips"] == {"not_in_audience": 1}
+
+
+def test_o13_interleaved_planners_share_the_work_exactly_once(tmp_path):
+    """O13: planner B runs in full between two batches of planner A on the same ledger file:
+    A's later batches find B's sends, nothing is decided twice and nothing is lost."""
+    db = tmp_path / "l.db"
+    people = [consumer(i) for i in range(200)]
+    b_sends = []
+
+    def audience_of_a():
+        for k, c in enumerate(people):
+            if k == 60:  # A has recorded 3 batches of 20 and holds no lock now
+                with Planner(table(), db, batch_size=20) as b:
+                    b_sends.extend(b.plan(people, NOW).sends)
+            yield c
+
+    with Planner(table(), db, batch_size=20) as a:
+        r = a.plan(audience_of_a(), NOW)
+        a_keys = {(s["campaign"], s["consumer"]) for s in r.sends}
+        recorded = {(n, c) for n, c, _ch, _at in a.ledger.sends()}
+    b_keys = {(s["campaign"], s["consumer"]) for s in b_sends}
+    assert a_keys and b_keys and not a_keys & b_keys
+    assert a_keys | b_keys == expected(200) == recorded
+    assert {c for _n, c in a_keys} <= {f"c{i}" for i in range(60)}
+    assert r.report["skips"]["already_sent"] == len(b_keys)
