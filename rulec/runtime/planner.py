@@ -18,8 +18,13 @@ _CODE = {"batch": 0, "green": 0, "new_arrival": 0, "restock": 0, "cart_coupon": 
          "super_discount": 3}
 
 
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def _j(v) -> str:
-    return json.dumps(v, ensure_ascii=False)
+    """JSON, UTF-8 text kept, but every character `str.splitlines` breaks on escaped."""
+    text = json.dumps(v, ensure_ascii=False)
+    return text.translate(_LINE_BREAKS) if not text.isascii() else text
 
 
 def _jstr(text: str) -> str:

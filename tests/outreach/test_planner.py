@@ -169,3 +169,27 @@ def test_o13_interleaved_planners_share_the_work_exactly_once(tmp_path):
     assert a_keys | b_keys == expected(200) == recorded
     assert {c for _n, c in a_keys} <= {f"c{i}" for i in range(60)}
     assert r.report["skips"]["already_sent"] == len(b_keys)
+
+
+@pytest.mark.parametrize("cid", ['a"b', "back\\slash", "tab\there", "line\u2028sep", "小王"])
+def test_consumer_ids_are_escaped_in_json_lines(tmp_path, cid):
+    import io
+    out = io.StringIO()
+    with Planner(table(), tmp_path / "l.db") as p:
+        p.plan([{"consumer": cid, "attrs": {"spend": 600}}], NOW, out=out)
+    sends = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert {s["consumer"] for s in sends} == {cid} and len(sends) == 2
+
+
+def test_check_api_takes_now_as_datetime_or_string():
+    """O10 through the lead's pipeline: compile_source(..., now=...) runs outreach.check."""
+    import datetime as dt
+    from rulec.compiler.pipeline import compile_source
+    rules = dict(RULES, campaigns=[{k: v for k, v in RULES["campaigns"][2].items()
+                                    if k != "configured_at"}])
+    src = json.dumps(rules, ensure_ascii=False)
+    late = dt.datetime(2023, 12, 11, 22, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    for now in (late, "2023-12-11T22:00:00+08:00"):
+        res = compile_source(src, file="s.yaml", now=now)
+        assert [d.code for d in res.errors] == ["O651"], res.diagnostics
+    assert compile_source(src, file="s.yaml").ok
