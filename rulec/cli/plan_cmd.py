@@ -68,6 +68,16 @@ def run(args, out, err) -> int:
         err.write(f"rulec plan: skipped {len(result.bad)} malformed audience line"
                   f"{'s' * (len(result.bad) != 1)}" + (f" ({more} not shown)" if more > 0 else "")
                   + "\n")
+    for name, entry in result.report["campaigns"].items():
+        if entry["status"] in ("missed", "skipped"):  # decided by this run, for good (O12)
+            why = {"missed": "first planned more than max_delay after its send time (O12)",
+                   "no_valid_activity": "no valid activity at send time (O8)"
+                   + ("" if ns.activities else "; no --activities were given"),
+                   "not_eligible": "the shop does not meet its thresholds or grant (O7, O9)",
+                   "not_configured": "its required content is missing (O6, O7)",
+                   "deadline_passed": "configured after its deadline (O10)"}.get(entry["reason"],
+                                                                               entry["reason"])
+            err.write(f"rulec plan: campaign {name} {entry['status']}: {why}\n")
     if ns.report:
         try:
             with open(ns.report, "w", encoding="utf-8") as fh:

@@ -185,3 +185,18 @@ def test_ledger_refuses_to_record_a_send_twice(tmp_path):
     assert printed == [] and led.sends() == [("wk", "a", "regular", 5)]
     assert led.decide_and_record(["a"], lambda h: [] if h["a"] == [("wk", "regular", 5)] else 1) == []
     led.close()
+
+
+def test_campaign_missed_or_skipped_is_said_on_stderr(cli, tmp_path):
+    """O8, O12: a super discount without --activities, and a batch planned too late."""
+    rules = dict(RULES, campaigns=[
+        RULES["campaigns"][0],
+        {"name": "sd", "kind": "super_discount", "promo": "d12",
+         "configured_at": "2023-12-11T10:00:00+08:00", "copy": "S"}])
+    shop = tmp_path / "s.yaml"
+    shop.write_text(json.dumps(rules, ensure_ascii=False), encoding="utf-8")
+    r = cli("plan", shop, "--audience", _aud(tmp_path, GOOD), "--ledger", tmp_path / "l.db",
+            "--now", "2023-12-13T10:00:00+08:00")
+    assert r.code == 0 and r.out == ""
+    assert "campaign wk missed" in r.err
+    assert "campaign sd skipped: no valid activity at send time (O8); no --activities" in r.err
