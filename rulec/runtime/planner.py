@@ -64,6 +64,9 @@ class Campaign:
                         for t in rows]
         self.base = self._variant(*base)
         self.needs_crowds = bool(self.choices)
+        when = c.get("created_at") or c.get("configured_at") if self.kind == "green" else \
+            c.get("configured_at") or c.get("created_at")
+        self.configured = cal.parse_time(when) if when else None  # O5, O10
         self.activities = []
         self.state = None  # ledger status for this run
         self.sends = {}
@@ -97,9 +100,7 @@ class Campaign:
                  if p.severity == "error"]
         if found:
             return SKIPPED, "not_configured"
-        when = c.get("created_at") or c.get("configured_at") if self.kind == "green" else \
-            c.get("configured_at") or c.get("created_at")
-        if when and priv.late(self.kind, cal.parse_time(when), self.send_at, tz):
+        if self.configured and priv.late(self.kind, self.configured, self.send_at, tz):
             return SKIPPED, "deadline_passed"
         if self.kind == "green" and cal.local_date(self.send_at, tz).toordinal() != self.day:
             return SKIPPED, "not_eligible"

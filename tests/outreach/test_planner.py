@@ -193,3 +193,17 @@ def test_check_api_takes_now_as_datetime_or_string():
         res = compile_source(src, file="s.yaml", now=now)
         assert [d.code for d in res.errors] == ["O651"], res.diagnostics
     assert compile_source(src, file="s.yaml").ok
+
+
+@pytest.mark.parametrize("field,value", [("configured_at", "soon"), ("send_at", "2023-12-12"),
+                                         ("date", "12/12")])
+def test_table_with_bad_campaign_times_is_a_table_error(tmp_path, field, value):
+    import copy
+    from rulec.errors import TableError
+    from rulec.runtime.table import Table
+    body = copy.deepcopy(table().body)
+    body["campaigns"][2][field] = value
+    with Planner(Table.from_body(body), tmp_path / "l.db") as p:
+        with pytest.raises(TableError) as exc:
+            p.plan([consumer(1)], NOW)
+    assert exc.value.code == "B706" and "rc" in str(exc.value)
