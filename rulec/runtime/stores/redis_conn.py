@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import struct
+import time
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from rulec.errors import Diagnostic, StoreError
@@ -166,6 +167,7 @@ class Conn:
                 self.call(pack("SELECT", self.db))
             if self.call(pack("PING")) != "PONG":
                 raise Lost("no PONG")
+            self._loaded()
         except Lost as exc:
             self.close()
             raise fail("S910", f"{self.what}: cannot reach Redis at {self.shown}: {exc.reason}") \
@@ -174,6 +176,18 @@ class Conn:
             self.close()
             raise fail("S910", f"{self.what}: Redis at {self.shown} refused the session: "
                                f"{exc.diagnostics[0].message}") from None
+
+    def _loaded(self, wait: float = 10.0):
+        """A server replaying its AOF answers PING but refuses data commands (-LOADING):
+        wait for it, up to `wait` seconds."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return self.call(pack("EXISTS", "rulec:probe"))
+            except StoreError as exc:
+                if "LOADING" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.05)
 
     def call(self, packed: bytes):
         sock, reader = self.sock, self._reader

@@ -1,0 +1,164 @@
+"""Routing decisions per second through the Redis store, with 1 and 2 router processes on
+one shop, and the round trips each decision costs (issue 5 target: >= 20,000/s per process).
+
+Run:  .venv/bin/python -m benchmarks.bench_redis [--chats N] [--aof]
+      .venv/bin/pytest benchmarks/bench_redis.py --benchmark-only   (1 process, pytest-benchmark)
+Starts its own redis-server on a free loopback port (no persistence unless --aof, which uses
+appendfsync always). The shop is bench_router's (64 groups, 256 agents, all online) with a
+high busy threshold so pending growth does not change the routing work. Each process routes
+fresh buyers (R1-R6 on every chat, an assignment each). Round trips are counted twice: by
+the store (calls it sent) and by the server (INFO commandstats deltas). Figures:
+benchmarks/RESULTS-redis.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+
+import pytest
+
+import rulec
+from benchmarks.bench_router import CITIES, ORDER, TIMES, chats
+from benchmarks.gen_rules import shop_source
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "redis"))
+from redis_server import RedisServer  # noqa: E402
+
+
+def table():
+    rules = json.loads(shop_source(64, 32, seed=7, agents_per_group=8))
+    for i, g in enumerate(rules["groups"].values()):
+        if i % 4 == 0:
+            g["mode"] = {"conversion": "medium"}
+    rules.setdefault("routing", {})["busy_threshold"] = 10_000
+    result = rulec.compile_source(json.dumps(rules, ensure_ascii=False), file="bench.json")
+    assert result.ok, result.errors[:3]
+    t = result.table
+    for c in chats("warm", n=20_000, seed=99):
+        t.matcher.match_indices(c)
+    return t
+
+
+def make_router(t, url):
+    from rulec.runtime.router import Router
+    r = Router(t, store=url, seed=os.getpid())
+    r.load_state({"agents": {a["id"]: {"status": "online"} for a in t.agents}})
+    return r
+
+
+def server_counters(port):
+    """(EVALSHA calls, all commands incl. those run inside scripts, server CPU seconds)."""
+    import redis
+    r = redis.Redis(port=port)
+    stats, cpu = r.info("commandstats"), r.info("cpu")
+    return (stats.get("cmdstat_evalsha", {}).get("calls", 0),
+            sum(v["calls"] for v in stats.values()),
+            cpu["used_cpu_user"] + cpu["used_cpu_sys"])
+
+
+def worker(url, t, prefix, n, start, out):
+    r = make_router(t, url)
+    batch = chats(prefix, n=n, seed=hash(prefix) & 0xFFFF)
+    trips0 = r.store.round_trips
+    start.wait()
+    t0, c0 = time.perf_counter(), time.process_time()
+    for c in batch:
+        r.route(c)
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    out.put((n / dt, (r.store.round_trips - trips0) / n, cpu / n))
+    r.close()
+
+
+def run(url, port, t, procs, n):
+    ctx = mp.get_context("fork")
+    start, out = ctx.Event(), ctx.Queue()
+    ps = [ctx.Process(target=worker, args=(url, t, f"p{procs}-{k}-", n, start, out))
+          for k in range(procs)]
+    for p in ps:
+        p.start()
+    time.sleep(0.5)  # every worker connected and attached
+    ev0, calls0, cpu0 = server_counters(port)
+    start.set()
+    res = [out.get(timeout=600) for _ in ps]
+    for p in ps:
+        p.join()
+    ev1, calls1, cpu1 = server_counters(port)
+    total = procs * n
+    return {"url": url.split("?")[0].split("://")[0], "processes": procs,
+            "chats_per_process": n,
+            "decisions_per_s_per_process": [round(r[0]) for r in res],
+            "decisions_per_s_total": round(sum(r[0] for r in res)),
+            "round_trips_per_decision_client": [round(r[1], 3) for r in res],
+            "evalsha_per_decision_server": round((ev1 - ev0) / total, 3),
+            "redis_commands_per_decision_incl_in_scripts": round((calls1 - calls0) / total, 2),
+            "router_cpu_us_per_decision": [round(r[2] * 1e6, 1) for r in res],
+            "redis_cpu_us_per_decision": round((cpu1 - cpu0) / total * 1e6, 1)}
+
+
+def memory_rate(t, n):
+    r = make_router(t, "memory:")
+    batch = chats("mem", n=n, seed=5)
+    t0 = time.perf_counter()
+    for c in batch:
+        r.route(c)
+    return round(n / (time.perf_counter() - t0))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--chats", type=int, default=20_000, help="chats per process")
+    ap.add_argument("--aof", action="store_true", help="appendonly yes, appendfsync always")
+    ap.add_argument("--unix", action="store_true", help="also through the unix socket")
+    ns = ap.parse_args(argv)
+    t = table()
+    server = RedisServer(aof=ns.aof).start()
+    try:
+        print(json.dumps({"memory_store_decisions_per_s": memory_rate(t, ns.chats),
+                          "aof": ns.aof, "cpus": os.cpu_count(),
+                          "load_avg_1m": round(os.getloadavg()[0], 2)}))
+        for db, url in enumerate([server.url(1)] + ([server.unix_url(2)] if ns.unix else [])):
+            for procs in (1, 2):
+                print(json.dumps(run(url, server.port, t, procs, ns.chats)))
+                import redis
+                redis.Redis(port=server.port, db=db + 1).flushdb()
+        print(json.dumps({"load_avg_1m_after": round(os.getloadavg()[0], 2)}))
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    try:
+        server = RedisServer().start()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    yield server.url(0)
+    server.cleanup()
+
+
+def test_redis_fresh_buyers(benchmark, redis_url):
+    t = table()
+    r = make_router(t, redis_url)
+    counter = [0]
+
+    def setup():
+        counter[0] += 1
+        return (chats(f"b{counter[0]}-", n=512, seed=counter[0]),), {}
+
+    def route_all(batch):
+        for c in batch:
+            r.route(c)
+
+    benchmark.pedantic(route_all, setup=setup, rounds=20, iterations=1)
+    benchmark.extra_info["decisions_per_s"] = round(512 / benchmark.stats.stats.mean)
+    r.close()
+
+
+_ = (CITIES, ORDER, TIMES)
+
+if __name__ == "__main__":
+    main()
