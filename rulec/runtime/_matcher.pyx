@@ -40,6 +40,8 @@ cdef extern from "Python.h":
     PyObject* PyList_GET_ITEM(PyObject*, Py_ssize_t)
     Py_ssize_t PyTuple_GET_SIZE(PyObject*)
     PyObject* PyTuple_GET_ITEM(PyObject*, Py_ssize_t)
+    int PyGC_Disable()
+    int PyGC_Enable()
 
 cdef extern from *:
     int __builtin_popcountll(unsigned long long)
@@ -700,10 +702,17 @@ cdef class CMatcher:
         cdef Py_ssize_t i, n = len(seq)
         cdef list out = PyList_New(n)
         cdef list names
-        for i in range(n):
-            names = self._names(self._cand(PyList_GET_ITEM(<PyObject*>seq, i)))
-            Py_INCREF(names)
-            PyList_SET_ITEM(out, i, names)
+        # The result lists hold only strings; collections triggered by allocating them would
+        # re-scan the growing `out` list again and again, so the collector waits until the end.
+        cdef int was_enabled = PyGC_Disable()
+        try:
+            for i in range(n):
+                names = self._names(self._cand(PyList_GET_ITEM(<PyObject*>seq, i)))
+                Py_INCREF(names)
+                PyList_SET_ITEM(out, i, names)
+        finally:
+            if was_enabled:
+                PyGC_Enable()
         return out
 
     def match_indices(self, chat):
@@ -755,6 +764,7 @@ cdef class CMatcher:
     def match_columns(self, Py_ssize_t n, product=None, order=None, intent=None, crowd=None,
                       columns=None, out=None):
         """Columnar R5 (see rulec.runtime.matcher); fills and returns `out` with outcome ids."""
+        from array import array
         cdef const int32_t* dimp[4]
         cdef int d, w, W = self.W
         cdef Py_ssize_t i
@@ -764,7 +774,6 @@ cdef class CMatcher:
         if n < 0:
             _bad_col("n", "must be >= 0")
         if out is None:
-            from array import array
             out = array("i", bytes(4 * n))
         outv = out
         if outv.shape[0] < n:
@@ -798,9 +807,21 @@ cdef class CMatcher:
         cdef uint64_t* irow
         cdef const uint64_t* lrow
         cdef int32_t crid, irid
+        cdef int kc = self.crowd.k, ki = self.intent.k, B = 512, j = 0, mb = 0
+        cdef ColArgs cargs = ca, iargs = ia
+        blocks = array("i", bytes(4 * B * (kc + ki + 2)))
+        cdef int32_t[::1] bv = blocks
+        cdef int32_t* ccls = &bv[0]
+        cdef int32_t* icls = ccls + B * kc
         for i in range(n):
-            crid = ca.lookup(i)
-            irid = ia.lookup(i)
+            if j == mb:  # classify the next block of chats column by column
+                mb = min(B, n - i)
+                cargs.classify_block(i, mb, ccls)
+                iargs.classify_block(i, mb, icls)
+                j = 0
+            crid = cargs.result(ccls + j * kc)
+            irid = iargs.result(icls + j * ki)
+            j += 1
             data = self.rows.data
             cand = self.buf
             hits = self.buf + W
@@ -940,42 +961,59 @@ cdef class ColArgs:
                 free(self.vv[s])
         free(self.kind); free(self.dp); free(self.qp); free(self.cp); free(self.vv); free(self.nv)
 
-    cdef int32_t lookup(self, Py_ssize_t i) except -1:
+    cdef int classify_block(self, Py_ssize_t base, int m, int32_t* out) except -1:
+        """Classes of chats base .. base+m-1, column by column: out[j * k + s]."""
         cdef PSet ps = self.ps
-        cdef int s, kd
+        cdef int s, j, k = self.k, kd
         cdef double x
         cdef int64_t q
-        cdef int32_t c, cls = -1
-        for s in range(self.k):
+        cdef int32_t c, miss
+        cdef const double* dp
+        cdef const int64_t* qp
+        cdef const int32_t* cp
+        for s in range(k):
             kd = self.kind[s]
+            miss = ps.special_vec(s, 3, None)
             if kd == 1:
-                x = self.dp[s][i]
-                if x != x:
-                    cls = ps.special_vec(s, 3, None)
-                elif ps.fast[s]:
-                    cls = ps.num_class(s, x, NULL)
-                else:
-                    cls = ps.slow(s, x)
+                dp = self.dp[s] + base
+                for j in range(m):
+                    x = dp[j]
+                    if x != x:
+                        out[j * k + s] = miss
+                    elif ps.fast[s]:
+                        out[j * k + s] = ps.num_class(s, x, NULL)
+                    else:
+                        out[j * k + s] = ps.slow(s, x)
             elif kd == 2:
-                q = self.qp[s][i]
-                if ps.fast[s] and -9007199254740992 <= q <= 9007199254740992:
-                    cls = ps.num_class(s, <double>q, NULL)
-                else:
-                    cls = ps.slow(s, q)
+                qp = self.qp[s] + base
+                for j in range(m):
+                    q = qp[j]
+                    if ps.fast[s] and -9007199254740992 <= q <= 9007199254740992:
+                        out[j * k + s] = ps.num_class(s, <double>q, NULL)
+                    else:
+                        out[j * k + s] = ps.slow(s, q)
             elif kd == 3:
-                c = self.cp[s][i]
-                if c < 0:
-                    cls = ps.special_vec(s, 3, None)
-                elif c >= self.nv[s]:
-                    _bad_col(ps.keys[s], f"code {c} is outside the vocabulary")
-                else:
-                    cls = self.vv[s][c]
+                cp = self.cp[s] + base
+                for j in range(m):
+                    c = cp[j]
+                    if c < 0:
+                        out[j * k + s] = miss
+                    elif c >= self.nv[s]:
+                        _bad_col(ps.keys[s], f"code {c} is outside the vocabulary")
+                    else:
+                        out[j * k + s] = self.vv[s][c]
             else:
-                cls = ps.special_vec(s, 3, None)
-            ps.scratch[s] = cls
-        cdef int32_t rid = ps.table.get(ps.scratch)
+                for j in range(m):
+                    out[j * k + s] = miss
+        return 0
+
+    cdef inline int32_t result(self, const int32_t* key) except -1:
+        """Result id for one chat's classes (a row of classify_block's output)."""
+        cdef PSet ps = self.ps
+        cdef int32_t rid = ps.table.get(key)
         if rid >= 0:
             return rid
+        memcpy(ps.scratch, key, ps.k * sizeof(int32_t))
         rid = ps.evaluate()
-        ps.table.put(ps.scratch, rid)
+        ps.table.put(key, rid)
         return rid
