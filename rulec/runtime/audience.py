@@ -11,6 +11,7 @@ MAX_LINE = 1 << 20  # bytes per audience line
 MAX_LIST = 100_000  # cart adds / purchases per consumer
 MAX_ACTIVITIES = 100_000
 _loads = json.loads
+_OPEN = b"{"
 
 
 def bad(code: str, message: str, name: str, lineno: int | None) -> InputError:
@@ -52,7 +53,7 @@ class Source:
                 self.done += len(item)
             if len(item) > MAX_LINE:
                 raise bad("E806", f"line is longer than {MAX_LINE} bytes", self.name, n)
-            if not item.strip():
+            if item[:1] != _OPEN and not item.strip():  # blank lines are skipped
                 continue
             yield n, item
 
@@ -106,7 +107,8 @@ def parse_many(items: list, name: str) -> tuple:
     recs = None
     if items and all(type(x) is bytes for _n, x in items):
         lines = [x for _n, x in items]
-        if all(x.lstrip()[:1] == b"{" and x.rstrip()[-1:] == b"}" for x in lines):
+        if all((x[:1] == b"{" or x.lstrip()[:1] == b"{") and
+               (x[-2:] == b"}\n" or x.rstrip()[-1:] == b"}") for x in lines):
             try:
                 recs = _loads(b"[" + b",".join(lines) + b"]")
             except (ValueError, RecursionError):

@@ -1,8 +1,10 @@
 """The outreach planner (O1–O13): who gets which message when, exactly once, recorded in a ledger."""
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
+import operator
 import sys
 
 from rulec.errors import Diagnostic, InputError, TableError
@@ -13,6 +15,7 @@ from rulec.runtime.ledger import open_ledger
 from rulec.runtime.ledger.base import FINISHED, MISSED, SKIPPED, STARTED
 
 BATCH = 2000
+_FIRST = operator.itemgetter(0)
 _EMPTY: dict = {}
 _CODE = {"batch": 0, "green": 0, "new_arrival": 0, "restock": 0, "cart_coupon": 1, "recall": 2,
          "super_discount": 3}
@@ -479,8 +482,8 @@ class _Run:
     def _emit(self, sends, counts):
         for (c, why), n in counts.items():
             c.skips[why] = c.skips.get(why, 0) + n
-        for c, _cid, _v, _i in sends:
-            c.sends[c.channel] = c.sends.get(c.channel, 0) + 1
+        for c, n in collections.Counter(map(_FIRST, sends)).items():
+            c.sends[c.channel] = c.sends.get(c.channel, 0) + n
         if self.out is not None:
             parts, last, cj = [], None, ""
             for c, cid, v, items in sends:
