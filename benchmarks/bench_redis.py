@@ -1,12 +1,14 @@
 """Routing decisions per second through the Redis store, with 1 and 2 router processes on
 one shop, and the round trips each decision costs (issue 5 target: >= 20,000/s per process).
 
-Run:  .venv/bin/python -m benchmarks.bench_redis [--chats N] [--aof]
+Run:  .venv/bin/python -m benchmarks.bench_redis [--chats N] [--aof] [--unix] [--group 64]
       .venv/bin/pytest benchmarks/bench_redis.py --benchmark-only   (1 process, pytest-benchmark)
 Starts its own redis-server on a free loopback port (no persistence unless --aof, which uses
 appendfsync always). The shop is bench_router's (64 groups, 256 agents, all online) with a
 high busy threshold so pending growth does not change the routing work. Each process routes
-fresh buyers (R1-R6 on every chat, an assignment each). Round trips are counted twice: by
+fresh buyers (R1-R6 on every chat, an assignment each), with `route` (one validated call per
+decision) and with group commit (`redis_batch.route_many`, one call per group of chats when
+no other process wrote meanwhile). Round trips are counted twice: by
 the store (calls it sent) and by the server (INFO commandstats deltas). Figures:
 benchmarks/RESULTS-redis.md.
 """
@@ -53,30 +55,34 @@ def make_router(t, url):
 def server_counters(port):
     """(EVALSHA calls, all commands incl. those run inside scripts, server CPU seconds)."""
     import redis
-    r = redis.Redis(port=port)
+    r = redis.Redis(port=port, db=1)
     stats, cpu = r.info("commandstats"), r.info("cpu")
     return (stats.get("cmdstat_evalsha", {}).get("calls", 0),
             sum(v["calls"] for v in stats.values()),
             cpu["used_cpu_user"] + cpu["used_cpu_sys"])
 
 
-def worker(url, t, prefix, n, start, out):
+def worker(url, t, prefix, n, start, out, group):
+    from rulec.runtime.stores.redis_batch import route_many
     r = make_router(t, url)
     batch = chats(prefix, n=n, seed=hash(prefix) & 0xFFFF)
     trips0 = r.store.round_trips
     start.wait()
     t0, c0 = time.perf_counter(), time.process_time()
-    for c in batch:
-        r.route(c)
+    if group > 1:
+        route_many(r, batch, group=group)
+    else:
+        for c in batch:
+            r.route(c)
     dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     out.put((n / dt, (r.store.round_trips - trips0) / n, cpu / n))
     r.close()
 
 
-def run(url, port, t, procs, n):
+def run(url, port, t, procs, n, group=1):
     ctx = mp.get_context("fork")
     start, out = ctx.Event(), ctx.Queue()
-    ps = [ctx.Process(target=worker, args=(url, t, f"p{procs}-{k}-", n, start, out))
+    ps = [ctx.Process(target=worker, args=(url, t, f"p{procs}-{k}-", n, start, out, group))
           for k in range(procs)]
     for p in ps:
         p.start()
@@ -89,6 +95,7 @@ def run(url, port, t, procs, n):
     ev1, calls1, cpu1 = server_counters(port)
     total = procs * n
     return {"url": url.split("?")[0].split("://")[0], "processes": procs,
+            "api": f"route_many(group={group})" if group > 1 else "route",
             "chats_per_process": n,
             "decisions_per_s_per_process": [round(r[0]) for r in res],
             "decisions_per_s_total": round(sum(r[0] for r in res)),
@@ -113,6 +120,7 @@ def main(argv=None):
     ap.add_argument("--chats", type=int, default=20_000, help="chats per process")
     ap.add_argument("--aof", action="store_true", help="appendonly yes, appendfsync always")
     ap.add_argument("--unix", action="store_true", help="also through the unix socket")
+    ap.add_argument("--group", type=int, default=64, help="route_many group size")
     ns = ap.parse_args(argv)
     t = table()
     server = RedisServer(aof=ns.aof).start()
@@ -120,11 +128,13 @@ def main(argv=None):
         print(json.dumps({"memory_store_decisions_per_s": memory_rate(t, ns.chats),
                           "aof": ns.aof, "cpus": os.cpu_count(),
                           "load_avg_1m": round(os.getloadavg()[0], 2)}))
-        for db, url in enumerate([server.url(1)] + ([server.unix_url(2)] if ns.unix else [])):
-            for procs in (1, 2):
-                print(json.dumps(run(url, server.port, t, procs, ns.chats)))
-                import redis
-                redis.Redis(port=server.port, db=db + 1).flushdb()
+        import redis
+        urls = [server.url(1)] + ([server.unix_url(1)] if ns.unix else [])
+        for url in urls:
+            for group in (1, ns.group):
+                for procs in (1, 2):
+                    print(json.dumps(run(url, server.port, t, procs, ns.chats, group)))
+                    redis.Redis(port=server.port, db=1).flushdb()
         print(json.dumps({"load_avg_1m_after": round(os.getloadavg()[0], 2)}))
     finally:
         server.cleanup()

@@ -51,10 +51,11 @@ local function state(v, c, seen)
 end
 local function bump(id)
   redis.call('LPUSH', KEYS[6], id)
-  redis.call('LTRIM', KEYS[6], 0, %d)
-  return redis.call('INCR', KEYS[1])
+  local v = redis.call('INCR', KEYS[1])
+  if v %% 64 == 0 then redis.call('LTRIM', KEYS[6], 0, %d) end
+  return v
 end
-""" % (LOG - 24, LOG - 1)
+""" % (LOG - 100, LOG - 1)
 # ARGV: version seen, buyer
 FETCH = Script(_STATE + """
 return state(tonumber(redis.call('GET', KEYS[1]) or '0'),
@@ -74,6 +75,31 @@ if ARGV[6] == '1' or (v == tonumber(ARGV[1]) and c == ARGV[3]) then
   return {v, v}
 end
 return state(v, c, tonumber(ARGV[1]))
+""")
+# ARGV: version seen, then per decision: buyer, contact assumed, agent id ('' = none), new
+# contact. All or nothing: every assumption holds (in order: a buyer may come twice) or the
+# state since `seen` is returned and nothing is written.
+COMMIT_MANY = Script(_STATE + """
+local v, seen = tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[1])
+local ok, now = v == seen, {}
+if ok then
+  for i = 2, #ARGV, 4 do
+    local c = now[ARGV[i]]
+    if c == nil then c = redis.call('HGET', KEYS[5], ARGV[i]) or '' end
+    if c ~= ARGV[i + 1] then ok = false; break end
+    if ARGV[i + 2] ~= '' then now[ARGV[i]] = ARGV[i + 3] end
+  end
+end
+if not ok then return state(v, '', seen) end
+local v1 = v
+for i = 2, #ARGV, 4 do
+  if ARGV[i + 2] ~= '' then
+    redis.call('HINCRBY', KEYS[3], ARGV[i + 2], 1)
+    redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 3])
+    v1 = bump(ARGV[i + 2])
+  end
+end
+return {v, v1}
 """)
 # ARGV: agent id, status, pending, conversion ('' = unchanged), clear conversion, reply
 AGENT = Script(_STATE + """
@@ -263,6 +289,53 @@ class RedisStore(Store):
         self._conflicts += 1
         self._install(reply, buyer)
         return False
+
+    # -- group commit (rulec.runtime.stores.redis_batch.route_many) ------------------------
+    def stage_begin(self) -> None:
+        """Start a group of decisions taken on this copy and applied to it as they go."""
+        self._staged, self._undo = [], (self.pending[:], {})
+
+    def stage(self, agent, buyer, time) -> None:
+        """Record one decision of the group (assignment when agent >= 0) in the copy."""
+        c = self._contacts.get(buyer)
+        self._undo[1].setdefault(buyer, c)
+        assumed = c[0] if c is not None else ""
+        if agent >= 0:
+            aid, text = self.agent_ids[agent], f"{time!r}|{self.agent_ids[agent]}"
+            self.pending[agent] += 1
+            self._contacts[buyer] = (text, (agent, time))
+        else:
+            aid = text = ""
+        self._staged += (buyer, assumed, aid, text)
+
+    def stage_commit(self) -> bool:
+        """Commit the group in one call if every read it made is still current; otherwise
+        undo it in the copy, take in the fresh agent state and return False."""
+        staged, self._staged = self._staged, []
+        if self.degraded:
+            self._unstage()
+            return False
+        try:
+            reply = self._script(COMMIT_MANY, self.keys, (self._ver, *staged))
+        except _Degraded:
+            self._unstage()
+            return False
+        if len(reply) == 2:
+            if reply[0] == self._ver:
+                self._ver = reply[1]
+            return True
+        self._unstage()
+        self._install(reply)
+        return False
+
+    def _unstage(self):
+        pending, contacts = self._undo
+        self.pending[:] = pending
+        for buyer, c in contacts.items():
+            if c is None:
+                self._contacts.pop(buyer, None)
+            else:
+                self._contacts[buyer] = c
 
     def assign(self, agent, buyer, time):
         """Unconditional assignment (pending + 1 and contact, one atomic script)."""
