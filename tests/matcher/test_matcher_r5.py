@@ -1,4 +1,5 @@
 """R5 group matching on both matchers: the article-000 worked example, narrowing, labels, scale."""
+import gc
 import os
 
 import pytest
@@ -105,6 +106,7 @@ def test_bad_chat_fields_are_input_errors(build, chat):
     assert info.value.code == "E801"
     with pytest.raises(InputError):
         m.match_many([{}, chat])
+    assert gc.isenabled()  # match_many pauses the collector and must always resume it
 
 
 def test_explain_r10_trace():
