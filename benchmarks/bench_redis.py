@@ -31,8 +31,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "redis
 from redis_server import RedisServer  # noqa: E402
 
 
-def table():
+def table(shop=None):
     rules = json.loads(shop_source(64, 32, seed=7, agents_per_group=8))
+    if shop:
+        rules["shop"] = shop
     for i, g in enumerate(rules["groups"].values()):
         if i % 4 == 0:
             g["mode"] = {"conversion": "medium"}
@@ -79,10 +81,13 @@ def worker(url, t, prefix, n, start, out, group):
     r.close()
 
 
-def run(url, port, t, procs, n, group=1):
+def run(url, port, tables, procs, n, group=1):
+    """`procs` router processes; process k uses tables[k % len(tables)] (one shop each, or
+    all on one shop)."""
     ctx = mp.get_context("fork")
     start, out = ctx.Event(), ctx.Queue()
-    ps = [ctx.Process(target=worker, args=(url, t, f"p{procs}-{k}-", n, start, out, group))
+    ps = [ctx.Process(target=worker, args=(url, tables[k % len(tables)], f"p{procs}-{k}-", n,
+                                           start, out, group))
           for k in range(procs)]
     for p in ps:
         p.start()
@@ -95,11 +100,12 @@ def run(url, port, t, procs, n, group=1):
     ev1, calls1, cpu1 = server_counters(port)
     total = procs * n
     return {"url": url.split("?")[0].split("://")[0], "processes": procs,
+            "shops": len({tables[k % len(tables)].shop for k in range(procs)}),
             "api": f"route_many(group={group})" if group > 1 else "route",
             "chats_per_process": n,
             "decisions_per_s_per_process": [round(r[0]) for r in res],
             "decisions_per_s_total": round(sum(r[0] for r in res)),
-            "round_trips_per_decision_client": [round(r[1], 3) for r in res],
+            "round_trips_per_decision": [round(r[1], 3) for r in res],
             "evalsha_per_decision_server": round((ev1 - ev0) / total, 3),
             "redis_commands_per_decision_incl_in_scripts": round((calls1 - calls0) / total, 2),
             "router_cpu_us_per_decision": [round(r[2] * 1e6, 1) for r in res],
@@ -122,7 +128,7 @@ def main(argv=None):
     ap.add_argument("--unix", action="store_true", help="also through the unix socket")
     ap.add_argument("--group", type=int, default=64, help="route_many group size")
     ns = ap.parse_args(argv)
-    t = table()
+    t, t2 = table(), table("bench-2")
     server = RedisServer(aof=ns.aof).start()
     try:
         print(json.dumps({"memory_store_decisions_per_s": memory_rate(t, ns.chats),
@@ -132,8 +138,8 @@ def main(argv=None):
         urls = [server.url(1)] + ([server.unix_url(1)] if ns.unix else [])
         for url in urls:
             for group in (1, ns.group):
-                for procs in (1, 2):
-                    print(json.dumps(run(url, server.port, t, procs, ns.chats, group)))
+                for procs, tables in ((1, [t]), (2, [t]), (2, [t, t2])):
+                    print(json.dumps(run(url, server.port, tables, procs, ns.chats, group)))
                     redis.Redis(port=server.port, db=1).flushdb()
         print(json.dumps({"load_avg_1m_after": round(os.getloadavg()[0], 2)}))
     finally:
@@ -150,25 +156,31 @@ def redis_url():
     server.cleanup()
 
 
-def test_redis_fresh_buyers(benchmark, redis_url):
+@pytest.mark.parametrize("group", [1, 64])
+def test_redis_fresh_buyers(benchmark, redis_url, group):
+    """512 fresh buyers per round: route() one by one (group 1) or route_many(group=64)."""
+    from rulec.runtime.stores.redis_batch import route_many
     t = table()
     r = make_router(t, redis_url)
     counter = [0]
 
     def setup():
         counter[0] += 1
-        return (chats(f"b{counter[0]}-", n=512, seed=counter[0]),), {}
+        return (chats(f"b{group}-{counter[0]}-", n=512, seed=counter[0]),), {}
 
     def route_all(batch):
-        for c in batch:
-            r.route(c)
+        if group > 1:
+            route_many(r, batch, group=group)
+        else:
+            for c in batch:
+                r.route(c)
 
     benchmark.pedantic(route_all, setup=setup, rounds=20, iterations=1)
     benchmark.extra_info["decisions_per_s"] = round(512 / benchmark.stats.stats.mean)
     r.close()
 
 
-_ = (CITIES, ORDER, TIMES)
+_ = (CITIES, ORDER, TIMES)  # re-exported workload pieces
 
 if __name__ == "__main__":
     main()
