@@ -258,12 +258,20 @@ class _Run:
         self.tz = planner.tz
 
     def count(self, src):
-        for lineno, item in src:
-            try:
-                aud.parse(item, lineno, src.name)
-                self.consumers += 1
-            except InputError as exc:
-                self._bad(exc)
+        """No campaign is due: the audience is only read (and checked) for the report."""
+        chunk = []
+        for item in src:
+            chunk.append(item)
+            if len(chunk) >= self.p.batch_size:
+                self._count(chunk, src.name)
+                chunk = []
+        self._count(chunk, src.name)
+
+    def _count(self, chunk, name):
+        recs, errors = aud.parse_many(chunk, name)
+        self.consumers += len(recs)
+        for _n, exc in sorted(errors, key=lambda e: e[0]):
+            self._bad(exc)
 
     def _bad(self, exc):
         if not self.keep_going:

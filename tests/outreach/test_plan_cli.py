@@ -200,3 +200,17 @@ def test_campaign_missed_or_skipped_is_said_on_stderr(cli, tmp_path):
     assert r.code == 0 and r.out == ""
     assert "campaign wk missed" in r.err
     assert "campaign sd skipped: no valid activity at send time (O8); no --activities" in r.err
+
+
+def test_nothing_due_still_checks_and_counts_the_audience(cli, shop, tmp_path):
+    """O12: before any send time nothing is planned, but the audience is read and checked."""
+    aud = _aud(tmp_path, GOOD + ["{oops"])
+    early = ["--ledger", tmp_path / "l.db", "--now", "2023-12-01T00:00:00+08:00"]
+    r = cli("plan", shop, "--audience", aud, *early)
+    assert r.code == 1 and f"{aud}:7:" in r.err
+    rep = tmp_path / "r.json"
+    r = cli("plan", shop, "--audience", aud, *early, "--keep-going", "--report", rep)
+    assert r.code == 0 and r.out == ""
+    report = json.loads(rep.read_text(encoding="utf-8"))
+    assert report["consumers"] == 6 and report["bad_lines"] == 1 and report["sends"] == {}
+    assert {e["status"] for e in report["campaigns"].values()} == {"not_due"}
