@@ -105,9 +105,13 @@ class Conn:
     password, unix path, rediss for TLS)."""
 
     def __init__(self, url: str, what: str):
-        import hiredis
-        from redis.connection import SSLConnection, UnixDomainSocketConnection
-        from redis.connection import parse_url as redis_parse_url
+        try:
+            import hiredis
+            from redis.connection import SSLConnection, UnixDomainSocketConnection
+            from redis.connection import parse_url as redis_parse_url
+        except ImportError as exc:
+            raise fail("S906", f"{what}: Redis support needs the redis and hiredis packages "
+                               f"({exc})") from None
 
         self._hiredis = hiredis
         clean, self.opts, self.shown = parse_url(url, what)
