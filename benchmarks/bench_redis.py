@@ -64,11 +64,12 @@ def server_counters(port):
             cpu["used_cpu_user"] + cpu["used_cpu_sys"])
 
 
-def worker(url, t, prefix, n, start, out, group):
+def worker(url, t, prefix, n, ready, start, out, group):
     from rulec.runtime.stores.redis_batch import route_many
     r = make_router(t, url)
     batch = chats(prefix, n=n, seed=hash(prefix) & 0xFFFF)
     trips0 = r.store.round_trips
+    ready.wait()  # every worker set up (state loaded) before the server counters are read
     start.wait()
     t0, c0 = time.perf_counter(), time.process_time()
     if group > 1:
@@ -85,13 +86,13 @@ def run(url, port, tables, procs, n, group=1):
     """`procs` router processes; process k uses tables[k % len(tables)] (one shop each, or
     all on one shop)."""
     ctx = mp.get_context("fork")
-    start, out = ctx.Event(), ctx.Queue()
+    ready, start, out = ctx.Barrier(procs + 1), ctx.Event(), ctx.Queue()
     ps = [ctx.Process(target=worker, args=(url, tables[k % len(tables)], f"p{procs}-{k}-", n,
-                                           start, out, group))
+                                           ready, start, out, group))
           for k in range(procs)]
     for p in ps:
         p.start()
-    time.sleep(0.5)  # every worker connected and attached
+    ready.wait(timeout=300)
     ev0, calls0, cpu0 = server_counters(port)
     start.set()
     res = [out.get(timeout=600) for _ in ps]
