@@ -26,8 +26,9 @@ def _chats(n, buyers, seed):
 
 
 def test_group_commit_decides_as_one_by_one(redis_url):
-    """E1: route_many on Redis gives the decisions of route() chat by chat on memory:, with
-    the same seed (R2 sticky returns, E2-E4, C1-C4 included), in 1/64 of the calls."""
+    """E1: route_many on Redis gives the decisions (and R10 traces) of route() chat by chat on
+    memory:, with the same seed (R2 sticky returns, E2-E4, C1-C4 included), in 1/64 of the
+    calls."""
     t = table_from_rules(RULES)
     mem, red = Router(t, "memory:", seed=3), Router(t, redis_url, seed=3)
     for r in (mem, red):
@@ -37,6 +38,8 @@ def test_group_commit_decides_as_one_by_one(redis_url):
     assert route_many(red, chats) == [mem.route(c) for c in chats]
     assert red.store.round_trips - trips == 10
     assert red.store.export() == mem.store.export()
+    more = _chats(200, 80, 2)  # R10: the same traces too
+    assert route_many(red, more, trace=True) == [mem.route(c, trace=True) for c in more]
     red.close()
 
 

@@ -7,7 +7,8 @@ is written, the fresh state comes back in the same call and the group is decided
 (TRIES times), then chat by chat with `router.route` (one validated call each), each time
 from the same PRNG state, so the decisions are exactly those of routing the
 chats one by one (E1) - with 1/`group` round trips per decision when nobody else writes.
-Traces, drain_pool shops, other stores and a degraded store take the one-by-one path.
+Traces (R10) are built as route() builds them; drain_pool shops, other stores and a degraded
+store take the one-by-one path.
 """
 from __future__ import annotations
 
@@ -21,15 +22,15 @@ TRIES = 2  # group attempts before routing the group chat by chat
 def route_many(router, chats, trace=False, group: int = GROUP) -> list:
     """The decisions for `chats` (a list of chat dicts), in order, as `router.route` gives."""
     store = router.store
-    if trace or router.drain or not isinstance(store, RedisStore) or store.degraded:
+    if router.drain or not isinstance(store, RedisStore) or store.degraded:
         return [router.route(c, trace) for c in chats]
     out = []
     for i in range(0, len(chats), max(1, group)):
-        out += _group(router, store, chats[i:i + group])
+        out += _group(router, store, chats[i:i + group], trace)
     return out
 
 
-def _group(router, store, chats):
+def _group(router, store, chats, trace):
     parsed = []
     try:
         for chat in chats:
@@ -39,20 +40,24 @@ def _group(router, store, chats):
     except (KeyError, TypeError, ValueError):
         parsed = None  # route() reports the bad chat with its diagnostic
     if parsed is None or len(parsed) < 2:
-        return [router.route(c) for c in chats]
+        return [router.route(c, trace) for c in chats]
     rng_state = router.rng.getstate()
     decide, names = router._decide, router.g_name
     for _ in range(TRIES):
         store.stage_begin()
         out = []
         for chat, buyer, ts, t in parsed:
-            a, target, step, g = decide(chat, buyer, t, None)
+            tr = [] if trace else None
+            a, target, step, g = decide(chat, buyer, t, tr)
             store.stage(a, buyer, t)
-            out.append({"buyer": buyer, "time": ts, "target": target, "step": step,
-                        "group": None if g is None else names[g]})
+            d = {"buyer": buyer, "time": ts, "target": target, "step": step,
+                 "group": None if g is None else names[g]}
+            if tr is not None:
+                d["trace"] = tr
+            out.append(d)
         if store.stage_commit():
             return out
         router.rng.setstate(rng_state)  # the fresh state is in: decide the group again
         if store.degraded:
             break
-    return [router.route(c) for c in chats]
+    return [router.route(c, trace) for c in chats]
