@@ -513,6 +513,9 @@ cdef class CMatcher:
     cdef Py_ssize_t all_row
     cdef uint64_t* buf   # 4 scratch bitsets: cand, hits, crowd row, intent row
     cdef IntTable outcomes_table
+    # Set while C scratch buffers are in use. A Python callback on a cache miss can let
+    # another thread in; such a call is answered by the pure-Python plan instead.
+    cdef int busy
 
     def __cinit__(self, py):
         cdef int d, c
@@ -694,10 +697,18 @@ cdef class CMatcher:
 
     def match(self, chat):
         """R5 candidate group names for one chat dict, in declaration order."""
-        return self._names(self._cand(<PyObject*>chat))
+        if self.busy:
+            return self.py.match(chat)
+        self.busy = 1
+        try:
+            return self._names(self._cand(<PyObject*>chat))
+        finally:
+            self.busy = 0
 
     def match_many(self, chats):
         """`match` for a sequence of chats."""
+        if self.busy:
+            return self.py.match_many(chats)
         cdef list seq = chats if type(chats) is list else list(chats)
         cdef Py_ssize_t i, n = len(seq)
         cdef list out = PyList_New(n)
@@ -705,36 +716,51 @@ cdef class CMatcher:
         # The result lists hold only strings; collections triggered by allocating them would
         # re-scan the growing `out` list again and again, so the collector waits until the end.
         cdef int was_enabled = PyGC_Disable()
+        self.busy = 1
         try:
             for i in range(n):
                 names = self._names(self._cand(PyList_GET_ITEM(<PyObject*>seq, i)))
                 Py_INCREF(names)
                 PyList_SET_ITEM(out, i, names)
         finally:
+            self.busy = 0
             if was_enabled:
                 PyGC_Enable()
         return out
 
     def match_indices(self, chat):
         """Ascending group indices of the R5 candidates."""
-        cdef const uint64_t* cand = self._cand(<PyObject*>chat)
+        if self.busy:
+            return self.py.match_indices(chat)
+        cdef const uint64_t* cand
         cdef int w
         cdef uint64_t x
         out = []
-        for w in range(self.W):
-            x = cand[w]
-            while x:
-                out.append(64 * w + __builtin_ctzll(x))
-                x &= x - 1
+        self.busy = 1
+        try:
+            cand = self._cand(<PyObject*>chat)
+            for w in range(self.W):
+                x = cand[w]
+                while x:
+                    out.append(64 * w + __builtin_ctzll(x))
+                    x &= x - 1
+        finally:
+            self.busy = 0
         return out
 
     def crowds_of(self, attrs, labels=()):
         """Defined crowds that hold over attrs (body order), then the given labels."""
+        if self.busy:
+            return self.py.crowds_of(attrs, labels)
         labels = list(labels)
         check_chat({"attrs": attrs, "crowds": labels})
         if attrs is not None and type(attrs) is not dict:
             attrs = dict(attrs)
-        out = list(self.crowd.result(attrs, None))
+        self.busy = 1
+        try:
+            out = list(self.crowd.result(attrs, None))
+        finally:
+            self.busy = 0
         for label in labels:
             if label not in out:
                 out.append(label)
@@ -742,12 +768,18 @@ cdef class CMatcher:
 
     def intents_of(self, message, attrs, label=None):
         """Defined intents that hold over attrs + message (body order), then the label."""
+        if self.busy:
+            return self.py.intents_of(message, attrs, label)
         check_chat({"attrs": attrs, "message": message, "intent": label})
         if attrs is not None and type(attrs) is not dict:
             attrs = dict(attrs)
         if message is not None and type(message) is not str:
             message = str(message)
-        out = list(self.intent.result(attrs, message))
+        self.busy = 1
+        try:
+            out = list(self.intent.result(attrs, message))
+        finally:
+            self.busy = 0
         if label is not None and label not in out:
             out.append(label)
         return out
@@ -761,9 +793,18 @@ cdef class CMatcher:
         """Outcome id -> tuple of candidate group names (ids from match_columns)."""
         return self.py.outcomes()
 
-    def match_columns(self, Py_ssize_t n, product=None, order=None, intent=None, crowd=None,
+    def match_columns(self, n, product=None, order=None, intent=None, crowd=None,
                       columns=None, out=None):
         """Columnar R5 (see rulec.runtime.matcher); fills and returns `out` with outcome ids."""
+        if self.busy:
+            return self.py.match_columns(n, product, order, intent, crowd, columns, out)
+        self.busy = 1
+        try:
+            return self._columns(n, product, order, intent, crowd, columns, out)
+        finally:
+            self.busy = 0
+
+    def _columns(self, Py_ssize_t n, product, order, intent, crowd, columns, out):
         from array import array
         cdef const int32_t* dimp[4]
         cdef int d, w, W = self.W
@@ -775,7 +816,10 @@ cdef class CMatcher:
             _bad_col("n", "must be >= 0")
         if out is None:
             out = array("i", bytes(4 * n))
-        outv = out
+        try:
+            outv = out
+        except (ValueError, TypeError):
+            _bad_col("out", "must be a writable int32 buffer")
         if outv.shape[0] < n:
             _bad_col("out", f"has {outv.shape[0]} rows, expected {n}")
         keep = [outv]

@@ -400,6 +400,7 @@ class PyMatcher:
         if out is None:
             from array import array
             out = array("i", bytes(4 * n))
+        _check_out(out, n)
         rl = self.row_list
         for i in range(n):
             attrs = {}
@@ -456,6 +457,18 @@ def _column_getter(name, col, n):
             bad(f"has {len(mv)} rows, expected {n}")
         return lambda i: mv[i]
     bad(f"unsupported buffer format {mv.format!r} (use float64, int64 or (codes, vocabulary))")
+
+
+def _check_out(out, n):
+    from rulec.errors import Diagnostic, InputError
+    try:
+        mv = memoryview(out)
+        ok = mv.format in ("i", "l") and mv.itemsize == 4 and not mv.readonly and len(mv) >= n
+    except TypeError:
+        ok = False
+    if not ok:
+        raise InputError([Diagnostic("E802", f"column 'out': must be a writable int32 buffer "
+                                             f"of {n}+ values")])
 
 
 def read_columns(m, n, product, order, intent, crowd, columns):

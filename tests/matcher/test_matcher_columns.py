@@ -99,3 +99,12 @@ def test_match_columns_defaults_and_errors(build):
         m.match_columns(1, columns={"city": (array("i", [5]), ["杭州"])})
     with pytest.raises(InputError):
         m.match_columns(1, columns={"level": array("h", [1])})
+
+
+def test_match_columns_bad_out_buffer(build):
+    """A wrong output buffer is an E802 input error too."""
+    m = build(GROUPS, CROWDS, INTENTS)
+    with pytest.raises(InputError):
+        m.match_columns(2, out=array("d", [0.0, 0.0]))
+    with pytest.raises(InputError):
+        m.match_columns(3, out=array("i", [0]))

@@ -142,3 +142,24 @@ def test_rulec_pure_forces_python():
     out = subprocess.run([sys.executable, "-c", "import rulec; print(rulec.implementation)"],
                          env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "python"
+
+
+def test_reentrant_call_during_a_cache_miss_is_answered_correctly(build):
+    """A call arriving while the matcher is inside a cache miss (another thread, say) gets
+    the same R5 answer (from the pure-Python plan) and does not disturb the first call."""
+    m = build(ARTICLE_000 + [{"name": "V", "crowd": ["vip"]}],
+              crowds=[("vip", ["cmp", ">=", "level", 3])])
+    plan = m.py if hasattr(m, "py") else m
+    inner, started = [], []
+    classify = plan.crowd.classify
+
+    def reenter(s, v):
+        if not started:
+            started.append(1)
+            inner.append(m.match({"product": "a", "order": "unpaid"}))
+            inner.append(m.match_many([{"product": "c", "order": "after_sale"}]))
+            inner.append(m.crowds_of({"level": 9}))
+        return classify(s, v)
+    plan.crowd.classify = reenter
+    assert m.match({"product": "a", "order": "unpaid", "attrs": {"level": 5}}) == ["V"]
+    assert inner == [["A"], [["D"]], ["vip"]]
