@@ -124,4 +124,4 @@ def test_cli_route_fails_fast_when_redis_goes_away(tmp_path, own_server):
     out_file.seek(0)
     printed = out_file.read().splitlines()
     out_file.close()
-    assert 200 <= len(printed) < 100_000
+    assert 150 <= len(printed) < 100_000  # ver counts the agent event too
