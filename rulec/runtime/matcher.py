@@ -20,6 +20,11 @@ or None for the live one). Every matcher has:
   message (intents only). `out` is an int32 buffer of n outcome ids (allocated when None);
   ids index `m.outcomes()` and are stable for the matcher's lifetime. Bad columns raise
   InputError E802; bad chat fields raise InputError E801.
+
+Both matchers cache predicate results by value class (see matcher_py); the caches are
+bounded (string memos and class tables are cleared when full). A call that reaches the
+Cython matcher while it is inside a cache miss (another thread, during the miss's Python
+callback) is answered by the pure-Python plan, so matchers may be shared between threads.
 """
 from __future__ import annotations
 
