@@ -30,7 +30,7 @@ def test_down_at_start_is_a_clear_store_error():
     for opener in (open_store, open_ledger):
         t0 = time.monotonic()
         with pytest.raises(StoreError) as exc:
-            opener(url + "?on_error=degrade", "s")  # degrade is for a lost server, not a missing one
+            opener(url + "?on_error=degrade", "s")  # degrade: for a lost server, not a missing one
         assert exc.value.code == "S910" and "cannot reach Redis at" in str(exc.value)
         assert time.monotonic() - t0 < 5
 
