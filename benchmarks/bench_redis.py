@@ -181,6 +181,5 @@ def test_redis_fresh_buyers(benchmark, redis_url, group):
     r.close()
 
 
-
 if __name__ == "__main__":
     main()
