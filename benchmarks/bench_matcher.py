@@ -194,6 +194,21 @@ def test_scaling_groups(benchmark, groups):
 
 
 @needs_cython
+@pytest.mark.parametrize("groups", [16, 64, 256, 1024, 4096])
+def test_scaling_groups_same_shape(benchmark, groups):
+    """match_many cost per chat, 16 to 4,096 groups, the shop's shape kept: products 16 x groups
+    picked uniformly by groups, about 6 groups binding crowds, so result sizes stay small."""
+    body, chats = frozen(workload(groups=groups, crowds=32, products=max(1000, 16 * groups),
+                                  chats=SCALE_CHATS, skewed_groups=False,
+                                  crowd_share=min(0.35, 6 / groups)))
+    m = M.build_matcher(body, "cython")
+    _check(m, body, chats, 300)
+    m.match_many(chats)
+    benchmark.pedantic(m.match_many, (chats,), rounds=12, iterations=1)
+    _rate(benchmark, len(chats))
+
+
+@needs_cython
 @pytest.mark.parametrize("crowds", [8, 32, 128, 1024])
 def test_scaling_crowds(benchmark, crowds):
     """match_many cost per chat as crowd predicates grow from 8 to 1,024 (64 groups)."""

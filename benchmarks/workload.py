@@ -64,7 +64,12 @@ def lower(groups: list) -> dict:
     return {"dims": list(DIMS), "bound": bound, "index": index}
 
 
-def make_body(n_groups=64, n_crowds=32, n_products=1000, n_intents=12, seed=2026) -> dict:
+def make_body(n_groups=64, n_crowds=32, n_products=1000, n_intents=12, seed=2026,
+              skewed_groups=True, crowd_share=0.35) -> dict:
+    """A table body. For a shop whose shape stays the same as it grows: skewed_groups=False
+    (groups pick products uniformly, so a product keeps about as many groups as groups and
+    products grow together) and a crowd_share that falls with the group count (about the same
+    number of groups bind crowds)."""
     rnd = random.Random(seed)
     crowds = [{"name": f"c{i}", "expr": _crowd_expr(rnd)} for i in range(n_crowds)]
     intents = [{"name": f"i{i}", "expr": _intent_expr(i, n_intents)} for i in range(n_intents)]
@@ -76,10 +81,10 @@ def make_body(n_groups=64, n_crowds=32, n_products=1000, n_intents=12, seed=2026
     for g in range(n_groups):
         grp = {"name": f"g{g}", "agents": [f"a{g}"], "mode": "efficiency", "strength": None,
                "robot": False, "crowd": [], "product": [], "intent": [], "order": []}
-        if rnd.random() < 0.35:
+        if rnd.random() < crowd_share:
             grp["crowd"] = rnd.sample(crowd_names, rnd.randint(1, 2))
         if rnd.random() < 0.8:
-            picks = rnd.choices(products, weights, k=rnd.randint(5, 40))
+            picks = rnd.choices(products, weights if skewed_groups else None, k=rnd.randint(5, 40))
             grp["product"] = list(dict.fromkeys(picks + rnd.sample(products, 5)))
         if rnd.random() < 0.4:
             grp["intent"] = rnd.sample(intent_names, rnd.randint(1, 3))
@@ -144,7 +149,8 @@ def make_chats(n=100_000, n_products=1000, n_intents=12, seed=7) -> list:
     return chats
 
 
-def workload(groups=64, crowds=32, products=1000, intents=12, chats=100_000, seed=2026):
+def workload(groups=64, crowds=32, products=1000, intents=12, chats=100_000, seed=2026,
+             skewed_groups=True, crowd_share=0.35):
     """(body, chats) with a fixed seed."""
-    return (make_body(groups, crowds, products, intents, seed),
+    return (make_body(groups, crowds, products, intents, seed, skewed_groups, crowd_share),
             make_chats(chats, products, intents, seed + 1))
