@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-HERE = os.path.dirname(__file__)
-sys.path[:0] = [HERE, os.path.join(HERE, "..", "routing"), os.path.join(HERE, "..", "outreach")]
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(HERE)
+sys.path[:0] = [HERE, os.path.join(TESTS, "routing"), os.path.join(TESTS, "outreach")]
 
 from redis_server import RedisServer  # noqa: E402
 
