@@ -813,15 +813,15 @@ cdef class CMatcher:
         cdef const int32_t[::1] mv
         cdef int32_t[::1] outv
         if n < 0:
-            _bad_col("n", "must be >= 0")
+            raise _bad_col("n", "must be >= 0")
         if out is None:
             out = array("i", bytes(4 * n))
         try:
             outv = out
         except (ValueError, TypeError):
-            _bad_col("out", "must be a writable int32 buffer")
+            raise _bad_col("out", "must be a writable int32 buffer")
         if outv.shape[0] < n:
-            _bad_col("out", f"has {outv.shape[0]} rows, expected {n}")
+            raise _bad_col("out", f"has {outv.shape[0]} rows, expected {n}")
         keep = [outv]
         for d, (col, dim) in enumerate(zip((crowd, product, intent, order),
                                            ("crowd", "product", "intent", "order"))):
@@ -831,15 +831,15 @@ cdef class CMatcher:
             try:
                 mv = col
             except (ValueError, TypeError):
-                _bad_col(dim, "codes must be an int32 buffer")
+                raise _bad_col(dim, "codes must be an int32 buffer")
             if mv.shape[0] < n:
-                _bad_col(dim, f"has {mv.shape[0]} rows, expected {n}")
+                raise _bad_col(dim, f"has {mv.shape[0]} rows, expected {n}")
             keep.append(mv)
             if n:
                 dimp[d] = &mv[0]
             for i in range(n):
                 if not 0 <= dimp[d][i] < self.ncodes[d]:
-                    _bad_col(dim, f"code {dimp[d][i]} is not a code of this table")
+                    raise _bad_col(dim, f"code {dimp[d][i]} is not a code of this table")
         cols = dict(columns or {})
         ca = ColArgs(self.crowd, {k: v for k, v in cols.items() if k != "message"}, n)
         ia = ColArgs(self.intent, cols, n)
@@ -914,7 +914,8 @@ cdef class CMatcher:
 
 
 def _bad_col(name, msg):
-    raise InputError([Diagnostic("E802", f"column {name!r}: {msg}")])
+    """The InputError (E802) for a bad columnar input."""
+    return InputError([Diagnostic("E802", f"column {name!r}: {msg}")])
 
 
 @cython.final
@@ -959,14 +960,14 @@ cdef class ColArgs:
                 continue
             if isinstance(col, tuple):
                 if len(col) != 2:
-                    _bad_col(name, "a value column is (codes, vocabulary)")
+                    raise _bad_col(name, "a value column is (codes, vocabulary)")
                 try:
                     cmv = col[0]
                 except (ValueError, TypeError):
-                    _bad_col(name, "codes must be an int32 buffer")
+                    raise _bad_col(name, "codes must be an int32 buffer")
                 vocab = list(col[1])
                 if cmv.shape[0] < n:
-                    _bad_col(name, f"has {cmv.shape[0]} rows, expected {n}")
+                    raise _bad_col(name, f"has {cmv.shape[0]} rows, expected {n}")
                 self.keep.append(cmv)
                 self.vocabs[s] = vocab
                 self.kind[s] = 3
@@ -981,7 +982,7 @@ cdef class ColArgs:
             try:
                 dmv = col
                 if dmv.shape[0] < n:
-                    _bad_col(name, f"has {dmv.shape[0]} rows, expected {n}")
+                    raise _bad_col(name, f"has {dmv.shape[0]} rows, expected {n}")
                 self.keep.append(dmv)
                 self.kind[s] = 1
                 self.dp[s] = &dmv[0] if n else NULL
@@ -991,9 +992,9 @@ cdef class ColArgs:
             try:
                 qmv = col
             except (ValueError, TypeError):
-                _bad_col(name, "use a float64 or int64 buffer, or (int32 codes, vocabulary)")
+                raise _bad_col(name, "use a float64 or int64 buffer, or (int32 codes, vocabulary)")
             if qmv.shape[0] < n:
-                _bad_col(name, f"has {qmv.shape[0]} rows, expected {n}")
+                raise _bad_col(name, f"has {qmv.shape[0]} rows, expected {n}")
             self.keep.append(qmv)
             self.kind[s] = 2
             self.qp[s] = &qmv[0] if n else NULL
@@ -1043,7 +1044,7 @@ cdef class ColArgs:
                     if c < 0:
                         out[j * k + s] = miss
                     elif c >= self.nv[s]:
-                        _bad_col(ps.keys[s], f"code {c} is outside the vocabulary")
+                        raise _bad_col(ps.keys[s], f"code {c} is outside the vocabulary")
                     else:
                         out[j * k + s] = self.vv[s][c]
             else:
