@@ -165,6 +165,8 @@ class PredSet:
         self.vec_masks = [[] for _ in range(k)]  # slot -> class id -> leaf truth mask
         self.str_memo = [dict() for _ in range(k)]
         self.key_memo = [dict() for _ in range(k)]
+        self._slots = [(s, a, m, self.str_memo[s], self.key_memo[s], self.thresholds[s])
+                       for s, (a, m) in enumerate(zip(self.slot_names, self.is_message))]
         self.cache: dict = {}
         self.results: list = []      # result id -> (row bits, holding names tuple)
         self.result_ids: dict = {}   # holding names tuple -> result id
@@ -249,8 +251,18 @@ class PredSet:
 
     def lookup(self, attrs: dict, message=None) -> int:
         """Result id for a buyer's attrs (and message, for intents), through the class cache."""
-        key = tuple([self.classify(s, message if m else attrs.get(a))
-                     for s, (a, m) in enumerate(zip(self.slot_names, self.is_message))])
+        key = []
+        for s, a, m, memo, kmemo, ts in self._slots:
+            v = message if m else attrs.get(a)
+            t = type(v)
+            r = None
+            if t is str:  # the common kinds inline the memo lookups of classify()
+                r = memo.get(v)
+            elif (t is int or t is float) and v == v:
+                p = bisect_left(ts, v)
+                r = kmemo.get(2 * p + (p < len(ts) and ts[p] == v) + 2)
+            key.append(self.classify(s, v) if r is None else r)
+        key = tuple(key)
         rid = self.cache.get(key)
         if rid is None:
             if len(self.cache) >= CACHE_MAX:
