@@ -330,9 +330,9 @@ class PyMatcher:
         rows = self.rows
         crow = self.crowd.results[self.crowd.lookup(attrs)][0]
         labels = chat.get("crowds")
+        if labels is not None and type(labels) is not list:
+            check_chat(chat)
         if labels:
-            if type(labels) is not list:
-                check_chat(chat)
             cr = rows["crowd"]
             for label in labels:
                 if type(label) is not str:

@@ -4,6 +4,7 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rulec.errors import InputError
 from rulec.runtime import matcher as M
 from rulec.runtime import reference
 from rulec.runtime.table import Table
@@ -146,3 +147,31 @@ def test_expr_matchers_agree_with_reference(case):
             for m in ms:
                 assert m.crowds_of(attrs) == (["k0"] if want else []), (m, attrs)
                 assert m.intents_of(msg, attrs) == (["i0"] if iwant else []), (m, attrs)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=2), c, max_size=3),
+    max_leaves=5)
+FIELDS = ["attrs", "crowds", "product", "order", "intent", "message", "buyer"]
+ODD_BODY = make_body([{"name": "A", "crowd": ["k"], "product": ["a"]},
+                      {"name": "B", "intent": ["i"], "order": ["x"]}],
+                     [("k", ["cmp", ">", "a", 1])], [("i", ["contains", "message", "a"])])
+
+
+def _outcome(f):
+    try:
+        return "ok", f()
+    except InputError as exc:
+        return "error", exc.code
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=6) | json_values)
+def test_odd_chats_give_the_reference_answer_or_e801(chat):
+    """Any JSON value as a chat: the same candidates as the reference, or the same E801."""
+    want = _outcome(lambda: reference.match(ODD_BODY, chat))
+    for m in matchers(ODD_BODY):
+        assert _outcome(lambda: m.match(chat)) == want, m
+        many = _outcome(lambda: m.match_many([chat]))
+        assert many == (want if want[0] == "error" else ("ok", [want[1]])), m
