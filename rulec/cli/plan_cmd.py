@@ -33,6 +33,13 @@ def run(args, out, err) -> int:
     if ns.batch < 1:
         err.write("rulec plan: --batch must be at least 1\n")
         return 2
+    if ns.report:
+        import os
+        where = os.path.dirname(os.path.abspath(ns.report))
+        if not os.path.isdir(where) or not os.access(where, os.W_OK):
+            err.write(f"rulec plan: cannot write the report {ns.report}: {where} is not a "
+                      "writable directory\n")
+            return 2
     from rulec.runtime import calendar as cal
     try:
         now = cal.parse_time(ns.now)

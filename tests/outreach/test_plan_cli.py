@@ -214,3 +214,9 @@ def test_nothing_due_still_checks_and_counts_the_audience(cli, shop, tmp_path):
     report = json.loads(rep.read_text(encoding="utf-8"))
     assert report["consumers"] == 6 and report["bad_lines"] == 1 and report["sends"] == {}
     assert {e["status"] for e in report["campaigns"].values()} == {"not_due"}
+
+
+def test_unwritable_report_is_refused_before_planning(cli, shop, tmp_path):
+    r = _plan(cli, shop, _aud(tmp_path, GOOD), tmp_path, "--report", tmp_path / "no" / "r.json")
+    assert r.code == 2 and "cannot write the report" in r.err
+    assert not (tmp_path / "l.db").exists()
