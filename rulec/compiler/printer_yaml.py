@@ -205,8 +205,13 @@ def yaml_statements(text: str) -> tuple:
     statements are (key, first line, last line), keyed as `entries` keys its items."""
     import yaml
 
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    from rulec.compiler.frontend_yaml import LOADER
+
     out, inside = [], set()
+    try:  # the same loader as the frontend, so what compiled also composes here
+        root = yaml.compose(text, Loader=LOADER)
+    except (yaml.YAMLError, RecursionError):
+        return out, inside  # no comments kept rather than no output
     if not isinstance(root, yaml.MappingNode):
         return out, inside
     stack = [root]
