@@ -562,7 +562,7 @@ cdef class CMatcher:
         return self.code_row[d][PyLong_AsLong(c)]
 
     cdef uint64_t* _slow(self, object chat) except NULL:
-        """Unusual chat: validate (raises E801) and answer with the pure-Python plan."""
+        """Unusual chat: validate (raises E840) and answer with the pure-Python plan."""
         check_chat(chat)
         bits = self.py.candidates(chat)
         cdef uint64_t* cand = self.buf
@@ -914,8 +914,8 @@ cdef class CMatcher:
 
 
 def _bad_col(name, msg):
-    """The InputError (E802) for a bad columnar input."""
-    return InputError([Diagnostic("E802", f"column {name!r}: {msg}")])
+    """The InputError (E841) for a bad columnar input."""
+    return InputError([Diagnostic("E841", f"column {name!r}: {msg}")])
 
 
 @cython.final

@@ -19,7 +19,7 @@ or None for the live one). Every matcher has:
   vocabulary may hold strings, bools or lists). The column named `message` is the chat's
   message (intents only). `out` is an int32 buffer of n outcome ids (allocated when None);
   ids index `m.outcomes()` and are stable for the matcher's lifetime. Bad columns raise
-  InputError E802; bad chat fields raise InputError E801.
+  InputError E841; bad chat fields raise InputError E840.
 
 Both matchers cache predicate results by value class (see matcher_py); the caches are
 bounded (string memos and class tables are cleared when full). A call that reaches the

@@ -448,7 +448,7 @@ def _column_getter(name, col, n):
     from rulec.errors import Diagnostic, InputError
 
     def bad(msg):
-        raise InputError([Diagnostic("E802", f"column {name!r}: {msg}")])
+        raise InputError([Diagnostic("E841", f"column {name!r}: {msg}")])
     if isinstance(col, tuple):
         if len(col) != 2:
             bad("a string column is (codes, vocabulary)")
@@ -479,7 +479,7 @@ def _check_out(out, n):
     except TypeError:
         ok = False
     if not ok:
-        raise InputError([Diagnostic("E802", f"column 'out': must be a writable int32 buffer "
+        raise InputError([Diagnostic("E841", f"column 'out': must be a writable int32 buffer "
                                              f"of {n}+ values")])
 
 
@@ -493,11 +493,11 @@ def read_columns(m, n, product, order, intent, crowd, columns):
             continue
         codes = memoryview(col)
         if codes.format not in ("i", "l") or codes.itemsize != 4 or len(codes) < n:
-            raise InputError([Diagnostic("E802", f"{d} codes must be {n}+ int32 values")])
+            raise InputError([Diagnostic("E841", f"{d} codes must be {n}+ int32 values")])
         top = len(m.values[d])
         for c in codes[:n]:
             if not 0 <= c <= top:
-                raise InputError([Diagnostic("E802", f"{d} code {c} is not a code of this table")])
+                raise InputError([Diagnostic("E841", f"{d} code {c} is not a code of this table")])
         dims[d] = codes
     cols = {name: _column_getter(name, col, n) for name, col in (columns or {}).items()}
     return dims, cols

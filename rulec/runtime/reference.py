@@ -89,9 +89,9 @@ def evaluate(expr, env: dict, missing: list | None = None) -> bool:
 
 
 def check_chat(chat) -> None:
-    """Raise InputError (E801) when a chat's matching fields have the wrong JSON types."""
+    """Raise InputError (E840) when a chat's matching fields have the wrong JSON types."""
     def bad(msg):
-        raise InputError([Diagnostic("E801", f"chat {msg}")])
+        raise InputError([Diagnostic("E840", f"chat {msg}")])
     if not isinstance(chat, dict):
         bad(f"must be an object, got {type(chat).__name__}")
     attrs = chat.get("attrs")

@@ -85,14 +85,14 @@ def test_r5_match_columns_equals_match(build):
 
 
 def test_match_columns_defaults_and_errors(build):
-    """No columns means no values; bad codes and buffers are E802 input errors."""
+    """No columns means no values; bad codes and buffers are E841 input errors."""
     m = build(GROUPS, CROWDS, INTENTS)
     out = m.match_columns(3, product=array("i", [m.code("product", "a"), 0, m.code("product", "b")]))
     assert [m.outcomes()[i] for i in out] == [("pa",), tuple(g["name"] for g in GROUPS), ("pb",)]
     assert list(m.match_columns(0)) == []
     with pytest.raises(InputError) as info:
         m.match_columns(2, product=array("i", [99, 0]))
-    assert info.value.code == "E802"
+    assert info.value.code == "E841"
     with pytest.raises(InputError):
         m.match_columns(2, product=array("i", [0]))
     with pytest.raises(InputError):
@@ -102,7 +102,7 @@ def test_match_columns_defaults_and_errors(build):
 
 
 def test_match_columns_bad_out_buffer(build):
-    """A wrong output buffer is an E802 input error too."""
+    """A wrong output buffer is an E841 input error too."""
     m = build(GROUPS, CROWDS, INTENTS)
     with pytest.raises(InputError):
         m.match_columns(2, out=array("d", [0.0, 0.0]))

@@ -169,7 +169,7 @@ def _outcome(f):
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=6) | json_values)
 def test_odd_chats_give_the_reference_answer_or_e801(chat):
-    """Any JSON value as a chat: the same candidates as the reference, or the same E801."""
+    """Any JSON value as a chat: the same candidates as the reference, or the same E840."""
     want = _outcome(lambda: reference.match(ODD_BODY, chat))
     for m in matchers(ODD_BODY):
         assert _outcome(lambda: m.match(chat)) == want, m

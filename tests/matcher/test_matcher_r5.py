@@ -98,12 +98,12 @@ def test_r5_no_groups(build):
     [], "x", {"attrs": [1]}, {"crowds": "vip"}, {"crowds": [1]}, {"product": 3},
     {"order": ["unpaid"]}, {"intent": 1}, {"message": 5}])
 def test_bad_chat_fields_are_input_errors(build, chat):
-    """A chat with wrong field types is an E801 input error, never a traceback."""
+    """A chat with wrong field types is an E840 input error, never a traceback."""
     m = build(ARTICLE_000, crowds=[("k", ["cmp", "==", "x", 1])],
               intents=[("i", ["contains", "message", "a"])])
     with pytest.raises(InputError) as info:
         m.match(chat)
-    assert info.value.code == "E801"
+    assert info.value.code == "E840"
     with pytest.raises(InputError):
         m.match_many([{}, chat])
     assert gc.isenabled()  # match_many pauses the collector and must always resume it
