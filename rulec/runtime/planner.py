@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import json
 import operator
 import sys
 
@@ -13,101 +12,13 @@ from rulec.runtime import calendar as cal
 from rulec.runtime import privileges as priv
 from rulec.runtime.ledger import open_ledger
 from rulec.runtime.ledger.base import FINISHED, MISSED, SKIPPED, STARTED
+from rulec.runtime.plan_campaign import Campaign, json_str, json_text
 
 BATCH = 2000
 _FIRST = operator.itemgetter(0)
 _EMPTY: dict = {}
 _CODE = {"batch": 0, "green": 0, "new_arrival": 0, "restock": 0, "cart_coupon": 1, "recall": 2,
          "super_discount": 3}
-
-
-_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
-
-
-def _j(v) -> str:
-    """JSON, UTF-8 text kept, but every character `str.splitlines` breaks on escaped."""
-    text = json.dumps(v, ensure_ascii=False)
-    return text.translate(_LINE_BREAKS) if not text.isascii() else text
-
-
-def _jstr(text: str) -> str:
-    """JSON of a string; plain printable text without quotes or backslashes needs no escaping."""
-    if text.isprintable() and '"' not in text and "\\" not in text:
-        return f'"{text}"'
-    return _j(text)
-
-
-def _ts(t: dt.datetime) -> int:
-    return int(t.timestamp() // 1)
-
-
-class Campaign:
-    """A table campaign prepared for planning: times parsed, content variants pre-rendered."""
-
-    def __init__(self, c: dict, index: int, body: dict, tz):
-        self.raw, self.index, self.name, self.kind = c, index, c["name"], c["kind"]
-        self.channel = priv.channel_of(self.kind)
-        self.send_at = cal.parse_time(c["send_at"]).astimezone(tz)
-        self.at = _ts(self.send_at)
-        self.at_iso = cal.iso(self.send_at)
-        self.key = (self.at, index)  # O4: send time, then declaration order
-        promo = body["promos"].get(c["promo"]) if c.get("promo") else None
-        presale = promo["presale_start"] if promo else None
-        last_day = promo["last_day"] if promo else cal.local_date(self.send_at, tz).isoformat()
-        self.window_start = cal.promo_window_start(presale, last_day, tz).timestamp()  # O11
-        self.cart_start = cal.cart_window_start(presale, self.send_at, tz).timestamp()  # O6
-        self.day = (cal.parse_date(c["date"]) if c.get("date") else
-                    cal.local_date(self.send_at, tz)).toordinal()
-        base = (c.get("copy"), (c.get("coupon") or {}).get("id"))
-        rows = c["segments"] if self.kind == "recall" else (
-            c["targets"] if self.kind in priv.TARGETED else [])
-        # (crowd, variant): the first listed crowd the consumer is in wins (O1, O7 segments)
-        self.choices = [(t["crowd"], self._variant(t.get("copy") or base[0],
-                                                   (t.get("coupon") or {}).get("id") or base[1]))
-                        for t in rows]
-        self.base = self._variant(*base)
-        self.needs_crowds = bool(self.choices)
-        when = c.get("created_at") or c.get("configured_at") if self.kind == "green" else \
-            c.get("configured_at") or c.get("created_at")
-        self.configured = cal.parse_time(when) if when else None  # O5, O10
-        self.activities = []
-        self.state = None  # ledger status for this run
-        self.sends = {}
-        self.skips = {}
-
-    def _variant(self, copy, coupon):
-        """(copy, coupon, JSON head before the consumer, JSON tail after it up to the items,
-        JSON tail for a send without items); set_activities completes the last one."""
-        head = f'{{"campaign":{_j(self.name)},"consumer":'
-        tail = (f',"channel":"{self.channel}","at":"{self.at_iso}","copy":{_j(copy)},'
-                f'"coupon":{_j(coupon)},"items":')
-        return [copy, coupon, head, tail, None]
-
-    def set_activities(self, ids: list):
-        """O8: the activities valid at this run; completes the pre-rendered JSON tails."""
-        self.activities = ids if self.kind == "super_discount" else []
-        self.acts_json = ',"activities":' + _j(self.activities) + "}\n"
-        for v in [self.base] + [v for _crowd, v in self.choices]:
-            v[4] = v[3] + "[]" + self.acts_json
-
-    def problems(self, facts: dict, tz) -> tuple | None:
-        """(status, reason) when the campaign cannot be sent at all (O6–O10), else None."""
-        c = self.raw
-        coupon = (c["coupon"]["id"], c["coupon"]["kind"]) if c.get("coupon") else None
-        segs = [(s.get("copy"), (s["coupon"]["id"], s["coupon"]["kind"]) if s.get("coupon")
-                 else None) for s in c.get("segments") or []]
-        found = priv.eligibility(self.kind, facts)
-        if found:
-            return SKIPPED, "not_eligible"
-        found = [p for p in priv.content(self.kind, c.get("copy"), coupon, segs, 0)
-                 if p.severity == "error"]
-        if found:
-            return SKIPPED, "not_configured"
-        if self.configured and priv.late(self.kind, self.configured, self.send_at, tz):
-            return SKIPPED, "deadline_passed"
-        if self.kind == "green" and cal.local_date(self.send_at, tz).toordinal() != self.day:
-            return SKIPPED, "not_eligible"
-        return None
 
 
 class PlanResult:
@@ -496,9 +407,9 @@ class _Run:
             parts, last, cj = [], None, ""
             for c, cid, v, items in sends:
                 if cid is not last:
-                    last, cj = cid, _jstr(cid)
+                    last, cj = cid, json_str(cid)
                 if items:
-                    parts.append(f"{v[2]}{cj}{v[3]}{_j(items)}{c.acts_json}")
+                    parts.append(f"{v[2]}{cj}{v[3]}{json_text(items)}{c.acts_json}")
                 else:
                     parts.append(f"{v[2]}{cj}{v[4]}")
             self.out.write("".join(parts))
