@@ -1,7 +1,6 @@
 """`rulec explain RULES_OR_TABLE --event EVENT.json [--state STATE.json]`: one decision, for a person."""
 from __future__ import annotations
 
-import json
 
 from rulec.cli.common import ArgParser, load_table_or_rules, render
 from rulec.errors import Diagnostic, RulecError
@@ -18,17 +17,10 @@ def _parser(out, err):
 
 
 def _read_event(path, agents):
-    from rulec.runtime.events import check_event
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read(1 << 20)
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Diagnostic("E800", f"cannot read event file {path}: "
-                                         f"{getattr(exc, 'strerror', None) or exc}")]
-    try:
-        ev = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        return None, [Diagnostic("E801", f"{path}: not JSON: {getattr(exc, 'msg', exc)}")]
+    from rulec.runtime.events import check_event, read_json_file
+    ev, diags = read_json_file(path, "event", 1 << 20, "E801")
+    if diags:
+        return None, diags
     try:
         check_event(ev, agents)
     except RulecError as exc:

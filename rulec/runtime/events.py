@@ -181,17 +181,23 @@ def _state_bad(code, path, where, message):
 def read_state(path, agents):
     """Parse and check a `--state` JSON file. Returns (state, diagnostics); state is
     {"agents": {index: {status?, pending?, conversion?}}, "contacts": {buyer: (index, epoch)}}."""
+    doc, diags = read_json_file(path, "state", 64 << 20, "E830")
+    return (None, diags) if diags else check_state(doc, agents, str(path))
+
+
+def read_json_file(path, what: str, limit: int, not_json_code: str):
+    """(document, diagnostics) of a whole-file JSON input (`--state`, `--event`): E800 when
+    it cannot be read, `not_json_code` when it is not JSON."""
     try:
         with open(path, encoding="utf-8") as fh:
-            text = fh.read(64 << 20)
+            text = fh.read(limit)
     except (OSError, UnicodeDecodeError) as exc:
-        return None, [Diagnostic("E800", f"cannot read state file {path}: "
+        return None, [Diagnostic("E800", f"cannot read {what} file {path}: "
                                          f"{getattr(exc, 'strerror', None) or exc}")]
     try:
-        doc = json.loads(text)
+        return json.loads(text), []
     except (json.JSONDecodeError, RecursionError) as exc:
-        return None, [Diagnostic("E830", f"{path}: not JSON: {getattr(exc, 'msg', exc)}")]
-    return check_state(doc, agents, str(path))
+        return None, [Diagnostic(not_json_code, f"{path}: not JSON: {getattr(exc, 'msg', exc)}")]
 
 
 def check_state(doc, agents, path="<state>"):
