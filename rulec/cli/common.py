@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import unicodedata
 
 from rulec.errors import Diagnostic, RulecError
@@ -109,10 +110,15 @@ def summary(diagnostics) -> str:
 def load_table_or_rules(path, err, key=None, fmt="text", out=None):
     """A Table from a table file (by magic) or a rules source; None after printing errors.
 
-    Rules with errors are refused (exit 1 for the caller); warnings are not printed here."""
+    Rules with errors are refused (exit 1 for the caller); warnings are not printed here.
+    A signed table is verified with the key file named by RULEC_SIGN_KEY_FILE."""
     from rulec.runtime import table as tables
     try:
         if tables.is_table(path):
+            if key is None and os.environ.get("RULEC_SIGN_KEY_FILE"):
+                key = read_key(os.environ["RULEC_SIGN_KEY_FILE"], err)
+                if key is None:
+                    return None
             return tables.load(path, key=key)
         from rulec.compiler.pipeline import compile_path
         result = compile_path(path)

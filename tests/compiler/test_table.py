@@ -149,3 +149,17 @@ def test_loading_needs_only_the_runtime(table_file):
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "demo ['售前A']"
+
+
+def test_signed_table_routes_with_the_key_from_the_environment(tmp_path, cli, monkeypatch):
+    key = tmp_path / "key"
+    key.write_bytes(b"k")
+    out = tmp_path / "signed.rtbl"
+    assert cli("compile", CONTRACT, "-o", out, "--sign-key", key).code == 0
+    events = tmp_path / "e.jsonl"
+    events.write_text('{"type": "chat", "time": "2026-11-23T09:00:00+08:00", "buyer": "u"}\n')
+    r = cli("route", out, "--events", events)
+    assert r.code == 1 and "B705" in r.err
+    monkeypatch.setenv("RULEC_SIGN_KEY_FILE", str(key))
+    r = cli("route", out, "--events", events)
+    assert r.code == 0 and json.loads(r.out)["target"] == "message_pool"
