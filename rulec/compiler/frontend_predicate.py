@@ -207,6 +207,8 @@ def parse_predicate(text: str, file: str = "<predicate>", line: int = 1, col: in
         tree = parser().parse(text, start="predicate")
     except UnexpectedInput as exc:
         raise RulecError([syntax_error(exc, pos, "predicate")]) from None
+    if len(text) < MAX_DEPTH:  # each level of nesting takes a character: no deep tree here
+        return _transform(tree, PredicateBuilder(pos))
     return build(tree, PredicateBuilder(pos), pos)
 
 
@@ -215,6 +217,10 @@ def build(tree, builder, pos):
     if tree_depth(tree) > MAX_DEPTH:
         raise RulecError([Diagnostic("P104", f"expression is nested deeper than {MAX_DEPTH} "
                                              "levels", pos.of(tree) or pos.span(1, 1))])
+    return _transform(tree, builder)
+
+
+def _transform(tree, builder):
     try:
         return builder.transform(tree)
     except _LiteralError as exc:
