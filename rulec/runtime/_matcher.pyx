@@ -766,6 +766,23 @@ cdef class CMatcher:
                 out.append(label)
         return out
 
+    def crowds_of_trusted(self, attrs, labels=()):
+        """crowds_of without the E840 type checks, for callers that already made them (attrs
+        a dict or None, labels a list/tuple of strings): the planner's audience parser."""
+        if self.busy:
+            return self.py.crowds_of_trusted(attrs, labels)
+        if attrs is not None and type(attrs) is not dict:
+            attrs = dict(attrs)
+        self.busy = 1
+        try:
+            out = list(self.crowd.result(attrs, None))
+        finally:
+            self.busy = 0
+        for label in labels:
+            if label not in out:
+                out.append(label)
+        return out
+
     def intents_of(self, message, attrs, label=None):
         """Defined intents that hold over attrs + message (body order), then the label."""
         if self.busy:

@@ -5,6 +5,8 @@ or None for the live one). Every matcher has:
 - `match(chat) -> [group names]` (R5 candidates, declaration order), `match_many(chats)`,
   `match_indices(chat) -> [group indices]`;
 - `crowds_of(attrs, labels=())`: defined crowds that hold, in body order, then the labels;
+  `crowds_of_trusted(attrs, labels)` is the same without the E840 type checks (callers
+  that already checked: attrs a dict or None, labels strings);
 - `intents_of(message, attrs, label=None)`: defined intents that hold, then the label;
 - the columnar batch entry point, for callers that keep chats in arrays:
 

@@ -383,6 +383,12 @@ class PyMatcher:
         ps = self.crowd
         return _label_list(ps.results[ps.lookup(attrs or _EMPTY)][1], labels)
 
+    def crowds_of_trusted(self, attrs, labels=()) -> list:
+        """crowds_of without the E840 type checks, for callers that already made them (attrs
+        a dict or None, labels a list/tuple of strings): the planner's audience parser."""
+        ps = self.crowd
+        return _label_list(ps.results[ps.lookup(attrs or _EMPTY)][1], labels)
+
     def intents_of(self, message, attrs, label=None) -> list:
         check_chat({"attrs": attrs, "message": message, "intent": label})
         ps = self.intent

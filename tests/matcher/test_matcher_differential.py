@@ -118,6 +118,8 @@ def test_r5_matchers_agree_with_reference(case):
             assert [body["groups"][i]["name"] for i in idx] == w
             ex = reference.explain(body, c)
             assert m.crowds_of(c.get("attrs"), c.get("crowds") or ()) == ex["crowds"]
+            # the planner's unchecked entry point: same answer, Cython and pure Python alike
+            assert m.crowds_of_trusted(c.get("attrs"), c.get("crowds") or ()) == ex["crowds"]
             assert m.intents_of(c.get("message"), c.get("attrs"), c.get("intent")) == ex["intents"]
 
 
@@ -146,6 +148,7 @@ def test_expr_matchers_agree_with_reference(case):
             iwant = reference.evaluate(expr, reference.intent_env(attrs, msg))
             for m in ms:
                 assert m.crowds_of(attrs) == (["k0"] if want else []), (m, attrs)
+                assert m.crowds_of_trusted(attrs, ()) == (["k0"] if want else []), (m, attrs)
                 assert m.intents_of(msg, attrs) == (["i0"] if iwant else []), (m, attrs)
 
 

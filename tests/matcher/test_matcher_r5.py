@@ -49,6 +49,8 @@ def test_r5_crowd_labels_and_defined_crowds(build):
     assert m.match({"crowds": ["nobody"], "order": "unpaid"}) == ["G3"]
     assert m.crowds_of({"spent": 2000}, ["love_new", "vip"]) == ["vip", "love_new"]
     assert m.crowds_of(None) == []
+    assert m.crowds_of_trusted({"spent": 2000}, ["love_new", "vip"]) == ["vip", "love_new"]
+    assert m.crowds_of_trusted(None, ()) == []
 
 
 def test_r5_intents_from_message_and_label(build):
