@@ -268,7 +268,7 @@ class _Run:
         offers [(campaign, content, items)]); the skip counts {(campaign, reason): n} of the
         campaigns it does not qualify for; and `combos`: crowds -> [(campaign, content, None)]
         of the targeted campaigns those crowds hit, in (send time, declaration) order (O4)."""
-        crowds_of = self.p.table.matcher.crowds_of if self.need_crowds else None
+        crowds_of = self.p.table.matcher.crowds_of_trusted if self.need_crowds else None
         targeted = [c for c in self.active if _CODE[c.kind] == 0]
         promo = [(c, _CODE[c.kind], c.choices, c.at) for c in self.active if _CODE[c.kind] != 0]
         offers, counts = [], {}
