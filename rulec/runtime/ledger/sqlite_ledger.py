@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
 import os
 import sqlite3
 
@@ -24,6 +25,9 @@ CREATE TABLE IF NOT EXISTS campaigns (
 CREATE TABLE IF NOT EXISTS consumers (consumer TEXT PRIMARY KEY, sends TEXT NOT NULL)
   WITHOUT ROWID;
 """
+_TOKEN_KEY = operator.itemgetter(0, 2, 3)  # a record's (campaign, channel, at)
+_PAIR = operator.itemgetter(0, 1)  # (campaign, consumer)
+_CONSUMER = operator.itemgetter(1)
 UPSERT = ("INSERT INTO consumers (consumer, sends) VALUES (?, ?) ON CONFLICT (consumer) "
           "DO UPDATE SET sends = sends || excluded.sends")
 
@@ -189,25 +193,23 @@ class SqliteLedger(Ledger):
 
     def _rows(self, records, history) -> list:
         """Upsert rows, one per consumer; refuses a (campaign, consumer) already recorded."""
-        ids, packed, seen, toks = self._ids, {}, set(), {}
-        n = 0
-        for r in records:
-            k = (r[0], r[2], r[3])
-            tok = toks.get(k)
-            if tok is None:
-                if r[0] not in ids:
-                    raise _fail("S905", f"campaign {r[0]!r} was never opened in this ledger")
-                tok = toks[k] = f";{ids[r[0]]},{CHANNEL_CODE[r[2]]},{int(r[3])}"
-            consumer = r[1]
-            seen.add((r[0], consumer))
-            n += 1
-            prev = packed.get(consumer)
-            packed[consumer] = tok if prev is None else prev + tok
-        clash = len(seen) != n or any((h[0], consumer) in seen
-                                      for consumer, hs in history.items() for h in hs)
+        ids, toks = self._ids, {}
+        for k in dict.fromkeys(map(_TOKEN_KEY, records)):  # (campaign, channel, at), in order
+            if k[0] not in ids:
+                raise _fail("S905", f"campaign {k[0]!r} was never opened in this ledger")
+            toks[k] = f";{ids[k[0]]},{CHANNEL_CODE[k[1]]},{int(k[2])}"
+        seen = set(map(_PAIR, records))
+        clash = len(seen) != len(records) or any((h[0], consumer) in seen
+                                                 for consumer, hs in history.items() for h in hs)
         if clash:
             raise _fail("S906", f"ledger {self.path}: a (campaign, consumer) send was decided "
                                 "twice")
+        packed = {}
+        get = packed.get
+        for consumer, tok in zip(map(_CONSUMER, records),
+                                 map(toks.__getitem__, map(_TOKEN_KEY, records))):
+            prev = get(consumer)
+            packed[consumer] = tok if prev is None else prev + tok
         return list(packed.items())
 
     @_guard
