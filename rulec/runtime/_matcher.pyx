@@ -748,6 +748,28 @@ cdef class CMatcher:
             self.busy = 0
         return out
 
+    def match_outcome(self, chat):
+        """The outcome id of one chat's R5 candidates (an index of outcomes(), as from
+        match_columns): callers can cache per id instead of per candidate list."""
+        if self.busy:
+            return self.py.match_outcome(chat)
+        cdef const uint64_t* cand
+        cdef int w
+        cdef int32_t oid
+        self.busy = 1
+        try:
+            cand = self._cand(<PyObject*>chat)
+            oid = self.outcomes_table.get(<int32_t*>cand)
+            if oid < 0:
+                bits = 0
+                for w in range(self.W):
+                    bits |= (<object>cand[w]) << (64 * w)
+                oid = self.py.outcome_id(bits)
+                self.outcomes_table.put(<int32_t*>cand, oid)
+        finally:
+            self.busy = 0
+        return oid
+
     def crowds_of(self, attrs, labels=()):
         """Defined crowds that hold over attrs (body order), then the given labels."""
         if self.busy:

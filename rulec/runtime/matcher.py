@@ -3,7 +3,8 @@
 `build_matcher(body, impl=None)` returns a matcher for a table body (impl: "cython", "python"
 or None for the live one). Every matcher has:
 - `match(chat) -> [group names]` (R5 candidates, declaration order), `match_many(chats)`,
-  `match_indices(chat) -> [group indices]`;
+  `match_indices(chat) -> [group indices]`, `match_outcome(chat) -> outcome id` (an index
+  of `outcomes()`, shared with match_columns);
 - `crowds_of(attrs, labels=())`: defined crowds that hold, in body order, then the labels;
   `crowds_of_trusted(attrs, labels)` is the same without the E840 type checks (callers
   that already checked: attrs a dict or None, labels strings);

@@ -378,6 +378,10 @@ class PyMatcher:
     def match_indices(self, chat) -> list:
         return _indices(self.candidates(chat))
 
+    def match_outcome(self, chat) -> int:
+        """The outcome id of one chat's R5 candidates (an index of outcomes())."""
+        return self.outcome_id(self.candidates(chat))
+
     def crowds_of(self, attrs, labels=()) -> list:
         check_chat({"attrs": attrs, "crowds": list(labels)})
         ps = self.crowd
