@@ -292,18 +292,28 @@ class _Run:
                 for c, code, choices, at in promo:
                     why = None
                     if code == 1:  # cart coupon (O6): carted in the window
-                        lo = c.cart_start
-                        items = cart and list(dict.fromkeys([i for t, i in cart if lo <= t <= at]))
+                        lo, items = c.cart_start, None
+                        if cart:
+                            if len(cart) == 1:
+                                t, i = cart[0]
+                                if lo <= t <= at:
+                                    items = [i]
+                            else:
+                                items = list(dict.fromkeys([i for t, i in cart if lo <= t <= at]))
                         if not items:
                             why = "not_in_audience"
                     else:  # recall (2), super discount (3): no purchase in the window (O7, O8)
                         items, lo = None, c.window_start
                         if code == 3 and rec.get("interested") is not True:
                             why = "not_interested"
-                        elif buys and any(lo <= t <= at for t in buys):
-                            why = "purchased"
-                        elif code == 3 and not c.activities:
-                            why = "no_valid_activity"
+                        else:
+                            if buys:
+                                for t in buys:
+                                    if lo <= t <= at:
+                                        why = "purchased"
+                                        break
+                            if why is None and code == 3 and not c.activities:
+                                why = "no_valid_activity"
                     if why is not None:
                         k = (c, why)
                         counts[k] = counts.get(k, 0) + 1
