@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as dt
+import gc
 import operator
 import sys
+import threading
 
 from rulec.errors import Diagnostic, InputError, TableError
 from rulec.runtime import audience as aud
@@ -19,6 +22,41 @@ _FIRST = operator.itemgetter(0)
 _EMPTY: dict = {}
 _CODE = {"batch": 0, "green": 0, "new_arrival": 0, "restock": 0, "cart_coupon": 1, "recall": 2,
          "super_discount": 3}
+
+
+GC_GEN0 = 50_000  # the cyclic collector's first threshold while planning (see _fewer_collections)
+_gc_lock = threading.Lock()
+_gc_state = {"users": 0, "saved": None}
+
+
+@contextlib.contextmanager
+def _fewer_collections():
+    """Raise the collector's first threshold (700 by default) to GC_GEN0 while planning.
+
+    A run allocates millions of short-lived tuples and dicts, none of them in cycles; at the
+    default threshold the young-generation collections cost a fifth to a third of the run's
+    CPU. Cycles are still collected, only less often. Planners in several threads share one
+    setting: the first one in raises it, the last one out restores what it found, and a
+    threshold someone else changed meanwhile (or 0, collection disabled) is left alone."""
+    with _gc_lock:
+        st = _gc_state
+        if st["users"] == 0:
+            old = gc.get_threshold()
+            st["saved"] = None
+            if 0 < old[0] < GC_GEN0:
+                st["saved"] = old
+                gc.set_threshold(GC_GEN0, *old[1:])
+        st["users"] += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            st["users"] -= 1
+            old = st["saved"]
+            if st["users"] == 0 and old is not None:
+                if gc.get_threshold() == (GC_GEN0, *old[1:]):
+                    gc.set_threshold(*old)
+                st["saved"] = None
 
 
 class PlanResult:
@@ -76,7 +114,8 @@ class Planner:
             if progress is True:
                 progress = Progress(err, src.size)
             if active:
-                run.stream(src, progress)
+                with _fewer_collections():
+                    run.stream(src, progress)
             else:
                 run.count(src)
         finally:

@@ -207,3 +207,22 @@ def test_table_with_bad_campaign_times_is_a_table_error(tmp_path, field, value):
         with pytest.raises(TableError) as exc:
             p.plan([consumer(1)], NOW)
     assert exc.value.code == "B706" and "rc" in str(exc.value)
+
+
+def test_collector_threshold_is_restored_after_a_run(tmp_path):
+    """Speed only (no clause): plan() raises the GC's first threshold while it streams and
+    restores it afterwards, also when a bad line (E801) stops the run."""
+    import gc
+    from rulec.runtime import planner as planner_mod
+    before = gc.get_threshold()
+    raised = planner_mod.GC_GEN0 if 0 < before[0] < planner_mod.GC_GEN0 else before[0]
+    seen = []
+    with Planner(table(), tmp_path / "l.db") as p:
+        p.plan([consumer(i) for i in range(10)], NOW,
+               on_send=lambda s: seen.append(gc.get_threshold()[0]))
+    assert gc.get_threshold() == before
+    assert seen and set(seen) == {raised}
+    with Planner(table(), tmp_path / "l2.db") as p:
+        with pytest.raises(InputError):
+            p.plan([consumer(1), b"{not json}\n"], NOW, on_send=lambda s: None)
+    assert gc.get_threshold() == before
