@@ -116,10 +116,10 @@ def test_memory_fresh_buyers_r5_precomputed(benchmark, table):
     def workload(k):
         batch = chats(f"p{k}-", seed=k)
         for c in batch:
-            pre[c["buyer"]] = m.match_indices(c)
+            pre[c["buyer"]] = m.match_outcome(c)
         return batch
 
-    r._match = lambda chat: pre[chat["buyer"]]
+    r._outcome = lambda chat: pre[chat["buyer"]]
     run_rounds(benchmark, r, workload, 200)
 
 

@@ -47,16 +47,25 @@ def draw_efficiency(members, cum, status, pending, busy, level, rng, tries=TRIES
             return a
     free = []
     best = -1
+    total = 0
     for a in members:  # one pass: the free agents, and the E4 choice in case none is free
         if status[a] == ONLINE:
             p = pending[a]
             if p <= busy:
                 free.append(a)
+                total += level[a]
             elif best < 0 or p * level[best] < pending[best] * level[a]:
                 best = a
-    if free:
-        return pick_efficiency(free, level, pending, busy, rng)
-    return best
+    if not free:
+        return best
+    if len(free) == 1:  # pick_efficiency over `free`, inline (its levels already summed)
+        return free[0]
+    r = random() * total
+    for a in free:
+        r -= level[a]
+        if r < 0:
+            return a
+    return free[-1]
 
 
 def least_loaded(pool, level, pending):

@@ -73,8 +73,8 @@ class Router:
         self.store.attach(self.ids)
         self._read = self.store.read
         self._shared = type(self.store).commit is not Store.commit  # redis: commit may refuse
-        self._match = None
-        self._cands: dict = {}
+        self._outcome = None  # the table matcher's match_outcome, bound on first use
+        self._cands: dict = {}  # outcome id -> R6 data (see _cand_info)
         self._tracer = Tracer(self)
 
     # -- setup ---------------------------------------------------------------------------
@@ -132,6 +132,25 @@ class Router:
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError([Diagnostic("E806", f"chat event is malformed: {exc!r} "
                                                  "(needs buyer and time with an offset)")]) from None
+        if not (trace or self._shared):  # the common case, without the trace and retry checks
+            contact, status, pending, conv = self._read(buyer)
+            if (contact is None and not self.robot_first and ONLINE in status
+                    and chat.get("exclusive_agent") is None):
+                # R1 passes, no R2 contact, no R3 exclusive agent, R4 off: R5/R6 directly
+                oid = (self._outcome or self._bind_matcher())(chat)
+                info = self._cands.get(oid)
+                if info is None:
+                    info = self._cand_info(oid, chat)
+                a, target, step, g = self._r6(info, status, pending, conv, None)
+            else:
+                a, target, step, g = self._decide_on(chat, t, None, contact, status, pending,
+                                                     conv)
+            if a >= 0:
+                self.store.assign(a, buyer, t)
+            elif step == "nobody_online" and self.drain and target == "message_pool":
+                self.store.pool_push(buyer, t, json.dumps(chat, ensure_ascii=False))
+            return {"buyer": buyer, "time": ts, "target": target, "step": step,
+                    "group": None if g is None else self.g_name[g]}
         tr = [] if trace else None
         if self._shared:
             a, target, step, g = self._decide_shared(chat, buyer, t, tr)
@@ -169,6 +188,10 @@ class Router:
     def _decide(self, chat, buyer, t, tr):
         """(agent index or -1, target, step, group index or None); no writes."""
         contact, status, pending, conv = self._read(buyer)
+        return self._decide_on(chat, t, tr, contact, status, pending, conv)
+
+    def _decide_on(self, chat, t, tr, contact, status, pending, conv):
+        """_decide on the state just read."""
         if ONLINE not in status:
             if tr is not None:
                 tr.append(f"R1: no agent of the shop is available → {self.nobody}")
@@ -194,23 +217,26 @@ class Router:
             if tr is not None:
                 tr.append("R4: robot_first is on → robot")
             return -1, "robot", "robot_first", None
-        cands = (self._match or self._bind_matcher())(chat)
-        info = self._cands.get(tuple(cands))
+        oid = (self._outcome or self._bind_matcher())(chat)
+        info = self._cands.get(oid)
         if info is None:
-            info = self._cand_info(cands)
+            info = self._cand_info(oid, chat)
         if tr is not None:
+            cands = info[7]
             self._tracer.r5(chat, cands, tr)
             self._tracer.r6(cands, info, status, pending, conv, tr)
         return self._r6(info, status, pending, conv, tr)
 
     def _bind_matcher(self):
-        self._match = self.table.matcher.match_indices
-        return self._match
+        self._outcome = self.table.matcher.match_outcome
+        return self._outcome
 
-    def _cand_info(self, cands):
-        """Precomputed R6 data for a candidate set: the agents of its robot-off groups in
-        declaration order, their running level sums, each agent's first such group, the
-        first robot group, and the robot-off groups in conversion mode."""
+    def _cand_info(self, oid, chat):
+        """Precomputed R6 data for the candidate set of outcome `oid` (R5 of `chat`): the
+        agents of its robot-off groups in declaration order, their running level sums, each
+        agent's first such group, the first robot group, the robot-off groups, those in
+        conversion mode, the level total and the candidate groups themselves."""
+        cands = self.table.matcher.match_indices(chat)
         humans = [g for g in cands if not self.g_robot[g]]
         first = {}
         for g in humans:
@@ -221,10 +247,10 @@ class Router:
         conv_groups = [g for g in humans if self.g_mode[g] == modes.CONVERSION]
         cum = modes.cumulative(members, self.level)
         info = (members, cum, first, robots[0] if robots else None, humans, conv_groups,
-                cum[-1] if cum else 0)
+                cum[-1] if cum else 0, cands)
         if len(self._cands) >= CACHE_MAX:
             self._cands.clear()
-        self._cands[tuple(cands)] = info
+        self._cands[oid] = info
         return info
 
     def _r6(self, info, status, pending, conv, tr):
@@ -233,7 +259,7 @@ class Router:
         agents of the remaining robot-off groups, in that group's mode when one remains,
         else efficiency. A group without an available agent adds no available agent, so
         the union of all robot-off candidates has exactly the remaining groups' agents."""
-        members, cum, first, robot, humans, conv_groups, total = info
+        members, cum, first, robot, humans, conv_groups, total, _ = info
         if conv_groups:
             g = self._only_remaining(humans, status)
             if g is not None and self.g_mode[g] == modes.CONVERSION:
