@@ -206,6 +206,7 @@ class _Run:
         self.need_crowds = any(c.needs_crowds or _CODE[c.kind] == 0 for c in active)
         self.window = planner.window
         self.tz = planner.tz
+        self.item_json = {}  # tuple of send items -> their JSON (carts repeat the same items)
 
     def count(self, src):
         """No campaign is due: the audience is only read (and checked) for the report."""
@@ -453,12 +454,18 @@ class _Run:
         for c, n in collections.Counter(map(_FIRST, sends)).items():
             c.sends[c.channel] = c.sends.get(c.channel, 0) + n
         if self.out is not None:
-            parts, last, cj = [], None, ""
+            parts, last, cj, item_json = [], None, "", self.item_json
             for c, cid, v, items in sends:
                 if cid is not last:
                     last, cj = cid, json_str(cid)
                 if items:
-                    parts.append(f"{v[2]}{cj}{v[3]}{json_text(items)}{c.acts_json}")
+                    key = tuple(items)
+                    ij = item_json.get(key)
+                    if ij is None:
+                        if len(item_json) >= 100_000:
+                            item_json.clear()
+                        ij = item_json[key] = json_text(items)
+                    parts.append(f"{v[2]}{cj}{v[3]}{ij}{c.acts_json}")
                 else:
                     parts.append(f"{v[2]}{cj}{v[4]}")
             self.out.write("".join(parts))
