@@ -45,22 +45,17 @@ def draw_efficiency(members, cum, status, pending, busy, level, rng, tries=TRIES
         a = members[bisect_right(cum, random() * total)]
         if status[a] == ONLINE and pending[a] <= busy:
             return a
-    free = []
-    best = -1
-    total = 0
-    for a in members:  # one pass: the free agents, and the E4 choice in case none is free
-        if status[a] == ONLINE:
-            p = pending[a]
-            if p <= busy:
-                free.append(a)
-                total += level[a]
-            elif best < 0 or p * level[best] < pending[best] * level[a]:
+    free = [a for a in members if status[a] == ONLINE and pending[a] <= busy]
+    if not free:  # E4 among the available agents
+        best = -1
+        for a in members:
+            if status[a] == ONLINE and (best < 0 or pending[a] * level[best]
+                                        < pending[best] * level[a]):
                 best = a
-    if not free:
         return best
-    if len(free) == 1:  # pick_efficiency over `free`, inline (its levels already summed)
+    if len(free) == 1:  # pick_efficiency over `free`, inline (every one of them is free)
         return free[0]
-    r = random() * total
+    r = random() * sum([level[a] for a in free])
     for a in free:
         r -= level[a]
         if r < 0:
