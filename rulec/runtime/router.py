@@ -2,9 +2,9 @@
 
 `Router(table, store="memory:", seed=0)`; `feed(event)` for agent / reply / conversion
 events; `route(chat, trace=False)` returns the decision dict of the contract. The hot path
-reads the store once, matches with `table.matcher.match_indices`, and writes once (assign:
-pending + 1 and the buyer's last contact, atomically). A trace (R10) is built on the side:
-it never changes a decision. docs/routing.md gives the details.
+reads the store once, matches with `table.matcher.match_outcome` (R6 data cached per outcome
+id), and writes once (assign: pending + 1 and the buyer's last contact, atomically). A trace
+(R10) is built on the side: it never changes a decision. docs/routing.md gives the details.
 """
 from __future__ import annotations
 
