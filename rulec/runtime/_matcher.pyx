@@ -69,6 +69,17 @@ cdef inline uint64_t _hash(const int32_t* key, int k) noexcept nogil:
 
 
 @cython.final
+cdef inline PyObject* _typed_field(PyObject* chat, object key, PyTypeObject* tp, bint* odd):
+    """A chat field (NULL when absent or null); sets *odd when it has another type than tp
+    (the caller then takes the checked slow path)."""
+    cdef PyObject* v = PyDict_GetItem(chat, <PyObject*>key)
+    if v == Py_None:
+        return NULL
+    if v != NULL and Py_TYPE(v) != tp:
+        odd[0] = True
+    return v
+
+
 cdef class IntTable:
     """Open addressing map: k int32 (a class tuple, or bitset words) -> int32 >= 0.
 
@@ -584,35 +595,14 @@ cdef class CMatcher:
         cdef int32_t crid, irid
         if Py_TYPE(chat) != &PyDict_Type:
             return self._slow(<object>chat)
-        attrs = PyDict_GetItem(chat, <PyObject*>K_ATTRS)
-        if attrs == Py_None:
-            attrs = NULL
-        elif attrs != NULL and Py_TYPE(attrs) != &PyDict_Type:
-            return self._slow(<object>chat)
-        msg = PyDict_GetItem(chat, <PyObject*>K_MESSAGE)
-        if msg == Py_None:
-            msg = NULL
-        elif msg != NULL and Py_TYPE(msg) != &PyUnicode_Type:
-            return self._slow(<object>chat)
-        labels = PyDict_GetItem(chat, <PyObject*>K_CROWDS)
-        if labels == Py_None:
-            labels = NULL
-        elif labels != NULL and Py_TYPE(labels) != &PyList_Type:
-            return self._slow(<object>chat)
-        prod = PyDict_GetItem(chat, <PyObject*>K_PRODUCT)
-        if prod == Py_None:
-            prod = NULL
-        elif prod != NULL and Py_TYPE(prod) != &PyUnicode_Type:
-            return self._slow(<object>chat)
-        order = PyDict_GetItem(chat, <PyObject*>K_ORDER)
-        if order == Py_None:
-            order = NULL
-        elif order != NULL and Py_TYPE(order) != &PyUnicode_Type:
-            return self._slow(<object>chat)
-        it = PyDict_GetItem(chat, <PyObject*>K_INTENT)
-        if it == Py_None:
-            it = NULL
-        elif it != NULL and Py_TYPE(it) != &PyUnicode_Type:
+        cdef bint odd = False
+        attrs = _typed_field(chat, K_ATTRS, &PyDict_Type, &odd)
+        msg = _typed_field(chat, K_MESSAGE, &PyUnicode_Type, &odd)
+        labels = _typed_field(chat, K_CROWDS, &PyList_Type, &odd)
+        prod = _typed_field(chat, K_PRODUCT, &PyUnicode_Type, &odd)
+        order = _typed_field(chat, K_ORDER, &PyUnicode_Type, &odd)
+        it = _typed_field(chat, K_INTENT, &PyUnicode_Type, &odd)
+        if odd:
             return self._slow(<object>chat)
         nl = PyList_GET_SIZE(labels) if labels != NULL else 0
         for i in range(nl):
