@@ -17,7 +17,7 @@ from rulec.errors import Diagnostic, InputError, StoreError
 from rulec.runtime import modes
 from rulec.runtime.events import _time_cache, check_event, check_state, epoch
 from rulec.runtime.stores import open_store
-from rulec.runtime.stores.base import OFFLINE, ONLINE, STATUS_CODES, STATUS_NAMES, SUSPENDED, Store
+from rulec.runtime.stores.base import OFFLINE, ONLINE, STATUS_CODES, SUSPENDED, Store
 from rulec.runtime.trace import Tracer
 
 CACHE_MAX = 65536
