@@ -762,21 +762,9 @@ cdef class CMatcher:
 
     def crowds_of(self, attrs, labels=()):
         """Defined crowds that hold over attrs (body order), then the given labels."""
-        if self.busy:
-            return self.py.crowds_of(attrs, labels)
         labels = list(labels)
         check_chat({"attrs": attrs, "crowds": labels})
-        if attrs is not None and type(attrs) is not dict:
-            attrs = dict(attrs)
-        self.busy = 1
-        try:
-            out = list(self.crowd.result(attrs, None))
-        finally:
-            self.busy = 0
-        for label in labels:
-            if label not in out:
-                out.append(label)
-        return out
+        return self.crowds_of_trusted(attrs, labels)
 
     def crowds_of_trusted(self, attrs, labels=()):
         """crowds_of without the E840 type checks, for callers that already made them (attrs

@@ -383,9 +383,9 @@ class PyMatcher:
         return self.outcome_id(self.candidates(chat))
 
     def crowds_of(self, attrs, labels=()) -> list:
-        check_chat({"attrs": attrs, "crowds": list(labels)})
-        ps = self.crowd
-        return _label_list(ps.results[ps.lookup(attrs or _EMPTY)][1], labels)
+        labels = list(labels)
+        check_chat({"attrs": attrs, "crowds": labels})
+        return self.crowds_of_trusted(attrs, labels)
 
     def crowds_of_trusted(self, attrs, labels=()) -> list:
         """crowds_of without the E840 type checks, for callers that already made them (attrs
