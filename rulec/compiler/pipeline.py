@@ -31,7 +31,6 @@ class CompileResult:
     body: dict | None = None
     table: Table | None = None
     data: bytes | None = None  # the table bytes
-    source: str | None = None
 
     @property
     def errors(self) -> list:
@@ -116,14 +115,15 @@ def compile_source(source, file: str = "<rules>.yaml", now=None,
     except RecursionError:
         return CompileResult([Diagnostic("P104", "the rules are nested too deeply",
                                          Span(file, 1, 1))])
-    result = CompileResult(diags, shop, source=text)
+    result = CompileResult(diags, shop)
     if result.errors:
         return result
-    body = lower.run(shop)
-    table = Table(body)  # the body comes from lowering: the schema check is for loaded bytes
     from rulec import __version__
-    result.data = pack(body, hashlib.sha256(data).digest(), __version__, sign_key)
-    table.header = {"source_hash": hashlib.sha256(data).hexdigest(), "compiler_version": __version__}
+    digest = hashlib.sha256(data)
+    body = lower.run(shop)
+    # the body comes from lowering: the schema check is for loaded bytes
+    table = Table(body, {"source_hash": digest.hexdigest(), "compiler_version": __version__})
+    result.data = pack(body, digest.digest(), __version__, sign_key)
     result.body, result.table = body, table
     return result
 
