@@ -9,7 +9,7 @@ export RULEC_REQUIRE_EXTENSIONS ?= 1
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: setup.py pyproject.toml requirements-dev.txt rulec/runtime/_matcher.pyx
+$(VENV)/.installed: setup.py pyproject.toml requirements-dev.txt rulec/matching/_matcher.pyx
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
@@ -35,4 +35,4 @@ bench: setup
 	$(PY) -m pytest benchmarks --benchmark-only
 
 clean:
-	rm -rf build dist *.egg-info rulec/runtime/*.c rulec/runtime/*.so demo-out
+	rm -rf build dist *.egg-info rulec/matching/*.c rulec/matching/*.so demo-out

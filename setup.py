@@ -31,7 +31,7 @@ class OptionalBuildExt(build_ext):
 
 
 def extensions():
-    if not os.path.exists("rulec/runtime/_matcher.pyx") and not REQUIRE:
+    if not os.path.exists("rulec/matching/_matcher.pyx") and not REQUIRE:
         return []
     try:
         from Cython.Build import cythonize
@@ -40,7 +40,7 @@ def extensions():
             raise
         return []
     from setuptools import Extension
-    ext = Extension("rulec.runtime._matcher", ["rulec/runtime/_matcher.pyx"],
+    ext = Extension("rulec.matching._matcher", ["rulec/matching/_matcher.pyx"],
                     extra_compile_args=["-O3"])
     return cythonize([ext], language_level=3, quiet=True,
                      compiler_directives={"boundscheck": False, "wraparound": False})

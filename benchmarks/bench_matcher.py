@@ -16,9 +16,9 @@ import pytest
 
 from benchmarks.bench_matcher_baseline import HandMatcher
 from benchmarks.workload import workload
-from rulec.runtime import matcher as M
-from rulec.runtime import reference
-from rulec.runtime.table import Table
+from rulec.matching import matcher as M
+from rulec.matching import reference
+from rulec.table.format import Table
 
 N = 100_000
 needs_cython = pytest.mark.skipif(M._matcher is None, reason=f"Cython matcher not built: {M.extension_error}")
@@ -87,7 +87,7 @@ def test_match_cython(benchmark):
 
 
 def columns_of(m, chats):
-    """Columnar inputs (see rulec.runtime.matcher) built once from the chat dicts."""
+    """Columnar inputs (see rulec.matching.matcher) built once from the chat dicts."""
     def codes(dim, get):
         return array("i", [m.code(dim, get(c)) for c in chats])
 

@@ -85,7 +85,7 @@ def table():
 
 
 def plan_once(tbl, audience_path, ledger_path, out) -> dict:
-    from rulec.runtime.planner import Planner
+    from rulec.outreach.planner import Planner
     with Planner(tbl, ledger_path) as p:
         return p.plan(audience_path, NOW, activities=ACTIVITIES, out=out).report
 

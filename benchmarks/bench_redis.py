@@ -48,7 +48,7 @@ def table(shop=None):
 
 
 def make_router(t, url):
-    from rulec.runtime.router import Router
+    from rulec.routing.router import Router
     r = Router(t, store=url, seed=os.getpid())
     r.load_state({"agents": {a["id"]: {"status": "online"} for a in t.agents}})
     return r
@@ -65,7 +65,7 @@ def server_counters(port):
 
 
 def worker(url, t, prefix, n, ready, start, out, group):
-    from rulec.runtime.stores.redis_batch import route_many
+    from rulec.routing.stores.redis_batch import route_many
     r = make_router(t, url)
     batch = chats(prefix, n=n, seed=hash(prefix) & 0xFFFF)
     trips0 = r.store.round_trips
@@ -160,7 +160,7 @@ def redis_url():
 @pytest.mark.parametrize("group", [1, 64])
 def test_redis_fresh_buyers(benchmark, redis_url, group):
     """512 fresh buyers per round: route() one by one (group 1) or route_many(group=64)."""
-    from rulec.runtime.stores.redis_batch import route_many
+    from rulec.routing.stores.redis_batch import route_many
     t = table()
     r = make_router(t, redis_url)
     counter = [0]

@@ -19,7 +19,7 @@ import pytest
 
 import rulec
 from benchmarks.gen_rules import shop_source
-from rulec.runtime.router import Router
+from rulec.routing.router import Router
 
 CHATS = 512
 CITIES = ["杭州", "上海", "北京", "广州", "深圳", "成都", "武汉", "南京"]

@@ -18,15 +18,15 @@ def __getattr__(name):
         from rulec.compiler import pipeline
         return getattr(pipeline, name)
     if name == "load":
-        from rulec.runtime.table import load
+        from rulec.table.format import load
         return load
     if name == "Router":
-        from rulec.runtime.router import Router
+        from rulec.routing.router import Router
         return Router
     if name == "Planner":
-        from rulec.runtime.planner import Planner
+        from rulec.outreach.planner import Planner
         return Planner
     if name == "implementation":
-        from rulec.runtime.matcher import implementation
+        from rulec.matching.matcher import implementation
         return implementation
     raise AttributeError(f"module 'rulec' has no attribute {name!r}")

@@ -15,7 +15,7 @@ def run(args, out, err) -> int:
         return code
     now = None
     if ns.now is not None:
-        from rulec.runtime.calendar import parse_time
+        from rulec.common.calendar import parse_time
         try:
             now = parse_time(ns.now)
         except ValueError as exc:

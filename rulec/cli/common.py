@@ -112,7 +112,7 @@ def load_table_or_rules(path, err, key=None, fmt="text", out=None):
 
     Rules with errors are refused (exit 1 for the caller); warnings are not printed here.
     A signed table is verified with the key file named by RULEC_SIGN_KEY_FILE."""
-    from rulec.runtime import table as tables
+    from rulec.table import format as tables
     try:
         if tables.is_table(path):
             if key is None and os.environ.get("RULEC_SIGN_KEY_FILE"):

@@ -17,7 +17,7 @@ def _parser(out, err):
 
 
 def _read_event(path, agents):
-    from rulec.runtime.events import check_event, read_json_file
+    from rulec.routing.events import check_event, read_json_file
     ev, diags = read_json_file(path, "event", 1 << 20, "E801")
     if diags:
         return None, diags
@@ -34,7 +34,7 @@ def _read_event(path, agents):
 def losers(table, chat):
     """R5 detail for people: per dimension, the groups that lost and what they bind."""
     try:
-        from rulec.runtime.reference import explain
+        from rulec.matching.reference import explain
     except ImportError:
         return []
     ex = explain(table.body, chat)
@@ -82,7 +82,7 @@ def run(args, out, err) -> int:
     if table is None:
         return 1
     agents = {a["id"]: i for i, a in enumerate(table.agents)}
-    from rulec.runtime.events import read_state
+    from rulec.routing.events import read_state
     state, diags = (None, [])
     if ns.state:
         state, diags = read_state(ns.state, agents)
@@ -90,7 +90,7 @@ def run(args, out, err) -> int:
     if diags or ev_diags:
         render(diags + ev_diags, err)
         return 1
-    from rulec.runtime.router import Router
+    from rulec.routing.router import Router
     try:
         router = Router(table, seed=ns.seed)
         if state is not None:

@@ -79,7 +79,7 @@ def run(args, out, err) -> int:
     key = read_key(ns.sign_key, err) if ns.sign_key else None
     if ns.sign_key and key is None:
         return 2
-    from rulec.runtime import table as tables
+    from rulec.table import format as tables
     try:
         t = tables.load(ns.table, key=key)
     except RulecError as exc:

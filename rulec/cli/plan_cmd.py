@@ -40,7 +40,7 @@ def run(args, out, err) -> int:
             err.write(f"rulec plan: cannot write the report {ns.report}: {where} is not a "
                       "writable directory\n")
             return 2
-    from rulec.runtime import calendar as cal
+    from rulec.common import calendar as cal
     try:
         now = cal.parse_time(ns.now)
     except ValueError as exc:
@@ -55,7 +55,7 @@ def run(args, out, err) -> int:
     table = load_table_or_rules(ns.rules, err, key=key)
     if table is None:
         return 1
-    from rulec.runtime.planner import Planner
+    from rulec.outreach.planner import Planner
     planner = None
     try:
         planner = Planner(table, ns.ledger, batch_size=ns.batch)

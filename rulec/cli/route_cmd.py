@@ -26,7 +26,7 @@ def _parser(out, err):
 def prepare(ns, out, err):
     """Load the table, events and state: (table, events, state, state_diags, event_diags),
     or None after printing the table's errors."""
-    from rulec.runtime.events import read_events, read_state
+    from rulec.routing.events import read_events, read_state
     table = load_table_or_rules(ns.table, err)
     if table is None:
         return None
@@ -43,8 +43,8 @@ def _batcher(router):
     (Redis; same decisions and traces as route(), docs/deploy.md), else None."""
     if not router._shared or router.drain:
         return None
-    from rulec.runtime.stores.redis_batch import route_many
-    from rulec.runtime.stores.redis_store import RedisStore
+    from rulec.routing.stores.redis_batch import route_many
+    from rulec.routing.stores.redis_store import RedisStore
     if not isinstance(router.store, RedisStore):
         return None
     return lambda chats: route_many(router, chats, trace=True, group=GROUP)
@@ -63,7 +63,7 @@ def run(args, out, err) -> int:
         # --keep-going skips bad event lines; a bad state or unreadable file still stops
         if not ns.keep_going or state_diags or any(d.code == "E800" for d in diags):
             return 1
-    from rulec.runtime.router import Router
+    from rulec.routing.router import Router
     try:
         router = Router(table, store=ns.store, seed=ns.seed)
         try:

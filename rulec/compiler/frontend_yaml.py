@@ -352,21 +352,47 @@ def _shape_problem(root, file):
     return None
 
 
+def _too_deep(text: str, file: str) -> Diagnostic | None:
+    """P104 at the first collection nested deeper than MAX_DEPTH, found on the event stream of
+    PyYAML's pure parser: it is iterative and streams, so no loader's own limit comes first
+    (libyaml's scanner looks ahead through a whole flow collection and fails at 1,000)."""
+    depth = 0
+    try:
+        for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mk = ev.start_mark
+                    return Diagnostic("P104", f"YAML is nested deeper than {MAX_DEPTH} levels",
+                                      Span(file, mk.line + 1, mk.column + 1))
+            elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    except (yaml.YAMLError, RecursionError):
+        return None
+    return None
+
+
+def _raise_syntax(exc, file: str):
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mk = exc.problem_mark or exc.context_mark
+        where = Span(file, mk.line + 1, mk.column + 1) if mk else Span(file, 1, 1)
+        raise RulecError([Diagnostic("P100", f"YAML syntax error: {exc.problem or exc}",
+                                     where)]) from None
+    raise RulecError([Diagnostic("P100", f"YAML error: {exc}", Span(file, 1, 1))]) from None
+
+
 def parse_yaml(text: str, file: str = "<rules>") -> m.Shop:
     """Parse YAML rules into a Shop; raises RulecError with every diagnostic found."""
     reader = YamlReader(file)
     try:
         root = yaml.compose(text, Loader=LOADER)
-    except yaml.MarkedYAMLError as exc:
-        mk = exc.problem_mark or exc.context_mark
-        where = Span(file, mk.line + 1, mk.column + 1) if mk else Span(file, 1, 1)
-        raise RulecError([Diagnostic("P100", f"YAML syntax error: {exc.problem or exc}",
-                                     where)]) from None
-    except yaml.YAMLError as exc:
-        raise RulecError([Diagnostic("P100", f"YAML error: {exc}", Span(file, 1, 1))]) from None
-    except RecursionError:
-        raise RulecError([Diagnostic("P104", "YAML is nested too deeply",
-                                     Span(file, 1, 1))]) from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        # Loaders differ on deep documents (libyaml >= 0.2.6 stops at 1,000 levels with its
+        # own scanner error, the pure loader recurses): rulec's own bound decides first.
+        deep = _too_deep(text, file)
+        if deep is not None:
+            raise RulecError([deep]) from None
+        _raise_syntax(exc, file)
     if root is None:
         raise RulecError([Diagnostic("P101", "the rules file is empty", Span(file, 1, 1))])
     problem = _shape_problem(root, file)

@@ -9,7 +9,7 @@ import attrs
 from rulec.compiler import model as m
 from rulec.compiler.passes import lint, lower, outreach, resolve, types
 from rulec.errors import Diagnostic, RulecError, Span
-from rulec.runtime.table import Table, pack
+from rulec.table.format import Table, pack
 
 MAX_SOURCE = 16 * 1024 * 1024
 YAML_SUFFIXES = (".yaml", ".yml", ".json")

@@ -9,7 +9,7 @@ import pytest
 
 import rulec
 from rulec.errors import TableError
-from rulec.runtime import table as tables
+from rulec.table import format as tables
 
 CONTRACT = pathlib.Path(__file__).parent / "cases" / "ok_contract_example.yaml"
 

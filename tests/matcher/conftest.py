@@ -1,8 +1,8 @@
 """Matcher fixtures: every test runs on both implementations (Cython skipped only when not built)."""
 import pytest
 
-from rulec.runtime import matcher as M
-from rulec.runtime.table import Table
+from rulec.matching import matcher as M
+from rulec.table.format import Table
 
 from matcher_bodies import make_body
 

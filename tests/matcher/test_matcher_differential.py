@@ -5,9 +5,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rulec.errors import InputError
-from rulec.runtime import matcher as M
-from rulec.runtime import reference
-from rulec.runtime.table import Table
+from rulec.matching import matcher as M
+from rulec.matching import reference
+from rulec.table.format import Table
 
 from matcher_bodies import make_body
 

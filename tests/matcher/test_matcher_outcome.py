@@ -3,7 +3,7 @@ the same groups as match, agrees with match_columns, and both implementations ag
 import pytest
 
 from rulec.errors import InputError
-from rulec.runtime import matcher as M
+from rulec.matching import matcher as M
 
 from matcher_bodies import make_body
 from test_matcher_columns import CROWDS, GROUPS, INTENTS, _chats, _columns

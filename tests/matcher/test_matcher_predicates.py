@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from rulec.runtime import reference
+from rulec.matching import reference
 
 BIG = 2 ** 53 + 1
 CASES = [

@@ -5,8 +5,8 @@ import os
 import pytest
 
 from rulec.errors import InputError
-from rulec.runtime import matcher as M
-from rulec.runtime import reference
+from rulec.matching import matcher as M
+from rulec.matching import reference
 
 ARTICLE_000 = [
     {"name": "A", "product": ["a"], "order": ["no_active_order", "unpaid"]},

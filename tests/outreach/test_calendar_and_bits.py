@@ -6,8 +6,8 @@ import io
 import pytest
 
 from rulec.errors import StoreError
-from rulec.runtime import calendar as cal
-from rulec.runtime.ledger import open_ledger
+from rulec.common import calendar as cal
+from rulec.outreach.ledger import open_ledger
 
 SH = cal.zone("Asia/Shanghai")
 
@@ -63,7 +63,7 @@ class _Tty(io.StringIO):
 
 def test_progress_bar_on_a_terminal(tmp_path):
     from outreach_helpers import NOW, consumer, table, write_audience
-    from rulec.runtime.planner import Planner
+    from rulec.outreach.planner import Planner
     aud = tmp_path / "a.jsonl"
     write_audience(aud, 50)
     err = _Tty()
@@ -73,7 +73,7 @@ def test_progress_bar_on_a_terminal(tmp_path):
     assert consumer(0)["consumer"] == "c0"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("rulec.runtime.ledger.redis_ledger") is not None,
+@pytest.mark.skipif(importlib.util.find_spec("rulec.outreach.ledger.redis_ledger") is not None,
                     reason="the redis ledger exists")
 def test_redis_url_without_the_module():
     with pytest.raises(StoreError) as exc:

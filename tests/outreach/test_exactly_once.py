@@ -39,7 +39,7 @@ def _keys(text):
 
 
 def _recorded(ledger):
-    from rulec.runtime.ledger.sqlite_ledger import SqliteLedger
+    from rulec.outreach.ledger.sqlite_ledger import SqliteLedger
     led = SqliteLedger(ledger, RULES["shop"])
     keys = [(n, c) for n, c, _ch, _at in led.sends()]
     led.close()

@@ -140,8 +140,8 @@ def test_ledger_locked_past_the_timeout_is_a_store_error(tmp_path):
     """A ledger held by another writer longer than the busy timeout: S907, not a traceback."""
     import sqlite3
     from rulec.errors import StoreError
-    from rulec.runtime.ledger.sqlite_ledger import SqliteLedger
-    from rulec.runtime.planner import Planner
+    from rulec.outreach.ledger.sqlite_ledger import SqliteLedger
+    from rulec.outreach.planner import Planner
     from outreach_helpers import table
     db = tmp_path / "l.db"
     with Planner(table(), SqliteLedger(db, "hx", timeout=0.05)) as p:
@@ -169,7 +169,7 @@ def test_ledger_refuses_to_record_a_send_twice(tmp_path):
     """O13: the ledger itself refuses a (campaign, consumer) it holds (S906) and keeps nothing
     of that batch."""
     from rulec.errors import StoreError
-    from rulec.runtime.ledger.sqlite_ledger import SqliteLedger
+    from rulec.outreach.ledger.sqlite_ledger import SqliteLedger
     led = SqliteLedger(tmp_path / "l.db", "hx")
     led.open_campaigns({"wk": ("started", None, 0)})
     assert led.decide_and_record(["a"], lambda h: [("wk", "a", "regular", 5)])

@@ -5,7 +5,7 @@ import pytest
 
 import rulec
 from rulec.errors import InputError
-from rulec.runtime.planner import Planner
+from rulec.outreach.planner import Planner
 
 from outreach_helpers import NOW, RULES, consumer, expected, table
 
@@ -122,7 +122,7 @@ def test_ledger_of_another_shop_is_refused(tmp_path, cli):
 def test_runtime_recheck_of_a_table_built_without_checks(tmp_path, change, reason):
     """O7, O9, O10 hold even for a table that skipped `rulec check` (Table.from_body)."""
     import copy
-    from rulec.runtime.table import Table
+    from rulec.table.format import Table
     body = copy.deepcopy(table().body)
     body["facts"].update(change.get("facts", {}))
     rc = next(c for c in body["campaigns"] if c["name"] == "rc")
@@ -138,7 +138,7 @@ def test_runtime_recheck_of_a_table_built_without_checks(tmp_path, change, reaso
 def test_targeted_campaign_without_targets_sends_nothing(tmp_path):
     """O1: a table (built without checks) whose batch has no targets reaches nobody."""
     import copy
-    from rulec.runtime.table import Table
+    from rulec.table.format import Table
     body = copy.deepcopy(table().body)
     body["campaigns"] = [dict(body["campaigns"][0], targets=[])]
     with Planner(Table.from_body(body), tmp_path / "l.db") as p:
@@ -200,7 +200,7 @@ def test_check_api_takes_now_as_datetime_or_string():
 def test_table_with_bad_campaign_times_is_a_table_error(tmp_path, field, value):
     import copy
     from rulec.errors import TableError
-    from rulec.runtime.table import Table
+    from rulec.table.format import Table
     body = copy.deepcopy(table().body)
     body["campaigns"][2][field] = value
     with Planner(Table.from_body(body), tmp_path / "l.db") as p:
@@ -213,7 +213,7 @@ def test_collector_threshold_is_restored_after_a_run(tmp_path):
     """Speed only (no clause): plan() raises the GC's first threshold while it streams and
     restores it afterwards, also when a bad line (E801) stops the run."""
     import gc
-    from rulec.runtime import planner as planner_mod
+    from rulec.outreach import planner as planner_mod
     before = gc.get_threshold()
     raised = planner_mod.GC_GEN0 if 0 < before[0] < planner_mod.GC_GEN0 else before[0]
     seen = []

@@ -9,7 +9,7 @@ import random
 import pytest
 
 import rulec
-from rulec.runtime.planner import Planner
+from rulec.outreach.planner import Planner
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 T0 = dt.datetime(2024, 3, 1, 0, 0, tzinfo=TZ)

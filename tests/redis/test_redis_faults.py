@@ -12,8 +12,8 @@ from redis_server import free_port
 from routing_helpers import at, router, shop
 
 from rulec.errors import StoreError
-from rulec.runtime.ledger import open_ledger
-from rulec.runtime.stores import open_store
+from rulec.outreach.ledger import open_ledger
+from rulec.routing.stores import open_store
 
 pytestmark = pytest.mark.redis
 

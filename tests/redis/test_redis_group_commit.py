@@ -8,8 +8,8 @@ import sys
 import pytest
 from routing_helpers import at, shop, table_from_rules
 
-from rulec.runtime.router import Router
-from rulec.runtime.stores.redis_batch import route_many
+from rulec.routing.router import Router
+from rulec.routing.stores.redis_batch import route_many
 
 pytestmark = pytest.mark.redis
 
@@ -64,8 +64,8 @@ SCRIPT = """
 import json, sys
 sys.path.insert(0, {helpers!r})
 from routing_helpers import at, table_from_rules
-from rulec.runtime.router import Router
-from rulec.runtime.stores.redis_batch import route_many
+from rulec.routing.router import Router
+from rulec.routing.stores.redis_batch import route_many
 rules = json.loads({rules!r})
 r = Router(table_from_rules(rules), {url!r}, seed={seed})
 chats = [{{"buyer": "{prefix}%d" % i, "time": at(10 + i)}} for i in range({n})]

@@ -10,9 +10,9 @@ import pytest
 from outreach_helpers import NOW, RULES, expected, table, write_audience
 
 from rulec.errors import StoreError
-from rulec.runtime.ledger import open_ledger
-from rulec.runtime.ledger.redis_ledger import RedisLedger
-from rulec.runtime.planner import Planner
+from rulec.outreach.ledger import open_ledger
+from rulec.outreach.ledger.redis_ledger import RedisLedger
+from rulec.outreach.planner import Planner
 
 pytestmark = pytest.mark.redis
 

@@ -4,8 +4,8 @@ import pytest
 from routing_helpers import at, router, shop, table_from_rules
 
 from rulec.errors import StoreError
-from rulec.runtime.router import Router
-from rulec.runtime.stores import ONLINE, SUSPENDED, open_store
+from rulec.routing.router import Router
+from rulec.routing.stores import ONLINE, SUSPENDED, open_store
 
 pytestmark = pytest.mark.redis
 
@@ -45,7 +45,7 @@ def test_store_contract(redis_url):
 def test_keys_carry_the_shop_hash_tag(redis_url):
     """Every key of a shop (store and ledger) is `rulec:{shop}:…`: one Cluster slot per shop."""
     import redis
-    from rulec.runtime.ledger import open_ledger
+    from rulec.outreach.ledger import open_ledger
     st = open_store(redis_url, "店铺-7")
     st.attach(["a"])
     st.set_status(0, ONLINE)

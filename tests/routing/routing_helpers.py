@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import rulec
-from rulec.runtime.router import Router
+from rulec.routing.router import Router
 
 T0 = "2026-11-23T09:00:00+08:00"
 

@@ -5,7 +5,7 @@ import random
 import pytest
 from routing_helpers import at, table_from_rules
 
-from rulec.runtime.router import Router
+from rulec.routing.router import Router
 
 ORDER = ["no_active_order", "unpaid", "paid_unshipped", "shipped", "completed", "after_sale"]
 

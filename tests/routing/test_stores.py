@@ -7,8 +7,8 @@ import pytest
 from routing_helpers import at, router, shop, table_from_rules
 
 from rulec.errors import StoreError
-from rulec.runtime.router import Router
-from rulec.runtime.stores import ONLINE, SUSPENDED, open_store
+from rulec.routing.router import Router
+from rulec.routing.stores import ONLINE, SUSPENDED, open_store
 
 RULES = shop({"a1": {}, "a2": {}}, {"G": {"agents": ["a1", "a2"]}}, drain_pool=True)
 
@@ -44,7 +44,7 @@ def test_sqlite_refuses_another_shops_state(tmp_path):
 def test_sqlite_refuses_a_second_process(tmp_path):
     url = f"sqlite:///{tmp_path / 'st.db'}"
     store = open_store(url, "s")
-    code = ("import sys\nfrom rulec.runtime.stores import open_store\n"
+    code = ("import sys\nfrom rulec.routing.stores import open_store\n"
             "from rulec.errors import StoreError\n"
             f"try:\n    open_store({url!r}, 's')\nexcept StoreError as e:\n"
             "    print(e.code)\n")

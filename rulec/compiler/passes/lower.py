@@ -4,7 +4,7 @@ from __future__ import annotations
 import operator
 
 from rulec.compiler import model as m
-from rulec.runtime import calendar
+from rulec.common import calendar
 
 DIMS = ("crowd", "product", "intent", "order")
 FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}

@@ -5,8 +5,8 @@ import datetime as dt
 
 from rulec.compiler import model as m
 from rulec.errors import Diagnostic
-from rulec.runtime import calendar as cal
-from rulec.runtime import privileges as priv
+from rulec.common import calendar as cal
+from rulec.outreach import privileges as priv
 
 SOON = dt.timedelta(days=1)  # `check --now`: deadlines within a day are reported
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rulec.compiler import model as m
 from rulec.errors import Diagnostic, did_you_mean
-from rulec.runtime import calendar
+from rulec.common import calendar
 
 ORDER_STATES = ("no_active_order", "unpaid", "paid_unshipped", "shipped", "completed", "after_sale")
 NOBODY_TARGETS = ("main_account", "proxy_account", "message_pool")

@@ -23,8 +23,8 @@ import os
 import time
 import uuid
 
-from rulec.runtime.ledger.base import CHANNEL_CODE, CHANNELS, FINISHED, STARTED, Ledger
-from rulec.runtime.stores.redis_conn import Conn, Lost, Script, fail, pack
+from rulec.outreach.ledger.base import CHANNEL_CODE, CHANNELS, FINISHED, STARTED, Ledger
+from rulec.common.redis_conn import Conn, Lost, Script, fail, pack
 
 SCHEMA_VERSION = "1"
 CHUNK = 1000  # elements per unpack() inside the scripts (Lua's stack is bounded)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from rulec.errors import Diagnostic, StoreError
-from rulec.runtime.ledger.base import Ledger
+from rulec.outreach.ledger.base import Ledger
 
 __all__ = ["Ledger", "open_ledger"]
 
@@ -16,12 +16,12 @@ def open_ledger(url, shop: str) -> Ledger:
     url = str(url)
     if url.startswith(("redis://", "rediss://", "unix://")):
         try:
-            from rulec.runtime.ledger.redis_ledger import RedisLedger
+            from rulec.outreach.ledger.redis_ledger import RedisLedger
         except ImportError as exc:
             raise StoreError([Diagnostic("S900", f"the redis ledger is not available: {exc}")]) \
                 from None
         return RedisLedger(url, shop)
-    from rulec.runtime.ledger.sqlite_ledger import SqliteLedger
+    from rulec.outreach.ledger.sqlite_ledger import SqliteLedger
     if url in ("memory:", ":memory:"):
         return SqliteLedger(":memory:", shop)
     if url.startswith("sqlite://"):

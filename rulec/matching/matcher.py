@@ -33,10 +33,10 @@ from __future__ import annotations
 
 import os
 
-from rulec.runtime.matcher_py import PyMatcher
+from rulec.matching.pure import PyMatcher
 
 try:
-    from rulec.runtime import _matcher
+    from rulec.matching import _matcher
 except ImportError as exc:  # extension not built
     _matcher = None
     extension_error = str(exc)

@@ -13,7 +13,7 @@ import os
 import sqlite3
 
 from rulec.errors import Diagnostic, StoreError
-from rulec.runtime.ledger.base import CHANNEL_CODE, CHANNELS, FINISHED, STARTED, Ledger
+from rulec.outreach.ledger.base import CHANNEL_CODE, CHANNELS, FINISHED, STARTED, Ledger
 
 SCHEMA_VERSION = "2"
 IN_CHUNK = 500  # host parameters per `IN (...)` lookup

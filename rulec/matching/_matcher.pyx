@@ -16,7 +16,7 @@ from libc.stdint cimport uint64_t, uint32_t, int32_t, int64_t, int8_t, uint8_t
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memset, memcmp, memmove
 
-from rulec.runtime.reference import check_chat
+from rulec.matching.reference import check_chat
 from rulec.errors import Diagnostic, InputError
 
 cdef extern from "Python.h":
@@ -511,7 +511,7 @@ cdef inline bint _narrow_r(const uint64_t* cand, uint64_t* hits, const uint64_t*
 
 @cython.final
 cdef class CMatcher:
-    """The Cython matcher (see rulec.runtime.matcher for the interface)."""
+    """The Cython matcher (see rulec.matching.matcher for the interface)."""
     cdef readonly object py
     cdef readonly str implementation
     cdef int W
@@ -812,7 +812,7 @@ cdef class CMatcher:
 
     def match_columns(self, n, product=None, order=None, intent=None, crowd=None,
                       columns=None, out=None):
-        """Columnar R5 (see rulec.runtime.matcher); fills and returns `out` with outcome ids."""
+        """Columnar R5 (see rulec.matching.matcher); fills and returns `out` with outcome ids."""
         if self.busy:
             return self.py.match_columns(n, product, order, intent, crowd, columns, out)
         self.busy = 1

@@ -3,8 +3,8 @@
 Built on the side, only when a trace is asked for; nothing here changes a decision."""
 from __future__ import annotations
 
-from rulec.runtime import modes
-from rulec.runtime.stores.base import ONLINE, STATUS_NAMES
+from rulec.routing import modes
+from rulec.routing.stores.base import ONLINE, STATUS_NAMES
 
 
 def duration(seconds: float) -> str:
@@ -66,7 +66,7 @@ class Tracer:
 
     def r5(self, chat, cands, tr):
         try:
-            from rulec.runtime.reference import explain
+            from rulec.matching.reference import explain
         except ImportError:  # pragma: no cover - reference is part of the runtime
             tr.append(f"R5: candidates [{self.names(cands)}]")
             return

@@ -13,8 +13,8 @@ store take the one-by-one path.
 """
 from __future__ import annotations
 
-from rulec.runtime.events import _time_cache, epoch
-from rulec.runtime.stores.redis_store import RedisStore
+from rulec.routing.events import _time_cache, epoch
+from rulec.routing.stores.redis_store import RedisStore
 
 GROUP = 64
 MIN_GROUP = 4  # a refused group shrinks the next ones (x1/4, down to this), a committed one

@@ -8,7 +8,7 @@ import struct
 import zlib
 
 from rulec.errors import Diagnostic, TableError
-from rulec.runtime import schema
+from rulec.table import schema
 
 MAGIC = b"RULECTBL"
 FORMAT_VERSION = 1
@@ -156,7 +156,7 @@ class Table:
     @property
     def matcher(self):
         if self._matcher is None:
-            from rulec.runtime.matcher import build_matcher
+            from rulec.matching.matcher import build_matcher
             self._matcher = build_matcher(self.body)
         return self._matcher
 

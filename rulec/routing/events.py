@@ -11,7 +11,7 @@ import json
 import math
 
 from rulec.errors import Diagnostic, InputError, Span, did_you_mean
-from rulec.runtime.calendar import parse_time
+from rulec.common.calendar import parse_time
 
 TYPES = ("agent", "chat", "reply", "conversion")
 STATUSES = ("online", "suspended", "offline")

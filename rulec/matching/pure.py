@@ -10,14 +10,14 @@ How it works (the Cython matcher reads the same plan):
   missing and other kinds by kind. Two values of one class make every predicate of the set
   agree, so the set's result (which crowds hold, and their group bitset) is cached by the tuple
   of slot classes, and a chat usually costs a few dict lookups.
-The columnar entry point is described in rulec/runtime/matcher.py.
+The columnar entry point is described in rulec/matching/matcher.py.
 """
 from __future__ import annotations
 
 import operator
 from bisect import bisect_left
 
-from rulec.runtime.reference import check_chat
+from rulec.matching.reference import check_chat
 
 DIMS = ("crowd", "product", "intent", "order")
 MEMO_MAX = 1 << 16     # distinct strings remembered per slot before the memo is cleared
@@ -417,7 +417,7 @@ class PyMatcher:
 
     def match_columns(self, n, product=None, order=None, intent=None, crowd=None,
                       columns=None, out=None):
-        """Columnar R5 (see rulec.runtime.matcher); fills and returns `out` with outcome ids."""
+        """Columnar R5 (see rulec.matching.matcher); fills and returns `out` with outcome ids."""
         dims, cols = read_columns(self, n, product, order, intent, crowd, columns)
         if out is None:
             from array import array

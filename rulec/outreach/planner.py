@@ -10,12 +10,12 @@ import sys
 import threading
 
 from rulec.errors import Diagnostic, InputError, TableError
-from rulec.runtime import audience as aud
-from rulec.runtime import calendar as cal
-from rulec.runtime import privileges as priv
-from rulec.runtime.ledger import open_ledger
-from rulec.runtime.ledger.base import FINISHED, MISSED, SKIPPED, STARTED
-from rulec.runtime.plan_campaign import Campaign, json_str, json_text
+from rulec.outreach import audience as aud
+from rulec.common import calendar as cal
+from rulec.outreach import privileges as priv
+from rulec.outreach.ledger import open_ledger
+from rulec.outreach.ledger.base import FINISHED, MISSED, SKIPPED, STARTED
+from rulec.outreach.campaign import Campaign, json_str, json_text
 
 BATCH = 2000
 _FIRST = operator.itemgetter(0)

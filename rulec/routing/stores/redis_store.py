@@ -23,8 +23,8 @@ from __future__ import annotations
 import json
 import time as _time
 
-from rulec.runtime.stores.base import OFFLINE, Store
-from rulec.runtime.stores.redis_conn import Conn, Lost, Script, fail, pack
+from rulec.routing.stores.base import OFFLINE, Store
+from rulec.common.redis_conn import Conn, Lost, Script, fail, pack
 
 SCHEMA_VERSION = "1"
 MAX_CONFLICTS = 8  # conflicts in a row before a commit is forced (bounds the router's retries)
@@ -290,7 +290,7 @@ class RedisStore(Store):
         self._install(reply, buyer)
         return False
 
-    # -- group commit (rulec.runtime.stores.redis_batch.route_many) ------------------------
+    # -- group commit (rulec.routing.stores.redis_batch.route_many) ------------------------
     def stage_begin(self) -> None:
         """Start a group of decisions taken on this copy and applied to it as they go."""
         self._staged, self._undo = [], (self.pending[:], {})

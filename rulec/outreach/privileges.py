@@ -5,7 +5,7 @@ import datetime as dt
 
 import attrs
 
-from rulec.runtime import calendar as cal
+from rulec.common import calendar as cal
 
 KINDS = ("batch", "green", "cart_coupon", "recall", "super_discount", "new_arrival", "restock")
 TARGETED = ("batch", "green", "new_arrival", "restock")  # O1: content from targets

@@ -4,9 +4,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from rulec.runtime import calendar as cal
-from rulec.runtime import privileges as priv
-from rulec.runtime.ledger.base import SKIPPED
+from rulec.common import calendar as cal
+from rulec.outreach import privileges as priv
+from rulec.outreach.ledger.base import SKIPPED
 
 _LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 

@@ -2,12 +2,12 @@
 
 `open_store(url, shop)`: `memory:` (default), `sqlite:///abs/path.db` or `sqlite:rel.db`
 (options `?sync=normal|off|full&batch=N`), `redis://host:port/db` (RedisStore(url, shop) in
-rulec/runtime/stores/redis_store.py). State is kept per shop.
+rulec/routing/stores/redis_store.py). State is kept per shop.
 """
 from __future__ import annotations
 
 from rulec.errors import Diagnostic, StoreError
-from rulec.runtime.stores.base import OFFLINE, ONLINE, SUSPENDED, Store  # noqa: F401
+from rulec.routing.stores.base import OFFLINE, ONLINE, SUSPENDED, Store  # noqa: F401
 
 
 def open_store(url: str | None, shop: str) -> Store:
@@ -16,7 +16,7 @@ def open_store(url: str | None, shop: str) -> Store:
     if not isinstance(url, str):
         raise StoreError([Diagnostic("S900", f"store URL must be a string, got {type(url).__name__}")])
     if url == "memory:" or url == "memory://":
-        from rulec.runtime.stores.memory import MemoryStore
+        from rulec.routing.stores.memory import MemoryStore
         return MemoryStore(shop)
     if url.startswith("sqlite:"):
         path, _, query = url[len("sqlite:"):].partition("?")
@@ -34,11 +34,11 @@ def open_store(url: str | None, shop: str) -> Store:
             path = "/" + path.lstrip("/")  # sqlite:///abs/path -> /abs/path
         if not path:
             raise StoreError([Diagnostic("S900", f"store URL {url!r} names no file")])
-        from rulec.runtime.stores.sqlite_store import SqliteStore
+        from rulec.routing.stores.sqlite_store import SqliteStore
         return SqliteStore(shop, path, **opts)
     if url.startswith(("redis://", "rediss://", "unix://")):
         try:
-            from rulec.runtime.stores.redis_store import RedisStore
+            from rulec.routing.stores.redis_store import RedisStore
         except ImportError as exc:
             raise StoreError([Diagnostic("S906", f"redis store is not available: {exc}")]) from None
         return RedisStore(url, shop)

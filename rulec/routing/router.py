@@ -14,11 +14,11 @@ from bisect import bisect_right
 from operator import itemgetter
 
 from rulec.errors import Diagnostic, InputError, StoreError
-from rulec.runtime import modes
-from rulec.runtime.events import _time_cache, check_event, check_state, epoch
-from rulec.runtime.stores import open_store
-from rulec.runtime.stores.base import OFFLINE, ONLINE, STATUS_CODES, SUSPENDED, Store
-from rulec.runtime.trace import Tracer
+from rulec.routing import modes
+from rulec.routing.events import _time_cache, check_event, check_state, epoch
+from rulec.routing.stores import open_store
+from rulec.routing.stores.base import OFFLINE, ONLINE, STATUS_CODES, SUSPENDED, Store
+from rulec.routing.trace import Tracer
 
 CACHE_MAX = 65536
 COMMIT_TRIES = 16  # decisions retried on a shared store (redis) before giving up

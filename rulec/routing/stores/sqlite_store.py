@@ -14,7 +14,7 @@ import os
 import sqlite3
 
 from rulec.errors import Diagnostic, StoreError
-from rulec.runtime.stores.base import OFFLINE, Store
+from rulec.routing.stores.base import OFFLINE, Store
 
 SCHEMA_VERSION = "1"
 MAX_CONTACT_CACHE = 1_000_000

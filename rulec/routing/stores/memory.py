@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from rulec.runtime.stores.base import OFFLINE, Store
+from rulec.routing.stores.base import OFFLINE, Store
 
 
 class MemoryStore(Store):

@@ -5,7 +5,7 @@ import json
 import os
 
 from rulec.errors import Diagnostic, InputError, Span
-from rulec.runtime import calendar as cal
+from rulec.common import calendar as cal
 
 MAX_LINE = 1 << 20  # bytes per audience line
 MAX_LIST = 100_000  # cart adds / purchases per consumer

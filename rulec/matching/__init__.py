@@ -1,0 +1,1 @@
+"""R5 matching: the front door, the Cython matcher, its pure-Python twin and the reference."""

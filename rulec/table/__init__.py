@@ -1,0 +1,1 @@
+"""The compiled table: binary format, integrity checks and the schema of its body."""
