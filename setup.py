@@ -1,4 +1,5 @@
 """Build rulec: the Cython matcher is optional unless RULEC_REQUIRE_EXTENSIONS=1."""
+
 import os
 import sys
 
@@ -14,20 +15,21 @@ class OptionalBuildExt(build_ext):
     def run(self):
         try:
             super().run()
-        except Exception as exc:  # noqa: BLE001 - any build failure means "fall back"
+        except Exception as exc:
             self._fallback(exc)
 
     def build_extension(self, ext):
         try:
             super().build_extension(ext)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._fallback(exc)
 
     def _fallback(self, exc):
         if REQUIRE:
             raise
-        sys.stderr.write(f"warning: rulec matcher extension not built ({exc}); "
-                         "using the pure-Python matcher\n")
+        sys.stderr.write(
+            f"warning: rulec matcher extension not built ({exc}); using the pure-Python matcher\n"
+        )
 
 
 def extensions():
@@ -40,10 +42,16 @@ def extensions():
             raise
         return []
     from setuptools import Extension
-    ext = Extension("rulec.matching._matcher", ["rulec/matching/_matcher.pyx"],
-                    extra_compile_args=["-O3"])
-    return cythonize([ext], language_level=3, quiet=True,
-                     compiler_directives={"boundscheck": False, "wraparound": False})
+
+    ext = Extension(
+        "rulec.matching._matcher", ["rulec/matching/_matcher.pyx"], extra_compile_args=["-O3"]
+    )
+    return cythonize(
+        [ext],
+        language_level=3,
+        quiet=True,
+        compiler_directives={"boundscheck": False, "wraparound": False},
+    )
 
 
 setup(

@@ -1,4 +1,5 @@
 """Compile time for 10 .. 10,000 groups (issue 2 target: 10,000 groups + 1,000 crowds < 2 s)."""
+
 import pytest
 
 from benchmarks.gen_rules import shop_source

@@ -7,10 +7,11 @@ re-scan 100,000 chat dicts; this applies to every contender alike. Each benchmar
 holds the figures and the ratios to the hand-written baseline of the same run. Every contender
 is first checked to give the matcher's answers on a sample.
 """
+
 import gc
 import math
 from array import array
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -21,10 +22,12 @@ from rulec.matching import reference
 from rulec.table.format import Table
 
 N = 100_000
-needs_cython = pytest.mark.skipif(M._matcher is None, reason=f"Cython matcher not built: {M.extension_error}")
+needs_cython = pytest.mark.skipif(
+    M._matcher is None, reason=f"Cython matcher not built: {M.extension_error}"
+)
 
 
-@lru_cache(maxsize=None)
+@cache
 def standard():
     body, chats = workload(chats=N)
     Table.from_body(body)
@@ -65,8 +68,12 @@ def test_match_many_cython(benchmark):
 def test_match_many_cython_cold(benchmark):
     """match_many, first pass of a fresh matcher (every class combination met for the first time)."""
     body, chats = standard()
-    benchmark.pedantic(lambda m: m.match_many(chats), setup=lambda: ((M.build_matcher(body, "cython"),), {}),
-                       rounds=5, iterations=1)
+    benchmark.pedantic(
+        lambda m: m.match_many(chats),
+        setup=lambda: ((M.build_matcher(body, "cython"),), {}),
+        rounds=5,
+        iterations=1,
+    )
     _rate(benchmark, len(chats))
 
 
@@ -82,12 +89,14 @@ def test_match_cython(benchmark):
     def run():
         for c in sample:
             match(c)
+
     benchmark.pedantic(run, rounds=8, iterations=1, warmup_rounds=1)
     _rate(benchmark, len(sample))
 
 
 def columns_of(m, chats):
     """Columnar inputs (see rulec.matching.matcher) built once from the chat dicts."""
+
     def codes(dim, get):
         return array("i", [m.code(dim, get(c)) for c in chats])
 
@@ -106,13 +115,21 @@ def columns_of(m, chats):
 
     def num(name):
         return array("d", [c["attrs"].get(name, math.nan) for c in chats])
-    return dict(n=len(chats), product=codes("product", lambda c: c.get("product")),
-                order=codes("order", lambda c: c.get("order")),
-                intent=codes("intent", lambda c: c.get("intent")),
-                crowd=codes("crowd", lambda c: (c.get("crowds") or [None])[0]),
-                columns={"level": num("level"), "spent": num("spent"), "orders": num("orders"),
-                         "city": interned(lambda c: c["attrs"].get("city")),
-                         "message": interned(lambda c: c.get("message"))})
+
+    return dict(
+        n=len(chats),
+        product=codes("product", lambda c: c.get("product")),
+        order=codes("order", lambda c: c.get("order")),
+        intent=codes("intent", lambda c: c.get("intent")),
+        crowd=codes("crowd", lambda c: (c.get("crowds") or [None])[0]),
+        columns={
+            "level": num("level"),
+            "spent": num("spent"),
+            "orders": num("orders"),
+            "city": interned(lambda c: c["attrs"].get("city")),
+            "message": interned(lambda c: c.get("message")),
+        },
+    )
 
 
 @needs_cython
@@ -125,8 +142,9 @@ def test_match_columns_cython(benchmark):
     m.match_columns(**cols, out=out)
     names = m.outcomes()
     assert [list(names[i]) for i in out[:5000]] == m.match_many(chats[:5000])
-    benchmark.pedantic(m.match_columns, kwargs=dict(cols, out=out), rounds=10, iterations=1,
-                       warmup_rounds=1)
+    benchmark.pedantic(
+        m.match_columns, kwargs=dict(cols, out=out), rounds=10, iterations=1, warmup_rounds=1
+    )
     _rate(benchmark, len(chats))
 
 
@@ -159,8 +177,11 @@ def test_hand_baseline(benchmark):
     _rate(benchmark, len(chats))
 
 
-PEERS = {"rule-engine": ("re", "rule_engine", 300), "cel-python": ("cel", "celpy", 30),
-         "zen-engine": ("zen", "zen", 3000)}
+PEERS = {
+    "rule-engine": ("re", "rule_engine", 300),
+    "cel-python": ("cel", "celpy", 30),
+    "zen-engine": ("zen", "zen", 3000),
+}
 
 
 @pytest.mark.parametrize("peer", list(PEERS))
@@ -169,6 +190,7 @@ def test_peer(benchmark, peer):
     dialect, module, k = PEERS[peer]
     pytest.importorskip(module, reason=f"{peer} is not installed")
     from benchmarks.bench_matcher_peers import PeerMatcher
+
     body, chats = standard()
     m = PeerMatcher(body, dialect)
     sample = chats[:k]
@@ -184,8 +206,9 @@ SCALE_CHATS = 20_000
 @pytest.mark.parametrize("groups", [16, 64, 256, 1024, 4096])
 def test_scaling_groups(benchmark, groups):
     """match_many cost per chat, 16 to 4,096 groups (32 crowds; products grow with groups: max(1000, 16 x groups))."""
-    body, chats = frozen(workload(groups=groups, crowds=32, products=max(1000, 16 * groups),
-                                  chats=SCALE_CHATS))
+    body, chats = frozen(
+        workload(groups=groups, crowds=32, products=max(1000, 16 * groups), chats=SCALE_CHATS)
+    )
     m = M.build_matcher(body, "cython")
     _check(m, body, chats, 300)
     m.match_many(chats)
@@ -198,9 +221,16 @@ def test_scaling_groups(benchmark, groups):
 def test_scaling_groups_same_shape(benchmark, groups):
     """match_many cost per chat, 16 to 4,096 groups, the shop's shape kept: products 16 x groups
     picked uniformly by groups, about 6 groups binding crowds, so result sizes stay small."""
-    body, chats = frozen(workload(groups=groups, crowds=32, products=max(1000, 16 * groups),
-                                  chats=SCALE_CHATS, skewed_groups=False,
-                                  crowd_share=min(0.35, 6 / groups)))
+    body, chats = frozen(
+        workload(
+            groups=groups,
+            crowds=32,
+            products=max(1000, 16 * groups),
+            chats=SCALE_CHATS,
+            skewed_groups=False,
+            crowd_share=min(0.35, 6 / groups),
+        )
+    )
     m = M.build_matcher(body, "cython")
     _check(m, body, chats, 300)
     m.match_many(chats)
@@ -223,18 +253,24 @@ def test_scaling_crowds(benchmark, crowds):
 def report(path):
     """Markdown table (chats/s from the median and the best round, ratio to the baseline)."""
     import json
+
     data = json.load(open(path))["benchmarks"]
     base = next(b for b in data if b["name"] == "test_hand_baseline")["extra_info"]
-    lines = ["| benchmark | chats | µs/chat (median) | chats/s (median) | chats/s (best) | x baseline (median / best) |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| benchmark | chats | µs/chat (median) | chats/s (median) | chats/s (best) | x baseline (median / best) |",
+        "|---|---|---|---|---|---|",
+    ]
     for b in data:
         e = b["extra_info"]
-        lines.append(f"| {b['name'][5:]} | {e['n']:,} | {e['us_per_chat']:.3f} | {e['chats_per_s']:,} | "
-                     f"{e['chats_per_s_best']:,} | {e['chats_per_s'] / base['chats_per_s']:.2f} / "
-                     f"{e['chats_per_s_best'] / base['chats_per_s_best']:.2f} |")
+        lines.append(
+            f"| {b['name'][5:]} | {e['n']:,} | {e['us_per_chat']:.3f} | {e['chats_per_s']:,} | "
+            f"{e['chats_per_s_best']:,} | {e['chats_per_s'] / base['chats_per_s']:.2f} / "
+            f"{e['chats_per_s_best'] / base['chats_per_s_best']:.2f} |"
+        )
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
     import sys
+
     print(report(sys.argv[1]))

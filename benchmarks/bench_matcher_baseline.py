@@ -7,6 +7,7 @@ workload, never user input. Dimension values map to int bitmasks; the candidate 
 cached per bitmask. It assumes well-typed chats (no bools where numbers are expected), which
 holds for the workload; its answers are checked against the matcher on a sample.
 """
+
 from __future__ import annotations
 
 DIMS = ("crowd", "product", "intent", "order")
@@ -72,7 +73,9 @@ class HandMatcher:
         self.rows = {}
         for d in DIMS:
             bound = sum(1 << i for i in tree["bound"][d])
-            self.rows[d] = {v: sum(1 << i for i in ix) & bound for v, ix in tree["index"][d].items()}
+            self.rows[d] = {
+                v: sum(1 << i for i in ix) & bound for v, ix in tree["index"][d].items()
+            }
         self.crowd_row = _family("crowd_row", body["crowds"], self.rows["crowd"], False)
         self.intent_row = _family("intent_row", body["intents"], self.rows["intent"], True)
         self.out: dict = {}
@@ -91,8 +94,12 @@ class HandMatcher:
         if label is not None:
             irow |= rows["intent"].get(label, 0)
         cand = self.all
-        for row in (crow, rows["product"].get(chat.get("product"), 0), irow,
-                    rows["order"].get(chat.get("order"), 0)):
+        for row in (
+            crow,
+            rows["product"].get(chat.get("product"), 0),
+            irow,
+            rows["order"].get(chat.get("order"), 0),
+        ):
             if row:
                 hits = cand & row
                 if hits:

@@ -4,6 +4,7 @@ Each peer compiles every crowd and intent predicate once (the EXPR translated to
 with explicit missing-value guards) and evaluates them per chat; the narrowing is the
 hand-written baseline's. Used by bench_matcher.py only, after an identical-answers check.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,17 +54,21 @@ def translate(expr, dialect: str, types: dict) -> str:
 def _compiler(dialect):
     if dialect == "re":
         import rule_engine
+
         ctx = rule_engine.Context(default_value=None)
         return lambda text: rule_engine.Rule(text, context=ctx).matches
     if dialect == "cel":
         import celpy
+
         env = celpy.Environment()
 
         def cel(text):
             prog = env.program(env.compile(text))
             return lambda act: bool(prog.evaluate(act))
+
         return cel
     import zen
+
     return lambda text: zen.compile_expression(text).evaluate
 
 
@@ -75,10 +80,14 @@ class PeerMatcher(HandMatcher):
         types = body["attributes"]
         comp = _compiler(dialect)
         self.dialect = dialect
-        self.crowd_preds = [(comp(translate(p["expr"], dialect, types)), self.rows["crowd"].get(p["name"], 0))
-                            for p in body["crowds"]]
-        self.intent_preds = [(comp(translate(p["expr"], dialect, types)), self.rows["intent"].get(p["name"], 0))
-                             for p in body["intents"]]
+        self.crowd_preds = [
+            (comp(translate(p["expr"], dialect, types)), self.rows["crowd"].get(p["name"], 0))
+            for p in body["crowds"]
+        ]
+        self.intent_preds = [
+            (comp(translate(p["expr"], dialect, types)), self.rows["intent"].get(p["name"], 0))
+            for p in body["intents"]
+        ]
         self.crowd_row = self._family(self.crowd_preds, False)
         self.intent_row = self._family(self.intent_preds, True)
 
@@ -90,6 +99,7 @@ class PeerMatcher(HandMatcher):
             del env["message"]
         if self.dialect == "cel":
             import celpy
+
             return {"a": celpy.json_to_cel({k: v for k, v in env.items() if v is not None})}
         return env
 
@@ -101,4 +111,5 @@ class PeerMatcher(HandMatcher):
                 if f(act):
                     r |= bits
             return r
+
         return row

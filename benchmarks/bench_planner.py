@@ -1,8 +1,9 @@
 """Planner throughput (O1–O13): consumers planned and recorded per second, 8 campaigns, SQLite ledger.
 
-    python benchmarks/bench_planner.py 1000000          # one timed `rulec plan`-equivalent run
-    pytest benchmarks/bench_planner.py --benchmark-only # 100,000 and 1,000,000 consumers
+python benchmarks/bench_planner.py 1000000          # one timed `rulec plan`-equivalent run
+pytest benchmarks/bench_planner.py --benchmark-only # 100,000 and 1,000,000 consumers
 """
+
 from __future__ import annotations
 
 import io
@@ -19,41 +20,98 @@ import rulec
 
 NOW = "2023-12-12T20:00:00+08:00"
 SHOP = {
-    "shop": "bench", "attributes": {"spend": "number", "level": "int", "city": "string"},
-    "crowds": {"vip": "level >= 4 and spend > 3000", "big": "spend >= 1000",
-               "mid": "spend >= 300", "local": 'city in ["杭州", "上海"]'},
+    "shop": "bench",
+    "attributes": {"spend": "number", "level": "int", "city": "string"},
+    "crowds": {
+        "vip": "level >= 4 and spend > 3000",
+        "big": "spend >= 1000",
+        "mid": "spend >= 300",
+        "local": 'city in ["杭州", "上海"]',
+    },
     "promos": {"d12": {"presale_start": "2023-12-01", "last_day": "2023-12-12"}},
-    "facts": {"tool_level": "advanced", "relationships_last_month_end": 50000,
-              "advanced_relationships_this_month": 40000,
-              "grants": ["green_channel", "cart_coupon", "super_discount"]},
+    "facts": {
+        "tool_level": "advanced",
+        "relationships_last_month_end": 50000,
+        "advanced_relationships_this_month": 40000,
+        "grants": ["green_channel", "cart_coupon", "super_discount"],
+    },
     "campaigns": [
-        {"name": "morning", "kind": "batch", "send_at": "2023-12-12T09:00:00+08:00",
-         "targets": [{"crowd": "vip", "copy": "VIP", "coupon": "V1"},
-                     {"crowd": "big", "copy": "BIG"}]},
-        {"name": "green", "kind": "green", "date": "2023-12-12",
-         "created_at": "2023-12-10T10:00:00+08:00", "send_at": "2023-12-12T10:00:00+08:00",
-         "targets": [{"crowd": "mid", "copy": "大促当天"}]},
-        {"name": "arrival", "kind": "new_arrival", "send_at": "2023-12-12T11:00:00+08:00",
-         "targets": [{"crowd": "local", "copy": "上新"}]},
-        {"name": "noon", "kind": "batch", "send_at": "2023-12-12T12:00:00+08:00",
-         "targets": [{"crowd": "mid", "copy": "午间"}, {"crowd": "local", "copy": "同城"}]},
-        {"name": "restock", "kind": "restock", "send_at": "2023-12-12T13:00:00+08:00",
-         "targets": [{"crowd": "big", "copy": "补货"}]},
-        {"name": "cart", "kind": "cart_coupon", "promo": "d12",
-         "configured_at": "2023-12-09T10:00:00+08:00", "copy": "购物车降价",
-         "coupon": {"id": "CC1", "kind": "cs_channel"}},
-        {"name": "recall", "kind": "recall", "promo": "d12",
-         "configured_at": "2023-12-10T10:00:00+08:00", "copy": "还差一步",
-         "coupon": {"id": "R1", "kind": "cs_channel"},
-         "segments": [{"crowd": "love_new", "copy": "上新", "coupon": {"id": "R2", "kind": "cs_channel"}},
-                      {"crowd": "vip", "copy": "VIP 回来"}]},
-        {"name": "super", "kind": "super_discount", "promo": "d12",
-         "configured_at": "2023-12-10T10:00:00+08:00", "copy": "今晚最后冲刺"},
+        {
+            "name": "morning",
+            "kind": "batch",
+            "send_at": "2023-12-12T09:00:00+08:00",
+            "targets": [
+                {"crowd": "vip", "copy": "VIP", "coupon": "V1"},
+                {"crowd": "big", "copy": "BIG"},
+            ],
+        },
+        {
+            "name": "green",
+            "kind": "green",
+            "date": "2023-12-12",
+            "created_at": "2023-12-10T10:00:00+08:00",
+            "send_at": "2023-12-12T10:00:00+08:00",
+            "targets": [{"crowd": "mid", "copy": "大促当天"}],
+        },
+        {
+            "name": "arrival",
+            "kind": "new_arrival",
+            "send_at": "2023-12-12T11:00:00+08:00",
+            "targets": [{"crowd": "local", "copy": "上新"}],
+        },
+        {
+            "name": "noon",
+            "kind": "batch",
+            "send_at": "2023-12-12T12:00:00+08:00",
+            "targets": [{"crowd": "mid", "copy": "午间"}, {"crowd": "local", "copy": "同城"}],
+        },
+        {
+            "name": "restock",
+            "kind": "restock",
+            "send_at": "2023-12-12T13:00:00+08:00",
+            "targets": [{"crowd": "big", "copy": "补货"}],
+        },
+        {
+            "name": "cart",
+            "kind": "cart_coupon",
+            "promo": "d12",
+            "configured_at": "2023-12-09T10:00:00+08:00",
+            "copy": "购物车降价",
+            "coupon": {"id": "CC1", "kind": "cs_channel"},
+        },
+        {
+            "name": "recall",
+            "kind": "recall",
+            "promo": "d12",
+            "configured_at": "2023-12-10T10:00:00+08:00",
+            "copy": "还差一步",
+            "coupon": {"id": "R1", "kind": "cs_channel"},
+            "segments": [
+                {"crowd": "love_new", "copy": "上新", "coupon": {"id": "R2", "kind": "cs_channel"}},
+                {"crowd": "vip", "copy": "VIP 回来"},
+            ],
+        },
+        {
+            "name": "super",
+            "kind": "super_discount",
+            "promo": "d12",
+            "configured_at": "2023-12-10T10:00:00+08:00",
+            "copy": "今晚最后冲刺",
+        },
     ],
 }
-ACTIVITIES = [{"id": "act-1", "kind": "multi_buy", "created_at": "2023-12-12T09:00:00+08:00",
-               "first_effective_at": "2023-12-12T14:00:00+08:00", "edited_from_existing": False,
-               "crowd_restricted": False, "complete": True, "in_stock": True}]
+ACTIVITIES = [
+    {
+        "id": "act-1",
+        "kind": "multi_buy",
+        "created_at": "2023-12-12T09:00:00+08:00",
+        "first_effective_at": "2023-12-12T14:00:00+08:00",
+        "edited_from_existing": False,
+        "crowd_restricted": False,
+        "complete": True,
+        "in_stock": True,
+    }
+]
 CITIES = ["杭州", "上海", "北京", "成都", "广州"]
 
 
@@ -62,17 +120,26 @@ def write_audience(path, n: int, seed: int = 7) -> None:
     rnd = random.Random(seed)
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(n):
-            rec = {"consumer": f"u{i:08d}",
-                   "attrs": {"spend": rnd.randrange(0, 6000), "level": rnd.randrange(1, 6),
-                             "city": CITIES[rnd.randrange(5)]}}
+            rec = {
+                "consumer": f"u{i:08d}",
+                "attrs": {
+                    "spend": rnd.randrange(0, 6000),
+                    "level": rnd.randrange(1, 6),
+                    "city": CITIES[rnd.randrange(5)],
+                },
+            }
             if rnd.random() < 0.2:
                 rec["crowds"] = ["love_new"]
             if rnd.random() < 0.5:
                 rec["exclusive"] = True
                 rec["interested"] = rnd.random() < 0.5
             if rnd.random() < 0.33:
-                rec["cart_adds"] = [{"time": "2023-12-0%dT10:00:00+08:00" % rnd.randrange(1, 10),
-                                     "item": f"sku-{rnd.randrange(100)}"}]
+                rec["cart_adds"] = [
+                    {
+                        "time": "2023-12-0%dT10:00:00+08:00" % rnd.randrange(1, 10),
+                        "item": f"sku-{rnd.randrange(100)}",
+                    }
+                ]
             if rnd.random() < 0.2:
                 rec["purchases"] = ["2023-12-05T12:00:00+08:00"]
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
@@ -86,6 +153,7 @@ def table():
 
 def plan_once(tbl, audience_path, ledger_path, out) -> dict:
     from rulec.outreach.planner import Planner
+
     with Planner(tbl, ledger_path) as p:
         return p.plan(audience_path, NOW, activities=ACTIVITIES, out=out).report
 
@@ -128,9 +196,11 @@ def main(argv):
         dt, c1 = time.perf_counter() - t0, os.times()
         cpu = (c1.user - c0.user) + (c1.system - c0.system)
         sends = sum(sum(v.values()) for v in report["sends"].values())
-        print(f"{n:,} consumers, 8 campaigns: {sends:,} sends planned and recorded in {dt:.2f} s "
-              f"wall, {cpu:.2f} s CPU ({n / dt:,.0f} consumers/s wall, {n / cpu:,.0f} per CPU "
-              f"second); matcher {rulec.implementation}")
+        print(
+            f"{n:,} consumers, 8 campaigns: {sends:,} sends planned and recorded in {dt:.2f} s "
+            f"wall, {cpu:.2f} s CPU ({n / dt:,.0f} consumers/s wall, {n / cpu:,.0f} per CPU "
+            f"second); matcher {rulec.implementation}"
+        )
         print(json.dumps(report["sends"], ensure_ascii=False))
 
 

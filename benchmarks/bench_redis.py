@@ -12,6 +12,7 @@ no other process wrote meanwhile). Round trips are counted twice: by
 the store (calls it sent) and by the server (INFO commandstats deltas). Figures:
 benchmarks/RESULTS-redis.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ from benchmarks.bench_router import chats
 from benchmarks.gen_rules import shop_source
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "redis"))
-from redis_server import RedisServer  # noqa: E402
+from redis_server import RedisServer
 
 
 def table(shop=None):
@@ -49,6 +50,7 @@ def table(shop=None):
 
 def make_router(t, url):
     from rulec.routing.router import Router
+
     r = Router(t, store=url, seed=os.getpid())
     r.load_state({"agents": {a["id"]: {"status": "online"} for a in t.agents}})
     return r
@@ -57,15 +59,19 @@ def make_router(t, url):
 def server_counters(port):
     """(EVALSHA calls, all commands incl. those run inside scripts, server CPU seconds)."""
     import redis
+
     r = redis.Redis(port=port, db=1)
     stats, cpu = r.info("commandstats"), r.info("cpu")
-    return (stats.get("cmdstat_evalsha", {}).get("calls", 0),
-            sum(v["calls"] for v in stats.values()),
-            cpu["used_cpu_user"] + cpu["used_cpu_sys"])
+    return (
+        stats.get("cmdstat_evalsha", {}).get("calls", 0),
+        sum(v["calls"] for v in stats.values()),
+        cpu["used_cpu_user"] + cpu["used_cpu_sys"],
+    )
 
 
 def worker(url, t, prefix, n, ready, start, out, group):
     from rulec.routing.stores.redis_batch import route_many
+
     r = make_router(t, url)
     batch = chats(prefix, n=n, seed=hash(prefix) & 0xFFFF)
     trips0 = r.store.round_trips
@@ -87,9 +93,13 @@ def run(url, port, tables, procs, n, group=1):
     all on one shop)."""
     ctx = mp.get_context("fork")
     ready, start, out = ctx.Barrier(procs + 1), ctx.Event(), ctx.Queue()
-    ps = [ctx.Process(target=worker, args=(url, tables[k % len(tables)], f"p{procs}-{k}-", n,
-                                           ready, start, out, group))
-          for k in range(procs)]
+    ps = [
+        ctx.Process(
+            target=worker,
+            args=(url, tables[k % len(tables)], f"p{procs}-{k}-", n, ready, start, out, group),
+        )
+        for k in range(procs)
+    ]
     for p in ps:
         p.start()
     ready.wait(timeout=300)
@@ -100,17 +110,20 @@ def run(url, port, tables, procs, n, group=1):
         p.join()
     ev1, calls1, cpu1 = server_counters(port)
     total = procs * n
-    return {"url": url.split("?")[0].split("://")[0], "processes": procs,
-            "shops": len({tables[k % len(tables)].shop for k in range(procs)}),
-            "api": f"route_many(group={group})" if group > 1 else "route",
-            "chats_per_process": n,
-            "decisions_per_s_per_process": [round(r[0]) for r in res],
-            "decisions_per_s_total": round(sum(r[0] for r in res)),
-            "round_trips_per_decision": [round(r[1], 3) for r in res],
-            "evalsha_per_decision_server": round((ev1 - ev0) / total, 3),
-            "redis_commands_per_decision_incl_in_scripts": round((calls1 - calls0) / total, 2),
-            "router_cpu_us_per_decision": [round(r[2] * 1e6, 1) for r in res],
-            "redis_cpu_us_per_decision": round((cpu1 - cpu0) / total * 1e6, 1)}
+    return {
+        "url": url.split("?")[0].split("://")[0],
+        "processes": procs,
+        "shops": len({tables[k % len(tables)].shop for k in range(procs)}),
+        "api": f"route_many(group={group})" if group > 1 else "route",
+        "chats_per_process": n,
+        "decisions_per_s_per_process": [round(r[0]) for r in res],
+        "decisions_per_s_total": round(sum(r[0] for r in res)),
+        "round_trips_per_decision": [round(r[1], 3) for r in res],
+        "evalsha_per_decision_server": round((ev1 - ev0) / total, 3),
+        "redis_commands_per_decision_incl_in_scripts": round((calls1 - calls0) / total, 2),
+        "router_cpu_us_per_decision": [round(r[2] * 1e6, 1) for r in res],
+        "redis_cpu_us_per_decision": round((cpu1 - cpu0) / total * 1e6, 1),
+    }
 
 
 def memory_rate(t, n):
@@ -132,10 +145,18 @@ def main(argv=None):
     t, t2 = table(), table("bench-2")
     server = RedisServer(aof=ns.aof).start()
     try:
-        print(json.dumps({"memory_store_decisions_per_s": memory_rate(t, ns.chats),
-                          "aof": ns.aof, "cpus": os.cpu_count(),
-                          "load_avg_1m": round(os.getloadavg()[0], 2)}))
+        print(
+            json.dumps(
+                {
+                    "memory_store_decisions_per_s": memory_rate(t, ns.chats),
+                    "aof": ns.aof,
+                    "cpus": os.cpu_count(),
+                    "load_avg_1m": round(os.getloadavg()[0], 2),
+                }
+            )
+        )
         import redis
+
         urls = [server.url(1)] + ([server.unix_url(1)] if ns.unix else [])
         for url in urls:
             for group in (1, ns.group):
@@ -161,6 +182,7 @@ def redis_url():
 def test_redis_fresh_buyers(benchmark, redis_url, group):
     """512 fresh buyers per round: route() one by one (group 1) or route_many(group=64)."""
     from rulec.routing.stores.redis_batch import route_many
+
     t = table()
     r = make_router(t, redis_url)
     counter = [0]

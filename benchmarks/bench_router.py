@@ -11,6 +11,7 @@ candidate sets saturate). Workloads: fresh buyers (no contact: R1–R6 on every 
 returning buyers (R2 sticky on most chats), and fresh buyers with R5 precomputed (the
 router's own cost). Figures: benchmarks/RESULTS-router.md.
 """
+
 import gc
 import json
 import random
@@ -39,12 +40,22 @@ def bench_table():
 
 def chats(prefix, n=CHATS, seed=1, buyers=None):
     rnd = random.Random(seed)
-    return [{"type": "chat", "time": TIMES[i % 60],
-             "buyer": f"{prefix}{i if buyers is None else rnd.randrange(buyers)}",
-             "product": f"p{rnd.randrange(256)}", "order": rnd.choice(ORDER),
-             "attrs": {"level": rnd.randint(1, 5), "spent": rnd.randint(0, 20000),
-                       "orders": rnd.randint(0, 30), "city": rnd.choice(CITIES)}}
-            for i in range(n)]
+    return [
+        {
+            "type": "chat",
+            "time": TIMES[i % 60],
+            "buyer": f"{prefix}{i if buyers is None else rnd.randrange(buyers)}",
+            "product": f"p{rnd.randrange(256)}",
+            "order": rnd.choice(ORDER),
+            "attrs": {
+                "level": rnd.randint(1, 5),
+                "spent": rnd.randint(0, 20000),
+                "orders": rnd.randint(0, 30),
+                "city": rnd.choice(CITIES),
+            },
+        }
+        for i in range(n)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +71,14 @@ def table():
 def make_router(table, url):
     r = Router(table, store=url, seed=1)
     rnd = random.Random(2)
-    r.load_state({"agents": {a["id"]: {"status": "online",
-                                       "conversion": round(rnd.random() * 0.3, 3)}
-                             for a in table.agents}})
+    r.load_state(
+        {
+            "agents": {
+                a["id"]: {"status": "online", "conversion": round(rnd.random() * 0.3, 3)}
+                for a in table.agents
+            }
+        }
+    )
     return r
 
 

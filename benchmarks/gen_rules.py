@@ -1,4 +1,5 @@
 """Generate large, valid rules sources (YAML) for compile benchmarks, with a fixed seed."""
+
 import json
 import random
 
@@ -13,11 +14,13 @@ def shop_source(groups: int, crowds: int, seed: int = 7, agents_per_group: int =
     for i in range(crowds):
         lvl, spent = rnd.randint(1, 5), rnd.randint(0, 20000)
         cities = ", ".join(json.dumps(c, ensure_ascii=False) for c in rnd.sample(CITIES, 2))
-        crowd_defs[f"c{i}"] = rnd.choice([
-            f"level >= {lvl} and spent > {spent}",
-            f"city in [{cities}] or orders >= {rnd.randint(1, 30)}",
-            f"not (level < {lvl}) and (spent <= {spent}.5 or city == \"杭州\")",
-        ])
+        crowd_defs[f"c{i}"] = rnd.choice(
+            [
+                f"level >= {lvl} and spent > {spent}",
+                f"city in [{cities}] or orders >= {rnd.randint(1, 30)}",
+                f'not (level < {lvl}) and (spent <= {spent}.5 or city == "杭州")',
+            ]
+        )
     n_agents = groups * agents_per_group
     agents = {f"a{i}": {"level": rnd.randint(1, 5)} for i in range(n_agents)}
     group_defs = {}
@@ -30,7 +33,11 @@ def shop_source(groups: int, crowds: int, seed: int = 7, agents_per_group: int =
         if rnd.random() < 0.3:
             spec["order"] = rnd.sample(ORDER, rnd.randint(1, 3))
         group_defs[f"g{g}"] = spec
-    rules = {"shop": "bench", "attributes": {"level": "int", "spent": "number", "orders": "int",
-                                             "city": "string"},
-             "crowds": crowd_defs, "agents": agents, "groups": group_defs}
+    rules = {
+        "shop": "bench",
+        "attributes": {"level": "int", "spent": "number", "orders": "int", "city": "string"},
+        "crowds": crowd_defs,
+        "agents": agents,
+        "groups": group_defs,
+    }
     return json.dumps(rules, ensure_ascii=False, indent=1)

@@ -3,12 +3,22 @@
 Public API (docs/architecture.md): compile_file, compile_source, load, Router, Planner,
 implementation ("cython" or "python": which matcher is live).
 """
+
 __version__ = "0.1.0"
 
-__all__ = ["compile_file", "compile_source", "load", "Router", "Planner", "implementation",
-           "RulecError", "TableError", "__version__"]
+__all__ = [
+    "compile_file",
+    "compile_source",
+    "load",
+    "Router",
+    "Planner",
+    "implementation",
+    "RulecError",
+    "TableError",
+    "__version__",
+]
 
-from rulec.errors import RulecError, TableError  # noqa: E402
+from rulec.errors import RulecError, TableError
 
 
 def __getattr__(name):
@@ -16,17 +26,22 @@ def __getattr__(name):
     # compiler (or Lark) unless it compiles.
     if name in ("compile_file", "compile_source"):
         from rulec.compiler import pipeline
+
         return getattr(pipeline, name)
     if name == "load":
         from rulec.table.format import load
+
         return load
     if name == "Router":
         from rulec.routing.router import Router
+
         return Router
     if name == "Planner":
         from rulec.outreach.planner import Planner
+
         return Planner
     if name == "implementation":
         from rulec.matching.matcher import implementation
+
         return implementation
     raise AttributeError(f"module 'rulec' has no attribute {name!r}")

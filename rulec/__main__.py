@@ -1,4 +1,5 @@
 """`python -m rulec`: the command line."""
+
 import sys
 
 from rulec.cli.main import main

@@ -1,4 +1,5 @@
 """The one error type of every stage: a diagnostic with code, location, message and hints."""
+
 from __future__ import annotations
 
 import attrs

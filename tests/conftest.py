@@ -1,4 +1,5 @@
 """Shared test fixtures: paths, running the CLI in-process."""
+
 import io
 import pathlib
 

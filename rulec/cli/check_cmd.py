@@ -1,4 +1,5 @@
 """`rulec check SRC [--now ISO]`: diagnostics only (exit 1 when there are errors)."""
+
 from __future__ import annotations
 
 from rulec.cli.common import ArgParser, render, summary
@@ -7,8 +8,9 @@ from rulec.cli.common import ArgParser, render, summary
 def run(args, out, err) -> int:
     ap = ArgParser("check", out, err, description="Check rules and print diagnostics.")
     ap.add_argument("src", help="rules file (.rules, or .yaml/.yml/.json)")
-    ap.add_argument("--now", help="ISO time: also report campaign deadlines passed or within a "
-                                  "day of it (O10)")
+    ap.add_argument(
+        "--now", help="ISO time: also report campaign deadlines passed or within a day of it (O10)"
+    )
     ap.add_argument("--format", choices=("text", "json"), default="text")
     ns, code = ap.parse(args)
     if ns is None:
@@ -16,12 +18,14 @@ def run(args, out, err) -> int:
     now = None
     if ns.now is not None:
         from rulec.common.calendar import parse_time
+
         try:
             now = parse_time(ns.now)
         except ValueError as exc:
             err.write(f"rulec check: error: --now: {exc}\n")
             return 2
     from rulec.compiler.pipeline import compile_path
+
     result = compile_path(ns.src, now=now)
     render(result.diagnostics, err, ns.format, out)
     if ns.format == "text":

@@ -1,4 +1,5 @@
 """What the commands share: argument parsing with exit 2, diagnostics rendering, input loading."""
+
 from __future__ import annotations
 
 import argparse
@@ -62,8 +63,9 @@ def render(diagnostics, err, fmt="text", out=None, sources=None) -> None:
     diagnostics = list(diagnostics)
     shown = diagnostics[:MAX_DIAGNOSTICS]
     if fmt == "json":
-        (out or err).write(json.dumps([d.as_json() for d in shown], ensure_ascii=False,
-                                      indent=1) + "\n")
+        (out or err).write(
+            json.dumps([d.as_json() for d in shown], ensure_ascii=False, indent=1) + "\n"
+        )
         return
     for d in shown:
         err.write(format_diagnostic(d, sources))
@@ -90,11 +92,13 @@ def format_diagnostic(d: Diagnostic, sources=None) -> str:
         elif s.line:
             line = _source_line(s)
         if line is not None and len(line) <= 400:
-            end = s.end_col if s.end_line == s.line and s.end_col and s.end_col > s.col \
-                else s.col + 1
-            pad = "".join("\t" if ch == "\t" else " " * _width(ch)
-                          for ch in line[: max(s.col - 1, 0)])
-            marked = line[s.col - 1:end - 1] or " "
+            end = (
+                s.end_col if s.end_line == s.line and s.end_col and s.end_col > s.col else s.col + 1
+            )
+            pad = "".join(
+                "\t" if ch == "\t" else " " * _width(ch) for ch in line[: max(s.col - 1, 0)]
+            )
+            marked = line[s.col - 1 : end - 1] or " "
             text += f"  {line}\n  {pad}{'^' * max(1, sum(map(_width, marked)))}\n"
     for h in d.hints:
         text += f"  = help: {h}\n"
@@ -113,6 +117,7 @@ def load_table_or_rules(path, err, key=None, fmt="text", out=None):
     Rules with errors are refused (exit 1 for the caller); warnings are not printed here.
     A signed table is verified with the key file named by RULEC_SIGN_KEY_FILE."""
     from rulec.table import format as tables
+
     try:
         if tables.is_table(path):
             if key is None and os.environ.get("RULEC_SIGN_KEY_FILE"):
@@ -121,6 +126,7 @@ def load_table_or_rules(path, err, key=None, fmt="text", out=None):
                     return None
             return tables.load(path, key=key)
         from rulec.compiler.pipeline import compile_path
+
         result = compile_path(path)
         if result.errors:
             render(result.diagnostics, err, fmt, out)

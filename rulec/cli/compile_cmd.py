@@ -1,4 +1,5 @@
 """`rulec compile SRC -o TABLE`: compile rules to a table file (same source, same bytes)."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,12 @@ def run(args, out, err) -> int:
     ap.add_argument("src", help="rules file (.rules, or .yaml/.yml/.json)")
     ap.add_argument("-o", "--output", required=True, help="table file to write")
     ap.add_argument("--sign-key", help="sign the table with HMAC-SHA256 using this key file")
-    ap.add_argument("--format", choices=("text", "json"), default="text",
-                    help="diagnostics as text on stderr or a JSON list on stdout")
+    ap.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="diagnostics as text on stderr or a JSON list on stdout",
+    )
     ns, code = ap.parse(args)
     if ns is None:
         return code
@@ -23,6 +28,7 @@ def run(args, out, err) -> int:
         if key is None:
             return 2
     from rulec.compiler.pipeline import compile_path
+
     result = compile_path(ns.src, sign_key=key)
     render(result.diagnostics, err, ns.format, out)
     if result.errors:
@@ -35,8 +41,10 @@ def run(args, out, err) -> int:
         err.write(f"rulec: cannot write {ns.output}: {exc.strerror or exc}\n")
         return 1
     if ns.format == "text":
-        err.write(f"{ns.src}: compiled to {ns.output} ({len(result.data)} bytes, "
-                  f"{len(result.body['groups'])} groups, {summary(result.diagnostics)})\n")
+        err.write(
+            f"{ns.src}: compiled to {ns.output} ({len(result.data)} bytes, "
+            f"{len(result.body['groups'])} groups, {summary(result.diagnostics)})\n"
+        )
     return 0
 
 

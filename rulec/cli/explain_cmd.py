@@ -1,14 +1,15 @@
 """`rulec explain RULES_OR_TABLE --event EVENT.json [--state STATE.json]`: one decision, for a person."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 from rulec.cli.common import ArgParser, load_table_or_rules, render
 from rulec.errors import Diagnostic, RulecError
 
 
 def _parser(out, err):
-    p = ArgParser("explain", out, err,
-                  description="Route one chat and say why it goes where it goes (R10).")
+    p = ArgParser(
+        "explain", out, err, description="Route one chat and say why it goes where it goes (R10)."
+    )
     p.add_argument("table", metavar="RULES_OR_TABLE")
     p.add_argument("--event", required=True, metavar="EVENT.json", help="one chat event")
     p.add_argument("--state", metavar="STATE.json", help="agents and contacts before the chat")
@@ -18,14 +19,17 @@ def _parser(out, err):
 
 def _read_event(path, agents):
     from rulec.routing.events import check_event, read_json_file
+
     ev, diags = read_json_file(path, "event", 1 << 20, "E801")
     if diags:
         return None, diags
     try:
         check_event(ev, agents)
     except RulecError as exc:
-        return None, [Diagnostic(d.code, f"{path}: {d.message}", None, "error", d.hints)
-                      for d in exc.diagnostics]
+        return None, [
+            Diagnostic(d.code, f"{path}: {d.message}", None, "error", d.hints)
+            for d in exc.diagnostics
+        ]
     if ev["type"] != "chat":
         return None, [Diagnostic("E802", f"{path}: explain needs a chat event, got {ev['type']!r}")]
     return ev, []
@@ -45,8 +49,10 @@ def losers(table, chat):
         values = step.get("values")
         shown = ", ".join(map(str, values)) if isinstance(values, list) else values
         if step.get("skipped"):
-            lines.append(f"{dim} = {shown or '(none)'}: no candidate group holds it, "
-                         "so this dimension is skipped")
+            lines.append(
+                f"{dim} = {shown or '(none)'}: no candidate group holds it, "
+                "so this dimension is skipped"
+            )
         else:
             lines.append(f"{dim} = {shown}: matched by {', '.join(map(str, step.get('hits', [])))}")
             for name in before:
@@ -54,8 +60,7 @@ def losers(table, chat):
                     continue
                 g = by_name.get(name)
                 bound = g[dim] if g else []
-                why = (f"binds {dim} [{', '.join(bound)}]" if bound
-                       else f"does not bind {dim}")
+                why = f"binds {dim} [{', '.join(bound)}]" if bound else f"does not bind {dim}"
                 lines.append(f"  {name} lost: it {why}")
         before = cands
     return lines
@@ -83,6 +88,7 @@ def run(args, out, err) -> int:
         return 1
     agents = {a["id"]: i for i, a in enumerate(table.agents)}
     from rulec.routing.events import read_state
+
     state, diags = (None, [])
     if ns.state:
         state, diags = read_state(ns.state, agents)
@@ -91,13 +97,17 @@ def run(args, out, err) -> int:
         render(diags + ev_diags, err)
         return 1
     from rulec.routing.router import Router
+
     try:
         router = Router(table, seed=ns.seed)
         if state is not None:
             router.apply_state(state)
         decision = router.route(ev, trace=True)
-        extra = losers(table, ev) if decision["step"] in ("group", "group_robot",
-                                                          "fallback_any") else []
+        extra = (
+            losers(table, ev)
+            if decision["step"] in ("group", "group_robot", "fallback_any")
+            else []
+        )
     except RulecError as exc:
         render(exc.diagnostics, err)
         return 1

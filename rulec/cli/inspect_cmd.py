@@ -1,4 +1,5 @@
 """`rulec inspect TABLE`: the header, sizes and the lowered decision tree in readable form."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ def expr_text(e, outer=0) -> str:
         return f"({text})" if PREC[op] < outer else text
     if op == "not":
         return "not " + expr_text(e[1], PREC["not"])
-    lit = lambda v: json.dumps(v, ensure_ascii=False)  # noqa: E731
+    lit = lambda v: json.dumps(v, ensure_ascii=False)
     if op == "cmp":
         return f"{e[2]} {e[1]} {lit(e[3])}"
     if op in ("in", "not_in"):
@@ -32,19 +33,27 @@ def describe(table, head: dict) -> str:
     names = table.group_names
     lines = []
     if head:
-        lines.append(f"format {head['format_version']}, compiler {head['compiler_version']}, "
-                     f"signed: {'yes' if head['signed'] else 'no'}")
+        lines.append(
+            f"format {head['format_version']}, compiler {head['compiler_version']}, "
+            f"signed: {'yes' if head['signed'] else 'no'}"
+        )
         lines.append(f"source sha256 {head['source_hash']}")
         lines.append(f"size {head['size']} bytes (body {head['body_length']} bytes compressed)")
-    lines.append(f"shop {b['shop']} ({b['timezone']}): {len(b['agents'])} agents, "
-                 f"{len(b['groups'])} groups, {len(b['crowds'])} crowds, {len(b['intents'])} "
-                 f"intents, {len(b['campaigns'])} campaigns")
+    lines.append(
+        f"shop {b['shop']} ({b['timezone']}): {len(b['agents'])} agents, "
+        f"{len(b['groups'])} groups, {len(b['crowds'])} crowds, {len(b['intents'])} "
+        f"intents, {len(b['campaigns'])} campaigns"
+    )
     lines.append("routing: " + ", ".join(f"{k}={v}" for k, v in sorted(b["routing"].items())))
-    lines.append("decision tree (R5: crowd > product > intent > order; first dimension with a "
-                 "hit narrows the candidates):")
+    lines.append(
+        "decision tree (R5: crowd > product > intent > order; first dimension with a "
+        "hit narrows the candidates):"
+    )
     for dim in b["tree"]["dims"]:
         index = b["tree"]["index"][dim]
-        lines.append(f"  {dim}: {len(index)} values, bound by {len(b['tree']['bound'][dim])} groups")
+        lines.append(
+            f"  {dim}: {len(index)} values, bound by {len(b['tree']['bound'][dim])} groups"
+        )
         for value in sorted(index)[:50]:
             lines.append(f"    {value} -> {', '.join(names[i] for i in index[value])}")
         if len(index) > 50:
@@ -56,8 +65,10 @@ def describe(table, head: dict) -> str:
     lines.append("groups (declaration order, R6):")
     for i, g in enumerate(b["groups"], 1):
         mode = g["mode"] + (f" {g['strength']}" if g["strength"] else "")
-        lines.append(f"  {i}. {g['name']}: agents {', '.join(g['agents']) or '-'}; mode {mode}; "
-                     f"robot {'on' if g['robot'] else 'off'}")
+        lines.append(
+            f"  {i}. {g['name']}: agents {', '.join(g['agents']) or '-'}; mode {mode}; "
+            f"robot {'on' if g['robot'] else 'off'}"
+        )
     for kind in ("crowds", "intents"):
         if b[kind]:
             lines.append(f"{kind}:")
@@ -80,6 +91,7 @@ def run(args, out, err) -> int:
     if ns.sign_key and key is None:
         return 2
     from rulec.table import format as tables
+
     try:
         t = tables.load(ns.table, key=key)
     except RulecError as exc:

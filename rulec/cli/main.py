@@ -1,4 +1,5 @@
 """The `rulec` command: dispatches to one module per command (each `run(args, out, err) -> int`)."""
+
 from __future__ import annotations
 
 import importlib
@@ -16,8 +17,11 @@ COMMANDS = {
     "plan": "plan RULES_OR_TABLE --audience A.jsonl --ledger DB --now ISO: outreach sends",
 }
 
-USAGE = "usage: rulec COMMAND [ARGS]\n\ncommands:\n" + "".join(
-    f"  {c:<8} {h}\n" for c, h in COMMANDS.items()) + "\nrulec COMMAND --help for a command's options\n"
+USAGE = (
+    "usage: rulec COMMAND [ARGS]\n\ncommands:\n"
+    + "".join(f"  {c:<8} {h}\n" for c, h in COMMANDS.items())
+    + "\nrulec COMMAND --help for a command's options\n"
+)
 
 
 def main(argv=None, out=None, err=None) -> int:
@@ -33,6 +37,7 @@ def main(argv=None, out=None, err=None) -> int:
     name = argv[0]
     if name not in COMMANDS:
         from rulec.errors import did_you_mean
+
         hint = did_you_mean(name, COMMANDS)
         err.write(f"rulec: unknown command {name!r}" + (f" ({hint[0]})" if hint else "") + "\n")
         err.write(USAGE)

@@ -1,4 +1,5 @@
 """`rulec plan`: print the outreach sends due at --now as JSON Lines and record them in the ledger (O1–O13)."""
+
 from __future__ import annotations
 
 import json
@@ -8,20 +9,41 @@ from rulec.errors import Diagnostic, RulecError
 
 
 def _parser(out, err):
-    p = ArgParser("plan", out, err, description="Plan the outreach sends due at NOW (O12) and "
-                  "record them in the ledger, exactly once (O13).")
+    p = ArgParser(
+        "plan",
+        out,
+        err,
+        description="Plan the outreach sends due at NOW (O12) and "
+        "record them in the ledger, exactly once (O13).",
+    )
     p.add_argument("rules", metavar="RULES_OR_TABLE")
-    p.add_argument("--audience", required=True, metavar="AUDIENCE.jsonl",
-                   help="consumers, one JSON object a line")
-    p.add_argument("--ledger", required=True, metavar="DB",
-                   help="SQLite file (or sqlite:///path, redis://host:port/db)")
+    p.add_argument(
+        "--audience",
+        required=True,
+        metavar="AUDIENCE.jsonl",
+        help="consumers, one JSON object a line",
+    )
+    p.add_argument(
+        "--ledger",
+        required=True,
+        metavar="DB",
+        help="SQLite file (or sqlite:///path, redis://host:port/db)",
+    )
     p.add_argument("--now", required=True, metavar="ISO", help="the planning moment, with offset")
     p.add_argument("--activities", metavar="ACTS.jsonl", help="shop promotions for O8")
     p.add_argument("--report", metavar="FILE", help="write a JSON summary of the run")
-    p.add_argument("--keep-going", action="store_true",
-                   help="skip malformed audience lines (counted) instead of stopping")
-    p.add_argument("--batch", type=int, default=2000, metavar="N",
-                   help="consumers decided and recorded per transaction (default 2000)")
+    p.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="skip malformed audience lines (counted) instead of stopping",
+    )
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="consumers decided and recorded per transaction (default 2000)",
+    )
     p.add_argument("--sign-key", metavar="FILE", help="key to verify a signed table")
     return p
 
@@ -35,12 +57,16 @@ def run(args, out, err) -> int:
         return 2
     if ns.report:
         import os
+
         where = os.path.dirname(os.path.abspath(ns.report))
         if not os.path.isdir(where) or not os.access(where, os.W_OK):
-            err.write(f"rulec plan: cannot write the report {ns.report}: {where} is not a "
-                      "writable directory\n")
+            err.write(
+                f"rulec plan: cannot write the report {ns.report}: {where} is not a "
+                "writable directory\n"
+            )
             return 2
     from rulec.common import calendar as cal
+
     try:
         now = cal.parse_time(ns.now)
     except ValueError as exc:
@@ -49,6 +75,7 @@ def run(args, out, err) -> int:
     key = None
     if ns.sign_key:
         from rulec.cli.common import read_key
+
         key = read_key(ns.sign_key, err)
         if key is None:
             return 1
@@ -56,13 +83,20 @@ def run(args, out, err) -> int:
     if table is None:
         return 1
     from rulec.outreach.planner import Planner
+
     planner = None
     try:
         planner = Planner(table, ns.ledger, batch_size=ns.batch)
         isatty = getattr(err, "isatty", None)
-        result = planner.plan(ns.audience, now, activities=ns.activities, out=out,
-                              keep_going=ns.keep_going, progress=bool(isatty and isatty()),
-                              err=err)
+        result = planner.plan(
+            ns.audience,
+            now,
+            activities=ns.activities,
+            out=out,
+            keep_going=ns.keep_going,
+            progress=bool(isatty and isatty()),
+            err=err,
+        )
     except RulecError as exc:
         render(exc.diagnostics, err)
         return 1
@@ -72,18 +106,20 @@ def run(args, out, err) -> int:
     if result.bad:
         render(result.bad[:20], err)
         more = len(result.bad) - 20
-        err.write(f"rulec plan: skipped {len(result.bad)} malformed audience line"
-                  f"{'s' * (len(result.bad) != 1)}" + (f" ({more} not shown)" if more > 0 else "")
-                  + "\n")
+        err.write(
+            f"rulec plan: skipped {len(result.bad)} malformed audience line"
+            f"{'s' * (len(result.bad) != 1)}" + (f" ({more} not shown)" if more > 0 else "") + "\n"
+        )
     for name, entry in result.report["campaigns"].items():
         if entry["status"] in ("missed", "skipped"):  # decided by this run, for good (O12)
-            why = {"missed": "first planned more than max_delay after its send time (O12)",
-                   "no_valid_activity": "no valid activity at send time (O8)"
-                   + ("" if ns.activities else "; no --activities were given"),
-                   "not_eligible": "the shop does not meet its thresholds or grant (O7, O9)",
-                   "not_configured": "its required content is missing (O6, O7)",
-                   "deadline_passed": "configured after its deadline (O10)"}.get(entry["reason"],
-                                                                               entry["reason"])
+            why = {
+                "missed": "first planned more than max_delay after its send time (O12)",
+                "no_valid_activity": "no valid activity at send time (O8)"
+                + ("" if ns.activities else "; no --activities were given"),
+                "not_eligible": "the shop does not meet its thresholds or grant (O7, O9)",
+                "not_configured": "its required content is missing (O6, O7)",
+                "deadline_passed": "configured after its deadline (O10)",
+            }.get(entry["reason"], entry["reason"])
             err.write(f"rulec plan: campaign {name} {entry['status']}: {why}\n")
     if ns.report:
         try:

@@ -1,4 +1,5 @@
 """`rulec route RULES_OR_TABLE --events F [--state F] [--seed N] [--store URL] [--keep-going]`."""
+
 from __future__ import annotations
 
 import json
@@ -10,16 +11,28 @@ GROUP = 64  # chats per route_many call (one Redis commit each when nobody else 
 
 
 def _parser(out, err):
-    p = ArgParser("route", out, err, description="Replay events and print one JSON decision "
-                                                 "per chat (JSON Lines), with its trace.")
+    p = ArgParser(
+        "route",
+        out,
+        err,
+        description="Replay events and print one JSON decision "
+        "per chat (JSON Lines), with its trace.",
+    )
     p.add_argument("table", metavar="RULES_OR_TABLE")
     p.add_argument("--events", required=True, metavar="EVENTS.jsonl")
     p.add_argument("--state", metavar="STATE.json", help="initial agents and contacts")
     p.add_argument("--seed", type=int, default=0, help="PRNG seed (E1; default 0)")
-    p.add_argument("--store", default="memory:", metavar="URL",
-                   help="memory: (default), sqlite:///path/file.db, redis://host:port/db")
-    p.add_argument("--keep-going", action="store_true",
-                   help="report bad event lines, skip them and route the rest (exit 1)")
+    p.add_argument(
+        "--store",
+        default="memory:",
+        metavar="URL",
+        help="memory: (default), sqlite:///path/file.db, redis://host:port/db",
+    )
+    p.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="report bad event lines, skip them and route the rest (exit 1)",
+    )
     return p
 
 
@@ -27,6 +40,7 @@ def prepare(ns, out, err):
     """Load the table, events and state: (table, events, state, state_diags, event_diags),
     or None after printing the table's errors."""
     from rulec.routing.events import read_events, read_state
+
     table = load_table_or_rules(ns.table, err)
     if table is None:
         return None
@@ -45,6 +59,7 @@ def _batcher(router):
         return None
     from rulec.routing.stores.redis_batch import route_many
     from rulec.routing.stores.redis_store import RedisStore
+
     if not isinstance(router.store, RedisStore):
         return None
     return lambda chats: route_many(router, chats, trace=True, group=GROUP)
@@ -64,6 +79,7 @@ def run(args, out, err) -> int:
         if not ns.keep_going or state_diags or any(d.code == "E800" for d in diags):
             return 1
     from rulec.routing.router import Router
+
     try:
         router = Router(table, store=ns.store, seed=ns.seed)
         try:

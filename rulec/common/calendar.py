@@ -1,4 +1,5 @@
 """Times in the shop's zone: parsing ISO-8601 with offsets, promo schedules (O6–O8), windows (O11) and deadlines (O10)."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -7,6 +7,7 @@ connect timeout, default 1), `retry=SECONDS` (degraded mode: how often to try Re
 default 1), `lock_ttl=SECONDS` (ledger batch locks, default 10), `prefix=NAME` (key prefix,
 default `rulec`). Other query options go to redis-py as they are.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,10 +18,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from rulec.errors import Diagnostic, StoreError
 
-OPTIONS = {"on_error": ("degrade", "fail"), "timeout": float, "retry": float,
-           "lock_ttl": float, "prefix": str}
-DEFAULTS = {"on_error": "fail", "timeout": 1.0, "retry": 1.0, "lock_ttl": 10.0,
-            "prefix": "rulec"}
+OPTIONS = {
+    "on_error": ("degrade", "fail"),
+    "timeout": float,
+    "retry": float,
+    "lock_ttl": float,
+    "prefix": str,
+}
+DEFAULTS = {"on_error": "fail", "timeout": 1.0, "retry": 1.0, "lock_ttl": 10.0, "prefix": "rulec"}
 
 
 def fail(code, message):
@@ -88,7 +93,7 @@ class Script:
         head = self._heads.get((keys, len(args)))
         if head is None:  # EVALSHA, sha, numkeys and the keys: packed once
             head = pack("EVALSHA", self.sha, len(keys), *keys)
-            head = b"*%d" % (3 + len(keys) + len(args)) + head[head.index(b"\r\n"):]
+            head = b"*%d" % (3 + len(keys) + len(args)) + head[head.index(b"\r\n") :]
             self._heads[(keys, len(args))] = head
         out = [head]
         for a in args:
@@ -110,8 +115,9 @@ class Conn:
             from redis.connection import SSLConnection, UnixDomainSocketConnection
             from redis.connection import parse_url as redis_parse_url
         except ImportError as exc:
-            raise fail("S906", f"{what}: Redis support needs the redis and hiredis packages "
-                               f"({exc})") from None
+            raise fail(
+                "S906", f"{what}: Redis support needs the redis and hiredis packages ({exc})"
+            ) from None
 
         self._hiredis = hiredis
         clean, self.opts, self.shown = parse_url(url, what)
@@ -127,8 +133,9 @@ class Conn:
         self.db = int(kw.pop("db", 0) or 0)
         self.username, self.password = kw.pop("username", None), kw.pop("password", None)
         if kw:
-            raise fail("S900", f"{what} URL {self.shown!r}: unsupported option(s) "
-                               f"{', '.join(sorted(kw))}")
+            raise fail(
+                "S900", f"{what} URL {self.shown!r}: unsupported option(s) {', '.join(sorted(kw))}"
+            )
         self.sock = None
         self._reader = None
 
@@ -147,12 +154,13 @@ class Conn:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if self.tls:
                     import ssl
-                    sock = ssl.create_default_context().wrap_socket(sock,
-                                                                    server_hostname=self.host)
+
+                    sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
             sock.settimeout(t)
         except OSError as exc:
-            raise fail("S910", f"{self.what}: cannot reach Redis at {self.shown}: "
-                               f"{exc.strerror or exc}") from None
+            raise fail(
+                "S910", f"{self.what}: cannot reach Redis at {self.shown}: {exc.strerror or exc}"
+            ) from None
         self.sock, self._reader = sock, self._hiredis.Reader(encoding="utf-8")
         try:
             # kernel-side timeouts on a blocking socket: Python then skips the poll() it
@@ -174,12 +182,16 @@ class Conn:
             self._loaded()
         except Lost as exc:
             self.close()
-            raise fail("S910", f"{self.what}: cannot reach Redis at {self.shown}: {exc.reason}") \
-                from None
+            raise fail(
+                "S910", f"{self.what}: cannot reach Redis at {self.shown}: {exc.reason}"
+            ) from None
         except StoreError as exc:
             self.close()
-            raise fail("S910", f"{self.what}: Redis at {self.shown} refused the session: "
-                               f"{exc.diagnostics[0].message}") from None
+            raise fail(
+                "S910",
+                f"{self.what}: Redis at {self.shown} refused the session: "
+                f"{exc.diagnostics[0].message}",
+            ) from None
 
     def _loaded(self, wait: float = 10.0):
         """A server replaying its AOF answers PING but refuses data commands (-LOADING):
@@ -208,8 +220,11 @@ class Conn:
                 reply = reader.gets()
         except OSError as exc:  # includes timeouts
             self.close()
-            raise Lost(("timed out" if isinstance(exc, (TimeoutError, BlockingIOError)) else
-                        (exc.strerror or str(exc) or type(exc).__name__))) from None
+            raise Lost(
+                "timed out"
+                if isinstance(exc, (TimeoutError, BlockingIOError))
+                else (exc.strerror or str(exc) or type(exc).__name__)
+            ) from None
         if isinstance(reply, self._hiredis.ReplyError):
             if str(reply).startswith("NOSCRIPT"):
                 raise _NoScript

@@ -3,6 +3,7 @@
 The YAML reader's section logic is reused over plain JSON values; positions are unknown here,
 so the pipeline keeps a result only when it is clean and otherwise compiles the source again
 through frontend_yaml, which positions every diagnostic."""
+
 from __future__ import annotations
 
 import json

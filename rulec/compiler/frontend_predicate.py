@@ -1,4 +1,5 @@
 """Predicate frontend: Lark parse tree -> model expressions, with positions in the source file."""
+
 from __future__ import annotations
 
 from lark import Token, Transformer, Tree, v_args
@@ -13,11 +14,24 @@ MAX_PREDICATE = 64 * 1024
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "/": "/", "0": "\0"}
 
 TOKEN_NAMES = {
-    "COMP_OP": "a comparison (== != < <= > >=)", "NAME": "an attribute name",
-    "SIGNED_NUMBER": "a number", "STRING": "a string", "_AND": "`and`", "_OR": "`or`",
-    "_NOT": "`not`", "_IN": "`in`", "_CONTAINS": "`contains`", "_CONTAINS_ANY": "`contains_any`",
-    "_TRUE": "`true`", "_FALSE": "`false`", "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`",
-    "RSQB": "`]`", "COMMA": "`,`", "$END": "end of input",
+    "COMP_OP": "a comparison (== != < <= > >=)",
+    "NAME": "an attribute name",
+    "SIGNED_NUMBER": "a number",
+    "STRING": "a string",
+    "_AND": "`and`",
+    "_OR": "`or`",
+    "_NOT": "`not`",
+    "_IN": "`in`",
+    "_CONTAINS": "`contains`",
+    "_CONTAINS_ANY": "`contains_any`",
+    "_TRUE": "`true`",
+    "_FALSE": "`false`",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "COMMA": "`,`",
+    "$END": "end of input",
 }
 
 
@@ -36,9 +50,9 @@ def unescape(body: str) -> str:
             i += 2
         elif nxt == "u" and i + 6 <= n:
             try:
-                out.append(chr(int(body[i + 2:i + 6], 16)))
+                out.append(chr(int(body[i + 2 : i + 6], 16)))
             except ValueError:
-                raise ValueError(f"bad escape \\u{body[i + 2:i + 6]}") from None
+                raise ValueError(f"bad escape \\u{body[i + 2 : i + 6]}") from None
             i += 6
         else:
             raise ValueError(f"unknown escape \\{nxt}")
@@ -79,8 +93,11 @@ class PredicateBuilder(Transformer):
         self.pos = pos
 
     def _span(self, meta):
-        return None if meta.empty else self.pos.span(meta.line, meta.column, meta.end_line,
-                                                    meta.end_column)
+        return (
+            None
+            if meta.empty
+            else self.pos.span(meta.line, meta.column, meta.end_line, meta.end_column)
+        )
 
     def predicate(self, meta, items):
         return items[0]
@@ -186,9 +203,13 @@ def syntax_error(exc: UnexpectedInput, pos: Positions, what: str) -> Diagnostic:
         msg = f"unexpected {got} in {what}"
     else:
         msg = f"syntax error in {what}"
-    expected = sorted({TOKEN_NAMES.get(t, t) for t in (getattr(exc, "expected", None) or
-                                                        getattr(exc, "allowed", None) or ())
-                       if not t.startswith("__")})
+    expected = sorted(
+        {
+            TOKEN_NAMES.get(t, t)
+            for t in (getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())
+            if not t.startswith("__")
+        }
+    )
     hints = (f"expected {', '.join(expected[:8])}",) if expected else ()
     return Diagnostic("P100", msg, pos.span(line, col), "error", hints)
 
@@ -199,8 +220,13 @@ def parse_predicate(text: str, file: str = "<predicate>", line: int = 1, col: in
 
     pos = Positions(file, line, col)
     if len(text) > MAX_PREDICATE:
-        raise RulecError([Diagnostic("P104", f"predicate is longer than {MAX_PREDICATE} "
-                                             "characters", pos.span(1, 1))])
+        raise RulecError(
+            [
+                Diagnostic(
+                    "P104", f"predicate is longer than {MAX_PREDICATE} characters", pos.span(1, 1)
+                )
+            ]
+        )
     if not text.strip():
         raise RulecError([Diagnostic("P100", "empty predicate", pos.span(1, 1))])
     try:
@@ -215,8 +241,15 @@ def parse_predicate(text: str, file: str = "<predicate>", line: int = 1, col: in
 def build(tree, builder, pos):
     """Depth-check a parse tree, then transform it with `builder`."""
     if tree_depth(tree) > MAX_DEPTH:
-        raise RulecError([Diagnostic("P104", f"expression is nested deeper than {MAX_DEPTH} "
-                                             "levels", pos.of(tree) or pos.span(1, 1))])
+        raise RulecError(
+            [
+                Diagnostic(
+                    "P104",
+                    f"expression is nested deeper than {MAX_DEPTH} levels",
+                    pos.of(tree) or pos.span(1, 1),
+                )
+            ]
+        )
     return _transform(tree, builder)
 
 

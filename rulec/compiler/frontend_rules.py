@@ -1,4 +1,5 @@
 """The .rules frontend: Lark parse tree of a `.rules` file -> model.Shop (docs/language.md)."""
+
 from __future__ import annotations
 
 import re
@@ -7,9 +8,15 @@ from lark import v_args
 from lark.exceptions import UnexpectedEOF, UnexpectedInput
 
 from rulec.compiler import model as m
-from rulec.compiler.frontend_predicate import (MAX_DEPTH, TOKEN_NAMES, Positions,
-                                               PredicateBuilder, _LiteralError, syntax_error,
-                                               tree_depth)
+from rulec.compiler.frontend_predicate import (
+    MAX_DEPTH,
+    TOKEN_NAMES,
+    Positions,
+    PredicateBuilder,
+    _LiteralError,
+    syntax_error,
+    tree_depth,
+)
 from rulec.compiler.frontend_yaml import parse_duration
 from rulec.errors import Diagnostic, RulecError, Span, did_you_mean
 
@@ -18,13 +25,32 @@ _LOOKS_LIKE_YAML = re.compile(r"^\s*(?:shop|groups|agents|routing)\s*:\s*\S*\s*$
 MAX_INT_DIGITS = 18
 
 FILE_TOKEN_NAMES = {
-    "ID": "a name", "NUMID": "a name", "INT": "a whole number", "DURATION": "a duration (24h)",
+    "ID": "a name",
+    "NUMID": "a name",
+    "INT": "a whole number",
+    "DURATION": "a duration (24h)",
     "TIMEISH": "a date or time (2023-12-01, 2023-12-01T10:00:00+08:00)",
-    "TZNAME": "a time zone (Asia/Shanghai)", "STRING": "a quoted string",
+    "TZNAME": "a time zone (Asia/Shanghai)",
+    "STRING": "a quoted string",
 }
 
-STATEMENTS = {f"`{k}`" for k in ("shop", "timezone", "routing", "outreach", "attribute", "crowd",
-                                 "intent", "agent", "group", "promo", "facts", "campaign")}
+STATEMENTS = {
+    f"`{k}`"
+    for k in (
+        "shop",
+        "timezone",
+        "routing",
+        "outreach",
+        "attribute",
+        "crowd",
+        "intent",
+        "agent",
+        "group",
+        "promo",
+        "facts",
+        "campaign",
+    )
+}
 
 
 class _Word:
@@ -68,8 +94,11 @@ class RulesBuilder(PredicateBuilder):
         out = []
         for key, value, span in items:
             if key in seen:
-                self.error("P103", f"`{key}` is written twice in {what} (first at line "
-                                   f"{seen[key].line})", span)
+                self.error(
+                    "P103",
+                    f"`{key}` is written twice in {what} (first at line {seen[key].line})",
+                    span,
+                )
                 continue
             seen[key] = span
             out.append((key, value))
@@ -83,8 +112,9 @@ class RulesBuilder(PredicateBuilder):
     def _int(self, tok) -> m.Value:
         text = str(tok)
         if len(text.lstrip("-")) > MAX_INT_DIGITS:
-            raise _LiteralError(Diagnostic("P107", f"number {text[:24]} is too large",
-                                           self.pos.of(tok)))
+            raise _LiteralError(
+                Diagnostic("P107", f"number {text[:24]} is too large", self.pos.of(tok))
+            )
         return m.Value(int(text), self.pos.of(tok))
 
     # -- words ---------------------------------------------------------------------------
@@ -110,15 +140,16 @@ class RulesBuilder(PredicateBuilder):
         secs = parse_duration(text)
         if secs is None:
             if text.isdigit():
-                self.error("V402", f"a duration needs a unit: write e.g. `{text}h` "
-                                   "(s, m, h or d)", span)
+                self.error(
+                    "V402", f"a duration needs a unit: write e.g. `{text}h` (s, m, h or d)", span
+                )
             else:
                 self.error("V402", f"`{text}` is not a duration like 90s, 30m, 24h or 7d", span)
             return None
         return m.Value(secs, span)
 
     def predicate(self, meta, items):
-        return _Pred(items[0], self.text[meta.start_pos:meta.end_pos])
+        return _Pred(items[0], self.text[meta.start_pos : meta.end_pos])
 
     # -- settings ------------------------------------------------------------------------
     def shop(self, meta, items):
@@ -211,8 +242,11 @@ class RulesBuilder(PredicateBuilder):
 
     def mode(self, meta, items):
         strength = items[1].value if len(items) > 1 else None
-        return ("mode", (items[0].value, strength, _join(items[0].span, items[-1].span)),
-                self._span(meta))
+        return (
+            "mode",
+            (items[0].value, strength, _join(items[0].span, items[-1].span)),
+            self._span(meta),
+        )
 
     def robot(self, meta, items):
         return ("robot", items[0].value, self._span(meta))
@@ -307,14 +341,25 @@ class RulesBuilder(PredicateBuilder):
         name, kind = items[0], items[1]
         c = m.Campaign(name.value, m.Value(kind.value, kind.span), span=name.span)
         for (k1, t, s1), (k2, _v, s2) in zip(items[2:], items[3:]):
-            if (k1 in ("targets", "segments") and t.copy is None and t.coupon is None
-                    and k2 in ("copy", "coupon") and s2.line == s1.end_line
-                    and ";" not in self._line(s2.line)[s1.end_col - 1:s2.col - 1]):
+            if (
+                k1 in ("targets", "segments")
+                and t.copy is None
+                and t.coupon is None
+                and k2 in ("copy", "coupon")
+                and s2.line == s1.end_line
+                and ";" not in self._line(s2.line)[s1.end_col - 1 : s2.col - 1]
+            ):
                 # `target vip copy "x"` would silently give the copy to the whole campaign
                 what = k1[:-1]
-                self.error("P100", f"a {what}'s {k2} goes in braces after its crowd", s2,
-                           (f"write `{what} {t.crowd.name} {{ copy \"...\"; coupon ... }}`; "
-                            f"put the campaign's own {k2} on a line of its own",))
+                self.error(
+                    "P100",
+                    f"a {what}'s {k2} goes in braces after its crowd",
+                    s2,
+                    (
+                        f'write `{what} {t.crowd.name} {{ copy "..."; coupon ... }}`; '
+                        f"put the campaign's own {k2} on a line of its own",
+                    ),
+                )
         singles = [it for it in items[2:] if it[0] not in ("targets", "segments")]
         for key, value in self._items(f"campaign {name.value}", singles):
             setattr(c, key, value)
@@ -328,16 +373,23 @@ class RulesBuilder(PredicateBuilder):
         shop = m.Shop(name="", file=self.pos.file)
         seen: dict = {}
         named = False
-        lists = {"attribute": shop.attributes, "crowd": shop.crowds, "intent": shop.intents,
-                 "agent": shop.agents, "group": shop.groups, "promo": shop.promos,
-                 "campaign": shop.campaigns}
+        lists = {
+            "attribute": shop.attributes,
+            "crowd": shop.crowds,
+            "intent": shop.intents,
+            "agent": shop.agents,
+            "group": shop.groups,
+            "promo": shop.promos,
+            "campaign": shop.campaigns,
+        }
         for kind, value, span in items:
             if kind in lists:
                 lists[kind].append(value)
             elif kind == "shop":
                 if named:
-                    self.error("P103", f"`shop` is written twice (first at line "
-                                       f"{seen['shop'].line})", span)
+                    self.error(
+                        "P103", f"`shop` is written twice (first at line {seen['shop'].line})", span
+                    )
                     continue
                 named, seen["shop"] = True, span
                 shop.name, shop.span = value.value, value.span
@@ -345,14 +397,19 @@ class RulesBuilder(PredicateBuilder):
                 for _key, v in self._items("the file", [("timezone", value, span)], seen):
                     shop.timezone = v
             else:  # routing, outreach, facts blocks: each setting at most once per file
-                target = {"routing": shop.routing, "outreach": shop.outreach,
-                          "facts": shop.facts}[kind]
-                for key, v in self._items(kind, [s for s in value if s[1] is not None],
-                                          seen.setdefault(kind, {})):
+                target = {"routing": shop.routing, "outreach": shop.outreach, "facts": shop.facts}[
+                    kind
+                ]
+                for key, v in self._items(
+                    kind, [s for s in value if s[1] is not None], seen.setdefault(kind, {})
+                ):
                     target[key] = v
         if not named:
-            self.error("P108", "missing `shop NAME` (the shop these rules are for)",
-                       Span(self.pos.file, 1, 1))
+            self.error(
+                "P108",
+                "missing `shop NAME` (the shop these rules are for)",
+                Span(self.pos.file, 1, 1),
+            )
         return shop
 
 
@@ -379,8 +436,11 @@ def _expected_names(exc) -> tuple:
     more = f" or {len(shown) - 14} more" if len(shown) > 14 else ""
     tok = getattr(exc, "token", None)
     words = [n[1:-1] for n in names if n.startswith("`") and n[1:-1].isidentifier()]
-    close = (did_you_mean(str(tok), words)
-             if tok is not None and str(tok).isidentifier() and len(str(tok)) > 3 else ())
+    close = (
+        did_you_mean(str(tok), words)
+        if tok is not None and str(tok).isidentifier() and len(str(tok)) > 3
+        else ()
+    )
     return (f"expected {', '.join(shown[:14])}{more}",) + close
 
 
@@ -396,9 +456,15 @@ def _depth_check(tree, pos):
         if getattr(stmt, "data", None) in ("crowd", "intent"):
             pred = stmt.children[-1]
             if tree_depth(pred) > MAX_DEPTH:
-                raise RulecError([Diagnostic("P104", f"expression is nested deeper than "
-                                                     f"{MAX_DEPTH} levels",
-                                             pos.of(pred) or pos.span(1, 1))])
+                raise RulecError(
+                    [
+                        Diagnostic(
+                            "P104",
+                            f"expression is nested deeper than {MAX_DEPTH} levels",
+                            pos.of(pred) or pos.span(1, 1),
+                        )
+                    ]
+                )
 
 
 def parse_rules(text: str, file: str = "<rules>") -> m.Shop:
@@ -413,23 +479,29 @@ def parse_rules_with_layout(text: str, file: str = "<rules>") -> tuple:
 
     pos = Positions(file)
     if len(text) > MAX_SOURCE:
-        raise RulecError([Diagnostic("P104", f"source is larger than {MAX_SOURCE // 2**20} MiB",
-                                     pos.span(1, 1))])
-    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#")
-                               for ln in text.splitlines()):
+        raise RulecError(
+            [Diagnostic("P104", f"source is larger than {MAX_SOURCE // 2**20} MiB", pos.span(1, 1))]
+        )
+    if not text.strip() or all(
+        not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
+    ):
         raise RulecError([Diagnostic("P101", "the rules file is empty", pos.span(1, 1))])
     try:
         tree = parser().parse(text, start="rules_file")
     except UnexpectedInput as exc:
         d = syntax_error(exc, pos, "the rules")
         span = d.span
-        if isinstance(exc, UnexpectedEOF) or getattr(getattr(exc, "token", None), "type",
-                                                     None) == "$END":
+        if (
+            isinstance(exc, UnexpectedEOF)
+            or getattr(getattr(exc, "token", None), "type", None) == "$END"
+        ):
             span = _end_of(text, pos)  # point just after the last thing written
         hints = _expected_names(exc)
         if _LOOKS_LIKE_YAML.search(text):
-            hints += ("this looks like YAML: give the file a .yaml name, or see "
-                      "docs/language.md for the .rules form",)
+            hints += (
+                "this looks like YAML: give the file a .yaml name, or see "
+                "docs/language.md for the .rules form",
+            )
         raise RulecError([Diagnostic(d.code, d.message, span, d.severity, hints)]) from None
     _depth_check(tree, pos)
     builder = RulesBuilder(pos, text)

@@ -1,4 +1,5 @@
 """YAML (and JSON) frontend: the contract's YAML form -> model, keeping positions, refusing duplicate keys."""
+
 from __future__ import annotations
 
 import re
@@ -12,16 +13,47 @@ from rulec.errors import Diagnostic, RulecError, Span, did_you_mean
 MAX_DEPTH = 32
 # libyaml when PyYAML was built with it (10x faster); the pure-Python loader otherwise.
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-T_INT, T_FLOAT, T_BOOL, T_NULL = ("tag:yaml.org,2002:" + t for t in ("int", "float", "bool", "null"))
+T_INT, T_FLOAT, T_BOOL, T_NULL = (
+    "tag:yaml.org,2002:" + t for t in ("int", "float", "bool", "null")
+)
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
-TOP_KEYS = ("shop", "timezone", "routing", "attributes", "crowds", "intents", "agents", "groups",
-            "promos", "facts", "outreach", "campaigns")
-ROUTING_KEYS = ("when_nobody_online", "robot_first", "exclusive_direct", "busy_threshold",
-                "sticky", "drain_pool")
+TOP_KEYS = (
+    "shop",
+    "timezone",
+    "routing",
+    "attributes",
+    "crowds",
+    "intents",
+    "agents",
+    "groups",
+    "promos",
+    "facts",
+    "outreach",
+    "campaigns",
+)
+ROUTING_KEYS = (
+    "when_nobody_online",
+    "robot_first",
+    "exclusive_direct",
+    "busy_threshold",
+    "sticky",
+    "drain_pool",
+)
 GROUP_KEYS = ("agents", "crowd", "product", "intent", "order", "mode", "robot")
-CAMPAIGN_KEYS = ("name", "kind", "send_at", "promo", "date", "configured_at", "created_at", "copy",
-                 "coupon", "targets", "segments")
+CAMPAIGN_KEYS = (
+    "name",
+    "kind",
+    "send_at",
+    "promo",
+    "date",
+    "configured_at",
+    "created_at",
+    "copy",
+    "coupon",
+    "targets",
+    "segments",
+)
 
 
 class _Stop(Exception):
@@ -50,8 +82,11 @@ class YamlReader:
         return Span(self.file, a.line + 1, a.column + 1, b.line + 1, b.column + 1)
 
     def error(self, code, message, node, hints=()):
-        self.diags.append(Diagnostic(code, message, self.span(node) if node is not None else None,
-                                     "error", tuple(hints)))
+        self.diags.append(
+            Diagnostic(
+                code, message, self.span(node) if node is not None else None, "error", tuple(hints)
+            )
+        )
 
     def mapping(self, node, what, keys=None):
         """(key, key_node, value_node) triples; duplicate keys are errors (P103)."""
@@ -67,8 +102,12 @@ class YamlReader:
                 continue
             key = k.value
             if key in seen:
-                self.error("P103", f"duplicate key `{key}` in {what} (first at line "
-                                   f"{seen[key].start_mark.line + 1})", k)
+                self.error(
+                    "P103",
+                    f"duplicate key `{key}` in {what} (first at line "
+                    f"{seen[key].start_mark.line + 1})",
+                    k,
+                )
                 continue
             seen[key] = k
             if keys is not None and key not in keys:
@@ -93,7 +132,11 @@ class YamlReader:
         return node.value
 
     def scalar(self, node, what):
-        if not isinstance(node, yaml.ScalarNode) or node.tag == T_NULL and node.value in ("", "~", "null"):
+        if (
+            not isinstance(node, yaml.ScalarNode)
+            or node.tag == T_NULL
+            and node.value in ("", "~", "null")
+        ):
             self.error("P105", f"{what} should be a single value", node)
             return None
         return node.value
@@ -123,8 +166,9 @@ class YamlReader:
             if secs is not None:
                 return m.Value(secs, self.span(node))
             if node.tag in (T_INT, T_FLOAT):
-                self.error("V402", f"{what} needs a unit: write e.g. `{node.value}h` "
-                                   "(s, m, h or d)", node)
+                self.error(
+                    "V402", f"{what} needs a unit: write e.g. `{node.value}h` (s, m, h or d)", node
+                )
                 return None
         self.error("V402", f"{what} should be a duration like 90s, 30m, 24h or 7d", node)
         return None
@@ -157,12 +201,13 @@ class YamlReader:
         items = self.mapping(root, "the rules", TOP_KEYS)
         keys = {k: v for k, _, v in items}
         if "shop" not in keys:
-            self.diags.append(Diagnostic("P108", "missing required key `shop`",
-                                         Span(self.file, 1, 1)))
+            self.diags.append(
+                Diagnostic("P108", "missing required key `shop`", Span(self.file, 1, 1))
+            )
             raise _Stop
         name = self.scalar(keys["shop"], "shop")
         shop = m.Shop(name=name or "", file=self.file, span=self.span(keys["shop"]))
-        for key, knode, v in items:
+        for key, _knode, v in items:
             getattr(self, f"sec_{key}")(shop, v)
         return shop
 
@@ -196,7 +241,7 @@ class YamlReader:
                 shop.outreach[key] = val
 
     def sec_attributes(self, shop, node):
-        for key, k, v in self.mapping(node, "attributes"):
+        for key, _k, v in self.mapping(node, "attributes"):
             t = self.scalar(v, f"the type of attribute {key}")
             if t is not None:
                 shop.attributes.append(m.AttributeDecl(key, t, self.span(v)))
@@ -218,7 +263,7 @@ class YamlReader:
     def sec_agents(self, shop, node):
         for key, k, v in self.mapping(node, "agents"):
             agent = m.Agent(key, span=self.span(k))
-            for ak, _, av in self.mapping(v, f"agent {key}", ("level",)):
+            for _ak, _, av in self.mapping(v, f"agent {key}", ("level",)):
                 lv = self.integer(av, f"the level of agent {key}")
                 if lv is not None:
                     agent.level, agent.level_span = lv.value, lv.span
@@ -227,7 +272,7 @@ class YamlReader:
     def sec_groups(self, shop, node):
         for key, k, v in self.mapping(node, "groups"):
             g = m.Group(key, span=self.span(k))
-            for gk, gkn, gv in self.mapping(v, f"group {key}", GROUP_KEYS):
+            for gk, _gkn, gv in self.mapping(v, f"group {key}", GROUP_KEYS):
                 if gk in ("agents", "crowd", "product", "intent", "order"):
                     setattr(g, gk, self.names(gv, f"{gk} of group {key}"))
                 elif gk == "robot":
@@ -242,8 +287,9 @@ class YamlReader:
         if self.is_mapping(node):
             items = self.mapping(node, f"mode of group {g.name}")
             if len(items) != 1:
-                self.error("P105", "mode should be `efficiency` or `{conversion: low|medium|high}`",
-                           node)
+                self.error(
+                    "P105", "mode should be `efficiency` or `{conversion: low|medium|high}`", node
+                )
                 return
             key, _, v = items[0]
             g.mode = key
@@ -336,14 +382,20 @@ def _shape_problem(root, file):
         node, d = stack.pop()
         if d > MAX_DEPTH:
             mk = node.start_mark
-            return Diagnostic("P104", f"YAML is nested deeper than {MAX_DEPTH} levels",
-                              Span(file, mk.line + 1, mk.column + 1))
+            return Diagnostic(
+                "P104",
+                f"YAML is nested deeper than {MAX_DEPTH} levels",
+                Span(file, mk.line + 1, mk.column + 1),
+            )
         if isinstance(node, yaml.ScalarNode):
             continue
         if id(node) in seen:
             mk = node.start_mark
-            return Diagnostic("P109", "YAML anchors and aliases are not supported",
-                              Span(file, mk.line + 1, mk.column + 1))
+            return Diagnostic(
+                "P109",
+                "YAML anchors and aliases are not supported",
+                Span(file, mk.line + 1, mk.column + 1),
+            )
         seen.add(id(node))
         if isinstance(node, yaml.SequenceNode):
             stack.extend((c, d + 1) for c in node.value)
@@ -363,8 +415,11 @@ def _too_deep(text: str, file: str) -> Diagnostic | None:
                 depth += 1
                 if depth > MAX_DEPTH:
                     mk = ev.start_mark
-                    return Diagnostic("P104", f"YAML is nested deeper than {MAX_DEPTH} levels",
-                                      Span(file, mk.line + 1, mk.column + 1))
+                    return Diagnostic(
+                        "P104",
+                        f"YAML is nested deeper than {MAX_DEPTH} levels",
+                        Span(file, mk.line + 1, mk.column + 1),
+                    )
             elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 depth -= 1
     except (yaml.YAMLError, RecursionError):
@@ -376,8 +431,9 @@ def _raise_syntax(exc, file: str):
     if isinstance(exc, yaml.MarkedYAMLError):
         mk = exc.problem_mark or exc.context_mark
         where = Span(file, mk.line + 1, mk.column + 1) if mk else Span(file, 1, 1)
-        raise RulecError([Diagnostic("P100", f"YAML syntax error: {exc.problem or exc}",
-                                     where)]) from None
+        raise RulecError(
+            [Diagnostic("P100", f"YAML syntax error: {exc.problem or exc}", where)]
+        ) from None
     raise RulecError([Diagnostic("P100", f"YAML error: {exc}", Span(file, 1, 1))]) from None
 
 

@@ -1,4 +1,5 @@
 """The rules model: attrs classes both frontends (.rules, YAML) produce, every node with a span."""
+
 from __future__ import annotations
 
 import attrs
@@ -179,8 +180,12 @@ ROUTING_DEFAULTS = {
     "drain_pool": False,
 }
 OUTREACH_DEFAULTS = {"cap_window": 7 * 24 * 3600, "max_delay": 24 * 3600}
-FACT_KEYS = ("tool_level", "relationships_last_month_end", "advanced_relationships_this_month",
-             "grants")
+FACT_KEYS = (
+    "tool_level",
+    "relationships_last_month_end",
+    "advanced_relationships_this_month",
+    "grants",
+)
 
 
 @attrs.define

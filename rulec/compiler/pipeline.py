@@ -1,4 +1,5 @@
 """The front door of the compiler: source -> model -> ordered passes -> table body -> table bytes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -45,16 +46,18 @@ def decode_source(data: bytes, file: str) -> str:
     """Source bytes -> text; refuses empty, binary, non-UTF-8 and oversized input."""
     at = Span(file, 1, 1)
     if len(data) > MAX_SOURCE:
-        raise RulecError([Diagnostic("P104", f"source is larger than {MAX_SOURCE // 2**20} MiB",
-                                     at)])
+        raise RulecError(
+            [Diagnostic("P104", f"source is larger than {MAX_SOURCE // 2**20} MiB", at)]
+        )
     if b"\0" in data:
         raise RulecError([Diagnostic("P102", "this is a binary file, not rules", at)])
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise RulecError([Diagnostic("P102", f"source is not UTF-8 (byte {exc.start})",
-                                     Span(file, line, 1))]) from None
+        line = data[: exc.start].count(b"\n") + 1
+        raise RulecError(
+            [Diagnostic("P102", f"source is not UTF-8 (byte {exc.start})", Span(file, line, 1))]
+        ) from None
     if not text.strip():
         raise RulecError([Diagnostic("P101", "the rules file is empty", at)])
     return text
@@ -68,14 +71,22 @@ def parse_source(text: str, file: str) -> m.Shop:
     """Pick the frontend by file name: YAML for .yaml/.yml/.json, the .rules language otherwise."""
     if is_yaml_name(file):
         from rulec.compiler.frontend_yaml import parse_yaml
+
         return parse_yaml(text, file)
     from rulec.compiler.frontend_rules import parse_rules
+
     return parse_rules(text, file)
 
 
 def _sort(diags):
-    return sorted(diags, key=lambda d: (d.span.file if d.span else "", d.span.line if d.span else 0,
-                                        d.span.col if d.span else 0))
+    return sorted(
+        diags,
+        key=lambda d: (
+            d.span.file if d.span else "",
+            d.span.line if d.span else 0,
+            d.span.col if d.span else 0,
+        ),
+    )
 
 
 def check_model(shop: m.Shop, now=None) -> list:
@@ -91,6 +102,7 @@ def _fast_json(text: str, file: str, now):
     if not str(file).lower().endswith(".json"):
         return None
     from rulec.compiler.frontend_json import parse_json_fast
+
     shop = parse_json_fast(text, file)
     if shop is None:
         return None
@@ -98,8 +110,9 @@ def _fast_json(text: str, file: str, now):
     return None if diags else shop
 
 
-def compile_source(source, file: str = "<rules>.yaml", now=None,
-                   sign_key: bytes | None = None) -> CompileResult:
+def compile_source(
+    source, file: str = "<rules>.yaml", now=None, sign_key: bytes | None = None
+) -> CompileResult:
     """Compile source text or bytes; never raises for bad input (diagnostics say what is wrong)."""
     data = source.encode("utf-8") if isinstance(source, str) else bytes(source)
     try:
@@ -113,12 +126,14 @@ def compile_source(source, file: str = "<rules>.yaml", now=None,
     except RulecError as exc:
         return CompileResult(_sort(exc.diagnostics))
     except RecursionError:
-        return CompileResult([Diagnostic("P104", "the rules are nested too deeply",
-                                         Span(file, 1, 1))])
+        return CompileResult(
+            [Diagnostic("P104", "the rules are nested too deeply", Span(file, 1, 1))]
+        )
     result = CompileResult(diags, shop)
     if result.errors:
         return result
     from rulec import __version__
+
     digest = hashlib.sha256(data)
     body = lower.run(shop)
     # the body comes from lowering: the schema check is for loaded bytes
@@ -133,8 +148,9 @@ def compile_path(path, now=None, sign_key: bytes | None = None) -> CompileResult
     try:
         data = pathlib.Path(path).read_bytes()
     except OSError as exc:
-        return CompileResult([Diagnostic("P110", f"cannot read {file}: {exc.strerror or exc}",
-                                         None)])
+        return CompileResult(
+            [Diagnostic("P110", f"cannot read {file}: {exc.strerror or exc}", None)]
+        )
     return compile_source(data, file, now, sign_key)
 
 

@@ -1,4 +1,5 @@
 """model.Shop -> canonical `.rules` text (`rulec fmt`); predicates with minimal parentheses."""
+
 from __future__ import annotations
 
 import re
@@ -12,12 +13,14 @@ TZNAME_RE = re.compile(r"[A-Za-z_][\w+\-]*(?:\/[\w+\-]+)*")
 NAME_RE = re.compile(r"(?!(?:and|or|not|in|contains|contains_any|true|false)\b)[^\W\d]\w*")
 
 # Words the grammar uses as keywords: names spelled like them are quoted, for the reader's sake.
-KEYWORDS = frozenset("""shop timezone routing outreach attribute crowd intent agent group promo
+KEYWORDS = frozenset(
+    """shop timezone routing outreach attribute crowd intent agent group promo
 facts campaign when_nobody_online robot_first exclusive_direct busy_threshold sticky hold window
 drain_pool cap_window max_delay level agents product order mode robot presale_start last_day
 tool_level relationships_last_month_end advanced_relationships_this_month grants send_at date
 configured_at created_at copy coupon kind target segment on off and or not in contains
-contains_any true false""".split())
+contains_any true false""".split()
+)
 
 PREC = {"or": 1, "and": 2}
 UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
@@ -105,8 +108,11 @@ def expr(node) -> str:
         parts = []
         for item in node.items:
             text = expr(item)
-            if isinstance(item, m.BoolOp) and len(item.items) > 1 and (
-                    PREC[item.op] <= PREC[node.op]):
+            if (
+                isinstance(item, m.BoolOp)
+                and len(item.items) > 1
+                and (PREC[item.op] <= PREC[node.op])
+            ):
                 text = f"({text})"
             parts.append(text)
         return f" {node.op} ".join(parts)
@@ -142,8 +148,9 @@ def routing_lines(r: dict) -> list:
             out.append(f"{key} {switch(r[key].value)}")
     if "busy_threshold" in r:
         out.append(f"busy_threshold {int(r['busy_threshold'].value)}")
-    sticky = [f"{k} {duration(r['sticky_' + k].value)}" for k in ("hold", "window")
-              if "sticky_" + k in r]
+    sticky = [
+        f"{k} {duration(r['sticky_' + k].value)}" for k in ("hold", "window") if "sticky_" + k in r
+    ]
     if sticky:
         out.append("sticky " + " ".join(sticky))
     if "drain_pool" in r:
@@ -185,7 +192,8 @@ def coupon(c: m.Coupon) -> str:
 
 def target(keyword: str, t: m.Target) -> str:
     body = ([f"copy {quote(t.copy)}"] if t.copy is not None else []) + (
-        [coupon(t.coupon)] if t.coupon is not None else [])
+        [coupon(t.coupon)] if t.coupon is not None else []
+    )
     head = f"{keyword} {name(t.crowd.name)}"
     return f"{head} {{ {'; '.join(body)} }}" if body else head
 
@@ -218,27 +226,71 @@ def sections(shop: m.Shop) -> list:
     out = [head]
     if shop.routing:
         out.append([(("routing",), _block("routing", routing_lines(shop.routing)))])
-    out.append([(("attribute", i), [f"attribute {attr_name(a.name)}: {word(a.type)}"])
-                for i, a in enumerate(shop.attributes)])
+    out.append(
+        [
+            (("attribute", i), [f"attribute {attr_name(a.name)}: {word(a.type)}"])
+            for i, a in enumerate(shop.attributes)
+        ]
+    )
     for kw, defs in (("crowd", shop.crowds), ("intent", shop.intents)):
-        out.append([((kw, i), [f"{kw} {name(d.name)} = {expr(d.expr)}"])
-                    for i, d in enumerate(defs)])
-    out.append([(("agent", i), [f"agent {name(a.id)}" + (f" level {a.level}" if a.level != 3
-                                                          else "")])
-                for i, a in enumerate(shop.agents)])
-    out += [[(("group", i), _block(f"group {name(g.name)}", group_lines(g)))]
-            for i, g in enumerate(shop.groups)]
-    out.append([(("promo", i), [" ".join([f"promo {name(p.name)}"] + [
-        f"{k} {timeish(getattr(p, k).value)}" for k in ("presale_start", "last_day")
-        if getattr(p, k) is not None])]) for i, p in enumerate(shop.promos)])
+        out.append(
+            [((kw, i), [f"{kw} {name(d.name)} = {expr(d.expr)}"]) for i, d in enumerate(defs)]
+        )
+    out.append(
+        [
+            (("agent", i), [f"agent {name(a.id)}" + (f" level {a.level}" if a.level != 3 else "")])
+            for i, a in enumerate(shop.agents)
+        ]
+    )
+    out += [
+        [(("group", i), _block(f"group {name(g.name)}", group_lines(g)))]
+        for i, g in enumerate(shop.groups)
+    ]
+    out.append(
+        [
+            (
+                ("promo", i),
+                [
+                    " ".join(
+                        [f"promo {name(p.name)}"]
+                        + [
+                            f"{k} {timeish(getattr(p, k).value)}"
+                            for k in ("presale_start", "last_day")
+                            if getattr(p, k) is not None
+                        ]
+                    )
+                ],
+            )
+            for i, p in enumerate(shop.promos)
+        ]
+    )
     if shop.facts:
         out.append([(("facts",), _block("facts", facts_lines(shop.facts)))])
     if shop.outreach:
-        out.append([(("outreach",), _block("outreach", [
-            f"{k} {duration(shop.outreach[k].value)}" for k in ("cap_window", "max_delay")
-            if k in shop.outreach]))])
-    out += [[(("campaign", i), _block(f"campaign {name(c.name)} {word(c.kind.value)}",
-                                      campaign_lines(c)))] for i, c in enumerate(shop.campaigns)]
+        out.append(
+            [
+                (
+                    ("outreach",),
+                    _block(
+                        "outreach",
+                        [
+                            f"{k} {duration(shop.outreach[k].value)}"
+                            for k in ("cap_window", "max_delay")
+                            if k in shop.outreach
+                        ],
+                    ),
+                )
+            ]
+        )
+    out += [
+        [
+            (
+                ("campaign", i),
+                _block(f"campaign {name(c.name)} {word(c.kind.value)}", campaign_lines(c)),
+            )
+        ]
+        for i, c in enumerate(shop.campaigns)
+    ]
     return [sec for sec in out if sec]
 
 
@@ -276,7 +328,7 @@ def attach_comments(text: str, statements: list, found=None) -> dict:
     lines = text.splitlines()
     first = statements[0][1] if statements else len(lines) + 1
     blank = [n for n in range(1, first) if not lines[n - 1].strip()]
-    for line, comment, own in (scan_comments(text) if found is None else found):
+    for line, comment, own in scan_comments(text) if found is None else found:
         if line < first and blank and line < blank[-1]:  # the file's header, kept on top
             out.setdefault(("head",), {"before": [], "after": None})["before"].append(comment)
             continue
@@ -318,8 +370,12 @@ def print_rules(shop: m.Shop, comments: dict | None = None) -> str:
                 lines.append(slot["after"])
             lines += item
         blocks.append("\n".join(lines))
-    end = [c for key, slot in comments.items() if key not in printed  # e.g. an empty block
-           for c in slot["before"] + ([slot["after"]] if slot["after"] else [])]
+    end = [
+        c
+        for key, slot in comments.items()
+        if key not in printed  # e.g. an empty block
+        for c in slot["before"] + ([slot["after"]] if slot["after"] else [])
+    ]
     end += comments.get(("end",), {"before": []})["before"]
     if end:
         blocks.append("\n".join(end))

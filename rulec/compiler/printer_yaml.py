@@ -1,4 +1,5 @@
 """model.Shop -> YAML in the contract's form and key order (`rulec fmt --to yaml`)."""
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,12 @@ _ESC = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "
 
 def _yaml_printable(ch: str) -> bool:
     o = ord(ch)
-    return (0x20 <= o <= 0x7E or 0xA0 <= o <= 0xD7FF or 0xE000 <= o <= 0xFFFD
-            or 0x10000 <= o <= 0x10FFFF) and ch not in "\u2028\u2029\ufeff"
+    return (
+        0x20 <= o <= 0x7E
+        or 0xA0 <= o <= 0xD7FF
+        or 0xE000 <= o <= 0xFFFD
+        or 0x10000 <= o <= 0x10FFFF
+    ) and ch not in "\u2028\u2029\ufeff"
 
 
 def dq(text) -> str:
@@ -75,11 +80,15 @@ def routing(r: dict) -> list:
     for key in ("when_nobody_online", "robot_first", "exclusive_direct", "busy_threshold"):
         if key in r:
             v = r[key].value
-            text = scalar(v) if key == "when_nobody_online" else (
-                _bool(v) if key in ("robot_first", "exclusive_direct") else str(int(v)))
+            text = (
+                scalar(v)
+                if key == "when_nobody_online"
+                else (_bool(v) if key in ("robot_first", "exclusive_direct") else str(int(v)))
+            )
             out.append(f"  {key}: {text}")
-    sticky = [f"{k}: {duration(r['sticky_' + k].value)}" for k in ("hold", "window")
-              if "sticky_" + k in r]
+    sticky = [
+        f"{k}: {duration(r['sticky_' + k].value)}" for k in ("hold", "window") if "sticky_" + k in r
+    ]
     if sticky:
         out.append("  sticky: {" + ", ".join(sticky) + "}")
     if "drain_pool" in r:
@@ -109,8 +118,13 @@ def facts(f: dict) -> list:
     for key in m.FACT_KEYS:
         if key in f:
             v = f[key].value
-            text = (flow_list(v) if key == "grants" else
-                    scalar(v) if key == "tool_level" else str(int(v)))
+            text = (
+                flow_list(v)
+                if key == "grants"
+                else scalar(v)
+                if key == "tool_level"
+                else str(int(v))
+            )
             out.append(f"  {key}: {text}")
     return out
 
@@ -148,24 +162,55 @@ def entries(shop: m.Shop) -> list:
             out.append((("header", header), [f"{header}:"]))
             out.extend(((kind, i), lines) for i, lines in enumerate(items))
 
-    section("attributes", "attribute", [[f"  {scalar(a.name)}: {scalar(a.type)}"]
-                                        for a in shop.attributes])
-    for header, kind, defs in (("crowds", "crowd", shop.crowds),
-                               ("intents", "intent", shop.intents)):
-        section(header, kind, [[f"  {scalar(d.name)}: {predicate(expr(d.expr))}"]
-                               for d in defs])
-    section("agents", "agent", [[f"  {scalar(a.id)}: " + (
-        f"{{level: {a.level}}}" if a.level != 3 else "{}")] for a in shop.agents])
+    section(
+        "attributes",
+        "attribute",
+        [[f"  {scalar(a.name)}: {scalar(a.type)}"] for a in shop.attributes],
+    )
+    for header, kind, defs in (
+        ("crowds", "crowd", shop.crowds),
+        ("intents", "intent", shop.intents),
+    ):
+        section(header, kind, [[f"  {scalar(d.name)}: {predicate(expr(d.expr))}"] for d in defs])
+    section(
+        "agents",
+        "agent",
+        [
+            [f"  {scalar(a.id)}: " + (f"{{level: {a.level}}}" if a.level != 3 else "{}")]
+            for a in shop.agents
+        ],
+    )
     section("groups", "group", [group(g) for g in shop.groups])
-    section("promos", "promo", [[f"  {scalar(p.name)}: {{" + ", ".join(
-        f"{k}: {dq(getattr(p, k).value)}" for k in ("presale_start", "last_day")
-        if getattr(p, k) is not None) + "}"] for p in shop.promos])
+    section(
+        "promos",
+        "promo",
+        [
+            [
+                f"  {scalar(p.name)}: {{"
+                + ", ".join(
+                    f"{k}: {dq(getattr(p, k).value)}"
+                    for k in ("presale_start", "last_day")
+                    if getattr(p, k) is not None
+                )
+                + "}"
+            ]
+            for p in shop.promos
+        ],
+    )
     if shop.facts:
         out.append((("facts",), ["facts:"] + facts(shop.facts)))
     if shop.outreach:
-        out.append((("outreach",), ["outreach:"] + [
-            f"  {k}: {duration(shop.outreach[k].value)}" for k in ("cap_window", "max_delay")
-            if k in shop.outreach]))
+        out.append(
+            (
+                ("outreach",),
+                ["outreach:"]
+                + [
+                    f"  {k}: {duration(shop.outreach[k].value)}"
+                    for k in ("cap_window", "max_delay")
+                    if k in shop.outreach
+                ],
+            )
+        )
     section("campaigns", "campaign", [campaign(c) for c in shop.campaigns])
     return out
 
@@ -182,22 +227,32 @@ def print_yaml(shop: m.Shop, comments: dict | None = None) -> str:
     for key, item in entries(shop):
         printed.add(key)
         slot = comments.get(key, {"before": [], "after": None})
-        indent = item[0][:len(item[0]) - len(item[0].lstrip(" "))]
+        indent = item[0][: len(item[0]) - len(item[0].lstrip(" "))]
         lines += [indent + c for c in slot["before"]]
         if slot["after"] is not None and len(item) == 1:
             item = [f"{item[0]}  {slot['after']}"]
         elif slot["after"] is not None:
             lines.append(indent + slot["after"])
         lines += item
-    lines += [c for key, slot in comments.items() if key not in printed
-              for c in slot["before"] + ([slot["after"]] if slot["after"] else [])]
+    lines += [
+        c
+        for key, slot in comments.items()
+        if key not in printed
+        for c in slot["before"] + ([slot["after"]] if slot["after"] else [])
+    ]
     lines += comments.get(("end",), {"before": []})["before"]
     return "\n".join(lines) + "\n"
 
 
 # -- comments of a YAML source -----------------------------------------------------------------
-_SECTIONS = {"attributes": "attribute", "crowds": "crowd", "intents": "intent",
-             "agents": "agent", "groups": "group", "promos": "promo"}
+_SECTIONS = {
+    "attributes": "attribute",
+    "crowds": "crowd",
+    "intents": "intent",
+    "agents": "agent",
+    "groups": "group",
+    "promos": "promo",
+}
 
 
 def yaml_statements(text: str) -> tuple:
@@ -230,8 +285,11 @@ def yaml_statements(text: str) -> tuple:
         if isinstance(node, yaml.ScalarNode) or node.flow_style:
             end = node.end_mark
             return end.line + (1 if end.column > 0 else 0)
-        kids = node.value if isinstance(node, yaml.SequenceNode) else [
-            c for kv in node.value for c in kv]
+        kids = (
+            node.value
+            if isinstance(node, yaml.SequenceNode)
+            else [c for kv in node.value for c in kv]
+        )
         return max((last_line(c) for c in kids), default=node.start_mark.line + 1)
 
     for k, v in root.value:
@@ -241,11 +299,15 @@ def yaml_statements(text: str) -> tuple:
         if key in ("shop", "timezone", "routing", "facts", "outreach"):
             out.append(((key,), k.start_mark.line + 1, last_line(v)))
         elif key in _SECTIONS and isinstance(v, yaml.MappingNode):
-            out += [((_SECTIONS[key], i), ik.start_mark.line + 1, last_line(iv))
-                    for i, (ik, iv) in enumerate(v.value)]
+            out += [
+                ((_SECTIONS[key], i), ik.start_mark.line + 1, last_line(iv))
+                for i, (ik, iv) in enumerate(v.value)
+            ]
         elif key == "campaigns" and isinstance(v, yaml.SequenceNode):
-            out += [(("campaign", i), item.start_mark.line + 1, last_line(item))
-                    for i, item in enumerate(v.value)]
+            out += [
+                (("campaign", i), item.start_mark.line + 1, last_line(item))
+                for i, item in enumerate(v.value)
+            ]
     out.sort(key=lambda s: s[1])
     return out, inside
 

@@ -1,4 +1,5 @@
 """Builds the Lark LALR parser from rules.lark once and caches it."""
+
 from __future__ import annotations
 
 import functools
@@ -13,11 +14,17 @@ _BUILD = threading.Lock()
 
 
 def _open(strict: bool) -> Lark:
-    return Lark.open(str(GRAMMAR), parser="lalr", propagate_positions=True, strict=strict,
-                     start=START, maybe_placeholders=False)
+    return Lark.open(
+        str(GRAMMAR),
+        parser="lalr",
+        propagate_positions=True,
+        strict=strict,
+        start=START,
+        maybe_placeholders=False,
+    )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def parser(strict: bool = False) -> Lark:
     """The parser. `strict=True` also proves the grammar free of LALR conflicts and terminal
     collisions (tests/language checks it); that analysis costs about a second, so the parser

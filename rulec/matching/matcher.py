@@ -29,6 +29,7 @@ bounded (string memos and class tables are cleared when full). A call that reach
 Cython matcher while it is inside a cache miss (another thread, during the miss's Python
 callback) is answered by the pure-Python plan, so matchers may be shared between threads.
 """
+
 from __future__ import annotations
 
 import os

@@ -12,6 +12,7 @@ How it works (the Cython matcher reads the same plan):
   of slot classes, and a chat usually costs a few dict lookups.
 The columnar entry point is described in rulec/matching/matcher.py.
 """
+
 from __future__ import annotations
 
 import operator
@@ -20,11 +21,17 @@ from bisect import bisect_left
 from rulec.matching.reference import check_chat
 
 DIMS = ("crowd", "product", "intent", "order")
-MEMO_MAX = 1 << 16     # distinct strings remembered per slot before the memo is cleared
-CACHE_MAX = 1 << 20    # class tuples remembered per predicate set before the cache is cleared
-EXACT = 1 << 53        # ints up to this magnitude are exact as C doubles
-_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
-        ">": operator.gt, ">=": operator.ge}
+MEMO_MAX = 1 << 16  # distinct strings remembered per slot before the memo is cleared
+CACHE_MAX = 1 << 20  # class tuples remembered per predicate set before the cache is cleared
+EXACT = 1 << 53  # ints up to this magnitude are exact as C doubles
+_OPS = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 _EMPTY: dict = {}
 
 
@@ -60,6 +67,7 @@ def _contains_fn(strs):
             members = {x for x in v if isinstance(x, str)}
             return any(s in members for s in strs)
         return False
+
     return test
 
 
@@ -165,11 +173,13 @@ class PredSet:
         self.vec_masks = [[] for _ in range(k)]  # slot -> class id -> leaf truth mask
         self.str_memo = [dict() for _ in range(k)]
         self.key_memo = [dict() for _ in range(k)]
-        self._slots = [(s, a, m, self.str_memo[s], self.key_memo[s], self.thresholds[s])
-                       for s, (a, m) in enumerate(zip(self.slot_names, self.is_message))]
+        self._slots = [
+            (s, a, m, self.str_memo[s], self.key_memo[s], self.thresholds[s])
+            for s, (a, m) in enumerate(zip(self.slot_names, self.is_message))
+        ]
         self.cache: dict = {}
-        self.results: list = []      # result id -> (row bits, holding names tuple)
-        self.result_ids: dict = {}   # holding names tuple -> result id
+        self.results: list = []  # result id -> (row bits, holding names tuple)
+        self.result_ids: dict = {}  # holding names tuple -> result id
 
     def vec_id(self, s: int, v) -> int:
         """The class of value `v` in slot `s`: the id of its leaf truth vector."""
@@ -297,10 +307,10 @@ class PyMatcher:
         self.n = len(groups)
         self.all = (1 << self.n) - 1
         tree = body["tree"]
-        self.values = {}   # dim -> [value], its code is position + 1 (0: none / unknown)
-        self.codes = {}    # dim -> {value: code}
+        self.values = {}  # dim -> [value], its code is position + 1 (0: none / unknown)
+        self.codes = {}  # dim -> {value: code}
         self.row_list = {}  # dim -> [bits], indexed by code
-        self.rows = {}     # dim -> {value: bits}
+        self.rows = {}  # dim -> {value: bits}
         for d in DIMS:
             bound = _bits(tree["bound"][d])
             vals = list(tree["index"][d])
@@ -415,12 +425,14 @@ class PyMatcher:
             self._outcomes.append(tuple(self.group_names[i] for i in _indices(cand)))
         return oid
 
-    def match_columns(self, n, product=None, order=None, intent=None, crowd=None,
-                      columns=None, out=None):
+    def match_columns(
+        self, n, product=None, order=None, intent=None, crowd=None, columns=None, out=None
+    ):
         """Columnar R5 (see rulec.matching.matcher); fills and returns `out` with outcome ids."""
         dims, cols = read_columns(self, n, product, order, intent, crowd, columns)
         if out is None:
             from array import array
+
             out = array("i", bytes(4 * n))
         _check_out(out, n)
         rl = self.row_list
@@ -436,7 +448,12 @@ class PyMatcher:
             crow |= rl["crowd"][dims["crowd"][i]]
             irow |= rl["intent"][dims["intent"][i]]
             cand = self.all
-            for row in (crow, rl["product"][dims["product"][i]], irow, rl["order"][dims["order"][i]]):
+            for row in (
+                crow,
+                rl["product"][dims["product"][i]],
+                irow,
+                rl["order"][dims["order"][i]],
+            ):
                 if row:
                     hits = cand & row
                     if hits:
@@ -459,6 +476,7 @@ def _column_getter(name, col, n):
 
     def bad(msg):
         raise InputError([Diagnostic("E841", f"column {name!r}: {msg}")])
+
     if isinstance(col, tuple):
         if len(col) != 2:
             bad("a string column is (codes, vocabulary)")
@@ -483,19 +501,22 @@ def _column_getter(name, col, n):
 
 def _check_out(out, n):
     from rulec.errors import Diagnostic, InputError
+
     try:
         mv = memoryview(out)
         ok = mv.format in ("i", "l") and mv.itemsize == 4 and not mv.readonly and len(mv) >= n
     except TypeError:
         ok = False
     if not ok:
-        raise InputError([Diagnostic("E841", f"column 'out': must be a writable int32 buffer "
-                                             f"of {n}+ values")])
+        raise InputError(
+            [Diagnostic("E841", f"column 'out': must be a writable int32 buffer of {n}+ values")]
+        )
 
 
 def read_columns(m, n, product, order, intent, crowd, columns):
     """Check columnar inputs; (dim -> code sequence, attr -> getter(i) -> value or None)."""
     from rulec.errors import Diagnostic, InputError
+
     dims = {}
     for d, col in (("crowd", crowd), ("product", product), ("intent", intent), ("order", order)):
         if col is None:

@@ -11,6 +11,7 @@ Predicate meaning (docs/table-format.md, EXPR; semantics.md "Settled readings"):
 Crowds are evaluated over the chat's attrs; intents over attrs with `message` set to the
 chat's message (semantics.md: "Intents ... over message").
 """
+
 from __future__ import annotations
 
 import operator
@@ -90,8 +91,10 @@ def evaluate(expr, env: dict, missing: list | None = None) -> bool:
 
 def check_chat(chat) -> None:
     """Raise InputError (E840) when a chat's matching fields have the wrong JSON types."""
+
     def bad(msg):
         raise InputError([Diagnostic("E840", f"chat {msg}")])
+
     if not isinstance(chat, dict):
         bad(f"must be an object, got {type(chat).__name__}")
     attrs = chat.get("attrs")
@@ -139,9 +142,12 @@ def explain(body: dict, chat: dict) -> dict:
     crowds = _crowds(body, chat, missing)
     intents = _intents(body, chat, missing)
     groups = body["groups"]
-    values = {"crowd": crowds, "intent": intents,
-              "product": [chat["product"]] if chat.get("product") is not None else [],
-              "order": [chat["order"]] if chat.get("order") is not None else []}
+    values = {
+        "crowd": crowds,
+        "intent": intents,
+        "product": [chat["product"]] if chat.get("product") is not None else [],
+        "order": [chat["order"]] if chat.get("order") is not None else [],
+    }
     cand = list(range(len(groups)))
     steps = []
     for dim in DIMS:
@@ -149,10 +155,22 @@ def explain(body: dict, chat: dict) -> dict:
         hits = [i for i in cand if groups[i][dim] and any(v in groups[i][dim] for v in vals)]
         if hits:
             cand = hits
-        steps.append({"dim": dim, "values": list(vals), "hits": [groups[i]["name"] for i in hits],
-                      "candidates": [groups[i]["name"] for i in cand], "skipped": not hits})
-    return {"crowds": crowds, "intents": intents, "missing": missing, "steps": steps,
-            "candidates": [groups[i]["name"] for i in cand]}
+        steps.append(
+            {
+                "dim": dim,
+                "values": list(vals),
+                "hits": [groups[i]["name"] for i in hits],
+                "candidates": [groups[i]["name"] for i in cand],
+                "skipped": not hits,
+            }
+        )
+    return {
+        "crowds": crowds,
+        "intents": intents,
+        "missing": missing,
+        "steps": steps,
+        "candidates": [groups[i]["name"] for i in cand],
+    }
 
 
 def match(body: dict, chat: dict) -> list:

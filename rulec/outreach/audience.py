@@ -1,11 +1,12 @@
 """Streaming audience (JSON Lines) and activity input for the planner, with E8xx errors naming the line."""
+
 from __future__ import annotations
 
 import json
 import os
 
-from rulec.errors import Diagnostic, InputError, Span
 from rulec.common import calendar as cal
+from rulec.errors import Diagnostic, InputError, Span
 
 MAX_LINE = 1 << 20  # bytes per audience line
 MAX_LIST = 100_000  # cart adds / purchases per consumer
@@ -33,8 +34,9 @@ class Source:
                 self._fh = open(self.name, "rb")
                 self.size = os.fstat(self._fh.fileno()).st_size
             except OSError as exc:
-                raise bad("E807", f"cannot read audience: {exc.strerror or exc}", self.name,
-                          None) from None
+                raise bad(
+                    "E807", f"cannot read audience: {exc.strerror or exc}", self.name, None
+                ) from None
             self._it = self._fh
         else:
             self.name = getattr(audience, "name", "<audience>")
@@ -75,14 +77,18 @@ def parse(item, lineno: int, name: str) -> dict:
             raise bad("E802", "audience line is not a JSON object", name, lineno)
     c = rec.get("consumer")
     if type(c) is not str or not c or len(c) > 1024 or not c.isprintable() and not _utf8(c):
-        raise bad("E803", "audience line needs `consumer`: a non-empty string (at most 1024 "
-                          "characters, valid Unicode)", name, lineno)
+        raise bad(
+            "E803",
+            "audience line needs `consumer`: a non-empty string (at most 1024 "
+            "characters, valid Unicode)",
+            name,
+            lineno,
+        )
     a = rec.get("attrs")
     if a is not None and type(a) is not dict:
         raise bad("E804", "`attrs` must be an object", name, lineno)
     labels = rec.get("crowds")
-    if labels is not None and (type(labels) is not list or
-                               not all(type(x) is str for x in labels)):
+    if labels is not None and (type(labels) is not list or not all(type(x) is str for x in labels)):
         raise bad("E804", "`crowds` must be a list of strings", name, lineno)
     for key in ("exclusive", "interested"):
         v = rec.get(key)
@@ -107,8 +113,11 @@ def parse_many(items: list, name: str) -> tuple:
     recs = None
     if items and all(type(x) is bytes for _n, x in items):
         lines = [x for _n, x in items]
-        if all((x[:1] == b"{" or x.lstrip()[:1] == b"{") and
-               (x[-2:] == b"}\n" or x.rstrip()[-1:] == b"}") for x in lines):
+        if all(
+            (x[:1] == b"{" or x.lstrip()[:1] == b"{")
+            and (x[-2:] == b"}\n" or x.rstrip()[-1:] == b"}")
+            for x in lines
+        ):
             try:
                 recs = _loads(b"[" + b",".join(lines) + b"]")
             except (ValueError, RecursionError):
@@ -161,8 +170,12 @@ def cart_adds(rec: dict, name: str, lineno: int) -> list:
     out = []
     for i, c in enumerate(cs):
         if type(c) is not dict or type(c.get("item")) is not str:
-            raise bad("E804", f"cart_adds[{i}] must be {{\"time\", \"item\"}} with a string item",
-                      name, lineno)
+            raise bad(
+                "E804",
+                f'cart_adds[{i}] must be {{"time", "item"}} with a string item',
+                name,
+                lineno,
+            )
         out.append((_time(c.get("time"), f"cart_adds[{i}].time", name, lineno), c["item"]))
     return out
 
@@ -176,8 +189,9 @@ def read_activities(source, tz) -> list:
             with open(name, "rb") as fh:
                 rows = [(i, line) for i, line in enumerate(fh, 1) if line.strip()]
         except OSError as exc:
-            raise bad("E817", f"cannot read activities: {exc.strerror or exc}", name, None) \
-                from None
+            raise bad(
+                "E817", f"cannot read activities: {exc.strerror or exc}", name, None
+            ) from None
     else:
         rows = list(enumerate(source or [], 1))
     if len(rows) > MAX_ACTIVITIES:
@@ -201,12 +215,15 @@ def read_activities(source, tz) -> list:
                 act[key] = cal.parse_time(row[key])
             except ValueError as exc:
                 raise bad("E815", f"activity {row['id']!r} {key}: {exc}", name, n) from None
-        for key, default in (("edited_from_existing", False), ("crowd_restricted", False),
-                             ("complete", True), ("in_stock", True)):
+        for key, default in (
+            ("edited_from_existing", False),
+            ("crowd_restricted", False),
+            ("complete", True),
+            ("in_stock", True),
+        ):
             v = row.get(key, default)
             if type(v) is not bool:
-                raise bad("E814", f"activity {row['id']!r}: `{key}` must be true or false",
-                          name, n)
+                raise bad("E814", f"activity {row['id']!r}: `{key}` must be true or false", name, n)
             act[key] = v
         out.append(act)
     return out

@@ -1,4 +1,5 @@
 """A campaign prepared for one planning run: times parsed, O5–O10 re-checked, send JSON pre-rendered."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,19 +44,32 @@ class Campaign:
         last_day = promo["last_day"] if promo else cal.local_date(self.send_at, tz).isoformat()
         self.window_start = cal.promo_window_start(presale, last_day, tz).timestamp()  # O11
         self.cart_start = cal.cart_window_start(presale, self.send_at, tz).timestamp()  # O6
-        self.day = (cal.parse_date(c["date"]) if c.get("date") else
-                    cal.local_date(self.send_at, tz)).toordinal()
+        self.day = (
+            cal.parse_date(c["date"]) if c.get("date") else cal.local_date(self.send_at, tz)
+        ).toordinal()
         base = (c.get("copy"), (c.get("coupon") or {}).get("id"))
-        rows = c["segments"] if self.kind == "recall" else (
-            c["targets"] if self.kind in priv.TARGETED else [])
+        rows = (
+            c["segments"]
+            if self.kind == "recall"
+            else (c["targets"] if self.kind in priv.TARGETED else [])
+        )
         # (crowd, variant): the first listed crowd the consumer is in wins (O1, O7 segments)
-        self.choices = [(t["crowd"], self._variant(t.get("copy") or base[0],
-                                                   (t.get("coupon") or {}).get("id") or base[1]))
-                        for t in rows]
+        self.choices = [
+            (
+                t["crowd"],
+                self._variant(
+                    t.get("copy") or base[0], (t.get("coupon") or {}).get("id") or base[1]
+                ),
+            )
+            for t in rows
+        ]
         self.base = self._variant(*base)
         self.needs_crowds = bool(self.choices)
-        when = c.get("created_at") or c.get("configured_at") if self.kind == "green" else \
-            c.get("configured_at") or c.get("created_at")
+        when = (
+            c.get("created_at") or c.get("configured_at")
+            if self.kind == "green"
+            else c.get("configured_at") or c.get("created_at")
+        )
         self.configured = cal.parse_time(when) if when else None  # O5, O10
         self.activities = []
         self.state = None  # ledger status for this run
@@ -66,8 +80,10 @@ class Campaign:
         """(copy, coupon, JSON head before the consumer, JSON tail after it up to the items,
         JSON tail for a send without items); set_activities completes the last one."""
         head = f'{{"campaign":{json_text(self.name)},"consumer":'
-        tail = (f',"channel":"{self.channel}","at":"{self.at_iso}","copy":{json_text(copy)},'
-                f'"coupon":{json_text(coupon)},"items":')
+        tail = (
+            f',"channel":"{self.channel}","at":"{self.at_iso}","copy":{json_text(copy)},'
+            f'"coupon":{json_text(coupon)},"items":'
+        )
         return [copy, coupon, head, tail, None]
 
     def set_activities(self, ids: list):
@@ -81,13 +97,18 @@ class Campaign:
         """(status, reason) when the campaign cannot be sent at all (O6–O10), else None."""
         c = self.raw
         coupon = (c["coupon"]["id"], c["coupon"]["kind"]) if c.get("coupon") else None
-        segs = [(s.get("copy"), (s["coupon"]["id"], s["coupon"]["kind"]) if s.get("coupon")
-                 else None) for s in c.get("segments") or []]
+        segs = [
+            (s.get("copy"), (s["coupon"]["id"], s["coupon"]["kind"]) if s.get("coupon") else None)
+            for s in c.get("segments") or []
+        ]
         found = priv.eligibility(self.kind, facts)
         if found:
             return SKIPPED, "not_eligible"
-        found = [p for p in priv.content(self.kind, c.get("copy"), coupon, segs, 0)
-                 if p.severity == "error"]
+        found = [
+            p
+            for p in priv.content(self.kind, c.get("copy"), coupon, segs, 0)
+            if p.severity == "error"
+        ]
         if found:
             return SKIPPED, "not_configured"
         if self.configured and priv.late(self.kind, self.configured, self.send_at, tz):

@@ -1,4 +1,5 @@
 """The outreach planner (O1–O13): who gets which message when, exactly once, recorded in a ledger."""
+
 from __future__ import annotations
 
 import collections
@@ -9,19 +10,26 @@ import operator
 import sys
 import threading
 
+from rulec.common import calendar as cal
 from rulec.errors import Diagnostic, InputError, TableError
 from rulec.outreach import audience as aud
-from rulec.common import calendar as cal
 from rulec.outreach import privileges as priv
+from rulec.outreach.campaign import Campaign, json_str, json_text
 from rulec.outreach.ledger import open_ledger
 from rulec.outreach.ledger.base import FINISHED, MISSED, SKIPPED, STARTED
-from rulec.outreach.campaign import Campaign, json_str, json_text
 
 BATCH = 2000
 _FIRST = operator.itemgetter(0)
 _EMPTY: dict = {}
-_CODE = {"batch": 0, "green": 0, "new_arrival": 0, "restock": 0, "cart_coupon": 1, "recall": 2,
-         "super_discount": 3}
+_CODE = {
+    "batch": 0,
+    "green": 0,
+    "new_arrival": 0,
+    "restock": 0,
+    "cart_coupon": 1,
+    "recall": 2,
+    "super_discount": 3,
+}
 
 
 GC_GEN0 = 50_000  # the cyclic collector's first threshold while planning (see _fewer_collections)
@@ -92,8 +100,17 @@ class Planner:
         self.close()
 
     # -- the run ----------------------------------------------------------------------------
-    def plan(self, audience, now, activities=None, out=None, on_send=None, keep_going=False,
-             progress=None, err=None) -> PlanResult:
+    def plan(
+        self,
+        audience,
+        now,
+        activities=None,
+        out=None,
+        on_send=None,
+        keep_going=False,
+        progress=None,
+        err=None,
+    ) -> PlanResult:
         """Decide and record every send due at `now` (O12). `out` gets JSON Lines, `on_send`
         each send dict; with neither, sends are collected in the result. Bad lines raise
         InputError (E8xx) unless `keep_going`, then they are skipped and counted."""
@@ -131,8 +148,9 @@ class Planner:
             try:
                 out.append(Campaign(c, i, self.body, self.tz))
             except (ValueError, KeyError, TypeError) as exc:
-                raise TableError([Diagnostic("B706", f"campaign {c.get('name')!r} cannot be "
-                                                     f"planned: {exc}")]) from None
+                raise TableError(
+                    [Diagnostic("B706", f"campaign {c.get('name')!r} cannot be planned: {exc}")]
+                ) from None
         return out
 
     def _open(self, camps, now, acts) -> list:
@@ -187,9 +205,15 @@ class Planner:
                 total_sends[c.name] = dict(c.sends)
             for r, n in c.skips.items():
                 total_skips[r] = total_skips.get(r, 0) + n
-        return {"shop": self.table.shop, "now": cal.iso(now.astimezone(self.tz)),
-                "consumers": run.consumers, "bad_lines": len(run.bad),
-                "sends": total_sends, "skips": total_skips, "campaigns": per}
+        return {
+            "shop": self.table.shop,
+            "now": cal.iso(now.astimezone(self.tz)),
+            "consumers": run.consumers,
+            "bad_lines": len(run.bad),
+            "sends": total_sends,
+            "skips": total_skips,
+            "campaigns": per,
+        }
 
 
 class _Run:
@@ -299,8 +323,9 @@ class _Run:
             if ch == "regular":
                 regs.append(at)
             elif ch == "green":
-                greens.add(cal.local_date(dt.datetime.fromtimestamp(at, self.tz), self.tz)
-                           .toordinal())
+                greens.add(
+                    cal.local_date(dt.datetime.fromtimestamp(at, self.tz), self.tz).toordinal()
+                )
         return sent, regs, greens
 
     def _offers(self, batch):
@@ -366,8 +391,9 @@ class _Run:
                     got.append((c, variant, items))
             offers.append((rec["consumer"], key, got))
         for c in targeted:  # consumers whose crowds hit none of its targets
-            n = len(batch) - sum(combo_n[k] for k, hits in combos.items()
-                                 if any(h[0] is c for h in hits))
+            n = len(batch) - sum(
+                combo_n[k] for k, hits in combos.items() if any(h[0] is c for h in hits)
+            )
             if n:
                 counts[(c, "not_in_audience")] = n
         if outside:
@@ -472,9 +498,16 @@ class _Run:
             self.out.flush()
         if self.on_send is not None or self.collected is not None:
             for c, cid, v, items in sends:
-                d = {"campaign": c.name, "consumer": cid, "channel": c.channel, "at": c.at_iso,
-                     "copy": v[0], "coupon": v[1], "items": items or [],
-                     "activities": list(c.activities) if c.kind == "super_discount" else []}
+                d = {
+                    "campaign": c.name,
+                    "consumer": cid,
+                    "channel": c.channel,
+                    "at": c.at_iso,
+                    "copy": v[0],
+                    "coupon": v[1],
+                    "items": items or [],
+                    "activities": list(c.activities) if c.kind == "super_discount" else [],
+                }
                 if self.on_send is not None:
                     self.on_send(d)
                 else:

@@ -1,4 +1,5 @@
 """Promo privilege rules shared by `rulec check` and the planner: O5–O10 content, thresholds, deadlines, O8 activities."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -35,8 +36,7 @@ def _over(value, name, clause):
     shown = "unknown" if value is None else f"{value:,}"
     if isinstance(value, int) and not isinstance(value, bool) and value > RELATIONSHIPS:
         return None
-    return (f"{name} is {shown}, must be more than {RELATIONSHIPS:,} (> {RELATIONSHIPS}) "
-            f"({clause})")
+    return f"{name} is {shown}, must be more than {RELATIONSHIPS:,} (> {RELATIONSHIPS}) ({clause})"
 
 
 def eligibility(kind: str, facts: dict) -> list:
@@ -45,20 +45,31 @@ def eligibility(kind: str, facts: dict) -> list:
     grants = facts.get("grants") or []
     need = GRANT.get(kind)
     if need and need not in grants:
-        out.append(Problem("O640", f"{kind} needs the platform grant `{need}` in facts.grants (O9)",
-                           "facts"))
+        out.append(
+            Problem(
+                "O640", f"{kind} needs the platform grant `{need}` in facts.grants (O9)", "facts"
+            )
+        )
     if kind == "super_discount":
         level = facts.get("tool_level")
         if level != "advanced":
-            out.append(Problem("O641", f"super_discount needs tool_level `advanced` this month, "
-                                       f"facts say {level!r} (O9)", "facts"))
-        msg = _over(facts.get("relationships_last_month_end"),
-                    "relationships_last_month_end", "O9")
+            out.append(
+                Problem(
+                    "O641",
+                    f"super_discount needs tool_level `advanced` this month, "
+                    f"facts say {level!r} (O9)",
+                    "facts",
+                )
+            )
+        msg = _over(facts.get("relationships_last_month_end"), "relationships_last_month_end", "O9")
         if msg:
             out.append(Problem("O642", "super_discount: " + msg, "facts"))
     if kind == "recall":
-        msg = _over(facts.get("advanced_relationships_this_month"),
-                    "advanced_relationships_this_month", "O7")
+        msg = _over(
+            facts.get("advanced_relationships_this_month"),
+            "advanced_relationships_this_month",
+            "O7",
+        )
         if msg:
             out.append(Problem("O643", "recall: " + msg, "facts"))
     return out
@@ -69,32 +80,65 @@ def content(kind: str, copy, coupon, segments: list, n_targets: int) -> list:
     `segments` is a list of (copy, coupon)."""
     out = []
     if kind in PROMO_KINDS and n_targets:
-        out.append(Problem("O606", f"{kind} picks its own audience; its targets are ignored",
-                           "targets", "warning"))
+        out.append(
+            Problem(
+                "O606",
+                f"{kind} picks its own audience; its targets are ignored",
+                "targets",
+                "warning",
+            )
+        )
     if kind == "cart_coupon":
         if coupon is None:
-            out.append(Problem("O620", "cart_coupon needs an exclusive coupon: unconfigured, "
-                                       "it is not sent (O6)", "kind"))
+            out.append(
+                Problem(
+                    "O620",
+                    "cart_coupon needs an exclusive coupon: unconfigured, it is not sent (O6)",
+                    "kind",
+                )
+            )
         elif coupon[1] != CS_CHANNEL:
-            out.append(Problem("O621", f"cart_coupon's coupon {coupon[0]!r} must be a channel "
-                                       f"coupon of kind `{CS_CHANNEL}` (店铺券–渠道券–客服号) (O6)",
-                               "coupon"))
+            out.append(
+                Problem(
+                    "O621",
+                    f"cart_coupon's coupon {coupon[0]!r} must be a channel "
+                    f"coupon of kind `{CS_CHANNEL}` (店铺券–渠道券–客服号) (O6)",
+                    "coupon",
+                )
+            )
     if kind == "recall":
         if not copy:
             out.append(Problem("O630", "recall needs a copy (O7)", "kind"))
         if coupon is None:
             out.append(Problem("O631", "recall needs a coupon (O7)", "kind"))
         if len(segments) > MAX_SEGMENTS:
-            out.append(Problem("O633", f"recall has {len(segments)} segments, at most "
-                                       f"{MAX_SEGMENTS} are allowed (O7)", "segments"))
+            out.append(
+                Problem(
+                    "O633",
+                    f"recall has {len(segments)} segments, at most {MAX_SEGMENTS} are allowed (O7)",
+                    "segments",
+                )
+            )
         for c in [coupon] + [s[1] for s in segments]:
             if c is not None and c[1] != CS_CHANNEL:
-                out.append(Problem("O632", f"recall coupon {c[0]!r} is not a `{CS_CHANNEL}` "
-                                           "channel coupon (the article requires 客服号 coupons)",
-                                   "coupon", "warning"))
+                out.append(
+                    Problem(
+                        "O632",
+                        f"recall coupon {c[0]!r} is not a `{CS_CHANNEL}` "
+                        "channel coupon (the article requires 客服号 coupons)",
+                        "coupon",
+                        "warning",
+                    )
+                )
     if kind not in ("recall",) and segments:
-        out.append(Problem("O634", f"only recall campaigns have segments; {kind}'s are ignored",
-                           "segments", "warning"))
+        out.append(
+            Problem(
+                "O634",
+                f"only recall campaigns have segments; {kind}'s are ignored",
+                "segments",
+                "warning",
+            )
+        )
     return out
 
 
@@ -111,14 +155,23 @@ def late(kind: str, configured: dt.datetime, send_at: dt.datetime, tz) -> str | 
     if limit is None or cal.meets_deadline(kind, configured, limit):
         return None
     if kind == "green":
-        return (f"created {cal.show(configured, tz)}, not before its deadline "
-                f"{cal.show(limit, tz)} (00:00 of its date) (O5, O10)")
-    return (f"configured {cal.show(configured, tz)}, after its deadline "
-            f"{cal.show(limit, tz)} (O10)")
+        return (
+            f"created {cal.show(configured, tz)}, not before its deadline "
+            f"{cal.show(limit, tz)} (00:00 of its date) (O5, O10)"
+        )
+    return f"configured {cal.show(configured, tz)}, after its deadline {cal.show(limit, tz)} (O10)"
 
 
-ACT_KEYS = ("id", "kind", "created_at", "first_effective_at", "edited_from_existing",
-            "crowd_restricted", "complete", "in_stock")
+ACT_KEYS = (
+    "id",
+    "kind",
+    "created_at",
+    "first_effective_at",
+    "edited_from_existing",
+    "crowd_restricted",
+    "complete",
+    "in_stock",
+)
 
 
 def activity_ok(act: dict, send_at: dt.datetime, tz) -> bool:

@@ -5,24 +5,34 @@ agent, E804 bad/missing time, E805 out-of-order time, E806 bad/missing field (bu
 E807 bad status, E808 conversion rate not in 0..1, E809 unknown key; state files: E830
 malformed, E831 unknown agent, E832 bad value, E833 bad time.
 """
+
 from __future__ import annotations
 
 import json
 import math
 
-from rulec.errors import Diagnostic, InputError, Span, did_you_mean
 from rulec.common.calendar import parse_time
+from rulec.errors import Diagnostic, InputError, Span, did_you_mean
 
 TYPES = ("agent", "chat", "reply", "conversion")
 STATUSES = ("online", "suspended", "offline")
-ORDER_STATES = ("no_active_order", "unpaid", "paid_unshipped", "shipped", "completed",
-                "after_sale")
+ORDER_STATES = ("no_active_order", "unpaid", "paid_unshipped", "shipped", "completed", "after_sale")
 KEYS = {
     "agent": ("type", "time", "agent", "status"),
     "reply": ("type", "time", "agent", "buyer"),
     "conversion": ("type", "time", "agent", "rate"),
-    "chat": ("type", "time", "buyer", "product", "order", "intent", "crowds", "attrs",
-             "message", "exclusive_agent"),
+    "chat": (
+        "type",
+        "time",
+        "buyer",
+        "product",
+        "order",
+        "intent",
+        "crowds",
+        "attrs",
+        "message",
+        "exclusive_agent",
+    ),
 }
 MAX_LINE = 1 << 20
 
@@ -49,7 +59,10 @@ class _Bad(Exception):
 def _str_or_none(ev, key):
     v = ev.get(key)
     if v is not None and not isinstance(v, str):
-        raise _Bad("E806", f"`{key}` must be a string or null, got {json.dumps(v, ensure_ascii=False)[:60]}")
+        raise _Bad(
+            "E806",
+            f"`{key}` must be a string or null, got {json.dumps(v, ensure_ascii=False)[:60]}",
+        )
 
 
 def _agent(ev, agents):
@@ -79,12 +92,16 @@ def _check(ev, agents) -> float:
     if kind not in TYPES:
         if kind is None:
             raise _Bad("E802", "event lacks `type` (agent, chat, reply or conversion)")
-        raise _Bad("E802", f"unknown event type {kind!r} (agent, chat, reply or conversion)",
-                   did_you_mean(str(kind), TYPES))
+        raise _Bad(
+            "E802",
+            f"unknown event type {kind!r} (agent, chat, reply or conversion)",
+            did_you_mean(str(kind), TYPES),
+        )
     for k in ev:
         if k not in KEYS[kind]:
-            raise _Bad("E809", f"unknown key {k!r} in a {kind} event",
-                       did_you_mean(str(k), KEYS[kind]))
+            raise _Bad(
+                "E809", f"unknown key {k!r} in a {kind} event", did_you_mean(str(k), KEYS[kind])
+            )
     if "time" not in ev:
         raise _Bad("E804", f"{kind} event lacks `time`")
     try:
@@ -101,8 +118,11 @@ def _check(ev, agents) -> float:
             _str_or_none(ev, k)
         o = ev.get("order")
         if o is not None and o not in ORDER_STATES:
-            raise _Bad("E806", f"unknown order state {o!r} ({', '.join(ORDER_STATES)})",
-                       did_you_mean(str(o), ORDER_STATES))
+            raise _Bad(
+                "E806",
+                f"unknown order state {o!r} ({', '.join(ORDER_STATES)})",
+                did_you_mean(str(o), ORDER_STATES),
+            )
         c = ev.get("crowds")
         if c is not None and (not isinstance(c, list) or not all(isinstance(x, str) for x in c)):
             raise _Bad("E806", "`crowds` must be a list of strings")
@@ -114,14 +134,21 @@ def _check(ev, agents) -> float:
     if kind == "agent":
         s = ev.get("status")
         if s not in STATUSES:
-            raise _Bad("E807", f"bad status {s!r} (online, suspended or offline)",
-                       did_you_mean(str(s), STATUSES))
+            raise _Bad(
+                "E807",
+                f"bad status {s!r} (online, suspended or offline)",
+                did_you_mean(str(s), STATUSES),
+            )
     elif kind == "reply":
         _str_or_none(ev, "buyer")
     else:
         r = ev.get("rate")
-        if isinstance(r, bool) or not isinstance(r, (int, float)) or not math.isfinite(r) \
-                or not 0 <= r <= 1:
+        if (
+            isinstance(r, bool)
+            or not isinstance(r, (int, float))
+            or not math.isfinite(r)
+            or not 0 <= r <= 1
+        ):
             raise _Bad("E808", f"conversion rate must be a number in 0..1, got {r!r}")
     return t
 
@@ -142,8 +169,13 @@ def read_events(path, agents, keep_going=False):
             try:
                 line = fh.readline(MAX_LINE + 1)
             except UnicodeDecodeError as exc:
-                diags.append(Diagnostic("E801", f"events file is not UTF-8 ({exc.reason}) "
-                                                f"after line {lineno}", Span(str(path), lineno + 1, 1)))
+                diags.append(
+                    Diagnostic(
+                        "E801",
+                        f"events file is not UTF-8 ({exc.reason}) after line {lineno}",
+                        Span(str(path), lineno + 1, 1),
+                    )
+                )
                 break
             if not line:
                 break
@@ -161,11 +193,15 @@ def read_events(path, agents, keep_going=False):
                     raise _Bad("E801", f"not JSON: {msg}") from None
                 t = _check(ev, agents)
                 if last is not None and t < last:
-                    raise _Bad("E805", f"event time {ev['time']} is earlier than the previous "
-                                       "event's (events must be in time order)")
+                    raise _Bad(
+                        "E805",
+                        f"event time {ev['time']} is earlier than the previous "
+                        "event's (events must be in time order)",
+                    )
             except _Bad as exc:
-                diags.append(Diagnostic(exc.code, f"line {lineno}: {exc.message}", span,
-                                        "error", exc.hints))
+                diags.append(
+                    Diagnostic(exc.code, f"line {lineno}: {exc.message}", span, "error", exc.hints)
+                )
                 if len(diags) >= 50 and not keep_going:
                     break
                 continue
@@ -192,8 +228,11 @@ def read_json_file(path, what: str, limit: int, not_json_code: str):
         with open(path, encoding="utf-8") as fh:
             text = fh.read(limit)
     except (OSError, UnicodeDecodeError) as exc:
-        return None, [Diagnostic("E800", f"cannot read {what} file {path}: "
-                                         f"{getattr(exc, 'strerror', None) or exc}")]
+        return None, [
+            Diagnostic(
+                "E800", f"cannot read {what} file {path}: {getattr(exc, 'strerror', None) or exc}"
+            )
+        ]
     try:
         return json.loads(text), []
     except (json.JSONDecodeError, RecursionError) as exc:
@@ -216,8 +255,15 @@ def check_state(doc, agents, path="<state>"):
     for aid, entry in ag.items():
         where = f"agents.{aid}"
         if aid not in agents:
-            diags.append(Diagnostic("E831", f"{path}: {where}: unknown agent {aid!r}", None,
-                                    "error", did_you_mean(aid, agents)))
+            diags.append(
+                Diagnostic(
+                    "E831",
+                    f"{path}: {where}: unknown agent {aid!r}",
+                    None,
+                    "error",
+                    did_you_mean(aid, agents),
+                )
+            )
             continue
         if not isinstance(entry, dict):
             diags.append(_state_bad("E830", path, where, "must be an object"))
@@ -226,23 +272,48 @@ def check_state(doc, agents, path="<state>"):
         for k, v in entry.items():
             if k == "status":
                 if v not in STATUSES:
-                    diags.append(_state_bad("E832", path, f"{where}.status",
-                                            f"bad status {v!r} (online, suspended or offline)"))
+                    diags.append(
+                        _state_bad(
+                            "E832",
+                            path,
+                            f"{where}.status",
+                            f"bad status {v!r} (online, suspended or offline)",
+                        )
+                    )
                 rec["status"] = v
             elif k == "pending":
                 if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                    diags.append(_state_bad("E832", path, f"{where}.pending",
-                                            f"must be a whole number >= 0, got {v!r}"))
+                    diags.append(
+                        _state_bad(
+                            "E832",
+                            path,
+                            f"{where}.pending",
+                            f"must be a whole number >= 0, got {v!r}",
+                        )
+                    )
                 rec["pending"] = v
             elif k == "conversion":
-                if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
-                                      or not math.isfinite(v) or not 0 <= v <= 1):
-                    diags.append(_state_bad("E832", path, f"{where}.conversion",
-                                            f"must be a number in 0..1, got {v!r}"))
+                if v is not None and (
+                    isinstance(v, bool)
+                    or not isinstance(v, (int, float))
+                    or not math.isfinite(v)
+                    or not 0 <= v <= 1
+                ):
+                    diags.append(
+                        _state_bad(
+                            "E832",
+                            path,
+                            f"{where}.conversion",
+                            f"must be a number in 0..1, got {v!r}",
+                        )
+                    )
                 rec["conversion"] = v
             else:
-                diags.append(_state_bad("E830", path, f"{where}.{k}",
-                                        "unknown key (status, pending, conversion)"))
+                diags.append(
+                    _state_bad(
+                        "E830", path, f"{where}.{k}", "unknown key (status, pending, conversion)"
+                    )
+                )
         out_agents[agents[aid]] = rec
     cs = doc.get("contacts", {})
     if not isinstance(cs, dict):
@@ -251,11 +322,18 @@ def check_state(doc, agents, path="<state>"):
     for buyer, c in cs.items():
         where = f"contacts.{buyer}"
         if not isinstance(c, dict) or set(c) != {"agent", "time"}:
-            diags.append(_state_bad("E830", path, where, "must be {\"agent\": ID, \"time\": ISO}"))
+            diags.append(_state_bad("E830", path, where, 'must be {"agent": ID, "time": ISO}'))
             continue
         if c["agent"] not in agents:
-            diags.append(Diagnostic("E831", f"{path}: {where}.agent: unknown agent {c['agent']!r}",
-                                    None, "error", did_you_mean(str(c["agent"]), agents)))
+            diags.append(
+                Diagnostic(
+                    "E831",
+                    f"{path}: {where}.agent: unknown agent {c['agent']!r}",
+                    None,
+                    "error",
+                    did_you_mean(str(c["agent"]), agents),
+                )
+            )
             continue
         try:
             t = epoch(c["time"])

@@ -9,6 +9,7 @@ only while deciding, so the same table, state, events and seed replay identicall
   (C1–C4); an agent with no known rate takes the mean known rate of its group.
 - every agent busy: the lowest pending/level wins, ties by declaration order (E4).
 """
+
 from __future__ import annotations
 
 from bisect import bisect_right
@@ -49,8 +50,9 @@ def draw_efficiency(members, cum, status, pending, busy, level, rng, tries=TRIES
     if not free:  # E4 among the available agents
         best = -1
         for a in members:
-            if status[a] == ONLINE and (best < 0 or pending[a] * level[best]
-                                        < pending[best] * level[a]):
+            if status[a] == ONLINE and (
+                best < 0 or pending[a] * level[best] < pending[best] * level[a]
+            ):
                 best = a
         return best
     if len(free) == 1:  # pick_efficiency over `free`, inline (every one of them is free)

@@ -6,6 +6,7 @@ reads the store once, matches with `table.matcher.match_outcome` (R6 data cached
 id), and writes once (assign: pending + 1 and the buyer's last contact, atomically). A trace
 (R10) is built on the side: it never changes a decision. docs/routing.md gives the details.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,12 +51,17 @@ class Router:
         self.g_agents = [sorted({self.index[a] for a in g["agents"]}) for g in groups]
         self.g_cum = [modes.cumulative(m, self.level) for m in self.g_agents]
         self.g_robot = [g["robot"] for g in groups]
-        self.g_mode = [modes.CONVERSION if g["mode"] == "conversion"
-                       and len(self.g_agents[i]) > modes.SMALL_GROUP else modes.EFFICIENCY
-                       for i, g in enumerate(groups)]  # C5
+        self.g_mode = [
+            modes.CONVERSION
+            if g["mode"] == "conversion" and len(self.g_agents[i]) > modes.SMALL_GROUP
+            else modes.EFFICIENCY
+            for i, g in enumerate(groups)
+        ]  # C5
         self.g_k = [modes.STRENGTH_K.get(g["strength"], 0.0) for g in groups]
-        self._g_rates = [(lambda conv, m=tuple(m): tuple(conv[a] for a in m)) if len(m) < 2
-                         else itemgetter(*m) for m in self.g_agents]
+        self._g_rates = [
+            (lambda conv, m=tuple(m): tuple(conv[a] for a in m)) if len(m) < 2 else itemgetter(*m)
+            for m in self.g_agents
+        ]
         self._conv_tables = [None] * len(groups)
         self.g_robot_target = ["group_robot:" + g["name"] for g in groups]
         self.agent_groups = [[] for _ in agents]
@@ -68,8 +74,14 @@ class Router:
         self._owns_store = not isinstance(store, Store)
         self.store = open_store(store, table.shop) if self._owns_store else store
         if self.store.shop != table.shop:
-            raise StoreError([Diagnostic("S902", f"store is for shop {self.store.shop!r}, "
-                                                 f"table is for {table.shop!r}")])
+            raise StoreError(
+                [
+                    Diagnostic(
+                        "S902",
+                        f"store is for shop {self.store.shop!r}, table is for {table.shop!r}",
+                    )
+                ]
+            )
         self.store.attach(self.ids)
         self._read = self.store.read
         self._shared = type(self.store).commit is not Store.commit  # redis: commit may refuse
@@ -89,8 +101,13 @@ class Router:
         """Apply a state already checked by events.check_state / read_state."""
         for i, rec in state["agents"].items():
             st = rec.get("status")
-            self.store.put_agent(i, None if st is None else STATUS_CODES[st], rec.get("pending"),
-                                 rec.get("conversion"), clear_conversion="conversion" in rec)
+            self.store.put_agent(
+                i,
+                None if st is None else STATUS_CODES[st],
+                rec.get("pending"),
+                rec.get("conversion"),
+                clear_conversion="conversion" in rec,
+            )
         for buyer, (i, t) in state["contacts"].items():
             self.store.put_contact(buyer, i, t)
 
@@ -130,12 +147,22 @@ class Router:
             if t is None:
                 t = epoch(ts)
         except (KeyError, TypeError, ValueError) as exc:
-            raise InputError([Diagnostic("E806", f"chat event is malformed: {exc!r} "
-                                                 "(needs buyer and time with an offset)")]) from None
+            raise InputError(
+                [
+                    Diagnostic(
+                        "E806",
+                        f"chat event is malformed: {exc!r} (needs buyer and time with an offset)",
+                    )
+                ]
+            ) from None
         if not (trace or self._shared):  # the common case, without the trace and retry checks
             contact, status, pending, conv = self._read(buyer)
-            if (contact is None and not self.robot_first and ONLINE in status
-                    and chat.get("exclusive_agent") is None):
+            if (
+                contact is None
+                and not self.robot_first
+                and ONLINE in status
+                and chat.get("exclusive_agent") is None
+            ):
                 # R1 passes, no R2 contact, no R3 exclusive agent, R4 off: R5/R6 directly
                 oid = (self._outcome or self._bind_matcher())(chat)
                 info = self._cands.get(oid)
@@ -143,14 +170,18 @@ class Router:
                     info = self._cand_info(oid, chat)
                 a, target, step, g = self._r6(info, status, pending, conv, None)
             else:
-                a, target, step, g = self._decide_on(chat, t, None, contact, status, pending,
-                                                     conv)
+                a, target, step, g = self._decide_on(chat, t, None, contact, status, pending, conv)
             if a >= 0:
                 self.store.assign(a, buyer, t)
             elif step == "nobody_online" and self.drain and target == "message_pool":
                 self.store.pool_push(buyer, t, json.dumps(chat, ensure_ascii=False))
-            return {"buyer": buyer, "time": ts, "target": target, "step": step,
-                    "group": None if g is None else self.g_name[g]}
+            return {
+                "buyer": buyer,
+                "time": ts,
+                "target": target,
+                "step": step,
+                "group": None if g is None else self.g_name[g],
+            }
         tr = [] if trace else None
         if self._shared:
             a, target, step, g = self._decide_shared(chat, buyer, t, tr)
@@ -162,8 +193,13 @@ class Router:
             self.store.pool_push(buyer, t, json.dumps(chat, ensure_ascii=False))
             if tr is not None:
                 tr.append("pool: queued until an agent can take it (drain_pool)")
-        d = {"buyer": buyer, "time": ts, "target": target, "step": step,
-             "group": None if g is None else self.g_name[g]}
+        d = {
+            "buyer": buyer,
+            "time": ts,
+            "target": target,
+            "step": step,
+            "group": None if g is None else self.g_name[g],
+        }
         if tr is not None:
             d["trace"] = tr
         if self._shared and self.store.degraded:
@@ -180,10 +216,16 @@ class Router:
                 return res
             if tr is not None:
                 del tr[mark:]
-                tr.append("store: the shared state changed meanwhile (another router); "
-                          "decided again")
-        raise StoreError([Diagnostic("S913", "the shared state store kept changing; "
-                                             "no decision could be committed")])
+                tr.append(
+                    "store: the shared state changed meanwhile (another router); decided again"
+                )
+        raise StoreError(
+            [
+                Diagnostic(
+                    "S913", "the shared state store kept changing; no decision could be committed"
+                )
+            ]
+        )
 
     def _decide(self, chat, buyer, t, tr):
         """(agent index or -1, target, step, group index or None); no writes."""
@@ -246,8 +288,16 @@ class Router:
         robots = [g for g in cands if self.g_robot[g]]
         conv_groups = [g for g in humans if self.g_mode[g] == modes.CONVERSION]
         cum = modes.cumulative(members, self.level)
-        info = (members, cum, first, robots[0] if robots else None, humans, conv_groups,
-                cum[-1] if cum else 0, cands)
+        info = (
+            members,
+            cum,
+            first,
+            robots[0] if robots else None,
+            humans,
+            conv_groups,
+            cum[-1] if cum else 0,
+            cands,
+        )
         if len(self._cands) >= CACHE_MAX:
             self._cands.clear()
         self._cands[oid] = info
@@ -273,8 +323,9 @@ class Router:
                 if tr is not None:
                     tr.append(f"chosen: {self.ids[a]}")
                 return a, self.targets[a], "group", first[a]
-        a = modes.draw_efficiency(members, cum, status, pending, self.busy, self.level, self.rng,
-                                  modes.TRIES - 1)
+        a = modes.draw_efficiency(
+            members, cum, status, pending, self.busy, self.level, self.rng, modes.TRIES - 1
+        )
         if a >= 0:
             if tr is not None:
                 tr.append(f"chosen: {self.ids[a]}")
@@ -302,16 +353,20 @@ class Router:
         key = self._g_rates[g](conv)
         cached = self._conv_tables[g]
         if cached is None or cached[0] != key:
-            cached = self._conv_tables[g] = (key, *modes.conversion_table(
-                members, self.level, conv, self.g_k[g]))
-        return modes.draw_weighted(members, cached[1], cached[2], status, pending, self.busy,
-                                   self.level, self.rng)
+            cached = self._conv_tables[g] = (
+                key,
+                *modes.conversion_table(members, self.level, conv, self.g_k[g]),
+            )
+        return modes.draw_weighted(
+            members, cached[1], cached[2], status, pending, self.busy, self.level, self.rng
+        )
 
     def _fallback(self, status, pending, tr):
         if tr is not None:
             self._tracer.fallback(status, pending, tr)
-        a = modes.draw_efficiency(self.all_agents, self.all_cum, status, pending, self.busy,
-                                  self.level, self.rng)
+        a = modes.draw_efficiency(
+            self.all_agents, self.all_cum, status, pending, self.busy, self.level, self.rng
+        )
         if tr is not None:
             tr.append(f"chosen: {self.ids[a]}")
         return a, self.targets[a], "fallback_any", None
@@ -335,8 +390,15 @@ class Router:
                 if self.g_mode[g] == modes.CONVERSION:
                     a = self._conversion(g, status, pending, conv)
                 else:
-                    a = modes.draw_efficiency(self.g_agents[g], self.g_cum[g], status, pending,
-                                              self.busy, self.level, self.rng)
+                    a = modes.draw_efficiency(
+                        self.g_agents[g],
+                        self.g_cum[g],
+                        status,
+                        pending,
+                        self.busy,
+                        self.level,
+                        self.rng,
+                    )
                 if a < 0:
                     continue
                 if tr is not None:
@@ -362,17 +424,26 @@ class Router:
         while self.store.pool_len() and self._can_serve():
             buyer, _queued, chat_json = self.store.pool_pop()
             chat = json.loads(chat_json)
-            tr = [f"pool_drain: queued at {chat.get('time')}, routed again at {ts}"] \
-                if trace else None
+            tr = (
+                [f"pool_drain: queued at {chat.get('time')}, routed again at {ts}"]
+                if trace
+                else None
+            )
             if self._shared:
                 a, target, step, g = self._decide_shared(chat, buyer, t, tr)
             else:
                 a, target, step, g = self._decide(chat, buyer, t, tr)
                 if a >= 0:
                     self.store.assign(a, buyer, t)
-            d = {"buyer": buyer, "time": ts, "target": target, "step": "pool_drain",
-                 "group": None if g is None else self.g_name[g], "via": step,
-                 "queued_at": chat.get("time")}
+            d = {
+                "buyer": buyer,
+                "time": ts,
+                "target": target,
+                "step": "pool_drain",
+                "group": None if g is None else self.g_name[g],
+                "via": step,
+                "queued_at": chat.get("time"),
+            }
             if tr is not None:
                 d["trace"] = tr
             if self._shared and self.store.degraded:

@@ -1,6 +1,7 @@
 """R10 traces of the router: why a decision was made, as lines a person can read.
 
 Built on the side, only when a trace is asked for; nothing here changes a decision."""
+
 from __future__ import annotations
 
 from rulec.routing import modes
@@ -29,8 +30,10 @@ class Tracer:
     def r2(self, ca, age, st, tr):
         r = self.r
         aid = r.ids[ca]
-        tr.append(f"R2: last human contact {aid}, age {duration(age)} (hold {duration(r.hold)}, "
-                  f"window {duration(r.window)}); {aid} is {STATUS_NAMES[st]}")
+        tr.append(
+            f"R2: last human contact {aid}, age {duration(age)} (hold {duration(r.hold)}, "
+            f"window {duration(r.window)}); {aid} is {STATUS_NAMES[st]}"
+        )
         if age >= r.window:
             tr.append("R2: the contact is not younger than the window → no stickiness")
         elif age < r.hold and st != 0:
@@ -45,8 +48,10 @@ class Tracer:
     def sticky_group(self, g, status, pending, conv, a, tr):
         r = self.r
         pool = [x for x in r.g_agents[g] if status[x] == ONLINE]
-        tr.append(f"R2c: suspended past hold → same-group preference: {r.g_name[g]} "
-                  "(first of the agent's groups with an available agent)")
+        tr.append(
+            f"R2c: suspended past hold → same-group preference: {r.g_name[g]} "
+            "(first of the agent's groups with an available agent)"
+        )
         self.pool(pool, r.g_mode[g], r.g_k[g], pending, conv, tr, r.g_agents[g])
         tr.append(f"chosen: {r.ids[a]}")
 
@@ -61,8 +66,9 @@ class Tracer:
         elif not r.exclusive_direct:
             tr.append(f"R3: exclusive_direct is off → exclusive agent {ex} not used")
         else:
-            tr.append(f"R3: exclusive agent {ex} is {STATUS_NAMES[status[i]]} → "
-                      "falls through to R4")
+            tr.append(
+                f"R3: exclusive agent {ex} is {STATUS_NAMES[status[i]]} → falls through to R4"
+            )
 
     def r5(self, chat, cands, tr):
         try:
@@ -73,16 +79,21 @@ class Tracer:
         ex = explain(self.r.table.body, chat)
         tr.append(f"R5: crowds {ex.get('crowds', [])}, intents {ex.get('intents', [])}")
         if ex.get("missing"):
-            tr.append(f"R5: missing attributes {ex['missing']} "
-                      "(comparisons reading them are false)")
+            tr.append(
+                f"R5: missing attributes {ex['missing']} (comparisons reading them are false)"
+            )
         for step in ex.get("steps", []):
             vals, cands_after = step.get("values"), list(step.get("candidates", []))
             if step.get("skipped"):
-                tr.append(f"R5 {step['dim']} {vals}: no candidate group holds it → skipped; "
-                          f"candidates {cands_after}")
+                tr.append(
+                    f"R5 {step['dim']} {vals}: no candidate group holds it → skipped; "
+                    f"candidates {cands_after}"
+                )
             else:
-                tr.append(f"R5 {step['dim']} {vals}: hits {list(step.get('hits', []))} → "
-                          f"candidates {cands_after}")
+                tr.append(
+                    f"R5 {step['dim']} {vals}: hits {list(step.get('hits', []))} → "
+                    f"candidates {cands_after}"
+                )
         tr.append(f"R5: candidates [{self.names(cands)}]")
 
     def r6(self, cands, info, status, pending, conv, tr):
@@ -93,24 +104,32 @@ class Tracer:
         if dropped:
             tr.append(f"R6: dropped {self.names(dropped)} (no available agent, no robot)")
         if not remaining and robot is None:
-            tr.append("R6: no candidate group left → any available agent of the shop "
-                      "(fallback_any, efficiency)")
+            tr.append(
+                "R6: no candidate group left → any available agent of the shop "
+                "(fallback_any, efficiency)"
+            )
             return
         if not remaining:
-            tr.append(f"R6/R7: every remaining group has its robot on → the first in "
-                      f"declaration order: group_robot:{r.g_name[robot]}")
+            tr.append(
+                f"R6/R7: every remaining group has its robot on → the first in "
+                f"declaration order: group_robot:{r.g_name[robot]}"
+            )
             return
         if robot is not None:
-            tr.append(f"R6: robot groups {self.names(g for g in cands if r.g_robot[g])} "
-                      "remain but robot-off groups have agents → pool from those")
+            tr.append(
+                f"R6: robot groups {self.names(g for g in cands if r.g_robot[g])} "
+                "remain but robot-off groups have agents → pool from those"
+            )
         pool = sorted({a for g in remaining for a in r.g_agents[g] if status[a] == ONLINE})
         if len(remaining) == 1:
             g = remaining[0]
             tr.append(f"R6: pool = available agents of {r.g_name[g]} (one group remains)")
             self.pool(pool, r.g_mode[g], r.g_k[g], pending, conv, tr, r.g_agents[g])
         else:
-            tr.append(f"R6: pool = available agents of {self.names(remaining)} (several "
-                      "groups remain: efficiency; group = the chosen agent's first group)")
+            tr.append(
+                f"R6: pool = available agents of {self.names(remaining)} (several "
+                "groups remain: efficiency; group = the chosen agent's first group)"
+            )
             self.pool(pool, modes.EFFICIENCY, 0.0, pending, conv, tr)
 
     def fallback(self, status, pending, tr):
@@ -121,8 +140,7 @@ class Tracer:
         r = self.r
         if mode == modes.CONVERSION:
             strength = next(s for s, v in modes.STRENGTH_K.items() if v == k)
-            tr.append(f"mode: conversion ({strength}: weight = level × (rate + {modes.EPS})"
-                      f"^{k:g})")
+            tr.append(f"mode: conversion ({strength}: weight = level × (rate + {modes.EPS})^{k:g})")
         else:
             tr.append("mode: efficiency (weight = level)")
         rows, rule = modes.scores(pool, mode, k, r.level, pending, conv, r.busy, members)

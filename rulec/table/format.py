@@ -1,4 +1,5 @@
 """The compiled table: binary format (docs/table-format.md), safe loading, and the Table object."""
+
 from __future__ import annotations
 
 import hashlib
@@ -24,12 +25,15 @@ def _fail(code: str, message: str, path: str | None = None) -> TableError:
 
 def encode_body(body: dict) -> bytes:
     """Canonical JSON, zlib level 6: the same body always gives the same bytes."""
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    text = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
     return zlib.compress(text.encode("utf-8"), 6)
 
 
-def pack(body: dict, source_hash: bytes, compiler_version: str, sign_key: bytes | None = None) -> bytes:
+def pack(
+    body: dict, source_hash: bytes, compiler_version: str, sign_key: bytes | None = None
+) -> bytes:
     """Serialise a (validated) body into table bytes."""
     payload = encode_body(body)
     ver = compiler_version.encode("ascii")
@@ -52,22 +56,26 @@ def read_header(data: bytes, path: str | None = None) -> dict:
     if magic != MAGIC:
         raise _fail("B702", "not a rulec table (no RULECTBL magic)", path)
     if version > FORMAT_VERSION or version == 0:
-        raise _fail("B703", f"table format version {version} is not supported "
-                            f"(this runtime reads version {FORMAT_VERSION})", path)
+        raise _fail(
+            "B703",
+            f"table format version {version} is not supported "
+            f"(this runtime reads version {FORMAT_VERSION})",
+            path,
+        )
     pos = _FIXED.size
     need = pos + vlen + 32 + 4 + 32
     if len(data) < need:
         raise _fail("B701", f"table is truncated ({len(data)} bytes, header needs {need})", path)
     try:
-        compiler_version = data[pos:pos + vlen].decode("ascii")
+        compiler_version = data[pos : pos + vlen].decode("ascii")
     except UnicodeDecodeError:
         raise _fail("B704", "table header is corrupt (compiler version)", path) from None
     pos += vlen
-    source_hash = data[pos:pos + 32]
+    source_hash = data[pos : pos + 32]
     pos += 32
     (length,) = struct.unpack_from(">I", data, pos)
     pos += 4
-    checksum = data[pos:pos + 32]
+    checksum = data[pos : pos + 32]
     pos += 32
     signed = bool(flags & FLAG_SIGNED)
     end = pos + length + (32 if signed else 0)
@@ -75,27 +83,38 @@ def read_header(data: bytes, path: str | None = None) -> dict:
         raise _fail("B701", f"table is truncated ({len(data)} bytes, expected {end})", path)
     if len(data) > end:
         raise _fail("B704", f"table is corrupt ({len(data) - end} unexpected trailing bytes)", path)
-    return {"format_version": version, "flags": flags, "signed": signed,
-            "compiler_version": compiler_version, "source_hash": source_hash.hex(),
-            "body_offset": pos, "body_length": length, "checksum": checksum, "size": len(data)}
+    return {
+        "format_version": version,
+        "flags": flags,
+        "signed": signed,
+        "compiler_version": compiler_version,
+        "source_hash": source_hash.hex(),
+        "body_offset": pos,
+        "body_length": length,
+        "checksum": checksum,
+        "size": len(data),
+    }
 
 
-def unpack(data: bytes, path: str | None = None, key: bytes | None = None,
-           require_signature: bool = False) -> tuple[dict, dict]:
+def unpack(
+    data: bytes, path: str | None = None, key: bytes | None = None, require_signature: bool = False
+) -> tuple[dict, dict]:
     """Check and decode table bytes; returns (header, body). Raises TableError."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise _fail("B702", "table data must be bytes", path)
     data = bytes(data)
     head = read_header(data, path)
     start, length = head["body_offset"], head["body_length"]
-    payload = data[start:start + length]
+    payload = data[start : start + length]
     if not hmac.compare_digest(hashlib.sha256(payload).digest(), head["checksum"]):
         raise _fail("B704", "table is corrupt (body checksum mismatch)", path)
     if head["signed"]:
         if key is None:
             raise _fail("B705", "table is signed: pass the key to verify it (--sign-key)", path)
-        sig = data[start + length:]
-        if not hmac.compare_digest(hmac.new(key, data[:start + length], hashlib.sha256).digest(), sig):
+        sig = data[start + length :]
+        if not hmac.compare_digest(
+            hmac.new(key, data[: start + length], hashlib.sha256).digest(), sig
+        ):
             raise _fail("B705", "table signature does not match this key", path)
     elif key is not None or require_signature:
         raise _fail("B705", "table is not signed, but a signature is required", path)
@@ -135,7 +154,7 @@ class Table:
         self._matcher = None
 
     @classmethod
-    def from_body(cls, body: dict) -> "Table":
+    def from_body(cls, body: dict) -> Table:
         """Build from a body dict (checked against the schema; used by tests and the compiler)."""
         problem = schema.check_body(body)
         if problem:
@@ -143,13 +162,19 @@ class Table:
         return cls(body)
 
     @classmethod
-    def from_bytes(cls, data: bytes, path: str | None = None, key: bytes | None = None,
-                   require_signature: bool = False) -> "Table":
+    def from_bytes(
+        cls,
+        data: bytes,
+        path: str | None = None,
+        key: bytes | None = None,
+        require_signature: bool = False,
+    ) -> Table:
         head, body = unpack(data, path, key, require_signature)
         return cls(body, head)
 
     def to_bytes(self, source_hash: bytes = b"\0" * 32, sign_key: bytes | None = None) -> bytes:
         from rulec import __version__
+
         return pack(self.body, source_hash, __version__, sign_key)
 
     # R5 matching -----------------------------------------------------------------------
@@ -157,6 +182,7 @@ class Table:
     def matcher(self):
         if self._matcher is None:
             from rulec.matching.matcher import build_matcher
+
             self._matcher = build_matcher(self.body)
         return self._matcher
 

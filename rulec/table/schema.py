@@ -1,4 +1,5 @@
 """Schema check of a table body, so untrusted table bytes can never crash the runtime."""
+
 from __future__ import annotations
 
 MAX_EXPR_DEPTH = 64
@@ -109,8 +110,23 @@ def _coupon(c, what):
 
 
 def _check_campaign(c, what):
-    _keys(c, what, ("name", "kind", "send_at", "promo", "date", "configured_at", "created_at",
-                    "copy", "coupon", "targets", "segments"))
+    _keys(
+        c,
+        what,
+        (
+            "name",
+            "kind",
+            "send_at",
+            "promo",
+            "date",
+            "configured_at",
+            "created_at",
+            "copy",
+            "coupon",
+            "targets",
+            "segments",
+        ),
+    )
     _is(c["name"], str, what)
     if c["kind"] not in KINDS:
         raise Bad(f"{what}: unknown kind {c['kind']!r}")
@@ -129,14 +145,42 @@ def _check_campaign(c, what):
 
 
 def _check(body):
-    _keys(body, "body", ("shop", "timezone", "routing", "outreach", "attributes", "crowds",
-                         "intents", "labels", "agents", "groups", "tree", "promos", "facts",
-                         "campaigns"))
+    _keys(
+        body,
+        "body",
+        (
+            "shop",
+            "timezone",
+            "routing",
+            "outreach",
+            "attributes",
+            "crowds",
+            "intents",
+            "labels",
+            "agents",
+            "groups",
+            "tree",
+            "promos",
+            "facts",
+            "campaigns",
+        ),
+    )
     _is(body["shop"], str, "shop")
     _is(body["timezone"], str, "timezone")
     r = body["routing"]
-    _keys(r, "routing", ("when_nobody_online", "robot_first", "exclusive_direct",
-                         "busy_threshold", "sticky_hold", "sticky_window", "drain_pool"))
+    _keys(
+        r,
+        "routing",
+        (
+            "when_nobody_online",
+            "robot_first",
+            "exclusive_direct",
+            "busy_threshold",
+            "sticky_hold",
+            "sticky_window",
+            "drain_pool",
+        ),
+    )
     if r["when_nobody_online"] not in TARGETS_NOBODY:
         raise Bad("routing.when_nobody_online is not a known target")
     for k in ("robot_first", "exclusive_direct", "drain_pool"):
@@ -168,8 +212,11 @@ def _check(body):
     groups = _is(body["groups"], list, "groups")
     for i, g in enumerate(groups):
         w = f"groups[{i}]"
-        _keys(g, w, ("name", "agents", "crowd", "product", "intent", "order", "mode",
-                     "strength", "robot"))
+        _keys(
+            g,
+            w,
+            ("name", "agents", "crowd", "product", "intent", "order", "mode", "strength", "robot"),
+        )
         _is(g["name"], str, w)
         for a in _strs(g["agents"], w + ".agents"):
             if a not in ids:
@@ -191,7 +238,7 @@ def _check(body):
     for d in DIMS:
         _check_ids(t["bound"][d], n, f"tree.bound.{d}")
         _is(t["index"][d], dict, f"tree.index.{d}")
-        for v, ids_ in t["index"][d].items():
+        for _v, ids_ in t["index"][d].items():
             _check_ids(ids_, n, f"tree.index.{d}")
     _is(body["promos"], dict, "promos")
     for k, p in body["promos"].items():
@@ -199,8 +246,16 @@ def _check(body):
         _opt(p["presale_start"], str, f"promos.{k}")
         _is(p["last_day"], str, f"promos.{k}")
     f = body["facts"]
-    _keys(f, "facts", ("tool_level", "relationships_last_month_end",
-                       "advanced_relationships_this_month", "grants"))
+    _keys(
+        f,
+        "facts",
+        (
+            "tool_level",
+            "relationships_last_month_end",
+            "advanced_relationships_this_month",
+            "grants",
+        ),
+    )
     _opt(f["tool_level"], str, "facts.tool_level")
     _opt(f["relationships_last_month_end"], int, "facts")
     _opt(f["advanced_relationships_this_month"], int, "facts")

@@ -1,22 +1,29 @@
 """Bad input of every kind gives exit 1 and a positioned diagnostic, never a traceback (issue 2)."""
+
 import json
 
 import pytest
 
 
-@pytest.mark.parametrize("name,content,code", [
-    ("empty.yaml", b"", "P101"),
-    ("blank.rules", b"  \n\n", "P101"),
-    ("binary.yaml", b"\x7fELF\x02\x01\x01\x00\x00\x00", "P102"),
-    ("latin1.yaml", "shop: caf\u00e9\n".encode("latin-1"), "P102"),
-    ("deep.yaml", b"shop: t\nagents: " + b"[" * 5000 + b"]" * 5000 + b"\n", "P104"),
-    ("deepmap.yaml", b"shop: t\nfacts: " + b"{a: " * 100 + b"1" + b"}" * 100 + b"\n", "P104"),
-    ("deep_not.yaml", b"shop: t\ncrowds:\n  x: '" + b"not " * 500 + b"a == 1'\n", "P104"),
-    ("deep_parens.yaml", b"shop: t\ncrowds:\n  x: '" + b"(a == 1 and " * 200 + b"b == 1"
-     + b")" * 200 + b"'\n", "P104"),
-    ("list_top.yaml", b"- 1\n- 2\n", "P105"),
-    ("scalar_top.json", b"42", "P105"),
-])
+@pytest.mark.parametrize(
+    "name,content,code",
+    [
+        ("empty.yaml", b"", "P101"),
+        ("blank.rules", b"  \n\n", "P101"),
+        ("binary.yaml", b"\x7fELF\x02\x01\x01\x00\x00\x00", "P102"),
+        ("latin1.yaml", "shop: caf\u00e9\n".encode("latin-1"), "P102"),
+        ("deep.yaml", b"shop: t\nagents: " + b"[" * 5000 + b"]" * 5000 + b"\n", "P104"),
+        ("deepmap.yaml", b"shop: t\nfacts: " + b"{a: " * 100 + b"1" + b"}" * 100 + b"\n", "P104"),
+        ("deep_not.yaml", b"shop: t\ncrowds:\n  x: '" + b"not " * 500 + b"a == 1'\n", "P104"),
+        (
+            "deep_parens.yaml",
+            b"shop: t\ncrowds:\n  x: '" + b"(a == 1 and " * 200 + b"b == 1" + b")" * 200 + b"'\n",
+            "P104",
+        ),
+        ("list_top.yaml", b"- 1\n- 2\n", "P105"),
+        ("scalar_top.json", b"42", "P105"),
+    ],
+)
 def test_bad_source(tmp_path, cli, name, content, code):
     path = tmp_path / name
     path.write_bytes(content)
@@ -41,8 +48,10 @@ def test_huge_source_is_refused(tmp_path, cli):
 
 def test_several_errors_in_one_run(tmp_path, cli):
     path = tmp_path / "many.yaml"
-    path.write_text("shop: t\nagents: {a1: {level: 9}}\ngroups:\n"
-                    "  G: {agents: [a1, zz], order: [unpayed]}\n", encoding="utf-8")
+    path.write_text(
+        "shop: t\nagents: {a1: {level: 9}}\ngroups:\n  G: {agents: [a1, zz], order: [unpayed]}\n",
+        encoding="utf-8",
+    )
     r = cli("check", path)
     assert r.code == 1
     for code in ("V400", "N200", "V401"):
@@ -56,8 +65,15 @@ def test_json_format(tmp_path, cli):
     r = cli("check", path, "--format", "json")
     assert r.code == 1
     [d] = json.loads(r.out)
-    assert d == {"file": str(path), "line": 2, "col": 22, "severity": "error", "code": "V400",
-                 "message": "agent a1: level 0 is out of range 1..5", "hints": []}
+    assert d == {
+        "file": str(path),
+        "line": 2,
+        "col": 22,
+        "severity": "error",
+        "code": "V400",
+        "message": "agent a1: level 0 is out of range 1..5",
+        "hints": [],
+    }
 
 
 def test_caret_under_the_error(tmp_path, cli):
@@ -107,8 +123,14 @@ def test_json_fast_path_gives_the_same_table_and_positions(tmp_path, cli):
     """A clean .json source takes the fast path; the table is the same as through YAML, and a
     source with a problem still gets positioned diagnostics."""
     import json as _json
-    src = {"shop": "t", "attributes": {"x": "int"}, "crowds": {"big": "x > 3"},
-           "agents": {"a1": {"level": 2}}, "groups": {"G": {"agents": ["a1"], "crowd": ["big"]}}}
+
+    src = {
+        "shop": "t",
+        "attributes": {"x": "int"},
+        "crowds": {"big": "x > 3"},
+        "agents": {"a1": {"level": 2}},
+        "groups": {"G": {"agents": ["a1"], "crowd": ["big"]}},
+    }
     (tmp_path / "s.json").write_text(_json.dumps(src))
     (tmp_path / "s.yaml").write_text(_json.dumps(src))
     assert cli("compile", tmp_path / "s.json", "-o", tmp_path / "a.rtbl").code == 0

@@ -3,6 +3,7 @@
 A case file starts with `# expect: CODE [LINE:COL] [text]` lines (or `# expect: none`). The
 compiler must report exactly those codes, at those positions, with messages containing the text.
 """
+
 import pathlib
 import re
 
@@ -30,16 +31,19 @@ def test_case(path):
     result = compile_path(path)
     want = expectations(path)
     got = result.diagnostics
-    assert sorted({d.code for d in got}) == sorted({w[0] for w in want}), \
-        [f"{d.code} {d.span and (d.span.line, d.span.col)} {d.message}" for d in got]
+    assert sorted({d.code for d in got}) == sorted({w[0] for w in want}), [
+        f"{d.code} {d.span and (d.span.line, d.span.col)} {d.message}" for d in got
+    ]
     for code, line, col, text in want:
         matching = [d for d in got if d.code == code]
         if line is not None:
-            assert any(d.span and (d.span.line, d.span.col) == (line, col) for d in matching), \
-                [(d.span, d.message) for d in matching]
+            assert any(d.span and (d.span.line, d.span.col) == (line, col) for d in matching), [
+                (d.span, d.message) for d in matching
+            ]
         if text:
-            assert any(text in d.message or any(text in h for h in d.hints) for d in matching), \
-                [(d.message, d.hints) for d in matching]
+            assert any(text in d.message or any(text in h for h in d.hints) for d in matching), [
+                (d.message, d.hints) for d in matching
+            ]
     if not any(w[0][0] not in "W" for w in want):
         assert result.ok and result.table is not None
 
@@ -47,8 +51,10 @@ def test_case(path):
 def test_every_code_the_compiler_emits_has_a_case():
     """Each diagnostic code of the compiler appears in at least one case file."""
     import rulec.compiler as pkg
-    src = "\n".join(p.read_text(encoding="utf-8")
-                    for p in pathlib.Path(pkg.__file__).parent.rglob("*.py"))
+
+    src = "\n".join(
+        p.read_text(encoding="utf-8") for p in pathlib.Path(pkg.__file__).parent.rglob("*.py")
+    )
     emitted = set(re.findall(r'"([PNTVW]\d{3})"', src))
     covered = {w[0] for p in CASES for w in expectations(p)}
     covered |= {"P101", "P102", "P104", "P110"}  # tested in test_bad_input.py
@@ -58,6 +64,7 @@ def test_every_code_the_compiler_emits_has_a_case():
 def test_every_code_is_documented():
     """docs/diagnostics.md lists every code any stage emits (ranges like E800–E809 count)."""
     import rulec
+
     root = pathlib.Path(rulec.__file__).parent
     src = "\n".join(p.read_text(encoding="utf-8") for p in root.rglob("*.py"))
     src += "\n".join(p.read_text(encoding="utf-8") for p in root.rglob("*.pyx"))

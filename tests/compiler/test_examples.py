@@ -1,4 +1,5 @@
 """Every example in rules/ and the contract's YAML example compile, twice to the same bytes."""
+
 import pathlib
 import re
 

@@ -1,4 +1,5 @@
 """The table format (docs/table-format.md): determinism, integrity checks, signing, runtime-only load."""
+
 import json
 import pathlib
 import struct
@@ -33,6 +34,7 @@ def test_header_fields(table_file):
     assert data[:8] == b"RULECTBL"
     assert head["format_version"] == 1 and head["compiler_version"] == rulec.__version__
     import hashlib
+
     assert head["source_hash"] == hashlib.sha256(CONTRACT.read_bytes()).hexdigest()
 
 
@@ -83,11 +85,14 @@ def test_newer_format_version(tmp_path, cli, table_file):
     _refused(tmp_path, bytes(data), "B703", cli)
 
 
-@pytest.mark.parametrize("body", [
-    {"shop": "x"},                                        # lacks everything else
-    "not a dict",
-    [[[[[]]]]],
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"shop": "x"},  # lacks everything else
+        "not a dict",
+        [[[[[]]]]],
+    ],
+)
 def test_malformed_body_with_valid_checksum(tmp_path, cli, body):
     _refused(tmp_path, tables.pack(body, b"\0" * 32, "0.1.0"), "B706", cli)
 

@@ -1,4 +1,5 @@
 """Helpers for the language tests: model comparison without positions, leak walking."""
+
 import pathlib
 
 import attrs
@@ -32,8 +33,9 @@ def leaks(obj, path="shop"):
                     bad.append(f"{where} key {type(k).__name__}")
                 stack.append((v, f"{where}.{k}"))
         elif attrs.has(type(node)) and type(node).__module__ == m.__name__:
-            stack.extend((getattr(node, a.name), f"{where}.{a.name}")
-                         for a in attrs.fields(type(node)))
+            stack.extend(
+                (getattr(node, a.name), f"{where}.{a.name}") for a in attrs.fields(type(node))
+            )
         else:
             bad.append(f"{where}: {type(node).__module__}.{type(node).__name__}")
     return bad

@@ -1,4 +1,5 @@
 """Errors in .rules files: positioned P1xx diagnostics with hints, never a traceback."""
+
 import unicodedata
 
 import pytest
@@ -20,24 +21,27 @@ def one(text):
     return ds[0]
 
 
-@pytest.mark.parametrize("text,line,col,hint", [
-    ("shop s\ngrop g {}", 2, 1, "`group`"),
-    ("shop s\nrouting { robot_first no }", 2, 23, "`on`"),
-    ("shop s\nrouting { robot_frist on }", 2, 11, "did you mean `robot_first`?"),
-    ("shop s\nagent bob level", 2, 16, "a whole number"),
-    ("shop s\ncrowd vip = a >", 2, 16, "a number"),
-    ("shop s\ncrowd vip = a ? 3", 2, 15, "a comparison"),
-    ("shop s\ngroup g { agents a b }", 2, 20, "`,`"),
-    ("shop s\ngroup g { agents a\n\n", 2, 19, "`}`"),
-    ("shop s\ngroup g { agents a b }", 2, 20, "`,`"),
-    ("shop s\nagent bob xyz", 2, 11, "`level`"),
-    ("shop s\ncampaign c { send_at 2023-01-01T00:00:00+08:00 }", 2, 12, "a name"),
-    ("shop s\ncampaign c batch { target v { copy x } }", 2, 36, "a quoted string"),
-    ("shop s\npromo p last_day 12/12", 2, 18, "a date or time"),
-    ("shop s\ntimezone 8", 2, 10, "a time zone"),
-    ("shop s\ncrowd vip: a > 1", 2, 10, "`=`"),
-    ('shop s\ncrowd c = a == "unterminated', 2, 16, None),
-])
+@pytest.mark.parametrize(
+    "text,line,col,hint",
+    [
+        ("shop s\ngrop g {}", 2, 1, "`group`"),
+        ("shop s\nrouting { robot_first no }", 2, 23, "`on`"),
+        ("shop s\nrouting { robot_frist on }", 2, 11, "did you mean `robot_first`?"),
+        ("shop s\nagent bob level", 2, 16, "a whole number"),
+        ("shop s\ncrowd vip = a >", 2, 16, "a number"),
+        ("shop s\ncrowd vip = a ? 3", 2, 15, "a comparison"),
+        ("shop s\ngroup g { agents a b }", 2, 20, "`,`"),
+        ("shop s\ngroup g { agents a\n\n", 2, 19, "`}`"),
+        ("shop s\ngroup g { agents a b }", 2, 20, "`,`"),
+        ("shop s\nagent bob xyz", 2, 11, "`level`"),
+        ("shop s\ncampaign c { send_at 2023-01-01T00:00:00+08:00 }", 2, 12, "a name"),
+        ("shop s\ncampaign c batch { target v { copy x } }", 2, 36, "a quoted string"),
+        ("shop s\npromo p last_day 12/12", 2, 18, "a date or time"),
+        ("shop s\ntimezone 8", 2, 10, "a time zone"),
+        ("shop s\ncrowd vip: a > 1", 2, 10, "`=`"),
+        ('shop s\ncrowd c = a == "unterminated', 2, 16, None),
+    ],
+)
 def test_syntax_error_is_positioned_with_expectations(text, line, col, hint):
     """P100 at the offending token, with what would have been accepted there."""
     d = one(text)
@@ -70,7 +74,7 @@ def test_repeated_settings_are_p103():
     assert one("shop s\nrouting { sticky hold 1h hold 2h }").code == "P103"
     assert one("shop s\nfacts { grants a; grants b }").code == "P103"
     assert one("shop s\ngroup g { mode efficiency; mode conversion low }").code == "P103"
-    assert one("shop s\ncampaign c batch { copy \"a\"; copy \"b\" }").code == "P103"
+    assert one('shop s\ncampaign c batch { copy "a"; copy "b" }').code == "P103"
     assert one("shop s\npromo p last_day 2023-12-12 last_day 2023-12-13").code == "P103"
     assert one('shop s\ncampaign c batch { target v { copy "a"; copy "b" } }').code == "P103"
 
@@ -110,6 +114,7 @@ def test_deep_expression_is_p104_not_a_crash():
 
 def test_predicate_as_deep_as_yaml_allows_is_accepted():
     from rulec.compiler.frontend_predicate import MAX_DEPTH, parse_predicate
+
     n = MAX_DEPTH
     while True:  # the deepest `not not ... a` the predicate parser (used for YAML) accepts
         try:
@@ -156,7 +161,9 @@ def test_grammar_is_conflict_free_in_strict_mode_and_parses_alike():
     """Strict mode refuses any LALR conflict or terminal collision when the parser is built;
     the parser the commands use (built without the collision analysis) parses the same."""
     from lang_helpers import EXAMPLES
+
     from rulec.grammar.loader import parser
+
     strict = parser(strict=True)
     assert strict.options.strict and set(strict.options.start) == {"predicate", "rules_file"}
     for path in sorted(EXAMPLES.glob("*.rules")):

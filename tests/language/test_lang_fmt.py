@@ -1,9 +1,10 @@
 """`rulec fmt`: canonical output, --check, --to, -o, comments kept, errors as diagnostics."""
+
 import shutil
 
 import pytest
-
 from lang_helpers import EXAMPLES, plain
+
 from rulec.compiler.frontend_rules import parse_rules
 from rulec.compiler.frontend_yaml import parse_yaml
 
@@ -56,8 +57,16 @@ def messy(tmp_path):
 def test_fmt_prints_canonical_text_keeping_comments(cli, messy):
     r = cli("fmt", messy)
     assert r.code == 0 and r.err == ""
-    assert all(c in r.out for c in ("# header comment", "# night shift", "# the end",
-                                    "# inside a block", "# before the routing block"))
+    assert all(
+        c in r.out
+        for c in (
+            "# header comment",
+            "# night shift",
+            "# the end",
+            "# inside a block",
+            "# before the routing block",
+        )
+    )
     assert plain(parse_rules(r.out, "x")) == plain(parse_rules(MESSY, "y"))
 
 
@@ -74,8 +83,7 @@ def test_fmt_check_names_the_file_and_exits_1(cli, messy):
     assert r.code == 1 and r.out == "" and str(messy) in r.err and "canonical" in r.err
 
 
-@pytest.mark.parametrize("name", ["article000.rules", "shop-double12.rules",
-                                  "shop-double12.yaml"])
+@pytest.mark.parametrize("name", ["article000.rules", "shop-double12.rules", "shop-double12.yaml"])
 def test_examples_are_canonical(cli, name):
     assert cli("fmt", "--check", EXAMPLES / name).code == 0
 
@@ -85,7 +93,8 @@ def test_fmt_to_yaml_and_back(cli, tmp_path):
     y = tmp_path / "shop.yaml"
     assert cli("fmt", "--to", "yaml", src, "-o", y).code == 0
     assert plain(parse_yaml(y.read_text(encoding="utf-8"), "y")) == plain(
-        parse_rules(src.read_text(encoding="utf-8"), "r"))
+        parse_rules(src.read_text(encoding="utf-8"), "r")
+    )
     back = cli("fmt", "--to", "rules", y)
     assert back.code == 0
     assert plain(parse_rules(back.out, "b")) == plain(parse_rules(src.read_text("utf-8"), "r"))
@@ -139,8 +148,9 @@ def test_fmt_does_not_change_an_example(cli, tmp_path):
 
 def test_a_header_comment_stays_on_top(cli, tmp_path):
     path = tmp_path / "h.rules"
-    path.write_text("# Shop rules, owner: ops\n# second line\n\nagent a  # x\nshop s\n",
-                    encoding="utf-8")
+    path.write_text(
+        "# Shop rules, owner: ops\n# second line\n\nagent a  # x\nshop s\n", encoding="utf-8"
+    )
     r = cli("fmt", path)
     assert r.out == "# Shop rules, owner: ops\n# second line\n\nshop s\n\nagent a  # x\n"
 
@@ -148,11 +158,14 @@ def test_a_header_comment_stays_on_top(cli, tmp_path):
 def test_fmt_refuses_output_that_would_change_the_rules(cli, messy, monkeypatch):
     """A safety net: a printer bug must never rewrite an operator's file into other rules."""
     from rulec.compiler import printer_rules
+
     real = printer_rules.sections
 
     def broken(shop):  # prints every agent at level 1
-        return [[(k, [ln.replace("level 2", "level 1") for ln in lines]) for k, lines in sec]
-                for sec in real(shop)]
+        return [
+            [(k, [ln.replace("level 2", "level 1") for ln in lines]) for k, lines in sec]
+            for sec in real(shop)
+        ]
 
     monkeypatch.setattr(printer_rules, "sections", broken)
     before = messy.read_text(encoding="utf-8")

@@ -1,7 +1,8 @@
 """The .rules language: every construct parses into the model both frontends share."""
-import pytest
 
+import pytest
 from lang_helpers import EXAMPLES, leaks, plain
+
 from rulec.compiler import model as m
 from rulec.compiler.frontend_rules import parse_rules
 from rulec.compiler.frontend_yaml import parse_yaml
@@ -159,17 +160,25 @@ def test_contract_example_is_the_same_model_in_both_surfaces():
 def test_settings_become_values_with_seconds():
     shop = parse(CONTRACT)
     r = {k: v.value for k, v in shop.routing.items()}
-    assert r == {"when_nobody_online": "message_pool", "robot_first": False,
-                 "exclusive_direct": False, "busy_threshold": 4, "sticky_hold": 86400,
-                 "sticky_window": 259200}
+    assert r == {
+        "when_nobody_online": "message_pool",
+        "robot_first": False,
+        "exclusive_direct": False,
+        "busy_threshold": 4,
+        "sticky_hold": 86400,
+        "sticky_window": 259200,
+    }
     assert set(r) <= set(m.ROUTING_DEFAULTS)
-    assert {k: v.value for k, v in shop.outreach.items()} == {"cap_window": 604800,
-                                                              "max_delay": 86400}
+    assert {k: v.value for k, v in shop.outreach.items()} == {
+        "cap_window": 604800,
+        "max_delay": 86400,
+    }
     assert shop.timezone.value == "Asia/Shanghai"
 
 
-@pytest.mark.parametrize("text,seconds", [("90s", 90), ("30m", 1800), ("24h", 86400),
-                                          ("7d", 604800), ("1d12h", 129600)])
+@pytest.mark.parametrize(
+    "text,seconds", [("90s", 90), ("30m", 1800), ("24h", 86400), ("7d", 604800), ("1d12h", 129600)]
+)
 def test_durations_take_a_unit(text, seconds):
     shop = parse(f"shop s\nrouting {{ sticky window {text} }}\noutreach {{ max_delay {text} }}")
     assert shop.routing["sticky_window"].value == seconds
@@ -178,21 +187,29 @@ def test_durations_take_a_unit(text, seconds):
 
 def test_drain_pool_and_switch_spellings():
     shop = parse("shop s\nrouting { drain_pool on; robot_first true; exclusive_direct false }")
-    assert [shop.routing[k].value for k in ("drain_pool", "robot_first", "exclusive_direct")] \
-        == [True, True, False]
+    assert [shop.routing[k].value for k in ("drain_pool", "robot_first", "exclusive_direct")] == [
+        True,
+        True,
+        False,
+    ]
 
 
 def test_sticky_parts_in_any_order_or_alone():
     shop = parse("shop s\nrouting { sticky window 48h hold 2h }")
     assert (shop.routing["sticky_hold"].value, shop.routing["sticky_window"].value) == (
-        7200, 172800)
+        7200,
+        172800,
+    )
     assert "sticky_window" not in parse("shop s\nrouting { sticky hold 1h }").routing
 
 
 def test_attributes_crowds_and_intents_are_native_predicates():
     shop = parse(CONTRACT)
     assert [(a.name, a.type) for a in shop.attributes] == [
-        ("member_level", "int"), ("total_spent", "number"), ("city", "string")]
+        ("member_level", "int"),
+        ("total_spent", "number"),
+        ("city", "string"),
+    ]
     vip = shop.crowds[0]
     assert vip.name == "vip" and vip.text == "member_level >= 3 and total_spent > 1000"
     assert isinstance(vip.expr, m.BoolOp) and vip.expr.op == "and"
@@ -236,8 +253,10 @@ def test_conversion_mode_and_robot():
 def test_enum_words_are_carried_for_the_passes_to_check():
     """Unknown modes, kinds, types and states are not syntax errors: the passes say
     'did you mean' (V401)."""
-    shop = parse("shop s\nattribute a: integer\ngroup g { order unpayed; mode fast }\n"
-                 "routing { when_nobody_online pool }\ncampaign c blast { }")
+    shop = parse(
+        "shop s\nattribute a: integer\ngroup g { order unpayed; mode fast }\n"
+        "routing { when_nobody_online pool }\ncampaign c blast { }"
+    )
     assert shop.attributes[0].type == "integer"
     assert shop.groups[0].order[0].name == "unpayed" and shop.groups[0].mode == "fast"
     assert shop.routing["when_nobody_online"].value == "pool"
@@ -250,17 +269,19 @@ def test_product_ids_with_hyphens_digits_and_quotes():
 
 
 def test_keywords_are_names_where_a_name_is_expected():
-    shop = parse('shop group\nagent agent\ngroup mode { agents agent; crowd robot }')
+    shop = parse("shop group\nagent agent\ngroup mode { agents agent; crowd robot }")
     assert shop.name == "group" and shop.agents[0].id == "agent"
     assert shop.groups[0].name == "mode" and shop.groups[0].crowd[0].name == "robot"
 
 
 def test_chinese_identifiers_everywhere():
-    shop = parse("shop 山野茶铺\nattribute 等级: int\ncrowd 老客 = 等级 >= 2\n"
-                 "intent 退款 = message contains \"退\"\nagent 小美\n"
-                 "group 售后组 { agents 小美; crowd 老客; intent 退款 }\n"
-                 "promo 双十二 last_day 2023-12-12\n"
-                 "campaign 召回 recall { promo 双十二; copy \"回来看看\"; coupon 券1 kind cs_channel }")
+    shop = parse(
+        "shop 山野茶铺\nattribute 等级: int\ncrowd 老客 = 等级 >= 2\n"
+        'intent 退款 = message contains "退"\nagent 小美\n'
+        "group 售后组 { agents 小美; crowd 老客; intent 退款 }\n"
+        "promo 双十二 last_day 2023-12-12\n"
+        'campaign 召回 recall { promo 双十二; copy "回来看看"; coupon 券1 kind cs_channel }'
+    )
     assert shop.name == "山野茶铺"
     assert shop.crowds[0].expr.left.name == "等级"
     assert shop.groups[0].intent[0].name == "退款"
@@ -287,12 +308,13 @@ def test_campaign_fields():
     seg = recall.segments[0]
     assert (seg.crowd.name, seg.copy, seg.coupon.id) == ("vip", "VIP 回来看看", "CS2")
     week = parse(CONTRACT).campaigns[0]
-    assert [(t.crowd.name, t.copy) for t in week.targets] == [("vip", "VIP 专享"),
-                                                             ("local", "同城包邮")]
+    assert [(t.crowd.name, t.copy) for t in week.targets] == [
+        ("vip", "VIP 专享"),
+        ("local", "同城包邮"),
+    ]
     assert week.targets[0].coupon.kind is None and week.targets[1].coupon is None
     green = parse(CONTRACT).campaigns[2]
-    assert (green.date.value, green.created_at.value) == ("2023-12-12",
-                                                          "2023-12-10T12:00:00+08:00")
+    assert (green.date.value, green.created_at.value) == ("2023-12-12", "2023-12-10T12:00:00+08:00")
 
 
 def test_target_without_body():
@@ -303,9 +325,11 @@ def test_target_without_body():
 def test_facts():
     f = parse(CONTRACT).facts
     assert {k: v.value for k, v in f.items()} == {
-        "tool_level": "advanced", "relationships_last_month_end": 12000,
+        "tool_level": "advanced",
+        "relationships_last_month_end": 12000,
         "advanced_relationships_this_month": 15000,
-        "grants": ["green_channel", "cart_coupon", "super_discount"]}
+        "grants": ["green_channel", "cart_coupon", "super_discount"],
+    }
     assert parse("shop s\nfacts { grants }").facts["grants"].value == []
 
 
@@ -339,6 +363,7 @@ def test_no_lark_tree_or_token_leaks_into_the_model(path):
 
 def test_leak_walker_finds_tokens():
     from lark import Token
+
     shop = parse("shop s\nagent a")
     shop.agents[0].id = Token("ID", "a")
     assert leaks(shop) == ["shop.agents[0].id: lark.lexer.Token"]
@@ -346,5 +371,6 @@ def test_leak_walker_finds_tokens():
 
 def test_predicate_start_symbol_still_works():
     from rulec.compiler.frontend_predicate import parse_predicate
+
     e = parse_predicate('not (a in [1, 2]) or b contains "x"')
     assert isinstance(e, m.BoolOp) and isinstance(e.items[0], m.Not)

@@ -1,5 +1,6 @@
 """Every conformance scenario's rules, written in the .rules language by the printer, compile
 to the same table body as the YAML (JSON) original: one model, two surfaces (contract)."""
+
 import json
 import pathlib
 
@@ -36,8 +37,9 @@ def test_contract_yaml_example_is_the_rules_example():
     import re
 
     from lang_helpers import plain
-    from rulec.compiler.frontend_rules import parse_rules
     from test_lang_parse import CONTRACT
+
+    from rulec.compiler.frontend_rules import parse_rules
 
     text = CONTRACT_MD.read_text(encoding="utf-8")
     example = re.search(r"```yaml\n(.*?)```", text, re.S).group(1)

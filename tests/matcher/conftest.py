@@ -1,10 +1,10 @@
 """Matcher fixtures: every test runs on both implementations (Cython skipped only when not built)."""
+
 import pytest
+from matcher_bodies import make_body
 
 from rulec.matching import matcher as M
 from rulec.table.format import Table
-
-from matcher_bodies import make_body
 
 IMPLS = ["python", "cython"]
 
@@ -19,8 +19,10 @@ def impl(request):
 @pytest.fixture
 def build(impl):
     """build(groups, crowds=(), intents=()) -> matcher of the given implementation."""
+
     def _build(groups, crowds=(), intents=(), attributes=None):
         body = make_body(groups, crowds, intents, attributes)
         Table.from_body(body)  # schema check
         return M.build_matcher(body, impl)
+
     return _build

@@ -1,4 +1,5 @@
 """Columnar R5 entry point: match_columns gives the same candidates as match on the same chats."""
+
 import math
 import random
 from array import array
@@ -7,12 +8,19 @@ import pytest
 
 from rulec.errors import InputError
 
-GROUPS = [{"name": "vip", "crowd": ["vip"]}, {"name": "local", "crowd": ["local", "lab"]},
-          {"name": "pa", "product": ["a"], "order": ["unpaid"]}, {"name": "pb", "product": ["b"]},
-          {"name": "refund", "intent": ["refund", "ask"]}, {"name": "any"}]
-CROWDS = [("vip", ["and", [["cmp", ">=", "level", 3], ["cmp", ">", "spent", 100.5]]]),
-          ("local", ["in", "city", ["杭州", "上海"]]),
-          ("big", ["or", [["cmp", ">", "n", 2 ** 60], ["contains", "tags", "x"]]])]
+GROUPS = [
+    {"name": "vip", "crowd": ["vip"]},
+    {"name": "local", "crowd": ["local", "lab"]},
+    {"name": "pa", "product": ["a"], "order": ["unpaid"]},
+    {"name": "pb", "product": ["b"]},
+    {"name": "refund", "intent": ["refund", "ask"]},
+    {"name": "any"},
+]
+CROWDS = [
+    ("vip", ["and", [["cmp", ">=", "level", 3], ["cmp", ">", "spent", 100.5]]]),
+    ("local", ["in", "city", ["杭州", "上海"]]),
+    ("big", ["or", [["cmp", ">", "n", 2**60], ["contains", "tags", "x"]]]),
+]
 INTENTS = [("refund", ["contains_any", "message", ["退款", "退货"]])]
 
 
@@ -27,14 +35,17 @@ def _chats(k):
             attrs["spent"] = rnd.choice([0.0, 100.5, 100.75, 3000.0])
         if rnd.random() < 0.8:
             attrs["city"] = rnd.choice(["杭州", "上海", "北京", True, ["杭州"]])
-        attrs["n"] = rnd.choice([0, 2 ** 60 + 1, -(2 ** 62)])
+        attrs["n"] = rnd.choice([0, 2**60 + 1, -(2**62)])
         if rnd.random() < 0.5:
             attrs["tags"] = rnd.choice([["x", "y"], ["y"], "xx"])
-        chat = {"attrs": attrs, "product": rnd.choice(["a", "b", "zz", None]),
-                "order": rnd.choice(["unpaid", "paid", None]),
-                "intent": rnd.choice(["ask", None, "nope"]),
-                "crowds": rnd.choice([[], ["lab"]]),
-                "message": rnd.choice(["我要退款", "hi", None])}
+        chat = {
+            "attrs": attrs,
+            "product": rnd.choice(["a", "b", "zz", None]),
+            "order": rnd.choice(["unpaid", "paid", None]),
+            "intent": rnd.choice(["ask", None, "nope"]),
+            "crowds": rnd.choice([[], ["lab"]]),
+            "message": rnd.choice(["我要退款", "hi", None]),
+        }
         out.append(chat)
     return out
 
@@ -56,6 +67,7 @@ def _columns(m, chats):
                 vocab.append(v)
                 ids.append(len(vocab) - 1)
         return ids, vocab
+
     attrs = [c["attrs"] for c in chats]
     cols = {
         "level": array("q", [a.get("level", 0) for a in attrs]),
@@ -65,10 +77,14 @@ def _columns(m, chats):
         "tags": values("tags", lambda c: c["attrs"].get("tags")),
         "message": values("message", lambda c: c["message"]),
     }
-    return dict(n=n, product=codes("product", lambda c: c["product"]),
-                order=codes("order", lambda c: c["order"]),
-                intent=codes("intent", lambda c: c["intent"]),
-                crowd=codes("crowd", lambda c: (c["crowds"] or [None])[0]), columns=cols)
+    return dict(
+        n=n,
+        product=codes("product", lambda c: c["product"]),
+        order=codes("order", lambda c: c["order"]),
+        intent=codes("intent", lambda c: c["intent"]),
+        crowd=codes("crowd", lambda c: (c["crowds"] or [None])[0]),
+        columns=cols,
+    )
 
 
 def test_r5_match_columns_equals_match(build):
@@ -87,7 +103,9 @@ def test_r5_match_columns_equals_match(build):
 def test_match_columns_defaults_and_errors(build):
     """No columns means no values; bad codes and buffers are E841 input errors."""
     m = build(GROUPS, CROWDS, INTENTS)
-    out = m.match_columns(3, product=array("i", [m.code("product", "a"), 0, m.code("product", "b")]))
+    out = m.match_columns(
+        3, product=array("i", [m.code("product", "a"), 0, m.code("product", "b")])
+    )
     assert [m.outcomes()[i] for i in out] == [("pa",), tuple(g["name"] for g in GROUPS), ("pb",)]
     assert list(m.match_columns(0)) == []
     with pytest.raises(InputError) as info:

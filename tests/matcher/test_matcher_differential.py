@@ -1,25 +1,42 @@
 """R5 differential property: Cython, pure Python and the reference agree on random bodies and chats."""
+
 import math
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from matcher_bodies import make_body
 
 from rulec.errors import InputError
 from rulec.matching import matcher as M
 from rulec.matching import reference
 from rulec.table.format import Table
 
-from matcher_bodies import make_body
-
 ATTRS = ["a", "b", "message"]
 WORDS = ["", "x", "xy", "y", "Z", "退款", "b"]
-LITS = [0, 1, -1, 2, 3, 2.0, 0.5, -0.0, 1e300, 2 ** 53, 2 ** 53 + 1, float(2 ** 53), -(2 ** 63),
-        10 ** 20, True, False] + WORDS
+LITS = [
+    0,
+    1,
+    -1,
+    2,
+    3,
+    2.0,
+    0.5,
+    -0.0,
+    1e300,
+    2**53,
+    2**53 + 1,
+    float(2**53),
+    -(2**63),
+    10**20,
+    True,
+    False,
+] + WORDS
 literals = st.sampled_from(LITS)
 values = st.one_of(
     st.sampled_from(LITS + [None, math.nan, math.inf, -math.inf, 2.5, -7, "xyz", "退款了"]),
     st.lists(st.one_of(st.sampled_from(WORDS), st.integers(0, 2)), max_size=3),
-    st.dictionaries(st.just("k"), st.integers(), max_size=1))
+    st.dictionaries(st.just("k"), st.integers(), max_size=1),
+)
 attr = st.sampled_from(ATTRS)
 leaves = st.one_of(
     st.tuples(st.just("cmp"), st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), attr, literals),
@@ -28,25 +45,44 @@ leaves = st.one_of(
     st.tuples(st.just("contains_any"), attr, st.lists(st.sampled_from(WORDS), max_size=3)),
     st.tuples(st.just("const"), st.booleans()),
 ).map(list)
-exprs = st.recursive(leaves, lambda sub: st.one_of(
-    st.tuples(st.sampled_from(["and", "or"]), st.lists(sub, min_size=2, max_size=3)).map(list),
-    st.tuples(st.just("not"), sub).map(list)), max_leaves=6)
+exprs = st.recursive(
+    leaves,
+    lambda sub: st.one_of(
+        st.tuples(st.sampled_from(["and", "or"]), st.lists(sub, min_size=2, max_size=3)).map(list),
+        st.tuples(st.just("not"), sub).map(list),
+    ),
+    max_leaves=6,
+)
 
 CROWDS = ["k0", "k1", "k2", "lab"]
 INTENTS = ["i0", "i1", "ilab"]
-DIMVALS = {"crowd": CROWDS, "product": ["p0", "p1", "p2"], "intent": INTENTS,
-           "order": ["unpaid", "paid", "after_sale"]}
-group = st.fixed_dictionaries({d: st.lists(st.sampled_from(v), max_size=2, unique=True)
-                               for d, v in DIMVALS.items()})
+DIMVALS = {
+    "crowd": CROWDS,
+    "product": ["p0", "p1", "p2"],
+    "intent": INTENTS,
+    "order": ["unpaid", "paid", "after_sale"],
+}
+group = st.fixed_dictionaries(
+    {d: st.lists(st.sampled_from(v), max_size=2, unique=True) for d, v in DIMVALS.items()}
+)
+
+
 def chats_for(vals):
-    return st.lists(st.fixed_dictionaries({}, optional={
-    "attrs": st.fixed_dictionaries({}, optional={a: vals for a in ATTRS}),
-    "crowds": st.lists(st.sampled_from(CROWDS + ["zz"]), max_size=2),
-    "product": st.sampled_from(DIMVALS["product"] + ["p9", None]),
-    "order": st.sampled_from(DIMVALS["order"] + [None]),
-    "intent": st.sampled_from(INTENTS + ["zz", None]),
-    "message": st.one_of(st.none(), st.sampled_from(WORDS + ["我要退款"])),
-}), min_size=4, max_size=12)
+    return st.lists(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "attrs": st.fixed_dictionaries({}, optional={a: vals for a in ATTRS}),
+                "crowds": st.lists(st.sampled_from(CROWDS + ["zz"]), max_size=2),
+                "product": st.sampled_from(DIMVALS["product"] + ["p9", None]),
+                "order": st.sampled_from(DIMVALS["order"] + [None]),
+                "intent": st.sampled_from(INTENTS + ["zz", None]),
+                "message": st.one_of(st.none(), st.sampled_from(WORDS + ["我要退款"])),
+            },
+        ),
+        min_size=4,
+        max_size=12,
+    )
 
 
 def _lits(expr, out):
@@ -72,7 +108,7 @@ def _near(x):
         out = [x - 1, x + 0.5, str(x)]
         if x in (0, 1):
             out.append(bool(x))
-        if isinstance(x, int) and abs(x) < 2 ** 60:
+        if isinstance(x, int) and abs(x) < 2**60:
             out.append(float(x))
         return out
     return [x + "y", x[:-1], [x]]
@@ -83,15 +119,16 @@ def bodies(draw):
     n = draw(st.sampled_from([0, 1, 3, 8, 65, 130]))
     gs = draw(st.lists(group, min_size=n, max_size=n))
     groups = [{"name": f"g{i}", **g} for i, g in enumerate(gs)]
-    crowds = [(name, draw(exprs)) for name in CROWDS[:draw(st.integers(0, 3))]]
-    intents = [(name, draw(exprs)) for name in INTENTS[:draw(st.integers(0, 2))]]
+    crowds = [(name, draw(exprs)) for name in CROWDS[: draw(st.integers(0, 3))]]
+    intents = [(name, draw(exprs)) for name in INTENTS[: draw(st.integers(0, 2))]]
     body = make_body(groups, crowds, intents)
     # chat values are mostly the body's own literals, so comparisons sit on their edges
     used = [x for _, e in crowds + intents for x in _lits(e, [])]
     near = [y for x in used for y in _near(x)]
     edge = st.sampled_from(used + near) if used else values
-    vals = st.one_of(edge, edge, edge, values,
-                     st.lists(st.sampled_from(used) if used else literals, max_size=2))
+    vals = st.one_of(
+        edge, edge, edge, values, st.lists(st.sampled_from(used) if used else literals, max_size=2)
+    )
     return body, draw(chats_for(vals))
 
 
@@ -155,11 +192,17 @@ def test_expr_matchers_agree_with_reference(case):
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3),
     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=2), c, max_size=3),
-    max_leaves=5)
+    max_leaves=5,
+)
 FIELDS = ["attrs", "crowds", "product", "order", "intent", "message", "buyer"]
-ODD_BODY = make_body([{"name": "A", "crowd": ["k"], "product": ["a"]},
-                      {"name": "B", "intent": ["i"], "order": ["x"]}],
-                     [("k", ["cmp", ">", "a", 1])], [("i", ["contains", "message", "a"])])
+ODD_BODY = make_body(
+    [
+        {"name": "A", "crowd": ["k"], "product": ["a"]},
+        {"name": "B", "intent": ["i"], "order": ["x"]},
+    ],
+    [("k", ["cmp", ">", "a", 1])],
+    [("i", ["contains", "message", "a"])],
+)
 
 
 def _outcome(f):

@@ -1,12 +1,12 @@
 """match_outcome (R5 as an outcome id, for callers that cache per candidate set): the id names
 the same groups as match, agrees with match_columns, and both implementations agree."""
+
 import pytest
+from matcher_bodies import make_body
+from test_matcher_columns import CROWDS, GROUPS, INTENTS, _chats, _columns
 
 from rulec.errors import InputError
 from rulec.matching import matcher as M
-
-from matcher_bodies import make_body
-from test_matcher_columns import CROWDS, GROUPS, INTENTS, _chats, _columns
 
 
 def test_r5_match_outcome_names_match(build):
@@ -43,8 +43,11 @@ def test_r5_match_outcome_cython_equals_pure():
     pids, cids = [py.match_outcome(c) for c in chats], [cy.match_outcome(c) for c in chats]
     pn, cn = py.outcomes(), cy.outcomes()
     assert [pn[i] for i in pids] == [cn[i] for i in cids]
-    for bad in ({"buyer": "b", "attrs": [1]}, {"buyer": "b", "product": 3},
-                {"buyer": "b", "crowds": "vip"}):
+    for bad in (
+        {"buyer": "b", "attrs": [1]},
+        {"buyer": "b", "product": 3},
+        {"buyer": "b", "crowds": "vip"},
+    ):
         for m in (py, cy):
             with pytest.raises(InputError) as info:
                 m.match_outcome(bad)

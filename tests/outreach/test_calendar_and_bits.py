@@ -1,27 +1,38 @@
 """Times in the shop's zone (O6–O8 schedules, O10 deadlines, O11 windows), progress bar, ledger URLs."""
+
 import datetime as dt
 import importlib.util
 import io
 
 import pytest
 
-from rulec.errors import StoreError
 from rulec.common import calendar as cal
+from rulec.errors import StoreError
 from rulec.outreach.ledger import open_ledger
 
 SH = cal.zone("Asia/Shanghai")
 
 
-@pytest.mark.parametrize("kind,expect", [("cart_coupon", "2023-12-11T20:00:00+08:00"),
-                                         ("recall", "2023-12-12T14:00:00+08:00"),
-                                         ("super_discount", "2023-12-12T20:00:00+08:00")])
+@pytest.mark.parametrize(
+    "kind,expect",
+    [
+        ("cart_coupon", "2023-12-11T20:00:00+08:00"),
+        ("recall", "2023-12-12T14:00:00+08:00"),
+        ("super_discount", "2023-12-12T20:00:00+08:00"),
+    ],
+)
 def test_o6_o8_scheduled_send(kind, expect):
     assert cal.iso(cal.scheduled_send(kind, "2023-12-12", SH)) == expect
 
 
-@pytest.mark.parametrize("kind,deadline", [("cart_coupon", "2023-12-10 21:59"),
-                                           ("recall", "2023-12-11 21:59"),
-                                           ("super_discount", "2023-12-11 21:59")])
+@pytest.mark.parametrize(
+    "kind,deadline",
+    [
+        ("cart_coupon", "2023-12-10 21:59"),
+        ("recall", "2023-12-11 21:59"),
+        ("super_discount", "2023-12-11 21:59"),
+    ],
+)
 def test_o10_deadline_is_2159_the_day_before_the_send(kind, deadline):
     send = cal.scheduled_send(kind, "2023-12-12", SH)
     limit = cal.config_deadline(kind, send, SH)
@@ -39,7 +50,10 @@ def test_o5_green_deadline_is_strictly_before_midnight():
 
 def test_o11_windows_in_the_shop_zone():
     utc = cal.zone("UTC")
-    assert cal.iso(cal.promo_window_start("2023-12-01", "2023-12-12", utc)) == "2023-12-01T00:00:00+00:00"
+    assert (
+        cal.iso(cal.promo_window_start("2023-12-01", "2023-12-12", utc))
+        == "2023-12-01T00:00:00+00:00"
+    )
     assert cal.iso(cal.promo_window_start(None, "2023-12-12", SH)) == "2023-12-12T00:00:00+08:00"
     send = cal.scheduled_send("cart_coupon", "2023-11-11", SH)
     assert cal.iso(cal.cart_window_start(None, send, SH)) == "2023-10-26T20:00:00+08:00"
@@ -63,7 +77,9 @@ class _Tty(io.StringIO):
 
 def test_progress_bar_on_a_terminal(tmp_path):
     from outreach_helpers import NOW, consumer, table, write_audience
+
     from rulec.outreach.planner import Planner
+
     aud = tmp_path / "a.jsonl"
     write_audience(aud, 50)
     err = _Tty()
@@ -73,8 +89,10 @@ def test_progress_bar_on_a_terminal(tmp_path):
     assert consumer(0)["consumer"] == "c0"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("rulec.outreach.ledger.redis_ledger") is not None,
-                    reason="the redis ledger exists")
+@pytest.mark.skipif(
+    importlib.util.find_spec("rulec.outreach.ledger.redis_ledger") is not None,
+    reason="the redis ledger exists",
+)
 def test_redis_url_without_the_module():
     with pytest.raises(StoreError) as exc:
         open_ledger("redis://localhost:6379/0", "s")

@@ -1,4 +1,5 @@
 """O13 exactly once across processes: two planners on one ledger, and a planner killed with SIGKILL."""
+
 import json
 import os
 import signal
@@ -6,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from outreach_helpers import NOW, RULES, expected, write_audience
 
 N = 60_000
@@ -23,8 +23,20 @@ def work(tmp_path_factory):
 
 
 def _cmd(shop, aud, ledger, *extra):
-    return [sys.executable, "-m", "rulec", "plan", str(shop), "--audience", str(aud),
-            "--ledger", str(ledger), "--now", NOW, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "rulec",
+        "plan",
+        str(shop),
+        "--audience",
+        str(aud),
+        "--ledger",
+        str(ledger),
+        "--now",
+        NOW,
+        *extra,
+    ]
 
 
 def _keys(text):
@@ -40,6 +52,7 @@ def _keys(text):
 
 def _recorded(ledger):
     from rulec.outreach.ledger.sqlite_ledger import SqliteLedger
+
     led = SqliteLedger(ledger, RULES["shop"])
     keys = [(n, c) for n, c, _ch, _at in led.sends()]
     led.close()
@@ -54,8 +67,12 @@ def test_two_planners_at_once_never_decide_a_send_twice(work):
     ledger = d / "two.db"
     files = [open(d / f"out{k}.jsonl", "w+", encoding="utf-8") for k in range(2)]
     # stdout to files, not pipes: a planner holds the ledger's write lock while it prints
-    procs = [subprocess.Popen(_cmd(shop, aud, ledger, "--batch", "1000"), stdout=fh,
-                              stderr=subprocess.PIPE, text=True) for fh in files]
+    procs = [
+        subprocess.Popen(
+            _cmd(shop, aud, ledger, "--batch", "1000"), stdout=fh, stderr=subprocess.PIPE, text=True
+        )
+        for fh in files
+    ]
     errs = [p.communicate(timeout=300)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [e[-500:] for e in errs]
     outs = []
@@ -76,8 +93,11 @@ def test_killed_planner_rerun_completes_and_loses_nothing(work):
     d, shop, aud, want = work
     ledger = d / "kill.db"
     batch = 500
-    p = subprocess.Popen(_cmd(shop, aud, ledger, "--batch", str(batch)), stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(
+        _cmd(shop, aud, ledger, "--batch", str(batch)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     first = []
     for raw in p.stdout:
         first.append(raw)
@@ -86,11 +106,13 @@ def test_killed_planner_rerun_completes_and_loses_nothing(work):
     os.kill(p.pid, signal.SIGKILL)
     rest, _ = p.communicate(timeout=60)
     assert p.returncode == -signal.SIGKILL
-    printed_before = _keys(b"".join(first).decode("utf-8", "replace") +
-                           rest.decode("utf-8", "replace"))
+    printed_before = _keys(
+        b"".join(first).decode("utf-8", "replace") + rest.decode("utf-8", "replace")
+    )
     assert 0 < len(set(printed_before)) < len(want), "the kill did not land mid-run"
-    r = subprocess.run(_cmd(shop, aud, ledger, "--batch", str(batch)), capture_output=True,
-                       text=True, timeout=300)
+    r = subprocess.run(
+        _cmd(shop, aud, ledger, "--batch", str(batch)), capture_output=True, text=True, timeout=300
+    )
     assert r.returncode == 0, r.stderr[-500:]
     again = _keys(r.stdout)
     assert set(printed_before) | set(again) == want  # nothing lost

@@ -2,6 +2,7 @@
 
 A plan scenario's runs share one ledger; every expected send must appear with the given fields
 (lists compare as sets) and no other. A check scenario runs `rulec check [--now]`."""
+
 import json
 import pathlib
 
@@ -15,7 +16,9 @@ def _norm(v):
 
 
 def _jsonl(path, rows):
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
@@ -52,5 +55,13 @@ def test_case(path, tmp_path, cli):
             for field, value in exp.items():
                 assert _norm(got[key][field]) == _norm(value), (k, key, field)
         for s in sends:  # contract: every send carries every field
-            assert list(s) == ["campaign", "consumer", "channel", "at", "copy", "coupon", "items",
-                               "activities"]
+            assert list(s) == [
+                "campaign",
+                "consumer",
+                "channel",
+                "at",
+                "copy",
+                "coupon",
+                "items",
+                "activities",
+            ]

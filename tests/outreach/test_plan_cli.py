@@ -1,8 +1,8 @@
 """`rulec plan` at the command line: bad input gets E8xx/S9xx errors with line numbers, never a traceback."""
+
 import json
 
 import pytest
-
 from outreach_helpers import NOW, RULES, consumer, expected
 
 
@@ -26,13 +26,20 @@ def _plan(cli, shop, aud, tmp_path, *extra):
 GOOD = [json.dumps(consumer(i)) for i in range(12, 18)]
 
 
-@pytest.mark.parametrize("line,code", [
-    ("{oops", "E801"), ("[1, 2]", "E802"), ('{"attrs": {}}', "E803"), ('{"consumer": ""}', "E803"),
-    ('{"consumer": "x", "attrs": [1]}', "E804"), ('{"consumer": "x", "crowds": "vip"}', "E804"),
-    ('{"consumer": "x", "exclusive": "yes"}', "E804"),
-    ('{"consumer": "x", "purchases": ["2023-12-05 10:00"]}', "E805"),
-    ('{"consumer": "x", "purchases": ["yesterday"]}', "E805"),
-])
+@pytest.mark.parametrize(
+    "line,code",
+    [
+        ("{oops", "E801"),
+        ("[1, 2]", "E802"),
+        ('{"attrs": {}}', "E803"),
+        ('{"consumer": ""}', "E803"),
+        ('{"consumer": "x", "attrs": [1]}', "E804"),
+        ('{"consumer": "x", "crowds": "vip"}', "E804"),
+        ('{"consumer": "x", "exclusive": "yes"}', "E804"),
+        ('{"consumer": "x", "purchases": ["2023-12-05 10:00"]}', "E805"),
+        ('{"consumer": "x", "purchases": ["yesterday"]}', "E805"),
+    ],
+)
 def test_bad_line_names_line_and_code(cli, shop, tmp_path, line, code):
     aud = _aud(tmp_path, GOOD[:3] + [line] + GOOD[3:])
     r = _plan(cli, shop, aud, tmp_path)
@@ -59,26 +66,47 @@ def test_keep_going_skips_and_counts(cli, shop, tmp_path):
 
 
 def test_output_is_utf8_json_lines(cli, tmp_path):
-    rules = dict(RULES, campaigns=[{"name": "双12", "kind": "batch",
-                                    "send_at": "2023-12-12T09:00:00+08:00",
-                                    "targets": [{"crowd": "mid", "copy": "大促 专享"}]}])
+    rules = dict(
+        RULES,
+        campaigns=[
+            {
+                "name": "双12",
+                "kind": "batch",
+                "send_at": "2023-12-12T09:00:00+08:00",
+                "targets": [{"crowd": "mid", "copy": "大促 专享"}],
+            }
+        ],
+    )
     shop = tmp_path / "s.yaml"
     shop.write_text(json.dumps(rules, ensure_ascii=False), encoding="utf-8")
-    r = _plan(cli, shop, _aud(tmp_path, ['{"consumer": "小王", "attrs": {"spend": 600}}']), tmp_path)
+    r = _plan(
+        cli, shop, _aud(tmp_path, ['{"consumer": "小王", "attrs": {"spend": 600}}']), tmp_path
+    )
     assert r.code == 0, r
     assert '"copy":"大促 专享"' in r.out and '"consumer":"小王"' in r.out
 
 
 @pytest.mark.parametrize("now", ["2023-12-12T14:00:00", "tomorrow", "2023-13-01T00:00:00+08:00"])
 def test_bad_now(cli, shop, tmp_path, now):
-    r = cli("plan", shop, "--audience", _aud(tmp_path, GOOD), "--ledger", tmp_path / "l.db",
-            "--now", now)
+    r = cli(
+        "plan",
+        shop,
+        "--audience",
+        _aud(tmp_path, GOOD),
+        "--ledger",
+        tmp_path / "l.db",
+        "--now",
+        now,
+    )
     assert r.code == 1 and "E820" in r.err
 
 
 def test_usage_errors_exit_2(cli, shop, tmp_path):
     assert cli("plan", shop, "--ledger", tmp_path / "l.db", "--now", NOW).code == 2
-    assert cli("plan", shop, "--audience", "a", "--ledger", "l", "--now", NOW, "--batch", "0").code == 2
+    assert (
+        cli("plan", shop, "--audience", "a", "--ledger", "l", "--now", NOW, "--batch", "0").code
+        == 2
+    )
 
 
 def test_missing_audience_file(cli, shop, tmp_path):
@@ -92,7 +120,9 @@ def test_bad_activities(cli, shop, tmp_path):
     assert r.code == 1 and "E813" in r.err and "first_effective_at" in r.err
 
 
-@pytest.mark.parametrize("content,code", [(b"this is not sqlite at all" * 100, "S902"), (None, "S904")])
+@pytest.mark.parametrize(
+    "content,code", [(b"this is not sqlite at all" * 100, "S902"), (None, "S904")]
+)
 def test_bad_ledger(cli, shop, tmp_path, content, code):
     db = tmp_path / "l.db"
     if content is not None:
@@ -108,6 +138,7 @@ def test_bad_ledger(cli, shop, tmp_path, content, code):
 
 def test_foreign_sqlite_file_is_refused(cli, shop, tmp_path):
     import sqlite3
+
     db = sqlite3.connect(tmp_path / "l.db")
     db.execute("CREATE TABLE users (id INTEGER)")
     db.commit()
@@ -117,8 +148,16 @@ def test_foreign_sqlite_file_is_refused(cli, shop, tmp_path):
 
 
 def test_ledger_directory_missing(cli, shop, tmp_path):
-    r = cli("plan", shop, "--audience", _aud(tmp_path, GOOD), "--ledger",
-            tmp_path / "no" / "l.db", "--now", NOW)
+    r = cli(
+        "plan",
+        shop,
+        "--audience",
+        _aud(tmp_path, GOOD),
+        "--ledger",
+        tmp_path / "no" / "l.db",
+        "--now",
+        NOW,
+    )
     assert r.code == 1 and "S901" in r.err
 
 
@@ -139,10 +178,13 @@ def test_no_progress_bar_when_piped(cli, shop, tmp_path):
 def test_ledger_locked_past_the_timeout_is_a_store_error(tmp_path):
     """A ledger held by another writer longer than the busy timeout: S907, not a traceback."""
     import sqlite3
+
+    from outreach_helpers import table
+
     from rulec.errors import StoreError
     from rulec.outreach.ledger.sqlite_ledger import SqliteLedger
     from rulec.outreach.planner import Planner
-    from outreach_helpers import table
+
     db = tmp_path / "l.db"
     with Planner(table(), SqliteLedger(db, "hx", timeout=0.05)) as p:
         holder = sqlite3.connect(db, isolation_level=None)
@@ -170,12 +212,15 @@ def test_ledger_refuses_to_record_a_send_twice(tmp_path):
     of that batch."""
     from rulec.errors import StoreError
     from rulec.outreach.ledger.sqlite_ledger import SqliteLedger
+
     led = SqliteLedger(tmp_path / "l.db", "hx")
     led.open_campaigns({"wk": ("started", None, 0)})
     assert led.decide_and_record(["a"], lambda h: [("wk", "a", "regular", 5)])
     printed = []
-    for records in ([("wk", "a", "regular", 5)],
-                    [("wk", "b", "exempt", 5), ("wk", "b", "exempt", 5)]):
+    for records in (
+        [("wk", "a", "regular", 5)],
+        [("wk", "b", "exempt", 5), ("wk", "b", "exempt", 5)],
+    ):
         with pytest.raises(StoreError) as exc:
             led.decide_and_record(["a", "b"], lambda h, r=records: r, lambda: printed.append(1))
         assert exc.value.code == "S906"
@@ -183,20 +228,39 @@ def test_ledger_refuses_to_record_a_send_twice(tmp_path):
         led.decide_and_record(["c"], lambda h: [("nope", "c", "exempt", 5)])
     assert exc.value.code == "S905"
     assert printed == [] and led.sends() == [("wk", "a", "regular", 5)]
-    assert led.decide_and_record(["a"], lambda h: [] if h["a"] == [("wk", "regular", 5)] else 1) == []
+    assert (
+        led.decide_and_record(["a"], lambda h: [] if h["a"] == [("wk", "regular", 5)] else 1) == []
+    )
     led.close()
 
 
 def test_campaign_missed_or_skipped_is_said_on_stderr(cli, tmp_path):
     """O8, O12: a super discount without --activities, and a batch planned too late."""
-    rules = dict(RULES, campaigns=[
-        RULES["campaigns"][0],
-        {"name": "sd", "kind": "super_discount", "promo": "d12",
-         "configured_at": "2023-12-11T10:00:00+08:00", "copy": "S"}])
+    rules = dict(
+        RULES,
+        campaigns=[
+            RULES["campaigns"][0],
+            {
+                "name": "sd",
+                "kind": "super_discount",
+                "promo": "d12",
+                "configured_at": "2023-12-11T10:00:00+08:00",
+                "copy": "S",
+            },
+        ],
+    )
     shop = tmp_path / "s.yaml"
     shop.write_text(json.dumps(rules, ensure_ascii=False), encoding="utf-8")
-    r = cli("plan", shop, "--audience", _aud(tmp_path, GOOD), "--ledger", tmp_path / "l.db",
-            "--now", "2023-12-13T10:00:00+08:00")
+    r = cli(
+        "plan",
+        shop,
+        "--audience",
+        _aud(tmp_path, GOOD),
+        "--ledger",
+        tmp_path / "l.db",
+        "--now",
+        "2023-12-13T10:00:00+08:00",
+    )
     assert r.code == 0 and r.out == ""
     assert "campaign wk missed" in r.err
     assert "campaign sd skipped: no valid activity at send time (O8); no --activities" in r.err

@@ -1,13 +1,13 @@
 """Planner API and rules that scenarios cannot reach: O2 symmetry across runs, O12 resume, O13 keys, reports."""
+
 import json
 
 import pytest
+from outreach_helpers import NOW, RULES, consumer, expected, table
 
 import rulec
 from rulec.errors import InputError
 from rulec.outreach.planner import Planner
-
-from outreach_helpers import NOW, RULES, consumer, expected, table
 
 
 def test_planner_is_lazily_exported():
@@ -20,21 +20,50 @@ def test_api_collects_sends_and_matches_the_clauses(tmp_path):
         r = p.plan([consumer(i) for i in range(300)], NOW)
     assert {(s["campaign"], s["consumer"]) for s in r.sends} == expected(300)
     s = next(s for s in r.sends if s["campaign"] == "wk" and s["consumer"] == "c14")
-    assert s == {"campaign": "wk", "consumer": "c14", "channel": "regular",
-                 "at": "2023-12-12T09:00:00+08:00", "copy": "MID", "coupon": None, "items": [],
-                 "activities": []}
+    assert s == {
+        "campaign": "wk",
+        "consumer": "c14",
+        "channel": "regular",
+        "at": "2023-12-12T09:00:00+08:00",
+        "copy": "MID",
+        "coupon": None,
+        "items": [],
+        "activities": [],
+    }
 
 
 def test_o2_cap_is_symmetric_across_runs(tmp_path):
     """O2: a regular send recorded for a LATER time still blocks an earlier one added later."""
-    later = dict(RULES, outreach={"max_delay": "48h"}, campaigns=[{"name": "later", "kind": "batch",
-                                    "send_at": "2024-01-10T10:00:00+08:00",
-                                    "targets": [{"crowd": "mid", "copy": "L"}]}])
-    both = dict(later, campaigns=later["campaigns"] + [
-        {"name": "earlier", "kind": "batch", "send_at": "2024-01-04T10:00:01+08:00",
-         "targets": [{"crowd": "mid", "copy": "E"}]},
-        {"name": "week", "kind": "batch", "send_at": "2024-01-03T10:00:00+08:00",
-         "targets": [{"crowd": "mid", "copy": "W"}]}])
+    later = dict(
+        RULES,
+        outreach={"max_delay": "48h"},
+        campaigns=[
+            {
+                "name": "later",
+                "kind": "batch",
+                "send_at": "2024-01-10T10:00:00+08:00",
+                "targets": [{"crowd": "mid", "copy": "L"}],
+            }
+        ],
+    )
+    both = dict(
+        later,
+        campaigns=later["campaigns"]
+        + [
+            {
+                "name": "earlier",
+                "kind": "batch",
+                "send_at": "2024-01-04T10:00:01+08:00",
+                "targets": [{"crowd": "mid", "copy": "E"}],
+            },
+            {
+                "name": "week",
+                "kind": "batch",
+                "send_at": "2024-01-03T10:00:00+08:00",
+                "targets": [{"crowd": "mid", "copy": "W"}],
+            },
+        ],
+    )
     aud = [{"consumer": "u", "attrs": {"spend": 600}}]
     db = tmp_path / "l.db"
     with Planner(table(later), db) as p:
@@ -107,6 +136,7 @@ def test_o12_missed_is_reported_once(tmp_path):
 
 def test_ledger_of_another_shop_is_refused(tmp_path, cli):
     from rulec.errors import StoreError
+
     db = tmp_path / "l.db"
     Planner(table(), db).close()
     with pytest.raises(StoreError) as exc:
@@ -114,15 +144,20 @@ def test_ledger_of_another_shop_is_refused(tmp_path, cli):
     assert exc.value.code == "S904"
 
 
-@pytest.mark.parametrize("change,reason", [
-    ({"facts": {"advanced_relationships_this_month": 10000}}, "not_eligible"),  # O7
-    ({"campaign": {"configured_at": "2023-12-11T22:00:00+08:00"}}, "deadline_passed"),  # O10
-    ({"campaign": {"copy": None}}, "not_configured"),  # O7 copy required
-])
+@pytest.mark.parametrize(
+    "change,reason",
+    [
+        ({"facts": {"advanced_relationships_this_month": 10000}}, "not_eligible"),  # O7
+        ({"campaign": {"configured_at": "2023-12-11T22:00:00+08:00"}}, "deadline_passed"),  # O10
+        ({"campaign": {"copy": None}}, "not_configured"),  # O7 copy required
+    ],
+)
 def test_runtime_recheck_of_a_table_built_without_checks(tmp_path, change, reason):
     """O7, O9, O10 hold even for a table that skipped `rulec check` (Table.from_body)."""
     import copy
+
     from rulec.table.format import Table
+
     body = copy.deepcopy(table().body)
     body["facts"].update(change.get("facts", {}))
     rc = next(c for c in body["campaigns"] if c["name"] == "rc")
@@ -138,7 +173,9 @@ def test_runtime_recheck_of_a_table_built_without_checks(tmp_path, change, reaso
 def test_targeted_campaign_without_targets_sends_nothing(tmp_path):
     """O1: a table (built without checks) whose batch has no targets reaches nobody."""
     import copy
+
     from rulec.table.format import Table
+
     body = copy.deepcopy(table().body)
     body["campaigns"] = [dict(body["campaigns"][0], targets=[])]
     with Planner(Table.from_body(body), tmp_path / "l.db") as p:
@@ -174,6 +211,7 @@ def test_o13_interleaved_planners_share_the_work_exactly_once(tmp_path):
 @pytest.mark.parametrize("cid", ['a"b', "back\\slash", "tab\there", "line\u2028sep", "小王"])
 def test_consumer_ids_are_escaped_in_json_lines(tmp_path, cid):
     import io
+
     out = io.StringIO()
     with Planner(table(), tmp_path / "l.db") as p:
         p.plan([{"consumer": cid, "attrs": {"spend": 600}}], NOW, out=out)
@@ -184,9 +222,12 @@ def test_consumer_ids_are_escaped_in_json_lines(tmp_path, cid):
 def test_check_api_takes_now_as_datetime_or_string():
     """O10 through the lead's pipeline: compile_source(..., now=...) runs outreach.check."""
     import datetime as dt
+
     from rulec.compiler.pipeline import compile_source
-    rules = dict(RULES, campaigns=[{k: v for k, v in RULES["campaigns"][2].items()
-                                    if k != "configured_at"}])
+
+    rules = dict(
+        RULES, campaigns=[{k: v for k, v in RULES["campaigns"][2].items() if k != "configured_at"}]
+    )
     src = json.dumps(rules, ensure_ascii=False)
     late = dt.datetime(2023, 12, 11, 22, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
     for now in (late, "2023-12-11T22:00:00+08:00"):
@@ -195,12 +236,15 @@ def test_check_api_takes_now_as_datetime_or_string():
     assert compile_source(src, file="s.yaml").ok
 
 
-@pytest.mark.parametrize("field,value", [("configured_at", "soon"), ("send_at", "2023-12-12"),
-                                         ("date", "12/12")])
+@pytest.mark.parametrize(
+    "field,value", [("configured_at", "soon"), ("send_at", "2023-12-12"), ("date", "12/12")]
+)
 def test_table_with_bad_campaign_times_is_a_table_error(tmp_path, field, value):
     import copy
+
     from rulec.errors import TableError
     from rulec.table.format import Table
+
     body = copy.deepcopy(table().body)
     body["campaigns"][2][field] = value
     with Planner(Table.from_body(body), tmp_path / "l.db") as p:
@@ -213,13 +257,18 @@ def test_collector_threshold_is_restored_after_a_run(tmp_path):
     """Speed only (no clause): plan() raises the GC's first threshold while it streams and
     restores it afterwards, also when a bad line (E801) stops the run."""
     import gc
+
     from rulec.outreach import planner as planner_mod
+
     before = gc.get_threshold()
     raised = planner_mod.GC_GEN0 if 0 < before[0] < planner_mod.GC_GEN0 else before[0]
     seen = []
     with Planner(table(), tmp_path / "l.db") as p:
-        p.plan([consumer(i) for i in range(10)], NOW,
-               on_send=lambda s: seen.append(gc.get_threshold()[0]))
+        p.plan(
+            [consumer(i) for i in range(10)],
+            NOW,
+            on_send=lambda s: seen.append(gc.get_threshold()[0]),
+        )
     assert gc.get_threshold() == before
     assert seen and set(seen) == {raised}
     with Planner(table(), tmp_path / "l2.db") as p:

@@ -2,6 +2,7 @@
 
 The model decides one consumer line at a time, campaigns in (send time, declaration) order,
 with the plain rules; the planner (batches, crowd-combination cache, ledger) must agree."""
+
 import datetime as dt
 import json
 import random
@@ -13,8 +14,11 @@ from rulec.outreach.planner import Planner
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 T0 = dt.datetime(2024, 3, 1, 0, 0, tzinfo=TZ)
-CROWDS = {"big": lambda a: a["spend"] >= 1000, "mid": lambda a: a["spend"] >= 500,
-          "hz": lambda a: a["city"] == "杭州"}
+CROWDS = {
+    "big": lambda a: a["spend"] >= 1000,
+    "mid": lambda a: a["spend"] >= 500,
+    "hz": lambda a: a["city"] == "杭州",
+}
 WINDOW, MAX_DELAY = 7 * 86400, 3 * 86400
 
 
@@ -25,39 +29,57 @@ def _shop(rnd):
         # few distinct times: ties (O4), exactly 7x24h apart (O2) and same-date greens (O5)
         at = T0 + dt.timedelta(days=rnd.randrange(0, 11), hours=rnd.choice([10, 10, 14]))
         names = rnd.sample(list(CROWDS) + ["vipl"], rnd.randrange(1, 4))
-        c = {"name": f"c{i}", "kind": kind, "send_at": at.isoformat(),
-             "targets": [{"crowd": n, "copy": f"{i}-{n}"} for n in names]}
+        c = {
+            "name": f"c{i}",
+            "kind": kind,
+            "send_at": at.isoformat(),
+            "targets": [{"crowd": n, "copy": f"{i}-{n}"} for n in names],
+        }
         if kind == "green":
-            c["date"], c["created_at"] = at.date().isoformat(), (at - dt.timedelta(days=2)).isoformat()
+            c["date"], c["created_at"] = (
+                at.date().isoformat(),
+                (at - dt.timedelta(days=2)).isoformat(),
+            )
         camps.append(c)
-    return {"shop": "model", "attributes": {"spend": "number", "city": "string"},
-            "crowds": {"big": "spend >= 1000", "mid": "spend >= 500", "hz": 'city == "杭州"'},
-            "facts": {"grants": ["green_channel"]},
-            "outreach": {"cap_window": "7d", "max_delay": "3d"}, "campaigns": camps}
+    return {
+        "shop": "model",
+        "attributes": {"spend": "number", "city": "string"},
+        "crowds": {"big": "spend >= 1000", "mid": "spend >= 500", "hz": 'city == "杭州"'},
+        "facts": {"grants": ["green_channel"]},
+        "outreach": {"cap_window": "7d", "max_delay": "3d"},
+        "campaigns": camps,
+    }
 
 
 def _audience(rnd, n):
     people = []
     for _ in range(rnd.randrange(1, 60)):
         k = rnd.randrange(n)
-        people.append({"consumer": f"p{k}", "attrs": {"spend": (k * 131) % 1500,
-                                                      "city": "杭州" if k % 4 == 0 else "上海"},
-                       "crowds": ["vipl"] if k % 5 == 0 else []})
+        people.append(
+            {
+                "consumer": f"p{k}",
+                "attrs": {"spend": (k * 131) % 1500, "city": "杭州" if k % 4 == 0 else "上海"},
+                "crowds": ["vipl"] if k % 5 == 0 else [],
+            }
+        )
     return people
 
 
 class Model:
     def __init__(self, rules):
-        self.camps = [dict(c, idx=i, at=dt.datetime.fromisoformat(c["send_at"]).timestamp())
-                      for i, c in enumerate(rules["campaigns"])]
+        self.camps = [
+            dict(c, idx=i, at=dt.datetime.fromisoformat(c["send_at"]).timestamp())
+            for i, c in enumerate(rules["campaigns"])
+        ]
         self.opened, self.state = set(), {}
 
     def run(self, now, people):
         t = now.timestamp()
         due = [c for c in self.camps if c["at"] <= t and c["name"] not in self.opened]
         self.opened.update(c["name"] for c in due)
-        active = sorted((c for c in due if t - c["at"] <= MAX_DELAY),
-                        key=lambda c: (c["at"], c["idx"]))
+        active = sorted(
+            (c for c in due if t - c["at"] <= MAX_DELAY), key=lambda c: (c["at"], c["idx"])
+        )
         out = {}
         for p in people:
             crowds = {n for n, f in CROWDS.items() if f(p["attrs"])} | set(p["crowds"])

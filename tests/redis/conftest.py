@@ -1,6 +1,7 @@
 """Redis tests: a private redis-server per session (127.0.0.1, free port, temp dir, no
 persistence), a fresh logical database per test; skipped, with the reason shown, only when
 the redis-server binary is missing (`make test` installs it through scripts/ensure-redis.sh)."""
+
 import itertools
 import os
 import shutil
@@ -37,6 +38,7 @@ _dbs = itertools.cycle(range(16))
 def redis_url(redis_server):
     """redis://127.0.0.1:PORT/N for a logical database emptied for this test."""
     import redis
+
     db = next(_dbs)
     redis.Redis(port=redis_server.port, db=db).flushdb()
     return redis_server.url(db)

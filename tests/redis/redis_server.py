@@ -1,5 +1,6 @@
 """Start and stop a private redis-server on a free 127.0.0.1 port, in a temporary directory
 (used by tests/redis and benchmarks/bench_redis.py; never touches a system Redis)."""
+
 from __future__ import annotations
 
 import os
@@ -37,11 +38,28 @@ class RedisServer:
         """The same server through its unix socket (in the temporary directory)."""
         return f"unix://{os.path.join(self.dir, 'redis.sock')}?db={db}"
 
-    def start(self, timeout: float = 10.0) -> "RedisServer":
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
-                "--dir", self.dir, "--save", "", "--daemonize", "no",
-                "--logfile", os.path.join(self.dir, "redis.log"), "--protected-mode", "yes",
-                "--unixsocket", os.path.join(self.dir, "redis.sock"), "--unixsocketperm", "700"]
+    def start(self, timeout: float = 10.0) -> RedisServer:
+        args = [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            self.dir,
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--logfile",
+            os.path.join(self.dir, "redis.log"),
+            "--protected-mode",
+            "yes",
+            "--unixsocket",
+            os.path.join(self.dir, "redis.sock"),
+            "--unixsocketperm",
+            "700",
+        ]
         if self.aof:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
         else:

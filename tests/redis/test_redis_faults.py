@@ -1,5 +1,6 @@
 """Redis faults: down at start (S910, exit 1), lost mid-run (fail fast with S911, or degrade
 with every affected decision flagged), bounded timeouts on a hung server, and recovery."""
+
 import json
 import os
 import signal
@@ -44,12 +45,13 @@ def test_cli_down_at_start_exits_1(tmp_path, cli):
     r = cli("route", shop_file, "--events", ev, "--store", url)
     assert r.code == 1 and "S910" in r.err and "cannot reach Redis" in r.err, r
     assert "Traceback" not in r.err
-    from outreach_helpers import NOW, RULES as PLAN_RULES, write_audience
+    from outreach_helpers import NOW, write_audience
+    from outreach_helpers import RULES as PLAN_RULES
+
     plan_shop = tmp_path / "plan.json"
     plan_shop.write_text(json.dumps(PLAN_RULES), encoding="utf-8")
     write_audience(tmp_path / "aud.jsonl", 10)
-    r = cli("plan", plan_shop, "--audience", tmp_path / "aud.jsonl", "--ledger", url,
-            "--now", NOW)
+    r = cli("plan", plan_shop, "--audience", tmp_path / "aud.jsonl", "--ledger", url, "--now", NOW)
     assert r.code == 1 and "S910" in r.err and r.out == "", r
 
 
@@ -110,10 +112,24 @@ def test_cli_route_fails_fast_when_redis_goes_away(tmp_path, own_server):
     lines += [{"type": "chat", "buyer": f"u{i}", "time": at(1 + i // 10)} for i in range(100_000)]
     ev.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
     out_file = open(tmp_path / "out.jsonl", "w+", encoding="utf-8")  # a pipe would fill up
-    p = subprocess.Popen([sys.executable, "-m", "rulec", "route", str(shop_file), "--events",
-                          str(ev), "--store", own_server.url(0)], stdout=out_file,
-                         stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rulec",
+            "route",
+            str(shop_file),
+            "--events",
+            str(ev),
+            "--store",
+            own_server.url(0),
+        ],
+        stdout=out_file,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     import redis
+
     client = redis.Redis(port=own_server.port)
     deadline = time.monotonic() + 60
     while int(client.get("rulec:{s}:ver") or 0) < 200 and time.monotonic() < deadline:

@@ -1,5 +1,6 @@
 """Group commit (route_many): the same decisions as routing chat by chat (E1), one Redis call
 per group when alone, and two processes grouping at once still keep E3/E4 and R2a."""
+
 import json
 import random
 import subprocess
@@ -13,10 +14,14 @@ from rulec.routing.stores.redis_batch import route_many
 
 pytestmark = pytest.mark.redis
 
-RULES = shop({f"a{i}": {"level": 1 + i % 3} for i in range(6)},
-             {"G": {"agents": ["a0", "a1", "a2"]},
-              "H": {"agents": ["a3", "a4", "a5"], "mode": {"conversion": "high"}}},
-             busy_threshold=2)
+RULES = shop(
+    {f"a{i}": {"level": 1 + i % 3} for i in range(6)},
+    {
+        "G": {"agents": ["a0", "a1", "a2"]},
+        "H": {"agents": ["a3", "a4", "a5"], "mode": {"conversion": "high"}},
+    },
+    busy_threshold=2,
+)
 STATE = {"agents": {f"a{i}": {"status": "online", "conversion": 0.1 * i} for i in range(6)}}
 
 
@@ -77,6 +82,7 @@ def test_two_processes_grouping_at_once_keep_e3_e4(redis_url, tmp_path):
     """Two processes commit groups of 16 at once on one shop: pending stays level (busy
     threshold 0, E3/E4 in one serial order) and every assignment is counted once."""
     import os
+
     agents = ["a1", "a2", "a3"]
     rules = shop({a: {} for a in agents}, {"G": {"agents": agents}}, busy_threshold=0)
     r = Router(table_from_rules(rules), redis_url)
@@ -84,9 +90,26 @@ def test_two_processes_grouping_at_once_keep_e3_e4(redis_url, tmp_path):
     r.close()
     n = 4000
     helpers = os.path.join(os.path.dirname(__file__), "..", "routing")
-    procs = [subprocess.Popen([sys.executable, "-c", SCRIPT.format(
-        helpers=helpers, rules=json.dumps(rules), url=redis_url, seed=k, prefix=f"p{k}-", n=n)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in (1, 2)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                SCRIPT.format(
+                    helpers=helpers,
+                    rules=json.dumps(rules),
+                    url=redis_url,
+                    seed=k,
+                    prefix=f"p{k}-",
+                    n=n,
+                ),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in (1, 2)
+    ]
     outs = []
     for p in procs:
         out, err = p.communicate(timeout=120)
@@ -95,8 +118,13 @@ def test_two_processes_grouping_at_once_keep_e3_e4(redis_url, tmp_path):
     assigned = [d["target"] for o in outs for d in o]
     assert len(assigned) == 2 * n
     import redis
-    pend = {a: int(v) for a, v in redis.Redis.from_url(redis_url, decode_responses=True)
-            .hgetall("rulec:{s}:pending").items()}
+
+    pend = {
+        a: int(v)
+        for a, v in redis.Redis.from_url(redis_url, decode_responses=True)
+        .hgetall("rulec:{s}:pending")
+        .items()
+    }
     assert sum(pend.values()) == 2 * n
     assert max(pend.values()) - min(pend.values()) <= 1, pend
     assert pend == {a: assigned.count(f"agent:{a}") for a in agents}

@@ -1,6 +1,7 @@
 """The Redis ledger (O12, O13): same plan as SQLite, concurrent planner processes never
 double-send, a Redis crash (AOF, appendfsync always) loses no recorded send and the re-run
 completes, batch locks of a dead planner expire."""
+
 import json
 import subprocess
 import sys
@@ -32,8 +33,20 @@ def work(tmp_path_factory):
 
 
 def _cmd(shop, aud, url, *extra):
-    return [sys.executable, "-m", "rulec", "plan", str(shop), "--audience", str(aud),
-            "--ledger", url, "--now", NOW, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "rulec",
+        "plan",
+        str(shop),
+        "--audience",
+        str(aud),
+        "--ledger",
+        url,
+        "--now",
+        NOW,
+        *extra,
+    ]
 
 
 def _keys(text):
@@ -76,9 +89,15 @@ def test_two_planner_processes_never_double_send(work, redis_url):
     opposite orders: every owed send printed once across both outputs and recorded once."""
     d, shop, aud, want = work
     files = [open(d / f"two{k}.jsonl", "w+", encoding="utf-8") for k in range(2)]
-    procs = [subprocess.Popen(_cmd(shop, src, redis_url, "--batch", "500"), stdout=fh,
-                              stderr=subprocess.PIPE, text=True)
-             for src, fh in zip((aud, d / "rev.jsonl"), files)]
+    procs = [
+        subprocess.Popen(
+            _cmd(shop, src, redis_url, "--batch", "500"),
+            stdout=fh,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for src, fh in zip((aud, d / "rev.jsonl"), files)
+    ]
     errs = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [e[-500:] for e in errs]
     outs = []
@@ -99,11 +118,13 @@ def test_redis_killed_mid_run_loses_no_recorded_send(work, own_server):
     with S911 and exit 1; every send recorded before the kill is there after the restart;
     the re-run completes with each owed send recorded once."""
     import redis
+
     d, shop, aud, want = work
     url = own_server.url(0, "lock_ttl=1")
     out = open(d / "kill.jsonl", "w+", encoding="utf-8")
-    p = subprocess.Popen(_cmd(shop, aud, url, "--batch", "200"), stdout=out,
-                         stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        _cmd(shop, aud, url, "--batch", "200"), stdout=out, stderr=subprocess.PIPE, text=True
+    )
     client = redis.Redis(port=own_server.port, decode_responses=True)
     key = "rulec:{hx}:ledger:sends"
     deadline = time.monotonic() + 60
@@ -122,8 +143,9 @@ def test_redis_killed_mid_run_loses_no_recorded_send(work, own_server):
     out.seek(0)
     printed = _keys(out.read())
     out.close()
-    r = subprocess.run(_cmd(shop, aud, url, "--batch", "200"), capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        _cmd(shop, aud, url, "--batch", "200"), capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr[-800:]
     again = _keys(r.stdout)
     assert set(printed) | set(again) == want  # nothing lost

@@ -1,5 +1,6 @@
 """Every outreach plan scenario (tests/outreach/cases, O1–O13, runs sharing a ledger) prints
 the same sends and reports with `--ledger redis://…` as with a SQLite ledger."""
+
 import json
 import pathlib
 
@@ -7,14 +8,19 @@ import pytest
 
 pytestmark = pytest.mark.redis
 
-CASES = [p for p in sorted((pathlib.Path(__file__).resolve().parent.parent / "outreach" /
-                            "cases").glob("*.json"))
-         if "runs" in json.loads(p.read_text(encoding="utf-8"))]
+CASES = [
+    p
+    for p in sorted(
+        (pathlib.Path(__file__).resolve().parent.parent / "outreach" / "cases").glob("*.json")
+    )
+    if "runs" in json.loads(p.read_text(encoding="utf-8"))
+]
 
 
 def _jsonl(path, rows):
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-                    encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
 
 
 def _runs(sc, tmp_path, cli, ledger, tag):
@@ -25,8 +31,20 @@ def _runs(sc, tmp_path, cli, ledger, tag):
         aud = tmp_path / f"aud{k}.jsonl"
         _jsonl(aud, run["audience"])
         report = tmp_path / f"{tag}{k}.json"
-        args = ["plan", rules, "--audience", aud, "--ledger", ledger, "--now", run["now"],
-                "--report", report, "--batch", "3"]
+        args = [
+            "plan",
+            rules,
+            "--audience",
+            aud,
+            "--ledger",
+            ledger,
+            "--now",
+            run["now"],
+            "--report",
+            report,
+            "--batch",
+            "3",
+        ]
         if "activities" in sc:
             acts = tmp_path / "acts.jsonl"
             _jsonl(acts, sc["activities"])

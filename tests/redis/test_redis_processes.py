@@ -1,6 +1,7 @@
 """Router processes on one Redis (real `rulec route` subprocesses): they share pending counts
 (E3/E4 hold across processes: no agent pushed past what the rules allow) and contacts (R2a:
 a buyer assigned by one process is sticky in the other)."""
+
 import json
 import random
 import subprocess
@@ -20,9 +21,24 @@ def _route(tmp_path, name, events, url):
     """Start `rulec route` on an events file; returns the Popen (stdout: decisions)."""
     ev = tmp_path / f"{name}.jsonl"
     ev.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
-    return subprocess.Popen([sys.executable, "-m", "rulec", "route", str(tmp_path / "shop.json"),
-                             "--events", str(ev), "--store", url, "--seed", name[-1]],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rulec",
+            "route",
+            str(tmp_path / "shop.json"),
+            "--events",
+            str(ev),
+            "--store",
+            url,
+            "--seed",
+            name[-1],
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _decisions(procs):
@@ -36,6 +52,7 @@ def _decisions(procs):
 
 def _pending(url):
     import redis
+
     r = redis.Redis.from_url(url, decode_responses=True)
     return {a: int(r.hget("rulec:{s}:pending", a) or 0) for a in AGENTS}
 
@@ -46,8 +63,10 @@ def test_two_router_processes_share_pending_and_contacts(tmp_path, redis_url):
     assert _decisions([_route(tmp_path, "setup0", online, redis_url)]) == [[]]
 
     # phase 1: two processes, fresh buyers, at the same time
-    fresh = [[{"type": "chat", "buyer": f"p{k}-{i}", "time": at(10 + i)} for i in range(N)]
-             for k in (1, 2)]
+    fresh = [
+        [{"type": "chat", "buyer": f"p{k}-{i}", "time": at(10 + i)} for i in range(N)]
+        for k in (1, 2)
+    ]
     outs = _decisions([_route(tmp_path, f"fresh{k}", fresh[k - 1], redis_url) for k in (1, 2)])
     assigned = {d["buyer"]: d["target"] for out in outs for d in out}
     assert len(assigned) == 2 * N and all(t.startswith("agent:") for t in assigned.values())
@@ -62,8 +81,10 @@ def test_two_router_processes_share_pending_and_contacts(tmp_path, redis_url):
     assert per_agent == pending
 
     # phase 2: every buyer comes back, to the other process (and shuffled): R2a sticky
-    back = [[{"type": "chat", "buyer": f"p{3 - k}-{i}", "time": at(5000 + i)} for i in range(N)]
-            for k in (1, 2)]
+    back = [
+        [{"type": "chat", "buyer": f"p{3 - k}-{i}", "time": at(5000 + i)} for i in range(N)]
+        for k in (1, 2)
+    ]
     for k, evs in enumerate(back):
         random.Random(k).shuffle(evs)
         for i, e in enumerate(evs):

@@ -1,6 +1,7 @@
 """Every routing scenario (tests/routing/cases and the shared conformance suite) gives the same
 decisions and R10 traces through `rulec route --store redis://…` as with the memory store (E1
 across stores), and meets its expectations."""
+
 import json
 
 import pytest

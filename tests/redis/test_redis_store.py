@@ -1,5 +1,6 @@
 """The Redis router store: the store contract, hash-tagged keys, the validated commit (one
 round trip per decision), and routers in one process sharing state (R2 stickiness, pending)."""
+
 import pytest
 from routing_helpers import at, router, shop, table_from_rules
 
@@ -37,15 +38,19 @@ def test_store_contract(redis_url):
     st.close()
     again = open_store(redis_url, "s")  # a new process: the state is in Redis
     again.attach(["a", "b"])
-    assert again.export()["agents"] == {"a": {"status": "suspended", "pending": 3},
-                                        "b": {"status": "online", "pending": 1}}
+    assert again.export()["agents"] == {
+        "a": {"status": "suspended", "pending": 3},
+        "b": {"status": "online", "pending": 1},
+    }
     again.close()
 
 
 def test_keys_carry_the_shop_hash_tag(redis_url):
     """Every key of a shop (store and ledger) is `rulec:{shop}:…`: one Cluster slot per shop."""
     import redis
+
     from rulec.outreach.ledger import open_ledger
+
     st = open_store(redis_url, "店铺-7")
     st.attach(["a"])
     st.set_status(0, ONLINE)
@@ -65,8 +70,9 @@ def test_a_shop_that_cannot_be_a_hash_tag_is_refused(redis_url, shop_name):
     assert exc.value.code == "S900"
 
 
-@pytest.mark.parametrize("query", ["on_error=maybe", "timeout=0", "timeout=x", "prefix=a:b",
-                                   "nosuch=1"])
+@pytest.mark.parametrize(
+    "query", ["on_error=maybe", "timeout=0", "timeout=x", "prefix=a:b", "nosuch=1"]
+)
 def test_bad_options(redis_url, query):
     with pytest.raises(StoreError) as exc:
         open_store(f"{redis_url}?{query}", "s")
@@ -98,8 +104,9 @@ def test_commit_refuses_a_stale_read_and_takes_the_fresh_state(redis_url):
 
 def test_one_round_trip_per_decision(redis_url):
     """A router alone on a shop: each decision (assigning or not) is one call to Redis."""
-    r = router(RULES, {"agents": {"a1": {"status": "online"}, "a2": {"status": "online"}}},
-               store=redis_url)
+    r = router(
+        RULES, {"agents": {"a1": {"status": "online"}, "a2": {"status": "online"}}}, store=redis_url
+    )
     before = r.store.round_trips
     for i in range(50):
         r.route({"buyer": f"u{i % 20}", "time": at(i)})
@@ -134,8 +141,7 @@ def test_pool_drain_across_routers(redis_url):
     d = r1.route({"buyer": "q1", "time": at(0)})
     assert d["step"] == "nobody_online"
     out = r2.feed({"type": "agent", "time": at(5), "agent": "a2", "status": "online"})
-    assert [(x["buyer"], x["target"], x["step"]) for x in out] == [("q1", "agent:a2",
-                                                                    "pool_drain")]
+    assert [(x["buyer"], x["target"], x["step"]) for x in out] == [("q1", "agent:a2", "pool_drain")]
     assert r1.route({"buyer": "q1", "time": at(6)})["step"] == "sticky"
     r1.close()
     r2.close()

@@ -1,4 +1,5 @@
 """Test helpers for routing: tables from YAML-form rules, routers, events."""
+
 from __future__ import annotations
 
 import json

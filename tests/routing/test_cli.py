@@ -1,14 +1,22 @@
 """`rulec route` / `rulec explain` from the outside: bad inputs are clear errors (E8xx) that
 name the line, never tracebacks; --keep-going skips them; explain reads like prose."""
+
 import json
 
 import pytest
 
-RULES = {"shop": "s", "agents": {"bob": {"level": 2}, "小美": {"level": 5}},
-         "groups": {"售前A": {"agents": ["小美", "bob"], "product": ["a"]},
-                    "售后": {"agents": ["bob"], "product": ["b"], "order": ["after_sale"]}}}
-GOOD = [{"type": "agent", "time": "2026-11-23T09:00:00+08:00", "agent": "小美", "status": "online"},
-        {"type": "chat", "time": "2026-11-23T09:01:00+08:00", "buyer": "u1", "product": "a"}]
+RULES = {
+    "shop": "s",
+    "agents": {"bob": {"level": 2}, "小美": {"level": 5}},
+    "groups": {
+        "售前A": {"agents": ["小美", "bob"], "product": ["a"]},
+        "售后": {"agents": ["bob"], "product": ["b"], "order": ["after_sale"]},
+    },
+}
+GOOD = [
+    {"type": "agent", "time": "2026-11-23T09:00:00+08:00", "agent": "小美", "status": "online"},
+    {"type": "chat", "time": "2026-11-23T09:01:00+08:00", "buyer": "u1", "product": "a"},
+]
 
 
 @pytest.fixture
@@ -18,9 +26,15 @@ def files(tmp_path):
 
     def write(name, lines):
         p = tmp_path / name
-        p.write_text("".join((x if isinstance(x, str) else json.dumps(x, ensure_ascii=False))
-                             + "\n" for x in lines), encoding="utf-8")
+        p.write_text(
+            "".join(
+                (x if isinstance(x, str) else json.dumps(x, ensure_ascii=False)) + "\n"
+                for x in lines
+            ),
+            encoding="utf-8",
+        )
         return p
+
     return rules, write
 
 
@@ -32,26 +46,59 @@ def test_route_prints_json_lines_with_unescaped_names(cli, files):
     assert d["target"] == "agent:小美" and d["group"] == "售前A" and "小美" in res.out
 
 
-@pytest.mark.parametrize("line, code, words", [
-    ("{not json", "E801", "not JSON"),
-    ('["a"]', "E801", "JSON object"),
-    ({"type": "typing", "time": "2026-11-23T09:02:00+08:00"}, "E802", "unknown event type"),
-    ({"type": "agent", "time": "2026-11-23T09:02:00+08:00", "agent": "bobb", "status": "online"},
-     "E803", "did you mean `bob`"),
-    ({"type": "chat", "buyer": "u2"}, "E804", "lacks `time`"),
-    ({"type": "chat", "time": "2026-11-23T09:02:00", "buyer": "u2"}, "E804", "offset"),
-    ({"type": "chat", "time": "yesterday", "buyer": "u2"}, "E804", "bad time"),
-    ({"type": "chat", "time": "2026-11-23T08:00:00+08:00", "buyer": "u2"}, "E805", "earlier"),
-    ({"type": "chat", "time": "2026-11-23T09:02:00+08:00"}, "E806", "lacks `buyer`"),
-    ({"type": "chat", "time": "2026-11-23T09:02:00+08:00", "buyer": "u2", "order": "paid"},
-     "E806", "unknown order state"),
-    ({"type": "agent", "time": "2026-11-23T09:02:00+08:00", "agent": "bob", "status": "away"},
-     "E807", "bad status"),
-    ({"type": "conversion", "time": "2026-11-23T09:02:00+08:00", "agent": "bob", "rate": -0.1},
-     "E808", "0..1"),
-    ({"type": "chat", "time": "2026-11-23T09:02:00+08:00", "buyer": "u2", "prodcut": "a"},
-     "E809", "did you mean `product`"),
-])
+@pytest.mark.parametrize(
+    "line, code, words",
+    [
+        ("{not json", "E801", "not JSON"),
+        ('["a"]', "E801", "JSON object"),
+        ({"type": "typing", "time": "2026-11-23T09:02:00+08:00"}, "E802", "unknown event type"),
+        (
+            {
+                "type": "agent",
+                "time": "2026-11-23T09:02:00+08:00",
+                "agent": "bobb",
+                "status": "online",
+            },
+            "E803",
+            "did you mean `bob`",
+        ),
+        ({"type": "chat", "buyer": "u2"}, "E804", "lacks `time`"),
+        ({"type": "chat", "time": "2026-11-23T09:02:00", "buyer": "u2"}, "E804", "offset"),
+        ({"type": "chat", "time": "yesterday", "buyer": "u2"}, "E804", "bad time"),
+        ({"type": "chat", "time": "2026-11-23T08:00:00+08:00", "buyer": "u2"}, "E805", "earlier"),
+        ({"type": "chat", "time": "2026-11-23T09:02:00+08:00"}, "E806", "lacks `buyer`"),
+        (
+            {"type": "chat", "time": "2026-11-23T09:02:00+08:00", "buyer": "u2", "order": "paid"},
+            "E806",
+            "unknown order state",
+        ),
+        (
+            {
+                "type": "agent",
+                "time": "2026-11-23T09:02:00+08:00",
+                "agent": "bob",
+                "status": "away",
+            },
+            "E807",
+            "bad status",
+        ),
+        (
+            {
+                "type": "conversion",
+                "time": "2026-11-23T09:02:00+08:00",
+                "agent": "bob",
+                "rate": -0.1,
+            },
+            "E808",
+            "0..1",
+        ),
+        (
+            {"type": "chat", "time": "2026-11-23T09:02:00+08:00", "buyer": "u2", "prodcut": "a"},
+            "E809",
+            "did you mean `product`",
+        ),
+    ],
+)
 def test_bad_event_lines(cli, files, line, code, words):
     rules, write = files
     events = write("e.jsonl", GOOD + [line])
@@ -65,23 +112,27 @@ def test_bad_event_lines(cli, files, line, code, words):
 
 def test_keep_going_routes_the_rest(cli, files):
     rules, write = files
-    events = write("e.jsonl", [GOOD[0], "oops", GOOD[1], {"type": "chat"},
-                               {**GOOD[1], "buyer": "u2"}])
+    events = write(
+        "e.jsonl", [GOOD[0], "oops", GOOD[1], {"type": "chat"}, {**GOOD[1], "buyer": "u2"}]
+    )
     res = cli("route", rules, "--events", events, "--keep-going")
     assert [json.loads(x)["buyer"] for x in res.out.splitlines()] == ["u1", "u2"]
     assert res.code == 1 and ":2:1:" in res.err and ":4:1:" in res.err
 
 
-@pytest.mark.parametrize("state, words", [
-    ({"agents": {"bobb": {"status": "online"}}}, "unknown agent 'bobb'"),
-    ({"agents": {"bob": {"pending": -1}}}, "agents.bob.pending"),
-    ({"agents": {"bob": {"conversion": 2}}}, "agents.bob.conversion"),
-    ({"agents": {"bob": {"status": "busy"}}}, "bad status"),
-    ({"contacts": {"u1": {"agent": "bob", "time": "2026-11-23T09:00:00"}}}, "contacts.u1.time"),
-    ({"contacts": {"u1": {"agent": "bob"}}}, "contacts.u1"),
-    ({"agent": {}}, "unknown key"),
-    ([1], "JSON object"),
-])
+@pytest.mark.parametrize(
+    "state, words",
+    [
+        ({"agents": {"bobb": {"status": "online"}}}, "unknown agent 'bobb'"),
+        ({"agents": {"bob": {"pending": -1}}}, "agents.bob.pending"),
+        ({"agents": {"bob": {"conversion": 2}}}, "agents.bob.conversion"),
+        ({"agents": {"bob": {"status": "busy"}}}, "bad status"),
+        ({"contacts": {"u1": {"agent": "bob", "time": "2026-11-23T09:00:00"}}}, "contacts.u1.time"),
+        ({"contacts": {"u1": {"agent": "bob"}}}, "contacts.u1"),
+        ({"agent": {}}, "unknown key"),
+        ([1], "JSON object"),
+    ],
+)
 def test_bad_state(cli, files, tmp_path, state, words):
     rules, write = files
     st = tmp_path / "state.json"
@@ -116,9 +167,17 @@ def test_route_a_compiled_table_and_a_sqlite_store(cli, files, tmp_path):
     events = write("e.jsonl", GOOD)
     first = cli("route", table, "--events", events, "--store", f"sqlite:///{db}")
     assert first.code == 0, first
-    again = cli("route", table, "--events", write("e2.jsonl", [
-        {"type": "chat", "time": "2026-11-23T10:00:00+08:00", "buyer": "u1", "product": "b"}]),
-        "--store", f"sqlite:///{db}")
+    again = cli(
+        "route",
+        table,
+        "--events",
+        write(
+            "e2.jsonl",
+            [{"type": "chat", "time": "2026-11-23T10:00:00+08:00", "buyer": "u1", "product": "b"}],
+        ),
+        "--store",
+        f"sqlite:///{db}",
+    )
     assert json.loads(again.out)["step"] == "sticky"  # the contact survived the process
     other = tmp_path / "other.yaml"
     other.write_text(json.dumps({**RULES, "shop": "t"}), encoding="utf-8")
@@ -129,8 +188,18 @@ def test_route_a_compiled_table_and_a_sqlite_store(cli, files, tmp_path):
 def test_explain_says_which_rule_and_why_others_lost(cli, files, tmp_path):
     rules, write = files
     ev = tmp_path / "ev.json"
-    ev.write_text(json.dumps({"type": "chat", "time": "2026-11-23T09:01:00+08:00", "buyer": "u1",
-                              "product": "b", "order": "after_sale"}), encoding="utf-8")
+    ev.write_text(
+        json.dumps(
+            {
+                "type": "chat",
+                "time": "2026-11-23T09:01:00+08:00",
+                "buyer": "u1",
+                "product": "b",
+                "order": "after_sale",
+            }
+        ),
+        encoding="utf-8",
+    )
     st = tmp_path / "st.json"
     st.write_text(json.dumps({"agents": {"bob": {"status": "online"}}}), encoding="utf-8")
     res = cli("explain", rules, "--event", ev, "--state", st)
@@ -139,7 +208,9 @@ def test_explain_says_which_rule_and_why_others_lost(cli, files, tmp_path):
     assert "step: group, group: 售后" in res.out
     assert "product = b: matched by 售后" in res.out
     assert "售前A lost: it binds product [a]" in res.out
-    ev.write_text(json.dumps({"type": "reply", "time": "2026-11-23T09:01:00+08:00", "agent": "bob"}))
+    ev.write_text(
+        json.dumps({"type": "reply", "time": "2026-11-23T09:01:00+08:00", "agent": "bob"})
+    )
     res = cli("explain", rules, "--event", ev)
     assert res.code == 1 and "needs a chat event" in res.err
     ev.write_text("{")
@@ -150,9 +221,12 @@ def test_bad_state_codes(cli, files, tmp_path):
     """State-file errors have their own codes (E830–E833), apart from activity lines'."""
     rules, write = files
     st = tmp_path / "state.json"
-    for state, code in [([1], "E830"), ({"agents": {"bobb": {}}}, "E831"),
-                        ({"agents": {"bob": {"pending": -1}}}, "E832"),
-                        ({"contacts": {"u": {"agent": "bob", "time": "x"}}}, "E833")]:
+    for state, code in [
+        ([1], "E830"),
+        ({"agents": {"bobb": {}}}, "E831"),
+        ({"agents": {"bob": {"pending": -1}}}, "E832"),
+        ({"contacts": {"u": {"agent": "bob", "time": "x"}}}, "E833"),
+    ]:
         st.write_text(json.dumps(state), encoding="utf-8")
         res = cli("route", rules, "--events", write("e.jsonl", GOOD), "--state", st)
         assert res.code == 1 and f"error[{code}]" in res.err, res.err

@@ -1,5 +1,6 @@
 """The untraced hot path (cached candidate sets, fused R6 efficiency pick) makes exactly the
 decisions of the traced general path: same targets, steps, groups and PRNG draws (E1, R10)."""
+
 import random
 
 import pytest
@@ -27,10 +28,13 @@ def random_rules(rnd):
         if rnd.random() < 0.3:
             spec["mode"] = {"conversion": rnd.choice(["low", "medium", "high"])}
         groups[f"g{g}"] = spec
-    routing = {"busy_threshold": rnd.randint(0, 3),
-               "when_nobody_online": rnd.choice(["message_pool", "main_account"]),
-               "exclusive_direct": rnd.random() < 0.5, "robot_first": rnd.random() < 0.1,
-               "sticky": {"hold": "10m", "window": "30m"}}
+    routing = {
+        "busy_threshold": rnd.randint(0, 3),
+        "when_nobody_online": rnd.choice(["message_pool", "main_account"]),
+        "exclusive_direct": rnd.random() < 0.5,
+        "robot_first": rnd.random() < 0.1,
+        "sticky": {"hold": "10m", "window": "30m"},
+    }
     return {"shop": "s", "routing": routing, "agents": agents, "groups": groups}
 
 
@@ -40,18 +44,34 @@ def events(rnd, rules, n=400):
     for i in range(n):
         x = rnd.random()
         if x < 0.15:
-            out.append({"type": "agent", "time": at(i * 20), "agent": rnd.choice(names),
-                        "status": rnd.choice(["online", "online", "suspended", "offline"])})
+            out.append(
+                {
+                    "type": "agent",
+                    "time": at(i * 20),
+                    "agent": rnd.choice(names),
+                    "status": rnd.choice(["online", "online", "suspended", "offline"]),
+                }
+            )
         elif x < 0.3:
             out.append({"type": "reply", "time": at(i * 20), "agent": rnd.choice(names)})
         elif x < 0.35:
-            out.append({"type": "conversion", "time": at(i * 20), "agent": rnd.choice(names),
-                        "rate": round(rnd.random(), 2)})
+            out.append(
+                {
+                    "type": "conversion",
+                    "time": at(i * 20),
+                    "agent": rnd.choice(names),
+                    "rate": round(rnd.random(), 2),
+                }
+            )
         else:
-            chat = {"type": "chat", "time": at(i * 20), "buyer": f"u{rnd.randrange(40)}",
-                    "product": rnd.choice(["p0", "p1", "p2", "p3", None]),
-                    "order": rnd.choice(ORDER + [None]),
-                    "crowds": rnd.sample(["vip", "new"], rnd.randint(0, 2))}
+            chat = {
+                "type": "chat",
+                "time": at(i * 20),
+                "buyer": f"u{rnd.randrange(40)}",
+                "product": rnd.choice(["p0", "p1", "p2", "p3", None]),
+                "order": rnd.choice(ORDER + [None]),
+                "crowds": rnd.sample(["vip", "new"], rnd.randint(0, 2)),
+            }
             if rnd.random() < 0.2:
                 chat["exclusive_agent"] = rnd.choice(names)
             out.append(chat)

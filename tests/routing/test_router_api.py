@@ -1,12 +1,16 @@
 """The embedding API (rulec.Router): decisions, pending (settled reading), R3 contacts, traces."""
+
 import pytest
 from routing_helpers import T0, at, router, shop, table_from_rules
 
 import rulec
 from rulec.errors import InputError
 
-TWO = shop({"a1": {"level": 5}, "x1": {}, "z": {}}, {"G": {"agents": ["a1"], "product": ["a"]}},
-           exclusive_direct=True)
+TWO = shop(
+    {"a1": {"level": 5}, "x1": {}, "z": {}},
+    {"G": {"agents": ["a1"], "product": ["a"]}},
+    exclusive_direct=True,
+)
 
 
 def online(*ids):
@@ -31,9 +35,11 @@ def test_every_assignment_adds_pending_and_records_the_contact():
     """Settled reading: sticky, exclusive, group and fallback each add one pending; R3
     records each assignment as the buyer's last contact."""
     r = router(TWO, online("a1", "x1", "z"))
-    steps = [r.route(chat("u1", 0, product="a"))["step"],          # group → a1
-             r.route(chat("u1", 1))["step"],                        # sticky → a1
-             r.route(chat("u2", 2, exclusive_agent="x1"))["step"]]  # exclusive → x1
+    steps = [
+        r.route(chat("u1", 0, product="a"))["step"],  # group → a1
+        r.route(chat("u1", 1))["step"],  # sticky → a1
+        r.route(chat("u2", 2, exclusive_agent="x1"))["step"],
+    ]  # exclusive → x1
     assert steps == ["group", "sticky", "exclusive"]
     state = r.store.export()
     assert state["agents"]["a1"]["pending"] == 2
@@ -62,14 +68,17 @@ def test_nobody_online_records_no_contact_and_no_pending():
     assert r.store.export()["contacts"] == {}
 
 
-@pytest.mark.parametrize("event, code", [
-    ({"type": "agent", "time": T0, "agent": "bob", "status": "online"}, "E803"),
-    ({"type": "agent", "time": T0, "agent": "a1", "status": "away"}, "E807"),
-    ({"type": "conversion", "time": T0, "agent": "a1", "rate": 1.5}, "E808"),
-    ({"type": "reply", "time": "2026-11-23T09:00:00", "agent": "a1"}, "E804"),
-    ({"type": "typing", "time": T0}, "E802"),
-    ({"type": "chat", "time": T0}, "E806"),
-])
+@pytest.mark.parametrize(
+    "event, code",
+    [
+        ({"type": "agent", "time": T0, "agent": "bob", "status": "online"}, "E803"),
+        ({"type": "agent", "time": T0, "agent": "a1", "status": "away"}, "E807"),
+        ({"type": "conversion", "time": T0, "agent": "a1", "rate": 1.5}, "E808"),
+        ({"type": "reply", "time": "2026-11-23T09:00:00", "agent": "a1"}, "E804"),
+        ({"type": "typing", "time": T0}, "E802"),
+        ({"type": "chat", "time": T0}, "E806"),
+    ],
+)
 def test_feed_rejects_bad_events(event, code):
     r = router(TWO)
     with pytest.raises(InputError) as exc:
@@ -84,11 +93,16 @@ def test_route_rejects_a_chat_without_time():
 
 def test_trace_names_missing_attributes_scores_and_pool():
     """R10: the trace says which attributes were missing, the pool and each agent's score."""
-    rules = {"shop": "s", "attributes": {"member_level": "int"},
-             "crowds": {"vip": "member_level >= 3"},
-             "agents": {"v": {}, "p1": {"level": 4}, "p2": {"level": 1}},
-             "groups": {"V": {"agents": ["v"], "crowd": ["vip"]},
-                        "P": {"agents": ["p1", "p2"], "product": ["a"]}}}
+    rules = {
+        "shop": "s",
+        "attributes": {"member_level": "int"},
+        "crowds": {"vip": "member_level >= 3"},
+        "agents": {"v": {}, "p1": {"level": 4}, "p2": {"level": 1}},
+        "groups": {
+            "V": {"agents": ["v"], "crowd": ["vip"]},
+            "P": {"agents": ["p1", "p2"], "product": ["a"]},
+        },
+    }
     r = router(rules, online("v", "p1", "p2"))
     d = r.route(chat("u1", product="a", attrs={}), trace=True)
     text = "\n".join(d["trace"])
@@ -103,8 +117,9 @@ def test_feed_chat_routes_it_and_drain_reports_pool_drain():
     r = router(rules)
     assert r.feed(chat("u1"))[0]["target"] == "message_pool"
     out = r.feed({"type": "agent", "time": at(5), "agent": "a1", "status": "online"})
-    assert [(d["buyer"], d["target"], d["step"], d["via"], d["queued_at"]) for d in out] == \
-        [("u1", "agent:a1", "pool_drain", "group", at(0))]
+    assert [(d["buyer"], d["target"], d["step"], d["via"], d["queued_at"]) for d in out] == [
+        ("u1", "agent:a1", "pool_drain", "group", at(0))
+    ]
     assert r.store.pool_len() == 0
 
 

@@ -3,6 +3,7 @@
 Each tests/routing/cases/*.json (and the shared conformance scenarios) has the format of
 /work/shared/conformance/run: rules, optional state and seed, events, one expectation per
 decision line."""
+
 import io
 import json
 import pathlib
@@ -31,8 +32,9 @@ def run_scenario(sc, tmp_path, extra=()):
     rules = tmp_path / "shop.yaml"
     rules.write_text(json.dumps(sc["rules"], ensure_ascii=False), encoding="utf-8")
     events = tmp_path / "events.jsonl"
-    events.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in sc["events"]),
-                      encoding="utf-8")
+    events.write_text(
+        "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in sc["events"]), encoding="utf-8"
+    )
     args = ["route", str(rules), "--events", str(events), *extra]
     if "state" in sc:
         state = tmp_path / "state.json"
@@ -51,15 +53,23 @@ def test_scenario(path, tmp_path):
     sc = json.loads(path.read_text(encoding="utf-8"))
     decisions = run_scenario(sc, tmp_path)
     assert len(decisions) == len(sc["expect"])
-    problems = [f"#{i + 1}: {p}" for i, (d, w) in enumerate(zip(decisions, sc["expect"]))
-                for p in check(d, w)]
+    problems = [
+        f"#{i + 1}: {p}"
+        for i, (d, w) in enumerate(zip(decisions, sc["expect"]))
+        for p in check(d, w)
+    ]
     assert not problems, (sc["name"], problems)
     for d in decisions:  # R10: the CLI always prints the trace
-        assert isinstance(d["trace"], list) and d["trace"] and all(isinstance(t, str) for t in d["trace"])
+        assert (
+            isinstance(d["trace"], list)
+            and d["trace"]
+            and all(isinstance(t, str) for t in d["trace"])
+        )
 
 
-@pytest.mark.parametrize("path", [p for p in CASES if p.stem.startswith(("r2", "r8", "r6"))],
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", [p for p in CASES if p.stem.startswith(("r2", "r8", "r6"))], ids=lambda p: p.stem
+)
 def test_scenario_sqlite_store(path, tmp_path):
     """The same decisions with the SQLite store (E1 across stores)."""
     sc = json.loads(path.read_text(encoding="utf-8"))

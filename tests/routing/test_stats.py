@@ -1,6 +1,7 @@
 """Statistical properties of the modes over a few thousand decisions: E2, C1, C2, C4, C5.
 
 Every agent stays idle (a reply follows each assignment), so shares show the weights."""
+
 import collections
 
 import pytest
@@ -11,8 +12,11 @@ N = 3000
 
 def shares(rules, rates=None, n=N, seed=11):
     agents = rules["agents"]
-    state = {"agents": {a: {"status": "online", **({"conversion": rates[a]} if rates else {})}
-                        for a in agents}}
+    state = {
+        "agents": {
+            a: {"status": "online", **({"conversion": rates[a]} if rates else {})} for a in agents
+        }
+    }
     r = router(rules, state, seed=seed)
     count = collections.Counter()
     for i in range(n):
@@ -45,8 +49,10 @@ RATES = {"c0": 0.05, "c1": 0.10, "c2": 0.15, "c3": 0.20, "c4": 0.25, "c5": 0.30}
 
 def conv_rules(strength, levels=None):
     levels = levels or {}
-    return shop({a: {"level": levels.get(a, 3)} for a in RATES},
-                {"G": {"agents": list(RATES), "mode": {"conversion": strength}}})
+    return shop(
+        {a: {"level": levels.get(a, 3)} for a in RATES},
+        {"G": {"agents": list(RATES), "mode": {"conversion": strength}}},
+    )
 
 
 def gini(values):
@@ -87,7 +93,9 @@ def test_c4_level_still_counts():
 def test_c5_small_group_uses_efficiency():
     """C5: a conversion group of 5 agents ignores conversion rates (efficiency shares)."""
     five = {a: RATES[a] for a in list(RATES)[:5]}
-    rules = shop({a: {} for a in five}, {"G": {"agents": list(five), "mode": {"conversion": "high"}}})
+    rules = shop(
+        {a: {} for a in five}, {"G": {"agents": list(five), "mode": {"conversion": "high"}}}
+    )
     got = shares(rules, five)
     for a in five:
         assert abs(got[a] - 0.2) / 0.2 < 0.10, got

@@ -1,5 +1,6 @@
 """State stores: memory and SQLite behind one interface; SQLite survives a restart, refuses
 another shop's state and a second process."""
+
 import subprocess
 import sys
 
@@ -44,10 +45,12 @@ def test_sqlite_refuses_another_shops_state(tmp_path):
 def test_sqlite_refuses_a_second_process(tmp_path):
     url = f"sqlite:///{tmp_path / 'st.db'}"
     store = open_store(url, "s")
-    code = ("import sys\nfrom rulec.routing.stores import open_store\n"
-            "from rulec.errors import StoreError\n"
-            f"try:\n    open_store({url!r}, 's')\nexcept StoreError as e:\n"
-            "    print(e.code)\n")
+    code = (
+        "import sys\nfrom rulec.routing.stores import open_store\n"
+        "from rulec.errors import StoreError\n"
+        f"try:\n    open_store({url!r}, 's')\nexcept StoreError as e:\n"
+        "    print(e.code)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "S904", out.stderr
     store.close()

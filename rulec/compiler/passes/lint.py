@@ -1,4 +1,5 @@
 """Pass: static analysis warnings (unreachable groups, idle agents, no-op modes, dead predicates)."""
+
 from __future__ import annotations
 
 from rulec.compiler import model as m
@@ -37,8 +38,11 @@ class Shadowing:
         found = None
         for i in pool:
             h, hb, ha = self.seen[i]
-            if h.robot == g.robot and agents <= ha and all(
-                    dim in hb and vals <= hb[dim] for dim, vals in binds.items()):
+            if (
+                h.robot == g.robot
+                and agents <= ha
+                and all(dim in hb and vals <= hb[dim] for dim, vals in binds.items())
+            ):
                 found = h
                 break
         idx = len(self.seen)
@@ -52,6 +56,7 @@ class Shadowing:
 
 
 # -- predicates that can never hold ----------------------------------------------------------
+
 
 def _bounds_conflict(cmps) -> bool:
     """Comparisons on one attribute with numeric or string literals, all required: unsat?"""
@@ -70,7 +75,11 @@ def _bounds_conflict(cmps) -> bool:
             if hi is None or v < hi or (v == hi and op == "<"):
                 hi, hi_incl = v, op == "<="
     try:
-        if lo is not None and hi is not None and (lo > hi or (lo == hi and not (lo_incl and hi_incl))):
+        if (
+            lo is not None
+            and hi is not None
+            and (lo > hi or (lo == hi and not (lo_incl and hi_incl)))
+        ):
             return True
         if eq is not None:
             if eq in ne:
@@ -99,8 +108,12 @@ def never_holds(e) -> bool:
             return True
         per_attr: dict = {}
         for x in e.items:
-            if isinstance(x, m.Compare) and isinstance(x.left, m.Attr) and isinstance(x.right, m.Literal) \
-                    and not isinstance(x.right.value, bool):
+            if (
+                isinstance(x, m.Compare)
+                and isinstance(x.left, m.Attr)
+                and isinstance(x.right, m.Literal)
+                and not isinstance(x.right.value, bool)
+            ):
                 per_attr.setdefault(x.left.name, []).append((x.op, x.right.value))
             elif isinstance(x, m.InList) and not x.negated and len(x.values.items) == 1:
                 per_attr.setdefault(x.attr.name, []).append(("==", x.values.items[0].value))
@@ -124,31 +137,53 @@ def run(shop: m.Shop) -> list:
     grouped = {r.name for g in shop.groups for r in g.agents}
     for a in shop.agents:
         if a.id not in grouped:
-            _warn(d, "W501", f"agent {a.id} is in no group: it only gets its own recent buyers "
-                             "(R2) and exclusive buyers (R3), or fallback chats", a.span)
+            _warn(
+                d,
+                "W501",
+                f"agent {a.id} is in no group: it only gets its own recent buyers "
+                "(R2) and exclusive buyers (R3), or fallback chats",
+                a.span,
+            )
     shadowing = Shadowing()
     for g in shop.groups:
         h = shadowing.check(g)
         if not g.agents and not g.robot:
-            _warn(d, "W500", f"group {g.name} has no agents and no robot: it can never be "
-                             "chosen (R6 drops it)", g.span)
+            _warn(
+                d,
+                "W500",
+                f"group {g.name} has no agents and no robot: it can never be chosen (R6 drops it)",
+                g.span,
+            )
             continue
         if h is not None:
-            _warn(d, "W500", f"group {g.name} is shadowed by {h.name}, declared earlier with the "
-                             f"same or wider bindings and all its agents: it can never be chosen (R5, R6)",
-                  g.span)
+            _warn(
+                d,
+                "W500",
+                f"group {g.name} is shadowed by {h.name}, declared earlier with the "
+                f"same or wider bindings and all its agents: it can never be chosen (R5, R6)",
+                g.span,
+            )
         if g.mode == "conversion" and len(g.agents) <= 5:
-            _warn(d, "W502", f"group {g.name} has {len(g.agents)} agents: conversion mode takes "
-                             "no effect with 5 or fewer (C5), efficiency is used",
-                  g.mode_span or g.span)
+            _warn(
+                d,
+                "W502",
+                f"group {g.name} has {len(g.agents)} agents: conversion mode takes "
+                "no effect with 5 or fewer (C5), efficiency is used",
+                g.mode_span or g.span,
+            )
     for kind, defs in (("crowd", shop.crowds), ("intent", shop.intents)):
         for p in defs:
             if never_holds(p.expr):
                 _warn(d, "W503", f"{kind} {p.name} can never hold", p.span)
             for x in _walk(p.expr):
                 if isinstance(x, m.InList) and not x.values.items:
-                    _warn(d, "W505", f"`{x.attr.name} {'not in' if x.negated else 'in'} []` "
-                                     f"{'always' if x.negated else 'never'} holds", x.span)
+                    _warn(
+                        d,
+                        "W505",
+                        f"`{x.attr.name} {'not in' if x.negated else 'in'} []` "
+                        f"{'always' if x.negated else 'never'} holds",
+                        x.span,
+                    )
     defined = {"crowd": [c.name for c in shop.crowds], "intent": [i.name for i in shop.intents]}
     reported = set()
     refs = [(dim, r) for g in shop.groups for dim in ("crowd", "intent") for r in getattr(g, dim)]
@@ -156,7 +191,12 @@ def run(shop: m.Shop) -> list:
     for dim, r in refs:
         if r.name not in defined[dim] and (dim, r.name) not in reported:
             reported.add((dim, r.name))
-            _warn(d, "W504", f"{dim} `{r.name}` is not defined: it is an outside label, taken "
-                             f"from the event's `{'crowds' if dim == 'crowd' else 'intent'}`",
-                  r.span, did_you_mean(r.name, defined[dim]))
+            _warn(
+                d,
+                "W504",
+                f"{dim} `{r.name}` is not defined: it is an outside label, taken "
+                f"from the event's `{'crowds' if dim == 'crowd' else 'intent'}`",
+                r.span,
+                did_you_mean(r.name, defined[dim]),
+            )
     return d

@@ -1,15 +1,22 @@
 """Pass: lower a checked model to the table body (docs/table-format.md), with the R5 decision tree."""
+
 from __future__ import annotations
 
 import operator
 
-from rulec.compiler import model as m
 from rulec.common import calendar
+from rulec.compiler import model as m
 
 DIMS = ("crowd", "product", "intent", "order")
 FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
-OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
-       ">": operator.gt, ">=": operator.ge}
+OPS = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 DEFAULT_TZ = "Asia/Shanghai"
 
 
@@ -77,10 +84,19 @@ def campaign(c: m.Campaign, promos: dict, tz) -> dict:
         send_at = calendar.iso(calendar.scheduled_send(kind, last, tz))
     elif send_at is not None:
         send_at = calendar.iso(calendar.parse_time(send_at))
-    return {"name": c.name, "kind": kind, "send_at": send_at, "promo": promo, "date": _v(c.date),
-            "configured_at": _v(c.configured_at), "created_at": _v(c.created_at),
-            "copy": _v(c.copy), "coupon": _coupon(c.coupon), "targets": _targets(c.targets),
-            "segments": _targets(c.segments)}
+    return {
+        "name": c.name,
+        "kind": kind,
+        "send_at": send_at,
+        "promo": promo,
+        "date": _v(c.date),
+        "configured_at": _v(c.configured_at),
+        "created_at": _v(c.created_at),
+        "copy": _v(c.copy),
+        "coupon": _coupon(c.coupon),
+        "targets": _targets(c.targets),
+        "segments": _targets(c.segments),
+    }
 
 
 def run(shop: m.Shop) -> dict:
@@ -91,32 +107,57 @@ def run(shop: m.Shop) -> dict:
     routing.update({k: v.value for k, v in shop.routing.items()})
     outreach = dict(m.OUTREACH_DEFAULTS)
     outreach.update({k: v.value for k, v in shop.outreach.items()})
-    groups = [{"name": g.name, "agents": [a.name for a in g.agents],
-               "crowd": [x.name for x in g.crowd], "product": [x.name for x in g.product],
-               "intent": [x.name for x in g.intent], "order": [x.name for x in g.order],
-               "mode": g.mode, "strength": g.strength if g.mode == "conversion" else None,
-               "robot": bool(g.robot)} for g in shop.groups]
+    groups = [
+        {
+            "name": g.name,
+            "agents": [a.name for a in g.agents],
+            "crowd": [x.name for x in g.crowd],
+            "product": [x.name for x in g.product],
+            "intent": [x.name for x in g.intent],
+            "order": [x.name for x in g.order],
+            "mode": g.mode,
+            "strength": g.strength if g.mode == "conversion" else None,
+            "robot": bool(g.robot),
+        }
+        for g in shop.groups
+    ]
     defined_crowds = {c.name for c in shop.crowds}
     defined_intents = {i.name for i in shop.intents}
     crowd_labels = [x for g in groups for x in g["crowd"] if x not in defined_crowds]
-    crowd_labels += [t["crowd"] for c in shop.campaigns for t in _targets(c.targets + c.segments)
-                     if t["crowd"] not in defined_crowds]
+    crowd_labels += [
+        t["crowd"]
+        for c in shop.campaigns
+        for t in _targets(c.targets + c.segments)
+        if t["crowd"] not in defined_crowds
+    ]
     intent_labels = [x for g in groups for x in g["intent"] if x not in defined_intents]
-    promos = {p.name: {"presale_start": _v(p.presale_start), "last_day": _v(p.last_day)}
-              for p in shop.promos}
+    promos = {
+        p.name: {"presale_start": _v(p.presale_start), "last_day": _v(p.last_day)}
+        for p in shop.promos
+    }
     f = shop.facts
-    facts = {"tool_level": _v(f.get("tool_level")),
-             "relationships_last_month_end": _v(f.get("relationships_last_month_end")),
-             "advanced_relationships_this_month": _v(f.get("advanced_relationships_this_month")),
-             "grants": list(_v(f.get("grants")) or [])}
+    facts = {
+        "tool_level": _v(f.get("tool_level")),
+        "relationships_last_month_end": _v(f.get("relationships_last_month_end")),
+        "advanced_relationships_this_month": _v(f.get("advanced_relationships_this_month")),
+        "grants": list(_v(f.get("grants")) or []),
+    }
     return {
-        "shop": shop.name, "timezone": tz_name, "routing": routing, "outreach": outreach,
+        "shop": shop.name,
+        "timezone": tz_name,
+        "routing": routing,
+        "outreach": outreach,
         "attributes": {a.name: a.type for a in shop.attributes},
         "crowds": [{"name": c.name, "expr": expr(c.expr)} for c in shop.crowds],
         "intents": [{"name": i.name, "expr": expr(i.expr)} for i in shop.intents],
-        "labels": {"crowd": list(dict.fromkeys(crowd_labels)),
-                   "intent": list(dict.fromkeys(intent_labels))},
+        "labels": {
+            "crowd": list(dict.fromkeys(crowd_labels)),
+            "intent": list(dict.fromkeys(intent_labels)),
+        },
         "agents": [{"id": a.id, "level": a.level} for a in shop.agents],
-        "groups": groups, "tree": tree(groups), "promos": promos, "facts": facts,
+        "groups": groups,
+        "tree": tree(groups),
+        "promos": promos,
+        "facts": facts,
         "campaigns": [campaign(c, promos, tz) for c in shop.campaigns],
     }

@@ -1,11 +1,12 @@
 """Outreach checks (O5–O10, O6xx codes): promo privileges' content, thresholds, dates and deadlines."""
+
 from __future__ import annotations
 
 import datetime as dt
 
+from rulec.common import calendar as cal
 from rulec.compiler import model as m
 from rulec.errors import Diagnostic
-from rulec.common import calendar as cal
 from rulec.outreach import privileges as priv
 
 SOON = dt.timedelta(days=1)  # `check --now`: deadlines within a day are reported
@@ -70,24 +71,35 @@ def _campaign(c, tz, facts, promos, shop, now):
     send_at = _send_at(c, kind, tz, promos)
     given = _time(c.send_at, cal.parse_time)
     if kind in priv.PROMO_KINDS and given and send_at and given != send_at:
-        add("O604", f"{kind} always runs at {cal.show(send_at, tz)} (O6–O8); the send_at "
-                    f"{cal.show(given, tz)} written here is ignored", _span(c.send_at, here),
-            "warning")
+        add(
+            "O604",
+            f"{kind} always runs at {cal.show(send_at, tz)} (O6–O8); the send_at "
+            f"{cal.show(given, tz)} written here is ignored",
+            _span(c.send_at, here),
+            "warning",
+        )
     for p in priv.eligibility(kind, facts):
         add(p.code, p.message, _fact_span(shop, p.message) or here)
     coupon = (c.coupon.id, c.coupon.kind) if c.coupon else None
     segs = [(t.copy, (t.coupon.id, t.coupon.kind) if t.coupon else None) for t in c.segments]
     for p in priv.content(kind, _v(c.copy), coupon, segs, len(c.targets)):
-        span = {"coupon": _span(c.coupon, here),
-                "segments": _span(c.segments[min(len(c.segments) - 1, priv.MAX_SEGMENTS)]
-                                  if c.segments else None, here),
-                "targets": _span(c.targets[0] if c.targets else None, here)}.get(p.where, here)
+        span = {
+            "coupon": _span(c.coupon, here),
+            "segments": _span(
+                c.segments[min(len(c.segments) - 1, priv.MAX_SEGMENTS)] if c.segments else None,
+                here,
+            ),
+            "targets": _span(c.targets[0] if c.targets else None, here),
+        }.get(p.where, here)
         add(p.code, p.message, span, p.severity)
     if kind == "green":
         day = _time(c.date, cal.parse_date)
         if day and send_at and cal.local_date(send_at, tz) != day:
-            add("O611", f"send time {cal.show(send_at, tz)} is not on its date {day} (O5)",
-                _span(c.send_at, here))
+            add(
+                "O611",
+                f"send time {cal.show(send_at, tz)} is not on its date {day} (O5)",
+                _span(c.send_at, here),
+            )
         if day:  # O5: created before 00:00 of its date, whatever the send time says
             send_at = cal.at_local(day, 12, 0, tz)
     if send_at is None:
@@ -100,8 +112,9 @@ def _deadline(c, kind, send_at, tz, now, add, here):
     limit = priv.deadline(kind, send_at, tz)
     if limit is None:
         return []
-    first, second = (c.created_at, c.configured_at) if kind == "green" else \
-        (c.configured_at, c.created_at)
+    first, second = (
+        (c.created_at, c.configured_at) if kind == "green" else (c.configured_at, c.created_at)
+    )
     field = first if _v(first) is not None else second
     when = _time(field, cal.parse_time)
     verb = "created" if kind == "green" else "configured"
@@ -112,13 +125,21 @@ def _deadline(c, kind, send_at, tz, now, add, here):
             add("O650", late, _span(field, here))
     elif field is None and now is not None:  # treated as configured at `now`
         if priv.late(kind, now, send_at, tz):
-            add("O651", f"not {verb} yet, and its deadline {cal.show(limit, tz)} has passed "
-                        f"(now {cal.show(now, tz)}) (O10)")
+            add(
+                "O651",
+                f"not {verb} yet, and its deadline {cal.show(limit, tz)} has passed "
+                f"(now {cal.show(now, tz)}) (O10)",
+            )
     pending = when is None or when > now if now is not None else False
     if now is not None and pending and not late and now <= limit <= now + SOON:
         state = f"{verb} {cal.show(when, tz)}" if when else f"not {verb} yet"
-        add("O652", f"its configuration deadline {cal.show(limit, tz)} is within a day "
-                    f"(now {cal.show(now, tz)}; {state}) (O10)", None, "warning")
+        add(
+            "O652",
+            f"its configuration deadline {cal.show(limit, tz)} is within a day "
+            f"(now {cal.show(now, tz)}; {state}) (O10)",
+            None,
+            "warning",
+        )
     return []
 
 

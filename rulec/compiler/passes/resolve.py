@@ -1,9 +1,10 @@
 """Pass: resolve names and check settings values (duplicates, unknown references, enums, ranges)."""
+
 from __future__ import annotations
 
+from rulec.common import calendar
 from rulec.compiler import model as m
 from rulec.errors import Diagnostic, did_you_mean
-from rulec.common import calendar
 
 ORDER_STATES = ("no_active_order", "unpaid", "paid_unshipped", "shipped", "completed", "after_sale")
 NOBODY_TARGETS = ("main_account", "proxy_account", "message_pool")
@@ -21,8 +22,13 @@ def _err(diags, code, message, span, hints=()):
 
 def _enum(diags, value, span, choices, what):
     if value not in choices:
-        _err(diags, "V401", f"unknown {what} `{value}`", span,
-             did_you_mean(value, choices) or (f"one of: {', '.join(choices)}",))
+        _err(
+            diags,
+            "V401",
+            f"unknown {what} `{value}`",
+            span,
+            did_you_mean(value, choices) or (f"one of: {', '.join(choices)}",),
+        )
         return False
     return True
 
@@ -56,22 +62,40 @@ def run(shop: m.Shop) -> list:
         try:
             calendar.zone(shop.timezone.value)
         except ValueError as exc:
-            _err(d, "V404", str(exc), shop.timezone.span,
-                 ("use an IANA zone name such as Asia/Shanghai",))
+            _err(
+                d,
+                "V404",
+                str(exc),
+                shop.timezone.span,
+                ("use an IANA zone name such as Asia/Shanghai",),
+            )
     r = shop.routing
     if "when_nobody_online" in r:
-        _enum(d, r["when_nobody_online"].value, r["when_nobody_online"].span, NOBODY_TARGETS,
-              "when_nobody_online target")
+        _enum(
+            d,
+            r["when_nobody_online"].value,
+            r["when_nobody_online"].span,
+            NOBODY_TARGETS,
+            "when_nobody_online target",
+        )
     if "busy_threshold" in r and not 0 <= r["busy_threshold"].value <= 10_000:
-        _err(d, "V400", f"busy_threshold {r['busy_threshold'].value} is out of range 0..10000",
-             r["busy_threshold"].span)
+        _err(
+            d,
+            "V400",
+            f"busy_threshold {r['busy_threshold'].value} is out of range 0..10000",
+            r["busy_threshold"].span,
+        )
     hold = r.get("sticky_hold")
     window = r.get("sticky_window")
     h = hold.value if hold else m.ROUTING_DEFAULTS["sticky_hold"]
     w = window.value if window else m.ROUTING_DEFAULTS["sticky_window"]
     if h > w:
-        _err(d, "V400", f"sticky hold ({h // 3600}h) is longer than the window ({w // 3600}h)",
-             (hold or window).span)
+        _err(
+            d,
+            "V400",
+            f"sticky hold ({h // 3600}h) is longer than the window ({w // 3600}h)",
+            (hold or window).span,
+        )
 
     _unique(d, shop.attributes, "attribute")
     for a in shop.attributes:
@@ -83,16 +107,25 @@ def run(shop: m.Shop) -> list:
     _unique(d, shop.agents, "agent", key=lambda a: a.id)
     for a in shop.agents:
         if not 1 <= a.level <= 5:
-            _err(d, "V400", f"agent {a.id}: level {a.level} is out of range 1..5",
-                 a.level_span or a.span)
+            _err(
+                d,
+                "V400",
+                f"agent {a.id}: level {a.level} is out of range 1..5",
+                a.level_span or a.span,
+            )
     _unique(d, shop.groups, "group")
     agent_ids = {a.id: a for a in shop.agents}
     for g in shop.groups:
         seen = set()
         for ref in g.agents:
             if ref.name not in agent_ids:
-                _err(d, "N200", f"group {g.name}: unknown agent `{ref.name}`", ref.span,
-                     did_you_mean(ref.name, agent_ids))
+                _err(
+                    d,
+                    "N200",
+                    f"group {g.name}: unknown agent `{ref.name}`",
+                    ref.span,
+                    did_you_mean(ref.name, agent_ids),
+                )
             elif ref.name in seen:
                 _err(d, "N204", f"group {g.name}: agent `{ref.name}` is listed twice", ref.span)
             seen.add(ref.name)
@@ -114,8 +147,15 @@ def run(shop: m.Shop) -> list:
     if "grants" in f:
         for g in f["grants"].value:
             if g not in GRANTS:
-                d.append(Diagnostic("W507", f"unknown grant `{g}` (known: {', '.join(GRANTS)})",
-                                    f["grants"].span, "warning", did_you_mean(g, GRANTS)))
+                d.append(
+                    Diagnostic(
+                        "W507",
+                        f"unknown grant `{g}` (known: {', '.join(GRANTS)})",
+                        f["grants"].span,
+                        "warning",
+                        did_you_mean(g, GRANTS),
+                    )
+                )
     for k in ("relationships_last_month_end", "advanced_relationships_this_month"):
         if k in f and f[k].value < 0:
             _err(d, "V400", f"{k} cannot be negative", f[k].span)
@@ -139,14 +179,24 @@ def _campaign(d, c, promos):
         if c.promo is None:
             _err(d, "P108", f"campaign {c.name}: a {kind} campaign needs `promo`", c.span)
         elif c.promo.name not in promos:
-            _err(d, "N202", f"campaign {c.name}: unknown promo `{c.promo.name}`", c.promo.span,
-                 did_you_mean(c.promo.name, promos))
+            _err(
+                d,
+                "N202",
+                f"campaign {c.name}: unknown promo `{c.promo.name}`",
+                c.promo.span,
+                did_you_mean(c.promo.name, promos),
+            )
     else:
         if c.send_at is None:
             _err(d, "P108", f"campaign {c.name}: a {kind} campaign needs `send_at`", c.span)
         if c.promo is not None and c.promo.name not in promos:
-            _err(d, "N202", f"campaign {c.name}: unknown promo `{c.promo.name}`", c.promo.span,
-                 did_you_mean(c.promo.name, promos))
+            _err(
+                d,
+                "N202",
+                f"campaign {c.name}: unknown promo `{c.promo.name}`",
+                c.promo.span,
+                did_you_mean(c.promo.name, promos),
+            )
     if kind == "green" and c.date is None:
         _err(d, "P108", f"campaign {c.name}: a green campaign needs `date`", c.span)
     if kind in ("batch", "green", "new_arrival", "restock") and not c.targets:

@@ -1,4 +1,5 @@
 """Pass: type-check crowd and intent predicates against the declared attributes."""
+
 from __future__ import annotations
 
 from rulec.compiler import model as m
@@ -29,16 +30,23 @@ class Checker:
         """The attribute's class, None when untyped; reports unknown attributes."""
         if a.name == "message":
             if not self.is_intent:
-                self.err("N203", "`message` (the chat's first message) is only available to "
-                                 "intents", a.span)
+                self.err(
+                    "N203",
+                    "`message` (the chat's first message) is only available to intents",
+                    a.span,
+                )
                 return None
             return "string"
         if self.types is None:
             return None
         if a.name not in self.types:
             names = list(self.types) + (["message"] if self.is_intent else [])
-            self.err("N203", f"unknown attribute `{a.name}`", a.span,
-                     did_you_mean(a.name, names) or ("declare it under `attributes`",))
+            self.err(
+                "N203",
+                f"unknown attribute `{a.name}`",
+                a.span,
+                did_you_mean(a.name, names) or ("declare it under `attributes`",),
+            )
             return None
         return CLASS[self.types[a.name]] if self.types[a.name] in CLASS else None
 
@@ -53,8 +61,9 @@ class Checker:
         elif isinstance(e, m.Attr):
             c = self.attr_class(e)
             if c not in (None, "bool"):
-                self.err("T306", f"`{e.name}` is a {c}, not a condition: compare it with a value",
-                         e.span)
+                self.err(
+                    "T306", f"`{e.name}` is a {c}, not a condition: compare it with a value", e.span
+                )
         elif isinstance(e, m.Literal):
             self.err("T306", f"the literal {e.value!r} is not a condition", e.span)
         elif isinstance(e, m.Compare):
@@ -67,8 +76,11 @@ class Checker:
     def compare(self, e: m.Compare):
         left, right = e.left, e.right
         if isinstance(left, m.Attr) and isinstance(right, m.Attr):
-            self.err("T305", "compare an attribute with a literal value, not with another "
-                             "attribute", e.span)
+            self.err(
+                "T305",
+                "compare an attribute with a literal value, not with another attribute",
+                e.span,
+            )
             return
         if isinstance(left, m.Literal) and isinstance(right, m.Literal):
             a, b = lit_class(left.value), lit_class(right.value)
@@ -86,8 +98,11 @@ class Checker:
         if ac == "set":
             self.err("T300", f"`{attr.name}` is a set: use `contains` or `contains_any`", e.span)
         elif ac != lc:
-            self.err("T300", f"`{attr.name}` is a {ac} but is compared with a {lc} "
-                             f"({lit.value!r})", e.span)
+            self.err(
+                "T300",
+                f"`{attr.name}` is a {ac} but is compared with a {lc} ({lit.value!r})",
+                e.span,
+            )
         elif ac == "bool" and e.op in ORDERING:
             self.err("T301", "bools have no order: use == or !=", e.span)
 
@@ -101,8 +116,12 @@ class Checker:
             self.err("T302", f"`{e.attr.name}` is a set: use `contains_any`", e.span)
         elif ac is not None and classes - {ac}:
             bad = next(x for x in e.values.items if lit_class(x.value) != ac)
-            self.err("T302", f"`{e.attr.name}` is a {ac}, but the list holds "
-                             f"{lit_class(bad.value)} {bad.value!r}", bad.span or e.span)
+            self.err(
+                "T302",
+                f"`{e.attr.name}` is a {ac}, but the list holds "
+                f"{lit_class(bad.value)} {bad.value!r}",
+                bad.span or e.span,
+            )
         elif ac is None and len(classes) > 1:
             self.err("T302", "the values of an `in` list must all be of one type", e.values.span)
 
@@ -126,8 +145,7 @@ class Checker:
                 self.err("T303", f"`{op}` takes strings, not {x.value!r}", x.span or e.span)
         ac = self.attr_class(e.attr)
         if ac not in (None, "string", "set"):
-            self.err("T303", f"`{e.attr.name}` is a {ac}: `{op}` needs a string or a set",
-                     e.span)
+            self.err("T303", f"`{e.attr.name}` is a {ac}: `{op}` needs a string or a set", e.span)
 
 
 def run(shop: m.Shop) -> list:

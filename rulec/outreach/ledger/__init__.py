@@ -1,4 +1,5 @@
 """Planner ledgers (O12, O13): `open_ledger(url, shop)` for a file path, sqlite:///…, memory: or redis://…."""
+
 from __future__ import annotations
 
 from rulec.errors import Diagnostic, StoreError
@@ -11,21 +12,25 @@ def open_ledger(url, shop: str) -> Ledger:
     """The ledger named by `url` for `shop`; a Ledger instance is returned as is."""
     if isinstance(url, Ledger):
         if url.shop != shop:
-            raise StoreError([Diagnostic("S904", f"ledger belongs to shop {url.shop!r}, not {shop!r}")])
+            raise StoreError(
+                [Diagnostic("S904", f"ledger belongs to shop {url.shop!r}, not {shop!r}")]
+            )
         return url
     url = str(url)
     if url.startswith(("redis://", "rediss://", "unix://")):
         try:
             from rulec.outreach.ledger.redis_ledger import RedisLedger
         except ImportError as exc:
-            raise StoreError([Diagnostic("S900", f"the redis ledger is not available: {exc}")]) \
-                from None
+            raise StoreError(
+                [Diagnostic("S900", f"the redis ledger is not available: {exc}")]
+            ) from None
         return RedisLedger(url, shop)
     from rulec.outreach.ledger.sqlite_ledger import SqliteLedger
+
     if url in ("memory:", ":memory:"):
         return SqliteLedger(":memory:", shop)
     if url.startswith("sqlite://"):
-        url = url[len("sqlite://"):]
+        url = url[len("sqlite://") :]
         if url.startswith("/") and url[1:2] == "/":  # sqlite:///abs/path
             url = url[1:]
     if not url:

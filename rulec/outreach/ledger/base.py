@@ -1,8 +1,9 @@
 """The ledger interface (O12, O13): campaign states, per-consumer history and batch-atomic decide-and-record."""
+
 from __future__ import annotations
 
 import abc
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 CHANNELS = ("regular", "green", "exempt")
 CHANNEL_CODE = {c: i for i, c in enumerate(CHANNELS)}
@@ -45,8 +46,9 @@ class Ledger(abc.ABC):
         """Mark `started` campaigns `finished` (a run went through its whole audience)."""
 
     @abc.abstractmethod
-    def decide_and_record(self, consumers: list, decide: Decide,
-                          emit: Callable[[], None] | None = None) -> list:
+    def decide_and_record(
+        self, consumers: list, decide: Decide, emit: Callable[[], None] | None = None
+    ) -> list:
         """One atomic batch: history of `consumers`, `decide`, `emit`, record. Returns the
         records written (a list of (campaign, consumer, channel, at))."""
 

@@ -15,6 +15,7 @@ planner that dies between emit and record leaves locks that expire after `lock_t
 with SQLite). With `appendonly yes` and `appendfsync always`, a recorded batch survives a
 Redis crash. Redis unreachable at start: S910; lost during a run: S911 (re-run completes).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,13 +24,14 @@ import os
 import time
 import uuid
 
-from rulec.outreach.ledger.base import CHANNEL_CODE, CHANNELS, FINISHED, STARTED, Ledger
 from rulec.common.redis_conn import Conn, Lost, Script, fail, pack
+from rulec.outreach.ledger.base import CHANNEL_CODE, CHANNELS, FINISHED, STARTED, Ledger
 
 SCHEMA_VERSION = "1"
 CHUNK = 1000  # elements per unpack() inside the scripts (Lua's stack is bounded)
 
-_LIB = """
+_LIB = (
+    """
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -43,9 +45,13 @@ local function each_chunk(first, last, fn)
   end
 end
 local function owned(v, mine) return v and string.sub(v, 1, #mine) == mine end
-""" % CHUNK
+"""
+    % CHUNK
+)
 # KEYS: locks sends. ARGV: token, ttl ms, consumers...
-CLAIM = Script(_LIB + """
+CLAIM = Script(
+    _LIB
+    + """
 local now, mine = now_ms(), ARGV[1] .. ':'
 for i = 3, #ARGV do
   local v = redis.call('HGET', KEYS[1], ARGV[i])
@@ -64,9 +70,12 @@ each_chunk(3, #ARGV, function(i, j)
   end
 end)
 return {1, hist}
-""")
+"""
+)
 # KEYS: locks sends. ARGV: token, n, the n claimed consumers, then (consumer, sends) pairs
-RECORD = Script(_LIB + """
+RECORD = Script(
+    _LIB
+    + """
 local mine, n = ARGV[1] .. ':', tonumber(ARGV[2])
 for i = 3, n + 2 do
   if not owned(redis.call('HGET', KEYS[1], ARGV[i]), mine) then return {-1, ARGV[i]} end
@@ -89,9 +98,12 @@ each_chunk(1, #new / 2, function(i, j)
 end)
 each_chunk(3, n + 2, function(i, j) redis.call('HDEL', KEYS[1], unpack(ARGV, i, j)) end)
 return {1, (#new / 2)}
-""")
+"""
+)
 # KEYS: locks. ARGV: token, consumers... (release what is still ours)
-RELEASE = Script(_LIB + """
+RELEASE = Script(
+    _LIB
+    + """
 local mine, gone = ARGV[1] .. ':', 0
 for i = 2, #ARGV do
   if owned(redis.call('HGET', KEYS[1], ARGV[i]), mine) then
@@ -99,7 +111,8 @@ for i = 2, #ARGV do
   end
 end
 return gone
-""")
+"""
+)
 # KEYS: camps cids nextid. ARGV: (name, state json) pairs; a name already there is kept
 OPEN = Script("""
 for i = 1, #ARGV, 2 do
@@ -112,7 +125,8 @@ end
 return redis.call('HGETALL', KEYS[1])
 """)
 # KEYS: camps. ARGV: finished_at, names... (only `started` ones change)
-FINISH = Script("""
+FINISH = Script(
+    """
 for i = 2, #ARGV do
   local v = redis.call('HGET', KEYS[1], ARGV[i])
   if v then
@@ -126,7 +140,9 @@ for i = 2, #ARGV do
   end
 end
 return 1
-""" % (STARTED, FINISHED))
+"""
+    % (STARTED, FINISHED)
+)
 
 
 def _now():
@@ -144,7 +160,8 @@ class RedisLedger(Ledger):
         self.url, self.opts = self._conn.shown, self._conn.opts
         base = f"{self.opts['prefix']}:{{{shop}}}:ledger:"
         self.k_meta, self.k_camps, self.k_cids, self.k_next, self.k_sends, self.k_locks = (
-            base + k for k in ("meta", "camps", "cids", "nextid", "sends", "locks"))
+            base + k for k in ("meta", "camps", "cids", "nextid", "sends", "locks")
+        )
         self.token = f"{uuid.uuid4().hex}.{os.getpid()}"
         self.ttl_ms = int(self.opts["lock_ttl"] * 1000)
         self._names: dict = {}  # campaign id (str) -> name
@@ -166,19 +183,35 @@ class RedisLedger(Ledger):
             raise self._lost(exc) from None
 
     def _lost(self, exc):
-        return fail("S911", f"ledger {self.url}: connection to Redis lost ({exc.reason}); the "
-                            "batch in progress was not recorded - run the same command again "
-                            "to complete the plan")
+        return fail(
+            "S911",
+            f"ledger {self.url}: connection to Redis lost ({exc.reason}); the "
+            "batch in progress was not recorded - run the same command again "
+            "to complete the plan",
+        )
 
     def _check_meta(self):
         flat = self._call(pack("HGETALL", self.k_meta))
         meta = dict(zip(flat[::2], flat[1::2]))
         if not meta:
-            self._call(pack("HSET", self.k_meta, "schema", SCHEMA_VERSION, "shop", self.shop,
-                            "created", _now()))
+            self._call(
+                pack(
+                    "HSET",
+                    self.k_meta,
+                    "schema",
+                    SCHEMA_VERSION,
+                    "shop",
+                    self.shop,
+                    "created",
+                    _now(),
+                )
+            )
         elif meta.get("schema") != SCHEMA_VERSION:
-            raise fail("S903", f"ledger {self.url} has schema {meta.get('schema')!r} for shop "
-                               f"{self.shop!r}; this rulec reads schema {SCHEMA_VERSION}")
+            raise fail(
+                "S903",
+                f"ledger {self.url} has schema {meta.get('schema')!r} for shop "
+                f"{self.shop!r}; this rulec reads schema {SCHEMA_VERSION}",
+            )
 
     def _parse_camps(self, flat) -> dict:
         out = {}
@@ -199,10 +232,16 @@ class RedisLedger(Ledger):
         now = _now()
         args = []
         for name, (status, reason, send_at) in wanted.items():
-            args += [name, json.dumps({"status": status, "reason": reason, "send_at": send_at,
-                                       "opened_at": now}, ensure_ascii=False)]
-        states = self._parse_camps(self._script(OPEN, (self.k_camps, self.k_cids, self.k_next),
-                                                args))
+            args += [
+                name,
+                json.dumps(
+                    {"status": status, "reason": reason, "send_at": send_at, "opened_at": now},
+                    ensure_ascii=False,
+                ),
+            ]
+        states = self._parse_camps(
+            self._script(OPEN, (self.k_camps, self.k_cids, self.k_next), args)
+        )
         return {n: states[n] for n in wanted}
 
     def finish_campaigns(self, names) -> None:
@@ -227,13 +266,17 @@ class RedisLedger(Ledger):
         deadline = time.monotonic() + self.opts["lock_ttl"] + 5.0
         pause = 0.001
         while True:
-            reply = self._script(CLAIM, (self.k_locks, self.k_sends),
-                                 [self.token, self.ttl_ms, *uniq])
+            reply = self._script(
+                CLAIM, (self.k_locks, self.k_sends), [self.token, self.ttl_ms, *uniq]
+            )
             if reply[0] == 1:
                 return reply[1]
             if time.monotonic() > deadline:
-                raise fail("S907", f"ledger {self.url}: consumer {reply[1]!r} stayed locked by "
-                                   "another planner past lock_ttl; try again")
+                raise fail(
+                    "S907",
+                    f"ledger {self.url}: consumer {reply[1]!r} stayed locked by "
+                    "another planner past lock_ttl; try again",
+                )
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
 
@@ -264,19 +307,23 @@ class RedisLedger(Ledger):
             args += [consumer, text]
         reply = self._script(RECORD, (self.k_locks, self.k_sends), args)
         if reply[0] == -1:
-            raise fail("S906", f"ledger {self.url}: this planner's lock on consumer "
-                               f"{reply[1]!r} was taken over (the batch took longer than "
-                               f"lock_ttl={self.opts['lock_ttl']:g}s); its sends were printed "
-                               "but not recorded")
+            raise fail(
+                "S906",
+                f"ledger {self.url}: this planner's lock on consumer "
+                f"{reply[1]!r} was taken over (the batch took longer than "
+                f"lock_ttl={self.opts['lock_ttl']:g}s); its sends were printed "
+                "but not recorded",
+            )
         if reply[0] == -2:
-            raise fail("S906", f"ledger {self.url}: a send of consumer {reply[1]!r} was "
-                               "recorded twice")
+            raise fail(
+                "S906", f"ledger {self.url}: a send of consumer {reply[1]!r} was recorded twice"
+            )
         return records
 
     def _release(self, uniq):
         try:
             self._conn.script(RELEASE, (self.k_locks,), [self.token, *uniq])
-        except Exception:  # noqa: BLE001 - best effort: the locks expire anyway
+        except Exception:
             pass
 
     def sends(self, campaign=None) -> list:

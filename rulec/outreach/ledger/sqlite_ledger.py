@@ -4,6 +4,7 @@ Each consumer has one row holding every send it received (";campaign id,channel,
 send, in decision order: the same packing as the Redis ledger): the batch's history is one
 indexed lookup per consumer and recording is one upsert per consumer, not one per send. The
 key (campaign, consumer) is checked against that row inside the same transaction."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,8 +29,10 @@ CREATE TABLE IF NOT EXISTS consumers (consumer TEXT PRIMARY KEY, sends TEXT NOT 
 _TOKEN_KEY = operator.itemgetter(0, 2, 3)  # a record's (campaign, channel, at)
 _PAIR = operator.itemgetter(0, 1)  # (campaign, consumer)
 _CONSUMER = operator.itemgetter(1)
-UPSERT = ("INSERT INTO consumers (consumer, sends) VALUES (?, ?) ON CONFLICT (consumer) "
-          "DO UPDATE SET sends = sends || excluded.sends")
+UPSERT = (
+    "INSERT INTO consumers (consumer, sends) VALUES (?, ?) ON CONFLICT (consumer) "
+    "DO UPDATE SET sends = sends || excluded.sends"
+)
 
 
 def _fail(code, message):
@@ -38,12 +41,14 @@ def _fail(code, message):
 
 def _guard(method):
     """Turn SQLite failures during a run (locked past the timeout, disk full…) into S907."""
+
     @functools.wraps(method)
     def run(self, *args, **kw):
         try:
             return method(self, *args, **kw)
         except sqlite3.Error as exc:
             raise _fail("S907", f"ledger {self.path}: {exc}") from None
+
     return run
 
 
@@ -66,20 +71,23 @@ class SqliteLedger(Ledger):
             if not os.path.isdir(parent):
                 raise _fail("S901", f"ledger {self.path}: directory {parent} does not exist")
         try:
-            self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
-                                      check_same_thread=False)
+            self.db = sqlite3.connect(
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA cache_size=-65536")
             self._init()
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
-                raise _fail("S907", f"ledger {self.path}: {exc} (another planner holds it)") \
-                    from None
+                raise _fail(
+                    "S907", f"ledger {self.path}: {exc} (another planner holds it)"
+                ) from None
             raise _fail("S902", f"ledger {self.path} cannot be opened: {exc}") from None
         except sqlite3.DatabaseError as exc:
-            raise _fail("S902", f"ledger {self.path} is not a rulec ledger or is damaged: {exc}") \
-                from None
+            raise _fail(
+                "S902", f"ledger {self.path} is not a rulec ledger or is damaged: {exc}"
+            ) from None
         self._ids, self._names = {}, {}
         self._load_ids()
 
@@ -90,22 +98,31 @@ class SqliteLedger(Ledger):
         try:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if tables and "meta" not in tables:
-                raise _fail("S902", f"ledger {self.path} is a SQLite file of something else "
-                                    f"(tables {', '.join(sorted(tables)[:5])})")
+                raise _fail(
+                    "S902",
+                    f"ledger {self.path} is a SQLite file of something else "
+                    f"(tables {', '.join(sorted(tables)[:5])})",
+                )
             for stmt in SCHEMA.split(";"):
                 if stmt.strip():
                     db.execute(stmt)
             meta = dict(db.execute("SELECT key, value FROM meta"))
             if not meta:
-                db.executemany("INSERT INTO meta VALUES (?, ?)",
-                               [("shop", self.shop), ("schema", SCHEMA_VERSION),
-                                ("created", _now())])
+                db.executemany(
+                    "INSERT INTO meta VALUES (?, ?)",
+                    [("shop", self.shop), ("schema", SCHEMA_VERSION), ("created", _now())],
+                )
             elif meta.get("schema") != SCHEMA_VERSION:
-                raise _fail("S903", f"ledger {self.path} has schema {meta.get('schema')!r}; "
-                                    f"this rulec reads schema {SCHEMA_VERSION}")
+                raise _fail(
+                    "S903",
+                    f"ledger {self.path} has schema {meta.get('schema')!r}; "
+                    f"this rulec reads schema {SCHEMA_VERSION}",
+                )
             elif meta.get("shop") != self.shop:
-                raise _fail("S904", f"ledger {self.path} belongs to shop {meta.get('shop')!r}, "
-                                    f"not {self.shop!r}")
+                raise _fail(
+                    "S904",
+                    f"ledger {self.path} belongs to shop {meta.get('shop')!r}, not {self.shop!r}",
+                )
             db.execute("COMMIT")
         except BaseException:
             _rollback(db)
@@ -118,7 +135,9 @@ class SqliteLedger(Ledger):
     # -- campaigns --------------------------------------------------------------------------
     @_guard
     def campaign_states(self) -> dict:
-        return {n: (s, r) for n, s, r in self.db.execute("SELECT name, status, reason FROM campaigns")}
+        return {
+            n: (s, r) for n, s, r in self.db.execute("SELECT name, status, reason FROM campaigns")
+        }
 
     @_guard
     def open_campaigns(self, wanted: dict) -> dict:
@@ -126,9 +145,11 @@ class SqliteLedger(Ledger):
         db.execute("BEGIN IMMEDIATE")
         try:
             now = _now()
-            db.executemany("INSERT OR IGNORE INTO campaigns (name, status, reason, send_at, opened_at)"
-                           " VALUES (?, ?, ?, ?, ?)",
-                           [(n, s, r, at, now) for n, (s, r, at) in wanted.items()])
+            db.executemany(
+                "INSERT OR IGNORE INTO campaigns (name, status, reason, send_at, opened_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(n, s, r, at, now) for n, (s, r, at) in wanted.items()],
+            )
             db.execute("COMMIT")
         except BaseException:
             _rollback(db)
@@ -144,8 +165,10 @@ class SqliteLedger(Ledger):
             return
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            self.db.executemany("UPDATE campaigns SET status=?, finished_at=? WHERE name=? AND status=?",
-                                [(FINISHED, _now(), n, STARTED) for n in names])
+            self.db.executemany(
+                "UPDATE campaigns SET status=?, finished_at=? WHERE name=? AND status=?",
+                [(FINISHED, _now(), n, STARTED) for n in names],
+            )
             self.db.execute("COMMIT")
         except BaseException:
             _rollback(self.db)
@@ -153,7 +176,7 @@ class SqliteLedger(Ledger):
 
     # -- sends ------------------------------------------------------------------------------
     def _unpack(self, text) -> list:
-        """";id,channel,at;..." -> [(campaign name, channel, at)]."""
+        """ ";id,channel,at;..." -> [(campaign name, channel, at)]."""
         out, names = [], self._names
         for part in text.split(";")[1:]:
             cid, ch, at = part.split(",")
@@ -167,9 +190,12 @@ class SqliteLedger(Ledger):
         hist, db = {}, self.db
         uniq = list(dict.fromkeys(consumers))
         for i in range(0, len(uniq), IN_CHUNK):
-            part = uniq[i:i + IN_CHUNK]
-            q = "SELECT consumer, sends FROM consumers WHERE consumer IN (" + \
-                ",".join("?" * len(part)) + ")"
+            part = uniq[i : i + IN_CHUNK]
+            q = (
+                "SELECT consumer, sends FROM consumers WHERE consumer IN ("
+                + ",".join("?" * len(part))
+                + ")"
+            )
             for consumer, text in db.execute(q, part):
                 hist[consumer] = self._unpack(text)
         return hist
@@ -199,15 +225,18 @@ class SqliteLedger(Ledger):
                 raise _fail("S905", f"campaign {k[0]!r} was never opened in this ledger")
             toks[k] = f";{ids[k[0]]},{CHANNEL_CODE[k[1]]},{int(k[2])}"
         seen = set(map(_PAIR, records))
-        clash = len(seen) != len(records) or any((h[0], consumer) in seen
-                                                 for consumer, hs in history.items() for h in hs)
+        clash = len(seen) != len(records) or any(
+            (h[0], consumer) in seen for consumer, hs in history.items() for h in hs
+        )
         if clash:
-            raise _fail("S906", f"ledger {self.path}: a (campaign, consumer) send was decided "
-                                "twice")
+            raise _fail(
+                "S906", f"ledger {self.path}: a (campaign, consumer) send was decided twice"
+            )
         packed = {}
         get = packed.get
-        for consumer, tok in zip(map(_CONSUMER, records),
-                                 map(toks.__getitem__, map(_TOKEN_KEY, records))):
+        for consumer, tok in zip(
+            map(_CONSUMER, records), map(toks.__getitem__, map(_TOKEN_KEY, records))
+        ):
             prev = get(consumer)
             packed[consumer] = tok if prev is None else prev + tok
         return list(packed.items())
@@ -216,8 +245,11 @@ class SqliteLedger(Ledger):
     def sends(self, campaign=None) -> list:
         out = []
         for consumer, text in self.db.execute("SELECT consumer, sends FROM consumers"):
-            out.extend((n, consumer, ch, at) for n, ch, at in self._unpack(text)
-                       if campaign is None or n == campaign)
+            out.extend(
+                (n, consumer, ch, at)
+                for n, ch, at in self._unpack(text)
+                if campaign is None or n == campaign
+            )
         return out
 
     def close(self) -> None:

@@ -4,6 +4,7 @@
 (options `?sync=normal|off|full&batch=N`), `redis://host:port/db` (RedisStore(url, shop) in
 rulec/routing/stores/redis_store.py). State is kept per shop.
 """
+
 from __future__ import annotations
 
 from rulec.errors import Diagnostic, StoreError
@@ -14,12 +15,15 @@ def open_store(url: str | None, shop: str) -> Store:
     """The router state store named by `url`, for `shop`; StoreError when it cannot be used."""
     url = url or "memory:"
     if not isinstance(url, str):
-        raise StoreError([Diagnostic("S900", f"store URL must be a string, got {type(url).__name__}")])
+        raise StoreError(
+            [Diagnostic("S900", f"store URL must be a string, got {type(url).__name__}")]
+        )
     if url == "memory:" or url == "memory://":
         from rulec.routing.stores.memory import MemoryStore
+
         return MemoryStore(shop)
     if url.startswith("sqlite:"):
-        path, _, query = url[len("sqlite:"):].partition("?")
+        path, _, query = url[len("sqlite:") :].partition("?")
         opts = {}
         for item in filter(None, query.split("&")):
             k, _, v = item.partition("=")
@@ -28,13 +32,20 @@ def open_store(url: str | None, shop: str) -> Store:
             elif k == "batch" and v.isdigit():
                 opts["batch"] = int(v)
             else:
-                raise StoreError([Diagnostic("S900", f"unknown sqlite store option {item!r} "
-                                                     "(sync=normal|off|full, batch=N)")])
+                raise StoreError(
+                    [
+                        Diagnostic(
+                            "S900",
+                            f"unknown sqlite store option {item!r} (sync=normal|off|full, batch=N)",
+                        )
+                    ]
+                )
         if path.startswith("//"):
             path = "/" + path.lstrip("/")  # sqlite:///abs/path -> /abs/path
         if not path:
             raise StoreError([Diagnostic("S900", f"store URL {url!r} names no file")])
         from rulec.routing.stores.sqlite_store import SqliteStore
+
         return SqliteStore(shop, path, **opts)
     if url.startswith(("redis://", "rediss://", "unix://")):
         try:
@@ -42,5 +53,12 @@ def open_store(url: str | None, shop: str) -> Store:
         except ImportError as exc:
             raise StoreError([Diagnostic("S906", f"redis store is not available: {exc}")]) from None
         return RedisStore(url, shop)
-    raise StoreError([Diagnostic("S900", f"unknown store URL {url!r}: use memory:, "
-                                         "sqlite:///path/file.db or redis://host:port/db")])
+    raise StoreError(
+        [
+            Diagnostic(
+                "S900",
+                f"unknown store URL {url!r}: use memory:, "
+                "sqlite:///path/file.db or redis://host:port/db",
+            )
+        ]
+    )

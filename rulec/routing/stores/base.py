@@ -15,6 +15,7 @@ trip each):
 - `assign(agent, buyer, time)`: pending + 1 for the agent AND the buyer's last contact =
   (agent, time), as ONE atomic operation (the choice itself is made by the router).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -76,8 +77,14 @@ class Store:
         raise NotImplementedError
 
     # -- state loading (--state) --------------------------------------------------------
-    def put_agent(self, agent: int, status: int | None = None, pending: int | None = None,
-                  conversion: float | None = None, clear_conversion: bool = False) -> None:
+    def put_agent(
+        self,
+        agent: int,
+        status: int | None = None,
+        pending: int | None = None,
+        conversion: float | None = None,
+        clear_conversion: bool = False,
+    ) -> None:
         """Overwrite the given fields of one agent (None leaves a field as it is)."""
         raise NotImplementedError
 
@@ -111,8 +118,10 @@ class Store:
             if conv[i] is not None:
                 entry["conversion"] = conv[i]
             agents[a] = entry
-        contacts = {b: {"agent": a, "time": dt.datetime.fromtimestamp(t, tz).isoformat()}
-                    for b, a, t in self.contacts()}
+        contacts = {
+            b: {"agent": a, "time": dt.datetime.fromtimestamp(t, tz).isoformat()}
+            for b, a, t in self.contacts()
+        }
         return {"agents": agents, "contacts": contacts}
 
     def close(self) -> None:

@@ -1,4 +1,5 @@
 """`memory:` store: plain lists and dicts in this process (the default; fastest; not durable)."""
+
 from __future__ import annotations
 
 from collections import deque
@@ -30,8 +31,11 @@ class MemoryStore(Store):
         self.conversion = [r[2] for r in rows]
         if old_ids:
             index = self.agent_index
-            self._contacts = {b: (index[old_ids[i]], t) for b, (i, t) in self._contacts.items()
-                              if old_ids[i] in index}
+            self._contacts = {
+                b: (index[old_ids[i]], t)
+                for b, (i, t) in self._contacts.items()
+                if old_ids[i] in index
+            }
         self._old_ids = list(self.agent_ids)
 
     def read(self, buyer):
@@ -51,8 +55,7 @@ class MemoryStore(Store):
         if self.pending[agent] > 0:
             self.pending[agent] -= 1
 
-    def put_agent(self, agent, status=None, pending=None, conversion=None,
-                  clear_conversion=False):
+    def put_agent(self, agent, status=None, pending=None, conversion=None, clear_conversion=False):
         if status is not None:
             self.status[agent] = status
         if pending is not None:

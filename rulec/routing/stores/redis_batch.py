@@ -11,6 +11,7 @@ process writes the shop, groups shrink (a refused group costs a redo) and grow b
 Traces (R10) are built as route() builds them; drain_pool shops, other stores and a degraded
 store take the one-by-one path.
 """
+
 from __future__ import annotations
 
 from rulec.routing.events import _time_cache, epoch
@@ -29,7 +30,7 @@ def route_many(router, chats, trace=False, group: int = GROUP) -> list:
         return [router.route(c, trace) for c in chats]
     out, i, size, group = [], 0, max(1, group), max(1, group)
     while i < len(chats):
-        part = chats[i:i + size]
+        part = chats[i : i + size]
         done, ok = _group(router, store, part, trace)
         out += done
         i += len(part)
@@ -59,8 +60,13 @@ def _group(router, store, chats, trace):
             tr = [] if trace else None
             a, target, step, g = decide(chat, buyer, t, tr)
             store.stage(a, buyer, t)
-            d = {"buyer": buyer, "time": ts, "target": target, "step": step,
-                 "group": None if g is None else names[g]}
+            d = {
+                "buyer": buyer,
+                "time": ts,
+                "target": target,
+                "step": step,
+                "group": None if g is None else names[g],
+            }
             if tr is not None:
                 d["trace"] = tr
             out.append(d)

@@ -18,13 +18,14 @@ Faults: Redis unreachable at start -> StoreError S910. Lost mid-run: `?on_error=
 with no stickiness and no pending (`degraded` is True, and the router flags each decision),
 trying Redis again every `retry` seconds; state changes made meanwhile stay in this process.
 """
+
 from __future__ import annotations
 
 import json
 import time as _time
 
-from rulec.routing.stores.base import OFFLINE, Store
 from rulec.common.redis_conn import Conn, Lost, Script, fail, pack
+from rulec.routing.stores.base import OFFLINE, Store
 
 SCHEMA_VERSION = "1"
 MAX_CONFLICTS = 8  # conflicts in a row before a commit is forced (bounds the router's retries)
@@ -57,13 +58,18 @@ local function bump(id)
 end
 """ % (LOG - 100, LOG - 1)
 # ARGV: version seen, buyer
-FETCH = Script(_STATE + """
+FETCH = Script(
+    _STATE
+    + """
 return state(tonumber(redis.call('GET', KEYS[1]) or '0'),
              redis.call('HGET', KEYS[5], ARGV[2]) or '', tonumber(ARGV[1]))
-""")
+"""
+)
 # ARGV: version seen, buyer, contact assumed ('' = none), agent id ('' = no assignment),
 # new contact, force ('1')
-COMMIT = Script(_STATE + """
+COMMIT = Script(
+    _STATE
+    + """
 local v = tonumber(redis.call('GET', KEYS[1]) or '0')
 local c = redis.call('HGET', KEYS[5], ARGV[2]) or ''
 if ARGV[6] == '1' or (v == tonumber(ARGV[1]) and c == ARGV[3]) then
@@ -75,11 +81,14 @@ if ARGV[6] == '1' or (v == tonumber(ARGV[1]) and c == ARGV[3]) then
   return {v, v}
 end
 return state(v, c, tonumber(ARGV[1]))
-""")
+"""
+)
 # ARGV: version seen, then per decision: buyer, contact assumed, agent id ('' = none), new
 # contact. All or nothing: every assumption holds (in order: a buyer may come twice) or the
 # state since `seen` is returned and nothing is written.
-COMMIT_MANY = Script(_STATE + """
+COMMIT_MANY = Script(
+    _STATE
+    + """
 local v, seen = tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[1])
 local ok, now = v == seen, {}
 if ok then
@@ -100,9 +109,12 @@ for i = 2, #ARGV, 4 do
   end
 end
 return {v, v1}
-""")
+"""
+)
 # ARGV: agent id, status, pending, conversion ('' = unchanged), clear conversion, reply
-AGENT = Script(_STATE + """
+AGENT = Script(
+    _STATE
+    + """
 local v = tonumber(redis.call('GET', KEYS[1]) or '0')
 local id = ARGV[1]
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[2], id, ARGV[2]) end
@@ -115,7 +127,8 @@ if ARGV[6] == '1' then
   if p > 0 then p = redis.call('HINCRBY', KEYS[3], id, -1) end
 end
 return {v, bump(id), p}
-""")
+"""
+)
 
 
 class RedisStore(Store):
@@ -131,8 +144,7 @@ class RedisStore(Store):
         self.degraded = False
         self.round_trips = 0
         base = f"{self.opts['prefix']}:{{{shop}}}:"
-        self.keys = tuple(base + k for k in ("ver", "status", "pending", "conv", "contacts",
-                                             "log"))
+        self.keys = tuple(base + k for k in ("ver", "status", "pending", "conv", "contacts", "log"))
         self.pool_key, self.meta_key = base + "pool", base + "meta"
         self._ver, self._conflicts, self._lost_at = -1, 0, 0.0
         self._contacts: dict = {}  # buyer -> (stored text, (agent index, time) or None)
@@ -160,8 +172,9 @@ class RedisStore(Store):
 
     def _lose(self, exc):
         if not self.degrade:
-            raise fail("S911", f"state store {self.url}: connection to Redis lost: {exc.reason}") \
-                from None
+            raise fail(
+                "S911", f"state store {self.url}: connection to Redis lost: {exc.reason}"
+            ) from None
         self.degraded, self._lost_at, self._ver = True, _time.monotonic(), -1
         raise _Degraded
 
@@ -171,8 +184,11 @@ class RedisStore(Store):
         if not meta:
             self._call(pack("HSET", self.meta_key, "schema", SCHEMA_VERSION, "shop", self.shop))
         elif meta.get("schema") != SCHEMA_VERSION:
-            raise fail("S903", f"state store {self.url}: shop {self.shop!r} has schema "
-                               f"{meta.get('schema')!r} (this runtime: {SCHEMA_VERSION})")
+            raise fail(
+                "S903",
+                f"state store {self.url}: shop {self.shop!r} has schema "
+                f"{meta.get('schema')!r} (this runtime: {SCHEMA_VERSION})",
+            )
 
     def _install(self, reply, buyer=None):
         """Take the state of a FETCH or failed COMMIT reply into this process's copy: the
@@ -180,8 +196,12 @@ class RedisStore(Store):
         if buyer is not None:
             self._remember(buyer, reply[1])
         self._ver = reply[0]
-        index, status, pending, conversion = (self.agent_index, self.status, self.pending,
-                                              self.conversion)
+        index, status, pending, conversion = (
+            self.agent_index,
+            self.status,
+            self.pending,
+            self.conversion,
+        )
         if len(reply) == 6:
             for aid, st, p, c in zip(*reply[2:]):
                 i = index.get(aid)
@@ -227,7 +247,7 @@ class RedisStore(Store):
         try:
             self._conn.connect()
             self._refresh()
-        except (_Degraded, Exception):  # noqa: BLE001 - still down: stay degraded
+        except (_Degraded, Exception):
             self._lost_at = _time.monotonic()
             return
         self.degraded = False
@@ -345,8 +365,9 @@ class RedisStore(Store):
     # -- events ---------------------------------------------------------------------------
     def _agent(self, agent, status="", pending="", conv="", clear="", reply=""):
         try:
-            v0, v1, p = self._script(AGENT, self.keys,
-                                     (self.agent_ids[agent], status, pending, conv, clear, reply))
+            v0, v1, p = self._script(
+                AGENT, self.keys, (self.agent_ids[agent], status, pending, conv, clear, reply)
+            )
         except _Degraded:
             return None
         if v0 == self._ver:
@@ -358,19 +379,23 @@ class RedisStore(Store):
         self.status[agent] = status
 
     def set_conversion(self, agent, rate):
-        self._agent(agent, conv="" if rate is None else repr(float(rate)),
-                    clear="1" if rate is None else "")
+        self._agent(
+            agent, conv="" if rate is None else repr(float(rate)), clear="1" if rate is None else ""
+        )
         self.conversion[agent] = rate
 
     def reply(self, agent):
         p = self._agent(agent, reply="1")
         self.pending[agent] = max(self.pending[agent] - 1, 0) if p is None else p
 
-    def put_agent(self, agent, status=None, pending=None, conversion=None,
-                  clear_conversion=False):
-        self._agent(agent, "" if status is None else status, "" if pending is None else pending,
-                    "" if conversion is None else repr(float(conversion)),
-                    "1" if conversion is None and clear_conversion else "")
+    def put_agent(self, agent, status=None, pending=None, conversion=None, clear_conversion=False):
+        self._agent(
+            agent,
+            "" if status is None else status,
+            "" if pending is None else pending,
+            "" if conversion is None else repr(float(conversion)),
+            "1" if conversion is None and clear_conversion else "",
+        )
         if status is not None:
             self.status[agent] = status
         if pending is not None:

@@ -8,6 +8,7 @@ while the store is open, so a second process is refused (StoreError S904) instea
 silently diverging; that lock is also what lets this store serve reads from an in-process
 mirror of the agents and a cache of contacts, without a query per decision.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,14 +57,17 @@ class SqliteStore(Store):
             msg = str(exc)
             if "locked" in msg:
                 raise _error("S904", f"state store {path} is in use by another process") from None
-            raise _error("S903", f"state store {path} is not a usable SQLite database: {msg}") from None
+            raise _error(
+                "S903", f"state store {path} is not a usable SQLite database: {msg}"
+            ) from None
 
     def _open(self):
         parent = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(parent):
             raise _error("S901", f"state store {self.path}: directory {parent} does not exist")
-        db = self._db = sqlite3.connect(self.path, timeout=0.5, isolation_level=None,
-                                        check_same_thread=False)
+        db = self._db = sqlite3.connect(
+            self.path, timeout=0.5, isolation_level=None, check_same_thread=False
+        )
         db.execute("PRAGMA locking_mode=EXCLUSIVE")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={self.sync.upper()}")
@@ -72,14 +76,22 @@ class SqliteStore(Store):
         try:
             meta = dict(db.execute("SELECT key, value FROM meta"))
             if not meta:
-                db.executemany("INSERT INTO meta VALUES (?, ?)",
-                               [("shop", self.shop), ("schema", SCHEMA_VERSION)])
+                db.executemany(
+                    "INSERT INTO meta VALUES (?, ?)",
+                    [("shop", self.shop), ("schema", SCHEMA_VERSION)],
+                )
             elif meta.get("shop") != self.shop:
-                raise _error("S902", f"state store {self.path} holds the state of shop "
-                                     f"{meta.get('shop')!r}, not {self.shop!r}")
+                raise _error(
+                    "S902",
+                    f"state store {self.path} holds the state of shop "
+                    f"{meta.get('shop')!r}, not {self.shop!r}",
+                )
             elif meta.get("schema") != SCHEMA_VERSION:
-                raise _error("S903", f"state store {self.path} has schema version "
-                                     f"{meta.get('schema')!r} (this runtime: {SCHEMA_VERSION})")
+                raise _error(
+                    "S903",
+                    f"state store {self.path} has schema version "
+                    f"{meta.get('schema')!r} (this runtime: {SCHEMA_VERSION})",
+                )
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -120,10 +132,13 @@ class SqliteStore(Store):
 
     def _attached(self):
         ids = self.agent_ids
-        self._write([("INSERT OR IGNORE INTO agents VALUES (?, ?, 0, NULL)", (a, OFFLINE))
-                     for a in ids])
-        rows = {r[0]: r[1:] for r in self._db.execute("SELECT id, status, pending, conversion "
-                                                      "FROM agents")}
+        self._write(
+            [("INSERT OR IGNORE INTO agents VALUES (?, ?, 0, NULL)", (a, OFFLINE)) for a in ids]
+        )
+        rows = {
+            r[0]: r[1:]
+            for r in self._db.execute("SELECT id, status, pending, conversion FROM agents")
+        }
         self.status = [rows[a][0] for a in ids]
         self.pending = [rows[a][1] for a in ids]
         self.conversion = [rows[a][2] for a in ids]
@@ -132,8 +147,9 @@ class SqliteStore(Store):
     def read(self, buyer):
         c = self._contacts.get(buyer, False)
         if c is False:
-            row = self._db.execute("SELECT agent, time FROM contacts WHERE buyer = ?",
-                                   (buyer,)).fetchone()
+            row = self._db.execute(
+                "SELECT agent, time FROM contacts WHERE buyer = ?", (buyer,)
+            ).fetchone()
             i = self.agent_index.get(row[0]) if row else None
             c = None if i is None else (i, row[1])
             if len(self._contacts) >= MAX_CONTACT_CACHE:
@@ -143,48 +159,75 @@ class SqliteStore(Store):
 
     def assign(self, agent, buyer, time):
         aid = self.agent_ids[agent]
-        self._write([("UPDATE agents SET pending = pending + 1 WHERE id = ?", (aid,)),
-                     ("INSERT OR REPLACE INTO contacts VALUES (?, ?, ?)", (buyer, aid, time))])
+        self._write(
+            [
+                ("UPDATE agents SET pending = pending + 1 WHERE id = ?", (aid,)),
+                ("INSERT OR REPLACE INTO contacts VALUES (?, ?, ?)", (buyer, aid, time)),
+            ]
+        )
         self.pending[agent] += 1
         self._contacts[buyer] = (agent, time)
 
     def set_status(self, agent, status):
-        self._write([("UPDATE agents SET status = ? WHERE id = ?", (status, self.agent_ids[agent]))])
+        self._write(
+            [("UPDATE agents SET status = ? WHERE id = ?", (status, self.agent_ids[agent]))]
+        )
         self.status[agent] = status
 
     def set_conversion(self, agent, rate):
-        self._write([("UPDATE agents SET conversion = ? WHERE id = ?",
-                      (rate, self.agent_ids[agent]))])
+        self._write(
+            [("UPDATE agents SET conversion = ? WHERE id = ?", (rate, self.agent_ids[agent]))]
+        )
         self.conversion[agent] = rate
 
     def reply(self, agent):
-        self._write([("UPDATE agents SET pending = MAX(pending - 1, 0) WHERE id = ?",
-                      (self.agent_ids[agent],))])
+        self._write(
+            [
+                (
+                    "UPDATE agents SET pending = MAX(pending - 1, 0) WHERE id = ?",
+                    (self.agent_ids[agent],),
+                )
+            ]
+        )
         self.pending[agent] = max(self.pending[agent] - 1, 0)
 
-    def put_agent(self, agent, status=None, pending=None, conversion=None,
-                  clear_conversion=False):
+    def put_agent(self, agent, status=None, pending=None, conversion=None, clear_conversion=False):
         aid = self.agent_ids[agent]
-        new = [self.status[agent] if status is None else status,
-               self.pending[agent] if pending is None else pending,
-               conversion if conversion is not None or clear_conversion
-               else self.conversion[agent]]
-        self._write([("UPDATE agents SET status = ?, pending = ?, conversion = ? WHERE id = ?",
-                      (*new, aid))])
+        new = [
+            self.status[agent] if status is None else status,
+            self.pending[agent] if pending is None else pending,
+            conversion if conversion is not None or clear_conversion else self.conversion[agent],
+        ]
+        self._write(
+            [
+                (
+                    "UPDATE agents SET status = ?, pending = ?, conversion = ? WHERE id = ?",
+                    (*new, aid),
+                )
+            ]
+        )
         self.status[agent], self.pending[agent], self.conversion[agent] = new
 
     def put_contact(self, buyer, agent, time):
-        self._write([("INSERT OR REPLACE INTO contacts VALUES (?, ?, ?)",
-                      (buyer, self.agent_ids[agent], time))])
+        self._write(
+            [
+                (
+                    "INSERT OR REPLACE INTO contacts VALUES (?, ?, ?)",
+                    (buyer, self.agent_ids[agent], time),
+                )
+            ]
+        )
         self._contacts[buyer] = (agent, time)
 
     def pool_push(self, buyer, time, chat_json):
-        self._write([("INSERT INTO pool (buyer, time, chat) VALUES (?, ?, ?)",
-                      (buyer, time, chat_json))])
+        self._write(
+            [("INSERT INTO pool (buyer, time, chat) VALUES (?, ?, ?)", (buyer, time, chat_json))]
+        )
 
     def pool_pop(self):
-        row = self._db.execute("SELECT seq, buyer, time, chat FROM pool ORDER BY seq "
-                               "LIMIT 1").fetchone()
+        row = self._db.execute(
+            "SELECT seq, buyer, time, chat FROM pool ORDER BY seq LIMIT 1"
+        ).fetchone()
         if row is None:
             return None
         self._write([("DELETE FROM pool WHERE seq = ?", (row[0],))])
@@ -195,8 +238,11 @@ class SqliteStore(Store):
 
     def contacts(self):
         index = self.agent_index
-        return [r for r in self._db.execute("SELECT buyer, agent, time FROM contacts ORDER BY buyer")
-                if r[1] in index]
+        return [
+            r
+            for r in self._db.execute("SELECT buyer, agent, time FROM contacts ORDER BY buyer")
+            if r[1] in index
+        ]
 
     def close(self):
         if self._db is not None:
