@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RULEC := $(VENV)/bin/rulec
 export RULEC_REQUIRE_EXTENSIONS ?= 1
 
-.PHONY: setup demo test conformance bench redis clean
+.PHONY: setup demo test conformance bench redis browser clean
 
 setup: $(VENV)/.installed
 
@@ -20,10 +20,13 @@ $(VENV)/.installed: setup.py pyproject.toml requirements-dev.txt rulec/matching/
 redis:
 	@sh scripts/ensure-redis.sh
 
+browser:
+	@sh scripts/ensure-browser.sh
+
 demo: setup
 	@sh scripts/demo.sh $(RULEC)
 
-test: setup redis
+test: setup redis browser
 	$(PY) -m pytest tests
 
 conformance: setup

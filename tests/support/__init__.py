@@ -1,0 +1,1 @@
+"""Test support shared by every area: the headless browser harness."""
