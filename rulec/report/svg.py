@@ -173,8 +173,7 @@ def scatter(
             )
         body.append(
             f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="5" fill="{c}">'
-            f"<title>{esc(lab)}</title></circle>"
-            f'<text x="{px(x) + 8:.1f}" y="{py(y) - 8:.1f}">{esc(lab)}</text>'
+            f"<title>{esc(lab)}</title></circle>" + _point_label(px(x), py(y), lab)
         )
     for i in range(5):
         v = x_lo + (x_hi - x_lo) * i / 4
@@ -182,6 +181,13 @@ def scatter(
             f'<text x="{px(v):.1f}" y="{TOP + ph + 14}" text-anchor="middle">{esc(_fmt(v))}</text>'
         )
     return _frame(title, y_max, y_label, body, x_label)
+
+
+def _point_label(x: float, y: float, label: str) -> str:
+    # Labels on the right half grow leftwards, so none runs off the chart.
+    if x > LEFT + (W - LEFT - RIGHT) / 2:
+        return f'<text x="{x - 8:.1f}" y="{y - 8:.1f}" text-anchor="end">{esc(label)}</text>'
+    return f'<text x="{x + 8:.1f}" y="{y - 8:.1f}">{esc(label)}</text>'
 
 
 def figure(svg: str, caption: str = "") -> str:
