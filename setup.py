@@ -64,6 +64,7 @@ setup(
     install_requires=["lark[interegular]>=1.2", "attrs>=23.1", "PyYAML>=6.0", "tzdata"],
     extras_require={
         "redis": ["redis>=5.0", "hiredis>=2.0"],
+        "lsp": ["pygls==2.1.1", "lsprotocol==2025.0.0"],
         "test": ["pytest>=7", "pytest-benchmark>=4", "hypothesis>=6"],
         "bench": ["rule-engine", "cel-python", "zen-engine"],
     },

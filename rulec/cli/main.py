@@ -15,6 +15,8 @@ COMMANDS = {
     "route": "route RULES_OR_TABLE --events EVENTS.jsonl: one decision per chat",
     "explain": "explain RULES_OR_TABLE --event EVENT.json: why a chat goes where it goes",
     "plan": "plan RULES_OR_TABLE --audience A.jsonl --ledger DB --now ISO: outreach sends",
+    "schema": "schema [-o OUT]: the JSON Schema of the YAML/JSON form",
+    "lsp": "lsp: the language server over stdio (pip install rulec[lsp])",
 }
 
 USAGE = (

@@ -41,6 +41,12 @@ ROUTING_KEYS = (
     "drain_pool",
 )
 GROUP_KEYS = ("agents", "crowd", "product", "intent", "order", "mode", "robot")
+STICKY_KEYS = ("hold", "window")
+OUTREACH_KEYS = ("cap_window", "max_delay")
+AGENT_KEYS = ("level",)
+PROMO_KEYS = ("presale_start", "last_day")
+COUPON_KEYS = ("id", "kind")
+TARGET_KEYS = ("crowd", "copy", "coupon")
 CAMPAIGN_KEYS = (
     "name",
     "kind",
@@ -224,7 +230,7 @@ class YamlReader:
             elif key == "busy_threshold":
                 val = self.integer(v, key)
             elif key == "sticky":
-                for sk, _, sv in self.mapping(v, "routing.sticky", ("hold", "window")):
+                for sk, _, sv in self.mapping(v, "routing.sticky", STICKY_KEYS):
                     dv = self.duration(sv, f"sticky.{sk}")
                     if dv is not None:
                         shop.routing[f"sticky_{sk}"] = dv
@@ -235,7 +241,7 @@ class YamlReader:
                 shop.routing[key] = val
 
     def sec_outreach(self, shop, node):
-        for key, _, v in self.mapping(node, "outreach", ("cap_window", "max_delay")):
+        for key, _, v in self.mapping(node, "outreach", OUTREACH_KEYS):
             val = self.duration(v, key)
             if val is not None:
                 shop.outreach[key] = val
@@ -263,7 +269,7 @@ class YamlReader:
     def sec_agents(self, shop, node):
         for key, k, v in self.mapping(node, "agents"):
             agent = m.Agent(key, span=self.span(k))
-            for _ak, _, av in self.mapping(v, f"agent {key}", ("level",)):
+            for _ak, _, av in self.mapping(v, f"agent {key}", AGENT_KEYS):
                 lv = self.integer(av, f"the level of agent {key}")
                 if lv is not None:
                     agent.level, agent.level_span = lv.value, lv.span
@@ -300,7 +306,7 @@ class YamlReader:
     def sec_promos(self, shop, node):
         for key, k, v in self.mapping(node, "promos"):
             p = m.Promo(key, span=self.span(k))
-            for pk, _, pv in self.mapping(v, f"promo {key}", ("presale_start", "last_day")):
+            for pk, _, pv in self.mapping(v, f"promo {key}", PROMO_KEYS):
                 setattr(p, pk, self.text(pv, f"{pk} of promo {key}"))
             shop.promos.append(p)
 
@@ -324,7 +330,7 @@ class YamlReader:
 
     def coupon(self, node, what):
         if self.is_mapping(node):
-            fields = {k: v for k, _, v in self.mapping(node, what, ("id", "kind"))}
+            fields = {k: v for k, _, v in self.mapping(node, what, COUPON_KEYS)}
             if "id" not in fields:
                 self.error("P108", f"{what} needs an `id`", node)
                 return None
@@ -335,7 +341,7 @@ class YamlReader:
         return None if v is None else m.Coupon(v, None, self.span(node))
 
     def target(self, node, what):
-        fields = {k: v for k, _, v in self.mapping(node, what, ("crowd", "copy", "coupon"))}
+        fields = {k: v for k, _, v in self.mapping(node, what, TARGET_KEYS)}
         if "crowd" not in fields:
             self.error("P108", f"{what} needs a `crowd`", node)
             return None
