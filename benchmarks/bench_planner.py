@@ -130,18 +130,23 @@ def write_audience(path, n: int, seed: int = 7) -> None:
             }
             if rnd.random() < 0.2:
                 rec["crowds"] = ["love_new"]
-            if rnd.random() < 0.5:
-                rec["exclusive"] = True
+            # every field a due promo privilege reads is present (settled reading, E886)
+            rec["exclusive"] = rnd.random() < 0.5
+            if rec["exclusive"]:
                 rec["interested"] = rnd.random() < 0.5
-            if rnd.random() < 0.33:
+            carts = rnd.random() < 0.33
+            if rec["exclusive"] or carts:
+                rec["cart_adds"] = []
+            if carts:
                 rec["cart_adds"] = [
                     {
                         "time": "2023-12-0%dT10:00:00+08:00" % rnd.randrange(1, 10),
                         "item": f"sku-{rnd.randrange(100)}",
                     }
                 ]
-            if rnd.random() < 0.2:
-                rec["purchases"] = ["2023-12-05T12:00:00+08:00"]
+            bought = rnd.random() < 0.2
+            if rec["exclusive"] or bought:
+                rec["purchases"] = ["2023-12-05T12:00:00+08:00"] if bought else []
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
 
 
@@ -152,9 +157,11 @@ def table():
 
 
 def plan_once(tbl, audience_path, ledger_path, out) -> dict:
+    """As `rulec plan` runs it: the CLI's collector tuning around the library's plan()."""
+    from rulec.cli.gc_tuning import fewer_collections
     from rulec.outreach.planner import Planner
 
-    with Planner(tbl, ledger_path) as p:
+    with Planner(tbl, ledger_path) as p, fewer_collections():
         return p.plan(audience_path, NOW, activities=ACTIVITIES, out=out).report
 
 

@@ -45,7 +45,39 @@ def _parser(out, err):
         help="consumers decided and recorded per transaction (default 2000)",
     )
     p.add_argument("--sign-key", metavar="FILE", help="key to verify a signed table")
+    p.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="the audience is shard I of an audience split in N disjoint parts (O12s)",
+    )
+    p.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="accept an audience without consumers (refused otherwise: O14)",
+    )
+    p.add_argument(
+        "--volatile-ledger",
+        action="store_true",
+        help="accept a Redis ledger on a server that does not persist writes (O14)",
+    )
     return p
+
+
+def _report_writable(path, err) -> bool:
+    """O14: a report that cannot be written is refused before anything is recorded."""
+    import os
+
+    where = os.path.dirname(os.path.abspath(path))
+    why = None
+    if not os.path.isdir(where) or not os.access(where, os.W_OK):
+        why = f"{where} is not a writable directory"
+    elif os.path.lexists(path) and not os.path.isfile(path):
+        why = "it names a directory or another non-regular file"
+    elif os.path.exists(path) and not os.access(path, os.W_OK):
+        why = "it is not writable"
+    if why:
+        err.write(f"rulec plan: cannot write the report {path}: {why}\n")
+    return why is None
 
 
 def run(args, out, err) -> int:
@@ -55,16 +87,8 @@ def run(args, out, err) -> int:
     if ns.batch < 1:
         err.write("rulec plan: --batch must be at least 1\n")
         return 2
-    if ns.report:
-        import os
-
-        where = os.path.dirname(os.path.abspath(ns.report))
-        if not os.path.isdir(where) or not os.access(where, os.W_OK):
-            err.write(
-                f"rulec plan: cannot write the report {ns.report}: {where} is not a "
-                "writable directory\n"
-            )
-            return 2
+    if ns.report and not _report_writable(ns.report, err):
+        return 2
     from rulec.common import calendar as cal
 
     try:
@@ -82,27 +106,36 @@ def run(args, out, err) -> int:
     table = load_table_or_rules(ns.rules, err, key=key)
     if table is None:
         return 1
+    from rulec.cli.gc_tuning import fewer_collections
+    from rulec.cli.progress import Progress
     from rulec.outreach.planner import Planner
 
     planner = None
+    isatty = getattr(err, "isatty", None)
+    progress = Progress(err) if isatty and isatty() else None
     try:
-        planner = Planner(table, ns.ledger, batch_size=ns.batch)
-        isatty = getattr(err, "isatty", None)
-        result = planner.plan(
-            ns.audience,
-            now,
-            activities=ns.activities,
-            out=out,
-            keep_going=ns.keep_going,
-            progress=bool(isatty and isatty()),
-            err=err,
-        )
+        planner = Planner(table, ns.ledger, batch_size=ns.batch, volatile_ledger=ns.volatile_ledger)
+        with fewer_collections():
+            result = planner.plan(
+                ns.audience,
+                now,
+                activities=ns.activities,
+                out=out,
+                keep_going=ns.keep_going,
+                on_progress=progress,
+                shard=ns.shard,
+                allow_empty=ns.allow_empty,
+            )
     except RulecError as exc:
+        if progress:
+            progress.close()
         render(exc.diagnostics, err)
         return 1
     finally:
         if planner is not None:
             planner.close()
+    if progress:
+        progress.close()
     if result.bad:
         render(result.bad[:20], err)
         more = len(result.bad) - 20
@@ -127,6 +160,9 @@ def run(args, out, err) -> int:
                 json.dump(result.report, fh, ensure_ascii=False, indent=1, sort_keys=True)
                 fh.write("\n")
         except OSError as exc:
-            err.write(f"rulec plan: cannot write report {ns.report}: {exc.strerror or exc}\n")
+            err.write(
+                f"rulec plan: cannot write report {ns.report}: {exc.strerror or exc}; the "
+                "sends printed were recorded (O14): keep them\n"
+            )
             return 1
     return 0

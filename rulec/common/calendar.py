@@ -17,6 +17,29 @@ PROMO_KINDS = tuple(PROMO_SCHEDULE)
 CART_LOOKBACK = dt.timedelta(days=15)  # O6: carted in the last 15 days (else since presale)
 
 
+# The instants rulec plans with (O14): far enough inside datetime's years 1..9999 that a
+# shop's zone, a promo window, the cart look-back (15 days) and deadlines never leave them.
+EARLIEST = dt.datetime(1, 2, 1, tzinfo=dt.timezone.utc)
+LATEST = dt.datetime(9999, 11, 30, tzinfo=dt.timezone.utc)
+
+
+def check_representable(t) -> None:
+    """ValueError unless the time (or date) lies in [EARLIEST, LATEST]: shared by `rulec
+    check`, the compiler's time checks and the planner, so that a time one of them accepts
+    never overflows another (OverflowError) mid-run."""
+    if isinstance(t, dt.datetime):
+        ok = t.utcoffset() is not None and EARLIEST <= t <= LATEST
+    elif isinstance(t, dt.date):
+        ok = EARLIEST.date() <= t <= LATEST.date()
+    else:
+        raise ValueError(f"{t!r} is not a time")
+    if not ok:
+        raise ValueError(
+            f"{t.isoformat()} lies outside the times rulec can plan with "
+            f"({EARLIEST.date().isoformat()} to {LATEST.date().isoformat()}, UTC)"
+        )
+
+
 def zone(name: str) -> dt.tzinfo:
     """The tzinfo for an IANA zone name; ValueError when unknown."""
     try:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import secrets
 
 from rulec.common import calendar as cal
 from rulec.errors import Diagnostic, InputError, Span
@@ -11,8 +13,55 @@ from rulec.errors import Diagnostic, InputError, Span
 MAX_LINE = 1 << 20  # bytes per audience line
 MAX_LIST = 100_000  # cart adds / purchases per consumer
 MAX_ACTIVITIES = 100_000
-_loads = json.loads
+ACTIVITY_FIELDS = (
+    "kind",
+    "created_at",
+    "first_effective_at",
+    "edited_from_existing",
+    "crowd_restricted",
+    "complete",
+    "in_stock",
+)
+# Audience fields a due promo privilege reads (settled reading: a line without one is bad
+# input). `exclusive` is read of every consumer; the others of exclusive consumers only.
+PROMO_FIELDS = {
+    "cart_coupon": ("cart_adds",),  # O6
+    "recall": ("purchases",),  # O7
+    "super_discount": ("interested", "purchases"),  # O8
+}
 _OPEN = b"{"
+
+
+class NotJsonNumber(ValueError):
+    """NaN, Infinity or a number beyond a double's range: Python's json takes them, JSON and
+    the other implementations do not (O14: refused, E884)."""
+
+
+def _constant(name):
+    raise NotJsonNumber(f"{name} is not a JSON number")
+
+
+def _float(text):
+    f = float(text)
+    if math.isinf(f):
+        raise NotJsonNumber(f"number {text[:40]} is out of range")
+    return f
+
+
+_decode = json.JSONDecoder(parse_float=_float, parse_constant=_constant).decode
+
+
+def _loads(text):
+    """JSON of a line (str, or UTF-8 bytes; a byte-order mark is dropped)."""
+    return _decode(text if isinstance(text, str) else text.decode("utf-8-sig"))
+
+
+# The batch fast path decodes a batch's lines as one JSON array with this string between them.
+# Its value is random per process, so no line can contain it: when every separator comes back
+# at the array's top level, each line was exactly one JSON value on its own (O14). A raw
+# newline cannot occur inside a JSON string, so nothing else could join two lines either.
+_SEP_TEXT = "\x00rulec-line-" + secrets.token_hex(12)
+_SEP = b"," + json.dumps(_SEP_TEXT).encode() + b","
 
 
 def bad(code: str, message: str, name: str, lineno: int | None) -> InputError:
@@ -27,7 +76,7 @@ class Source:
     `size` is the byte size when known and `done` the bytes consumed so far (progress)."""
 
     def __init__(self, audience):
-        self.size, self.done, self._fh = None, 0, None
+        self.size, self.done, self._fh, self._peeked = None, 0, None, None
         if isinstance(audience, (str, os.PathLike)):
             self.name = os.fspath(audience)
             try:
@@ -42,9 +91,18 @@ class Source:
             self.name = getattr(audience, "name", "<audience>")
             if not isinstance(self.name, str):
                 self.name = "<audience>"
+            if isinstance(audience, (bytes, bytearray, dict)) or not hasattr(audience, "__iter__"):
+                raise bad(
+                    "E883",
+                    f"audience must be a path, a file or an iterable of lines or dicts, "
+                    f"not {type(audience).__name__}",
+                    self.name,
+                    None,
+                )
             self._it = audience
+        self._lines = self._read()
 
-    def __iter__(self):
+    def _read(self):
         n = 0
         for item in self._it:
             n += 1
@@ -53,11 +111,30 @@ class Source:
                 continue
             if isinstance(item, (bytes, bytearray)):
                 self.done += len(item)
+            elif not isinstance(item, str):
+                raise bad(
+                    "E883",
+                    f"audience line is a {type(item).__name__}, not text or a dict",
+                    self.name,
+                    n,
+                )
             if len(item) > MAX_LINE:
                 raise bad("E806", f"line is longer than {MAX_LINE} bytes", self.name, n)
             if item[:1] != _OPEN and not item.strip():  # blank lines are skipped
                 continue
-            yield n, item
+            yield n, bytes(item) if type(item) is bytearray else item
+
+    def empty(self) -> bool:
+        """No consumer line at all (blank lines aside): read ahead to the first one (O14)."""
+        if self._peeked is None:
+            self._peeked = next(self._lines, False)
+        return self._peeked is False
+
+    def __iter__(self):
+        if self._peeked:
+            yield self._peeked
+        self._peeked = False
+        yield from self._lines
 
     def close(self):
         if self._fh is not None:
@@ -71,6 +148,8 @@ def parse(item, lineno: int, name: str) -> dict:
     else:
         try:
             rec = _loads(item)
+        except NotJsonNumber as exc:
+            raise bad("E884", f"audience line: {exc}", name, lineno) from None
         except (ValueError, RecursionError) as exc:
             raise bad("E801", f"audience line is not JSON: {exc}", name, lineno) from None
         if type(rec) is not dict:
@@ -108,8 +187,10 @@ def _utf8(text: str) -> bool:
 def parse_many(items: list, name: str) -> tuple:
     """Parse numbered lines at once: ([(lineno, record)], [(lineno, InputError)]).
 
-    The lines are decoded as one JSON array (several times faster than one `loads` a line)
-    when each is one object; any doubt falls back to line by line, for exact errors."""
+    The lines are decoded as one JSON array (several times faster than one `loads` a line),
+    separated by a value no line can contain (_SEP): the result is used only when every
+    separator is back at the top level, i.e. every line was one JSON value on its own. Any
+    doubt falls back to line by line, for exact errors."""
     recs = None
     if items and all(type(x) is bytes for _n, x in items):
         lines = [x for _n, x in items]
@@ -119,11 +200,13 @@ def parse_many(items: list, name: str) -> tuple:
             for x in lines
         ):
             try:
-                recs = _loads(b"[" + b",".join(lines) + b"]")
+                both = _decode((b"[" + _SEP.join(lines) + b"]").decode("utf-8"))
             except (ValueError, RecursionError):
-                recs = None
-            if recs is not None and len(recs) != len(lines):
-                recs = None
+                both = None
+            n = len(lines)
+            if both is not None and len(both) == 2 * n - 1:
+                if both[1::2].count(_SEP_TEXT) == n - 1:
+                    recs = both[0::2]
     out, errors = [], []
     for k, (n, x) in enumerate(items):
         try:
@@ -131,6 +214,29 @@ def parse_many(items: list, name: str) -> tuple:
         except InputError as exc:
             errors.append((n, exc))
     return out, errors
+
+
+def require(rec: dict, fields: tuple, name: str, lineno: int) -> None:
+    """The settled reading: a line must carry `exclusive` and, for an exclusive consumer,
+    `fields` (what the due promo privileges read); E886 naming the missing one."""
+    if "exclusive" not in rec or rec["exclusive"] is None:
+        raise bad(
+            "E886",
+            "audience line lacks `exclusive` (true or false), which the due promo "
+            "privileges read (O6-O8)",
+            name,
+            lineno,
+        )
+    if rec["exclusive"] is True:
+        for key in fields:
+            if rec.get(key) is None:
+                raise bad(
+                    "E886",
+                    f"audience line of exclusive consumer {rec['consumer']!r} lacks `{key}`, "
+                    "which a due campaign reads (O6-O8)",
+                    name,
+                    lineno,
+                )
 
 
 _TIMES: dict = {}  # time text -> epoch seconds (audiences repeat timestamps a lot)
@@ -169,10 +275,10 @@ def cart_adds(rec: dict, name: str, lineno: int) -> list:
         raise bad("E804", "`cart_adds` must be a list of {time, item}", name, lineno)
     out = []
     for i, c in enumerate(cs):
-        if type(c) is not dict or type(c.get("item")) is not str:
+        if type(c) is not dict or type(c.get("item")) is not str or not _utf8(c["item"]):
             raise bad(
                 "E804",
-                f'cart_adds[{i}] must be {{"time", "item"}} with a string item',
+                f'cart_adds[{i}] must be {{"time", "item"}} with a string item (valid Unicode)',
                 name,
                 lineno,
             )
@@ -201,27 +307,28 @@ def read_activities(source, tz) -> list:
         if not isinstance(row, dict):
             try:
                 row = _loads(row)
-            except (ValueError, RecursionError) as exc:
+            except NotJsonNumber as exc:
+                raise bad("E884", f"activity line: {exc}", name, n) from None
+            except (ValueError, RecursionError, TypeError) as exc:
                 raise bad("E811", f"activity line is not JSON: {exc}", name, n) from None
         if type(row) is not dict:
             raise bad("E812", "activity line is not a JSON object", name, n)
         if type(row.get("id")) is not str or not row["id"]:
             raise bad("E813", "activity needs `id`: a non-empty string", name, n)
-        act = {"id": row["id"], "kind": row.get("kind")}
-        for key in ("created_at", "first_effective_at"):
+        for key in ACTIVITY_FIELDS:  # every field O8 reads (settled reading): none defaulted
             if key not in row:
-                raise bad("E813", f"activity {row['id']!r} needs `{key}`", name, n)
+                raise bad("E813", f"activity {row['id']!r} needs `{key}` (O8 reads it)", name, n)
+        if type(row["kind"]) is not str:
+            raise bad("E814", f"activity {row['id']!r}: `kind` must be a string", name, n)
+        act = {"id": row["id"], "kind": row["kind"]}
+        for key in ("created_at", "first_effective_at"):
             try:
                 act[key] = cal.parse_time(row[key])
+                cal.check_representable(act[key])
             except ValueError as exc:
                 raise bad("E815", f"activity {row['id']!r} {key}: {exc}", name, n) from None
-        for key, default in (
-            ("edited_from_existing", False),
-            ("crowd_restricted", False),
-            ("complete", True),
-            ("in_stock", True),
-        ):
-            v = row.get(key, default)
+        for key in ("edited_from_existing", "crowd_restricted", "complete", "in_stock"):
+            v = row[key]
             if type(v) is not bool:
                 raise bad("E814", f"activity {row['id']!r}: `{key}` must be true or false", name, n)
             act[key] = v

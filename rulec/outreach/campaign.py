@@ -8,6 +8,7 @@ import json
 from rulec.common import calendar as cal
 from rulec.outreach import privileges as priv
 from rulec.outreach.ledger.base import SKIPPED
+from rulec.outreach.offers import OFFERS
 
 _LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
@@ -29,18 +30,35 @@ def _ts(t: dt.datetime) -> int:
     return int(t.timestamp() // 1)
 
 
+class Variant:
+    """One content of a campaign (copy, coupon) and its send JSON pre-rendered around the
+    consumer: `head` before the consumer id, `items_tail` after it up to the items, and
+    `plain_tail` the whole rest of a send without items (completed by set_activities)."""
+
+    __slots__ = ("copy", "coupon", "head", "items_tail", "plain_tail")
+
+    def __init__(self, copy, coupon, head: str, items_tail: str):
+        self.copy, self.coupon, self.head, self.items_tail = copy, coupon, head, items_tail
+        self.plain_tail = ""
+
+
 class Campaign:
     """A table campaign prepared for planning: times parsed, content variants pre-rendered."""
 
     def __init__(self, c: dict, index: int, body: dict, tz):
         self.raw, self.index, self.name, self.kind = c, index, c["name"], c["kind"]
         self.channel = priv.channel_of(self.kind)
+        self.offer = OFFERS.get(self.kind)  # None: a targeted kind, reached through its crowds
+        cal.check_representable(cal.parse_time(c["send_at"]))  # O14: no overflow mid-run
         self.send_at = cal.parse_time(c["send_at"]).astimezone(tz)
         self.at = _ts(self.send_at)
         self.at_iso = cal.iso(self.send_at)
         self.key = (self.at, index)  # O4: send time, then declaration order
         promo = body["promos"].get(c["promo"]) if c.get("promo") else None
         presale = promo["presale_start"] if promo else None
+        for day in (presale, promo and promo["last_day"]):
+            if day:
+                cal.check_representable(cal.parse_date(day))
         last_day = promo["last_day"] if promo else cal.local_date(self.send_at, tz).isoformat()
         self.window_start = cal.promo_window_start(presale, last_day, tz).timestamp()  # O11
         self.cart_start = cal.cart_window_start(presale, self.send_at, tz).timestamp()  # O6
@@ -71,27 +89,28 @@ class Campaign:
             else c.get("configured_at") or c.get("created_at")
         )
         self.configured = cal.parse_time(when) if when else None  # O5, O10
+        if self.configured:
+            cal.check_representable(self.configured)
         self.activities = []
         self.state = None  # ledger status for this run
         self.sends = {}
         self.skips = {}
 
-    def _variant(self, copy, coupon):
-        """(copy, coupon, JSON head before the consumer, JSON tail after it up to the items,
-        JSON tail for a send without items); set_activities completes the last one."""
+    def _variant(self, copy, coupon) -> Variant:
+        """The content (copy, coupon) with its send JSON pre-rendered (see Variant)."""
         head = f'{{"campaign":{json_text(self.name)},"consumer":'
         tail = (
             f',"channel":"{self.channel}","at":"{self.at_iso}","copy":{json_text(copy)},'
             f'"coupon":{json_text(coupon)},"items":'
         )
-        return [copy, coupon, head, tail, None]
+        return Variant(copy, coupon, head, tail)
 
     def set_activities(self, ids: list):
         """O8: the activities valid at this run; completes the pre-rendered JSON tails."""
         self.activities = ids if self.kind == "super_discount" else []
         self.acts_json = ',"activities":' + json_text(self.activities) + "}\n"
         for v in [self.base] + [v for _crowd, v in self.choices]:
-            v[4] = v[3] + "[]" + self.acts_json
+            v.plain_tail = v.items_tail + "[]" + self.acts_json
 
     def problems(self, facts: dict, tz) -> tuple | None:
         """(status, reason) when the campaign cannot be sent at all (O6–O10), else None."""

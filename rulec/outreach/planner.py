@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import collections
-import contextlib
 import datetime as dt
-import gc
 import operator
-import sys
-import threading
 
 from rulec.common import calendar as cal
 from rulec.errors import Diagnostic, InputError, TableError
@@ -16,55 +12,51 @@ from rulec.outreach import audience as aud
 from rulec.outreach import privileges as priv
 from rulec.outreach.campaign import Campaign, json_str, json_text
 from rulec.outreach.ledger import open_ledger
-from rulec.outreach.ledger.base import FINISHED, MISSED, SKIPPED, STARTED
+from rulec.outreach.ledger.base import FINISHED, MISSED, SKIPPED, STARTED, WHOLE
+from rulec.outreach.ledger.rows import check_shards
 
 BATCH = 2000
 _FIRST = operator.itemgetter(0)
 _EMPTY: dict = {}
-_CODE = {
-    "batch": 0,
-    "green": 0,
-    "new_arrival": 0,
-    "restock": 0,
-    "cart_coupon": 1,
-    "recall": 2,
-    "super_discount": 3,
-}
+MAX_SHARDS = 100_000
 
 
-GC_GEN0 = 50_000  # the cyclic collector's first threshold while planning (see _fewer_collections)
-_gc_lock = threading.Lock()
-_gc_state = {"users": 0, "saved": None}
-
-
-@contextlib.contextmanager
-def _fewer_collections():
-    """Raise the collector's first threshold (700 by default) to GC_GEN0 while planning.
-
-    A run allocates millions of short-lived tuples and dicts, none of them in cycles; at the
-    default threshold the young-generation collections cost a fifth to a third of the run's
-    CPU. Cycles are still collected, only less often. Planners in several threads share one
-    setting: the first one in raises it, the last one out restores what it found, and a
-    threshold someone else changed meanwhile (or 0, collection disabled) is left alone."""
-    with _gc_lock:
-        st = _gc_state
-        if st["users"] == 0:
-            old = gc.get_threshold()
-            st["saved"] = None
-            if 0 < old[0] < GC_GEN0:
-                st["saved"] = old
-                gc.set_threshold(GC_GEN0, *old[1:])
-        st["users"] += 1
+def parse_shard(shard) -> tuple:
+    """(I, N) from "I/N", (I, N) or None (1/1); E880 unless 1 <= I <= N <= MAX_SHARDS."""
+    if shard is None:
+        return WHOLE
+    parts = shard.split("/") if isinstance(shard, str) else shard
     try:
-        yield
-    finally:
-        with _gc_lock:
-            st["users"] -= 1
-            old = st["saved"]
-            if st["users"] == 0 and old is not None:
-                if gc.get_threshold() == (GC_GEN0, *old[1:]):
-                    gc.set_threshold(*old)
-                st["saved"] = None
+        i, n = (int(p) if isinstance(p, str) and p.strip().isdigit() else p for p in parts)
+    except (TypeError, ValueError):
+        i = n = None
+    if type(i) is not int or type(n) is not int or not 1 <= i <= n <= MAX_SHARDS:
+        raise InputError(
+            [
+                Diagnostic(
+                    "E880",
+                    f"shard {shard!r}: write I/N with 1 <= I <= N <= {MAX_SHARDS:,} "
+                    "(shard I of an audience split in N parts, O12s)",
+                )
+            ]
+        )
+    return i, n
+
+
+def check_now(now) -> dt.datetime:
+    """The planning moment: an ISO time (or datetime) with an offset that the calendar and
+    the ledger can represent (O14); E820 / E882 otherwise."""
+    try:
+        now = cal.parse_time(now) if isinstance(now, str) else now
+    except ValueError as exc:
+        raise InputError([Diagnostic("E820", f"now: {exc}")]) from None
+    if not isinstance(now, dt.datetime) or now.utcoffset() is None:
+        raise InputError([Diagnostic("E820", "now must be a time with a UTC offset")])
+    try:
+        cal.check_representable(now)
+    except ValueError as exc:
+        raise InputError([Diagnostic("E882", f"now: {exc} (O14)")]) from None
+    return now
 
 
 class PlanResult:
@@ -77,9 +69,10 @@ class PlanResult:
 class Planner:
     """Plans a shop's campaigns against an audience at a moment `now`, recording in a ledger.
 
-    `ledger`: a path, `sqlite:///…`, `memory:`, `redis://…` or a Ledger object."""
+    `ledger`: a path, `sqlite:///…`, `memory:`, `redis://…` or a Ledger object;
+    `volatile_ledger` accepts a Redis server without persistence (O14)."""
 
-    def __init__(self, table, ledger="memory:", batch_size: int = BATCH):
+    def __init__(self, table, ledger="memory:", batch_size: int = BATCH, volatile_ledger=False):
         self.table, self.body = table, table.body
         try:
             self.tz = cal.zone(self.body["timezone"])
@@ -87,8 +80,13 @@ class Planner:
             raise TableError([Diagnostic("B706", str(exc))]) from None
         self.window = self.body["outreach"]["cap_window"]
         self.max_delay = self.body["outreach"]["max_delay"]
-        self.batch_size = max(1, int(batch_size))
-        self.ledger = open_ledger(ledger, table.shop)
+        if type(batch_size) is not int or batch_size < 1:
+            raise InputError(
+                [Diagnostic("E883", f"batch_size {batch_size!r}: a whole number >= 1")]
+            )
+        self.batch_size = batch_size
+        self.ledger = open_ledger(ledger, table.shop, volatile=volatile_ledger)
+        self.ledger_name = getattr(self.ledger, "url", None) or getattr(self.ledger, "path", "")
 
     def close(self):
         self.ledger.close()
@@ -108,60 +106,73 @@ class Planner:
         out=None,
         on_send=None,
         keep_going=False,
-        progress=None,
-        err=None,
+        on_progress=None,
+        shard=None,
+        allow_empty=False,
     ) -> PlanResult:
         """Decide and record every send due at `now` (O12). `out` gets JSON Lines, `on_send`
         each send dict; with neither, sends are collected in the result. Bad lines raise
-        InputError (E8xx) unless `keep_going`, then they are skipped and counted."""
-        try:
-            now = cal.parse_time(now) if isinstance(now, str) else now
-        except ValueError as exc:
-            raise InputError([Diagnostic("E820", f"now: {exc}")]) from None
-        if not isinstance(now, dt.datetime) or now.utcoffset() is None:
-            raise InputError([Diagnostic("E820", "now must be a time with a UTC offset")])
+        InputError (E8xx) unless `keep_going`, then they are skipped and counted.
+        `on_progress(bytes_read, bytes_total_or_None, consumers)` is called after each batch.
+        `shard`: "I/N" or (I, N), the audience being shard I of N (O12s; default 1/1). An
+        audience without a single consumer line is refused (E881) unless `allow_empty` (O14).
+        Everything doubtful is refused before the ledger is touched (O14)."""
+        now = check_now(now)
+        shard = parse_shard(shard)
         camps = self._campaigns()
         acts = aud.read_activities(activities, self.tz) if activities is not None else []
         collected = [] if out is None and on_send is None else None
         src = aud.Source(audience)  # opened first: an unreadable audience opens no campaign
         try:
-            active, opened = self._open(camps, now, acts)
+            if not allow_empty and src.empty():
+                raise InputError(
+                    [
+                        Diagnostic(
+                            "E881",
+                            f"audience {src.name} has no consumer line: a run on it would "
+                            "settle every due campaign with nobody reached (O14); pass "
+                            "--allow-empty (allow_empty=True) if that is meant",
+                        )
+                    ]
+                )
+            active, opened = self._open(camps, now, acts, shard)
             run = _Run(self, active, out, on_send, collected, keep_going, src.name)
             run.opened_now = opened
-            if progress is True:
-                progress = Progress(err, src.size)
             if active:
-                with _fewer_collections():
-                    run.stream(src, progress)
+                run.stream(src, on_progress)
             else:
                 run.count(src)
         finally:
             src.close()
-            if progress:
-                progress.close()
-        self.ledger.finish_campaigns(c.name for c in active if c.state == STARTED)
-        return PlanResult(self._report(camps, now, run), collected, run.bad)
+        self.ledger.finish_campaigns((c.name for c in active if c.state == STARTED), shard)
+        return PlanResult(self._report(camps, now, run, shard), collected, run.bad)
 
     def _campaigns(self) -> list:
         out = []
         for i, c in enumerate(self.body["campaigns"]):
             try:
                 out.append(Campaign(c, i, self.body, self.tz))
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, OverflowError) as exc:
                 raise TableError(
                     [Diagnostic("B706", f"campaign {c.get('name')!r} cannot be planned: {exc}")]
                 ) from None
         return out
 
-    def _open(self, camps, now, acts) -> list:
-        """O12: which due campaigns this run decides; opens the new ones in the ledger."""
-        states = self.ledger.campaign_states()
+    def _open(self, camps, now, acts, shard) -> list:
+        """O12, O12s: which due campaigns this shard's run decides; opens the new ones."""
+        states = self.ledger.campaign_states(shard)
         wanted, t_now = {}, now.timestamp()
+        due = [c for c in camps if c.at <= t_now]
+        check_shards(
+            self.ledger_name,
+            {c.name: states[c.name].shards for c in due if c.name in states},
+            shard[1],
+        )  # before anything is opened: a shard of another split is refused whole
         for c in camps:
             if c.at > t_now:
                 c.state = "not_due"
                 continue
-            if c.name in states:
+            if c.name in states and states[c.name].status is not None:
                 continue
             if t_now - c.at > self.max_delay:
                 wanted[c.name] = (MISSED, "missed", c.at)
@@ -172,22 +183,22 @@ class Planner:
                     found = (SKIPPED, "no_valid_activity")
             wanted[c.name] = found + (c.at,) if found else (STARTED, None, c.at)
         if wanted:
-            states.update(self.ledger.open_campaigns(wanted))
+            states.update(self.ledger.open_campaigns(wanted, shard))
         active = []
         for c in camps:
             if c.state == "not_due":
                 continue
-            status, reason = states[c.name]
-            c.state, c.reason = status, reason
-            if status == STARTED:
+            c.state, c.reason = states[c.name].status, states[c.name].reason
+            if c.state == STARTED:
                 c.resumed = c.name not in wanted
                 c.set_activities([a["id"] for a in acts if priv.activity_ok(a, c.send_at, self.tz)])
                 active.append(c)
         active.sort(key=lambda c: c.key)
         return active, set(wanted)
 
-    def _report(self, camps, now, run) -> dict:
+    def _report(self, camps, now, run, shard) -> dict:
         total_sends, total_skips, per = {}, {}, {}
+        states = self.ledger.campaign_states(shard)
         for c in camps:
             entry = {"kind": c.kind, "at": c.at_iso, "status": c.state}
             if c.state not in ("not_due", STARTED):
@@ -200,6 +211,9 @@ class Planner:
             if fresh:  # a campaign-level skip counts once per consumer of this run
                 c.skips[c.reason] = c.skips.get(c.reason, 0) + run.consumers
             entry["sends"], entry["skips"] = dict(c.sends), dict(c.skips)
+            st = states.get(c.name)
+            if st is not None:  # O12s: the campaign as a whole is done when all N shards are
+                entry["shards"], entry["shards_finished"] = st.shards, st.finished
             per[c.name] = entry
             if c.sends:
                 total_sends[c.name] = dict(c.sends)
@@ -208,6 +222,7 @@ class Planner:
         return {
             "shop": self.table.shop,
             "now": cal.iso(now.astimezone(self.tz)),
+            "shard": f"{shard[0]}/{shard[1]}",
             "consumers": run.consumers,
             "bad_lines": len(run.bad),
             "sends": total_sends,
@@ -227,7 +242,9 @@ class _Run:
         need = {c.kind for c in active}
         self.need_purchases = bool(need & {"recall", "super_discount"})
         self.need_carts = "cart_coupon" in need
-        self.need_crowds = any(c.needs_crowds or _CODE[c.kind] == 0 for c in active)
+        fields = [f for kind in sorted(need) for f in aud.PROMO_FIELDS.get(kind, ())]
+        self.required = tuple(dict.fromkeys(fields)) if need & set(aud.PROMO_FIELDS) else None
+        self.need_crowds = any(c.needs_crowds or c.offer is None for c in active)
         self.window = planner.window
         self.tz = planner.tz
         self.item_json = {}  # tuple of send items -> their JSON (carts repeat the same items)
@@ -253,19 +270,19 @@ class _Run:
             raise exc
         self.bad.extend(exc.diagnostics)
 
-    def stream(self, src, progress):
+    def stream(self, src, on_progress):
         chunk, size = [], self.p.batch_size
         for item in src:
             chunk.append(item)
             if len(chunk) >= size:
                 self._chunk(chunk, src.name)
                 chunk = []
-                if progress:
-                    progress.update(src.done, self.consumers)
+                if on_progress is not None:
+                    on_progress(src.done, src.size, self.consumers)
         if chunk:
             self._chunk(chunk, src.name)
-        if progress:
-            progress.update(src.done, self.consumers)
+        if on_progress is not None:
+            on_progress(src.done, src.size, self.consumers)
 
     def _chunk(self, chunk, name):
         """Parse a chunk of numbered lines, decide and record its consumers; on a bad line the
@@ -273,9 +290,11 @@ class _Run:
         recs, errors = aud.parse_many(chunk, name)
         batch, stop = [], None
         purchases, carts = aud.purchases, aud.cart_adds
-        np, nc = self.need_purchases, self.need_carts
+        np, nc, required = self.need_purchases, self.need_carts, self.required
         for lineno, rec in recs:
             try:
+                if required is not None:
+                    aud.require(rec, required, name, lineno)
                 buys = purchases(rec, name, lineno) if np and "purchases" in rec else None
                 cart = carts(rec, name, lineno) if nc and "cart_adds" in rec else None
             except InputError as exc:
@@ -334,8 +353,8 @@ class _Run:
         campaigns it does not qualify for; and `combos`: crowds -> [(campaign, content, None)]
         of the targeted campaigns those crowds hit, in (send time, declaration) order (O4)."""
         crowds_of = self.p.table.matcher.crowds_of_trusted if self.need_crowds else None
-        targeted = [c for c in self.active if _CODE[c.kind] == 0]
-        promo = [(c, _CODE[c.kind], c.choices, c.at) for c in self.active if _CODE[c.kind] != 0]
+        targeted = [c for c in self.active if c.offer is None]
+        promo = [(c, c.offer, c.choices) for c in self.active if c.offer is not None]
         offers, counts = [], {}
         combos, combo_n = {}, {}  # crowds -> [(campaign, variant)] of the targets they hit (O1)
         outside = 0  # consumers who are not exclusive (no promo privilege reaches them)
@@ -354,31 +373,8 @@ class _Run:
             if promo and rec.get("exclusive") is not True:
                 outside += 1
             elif promo:
-                for c, code, choices, at in promo:
-                    why = None
-                    if code == 1:  # cart coupon (O6): carted in the window
-                        lo, items = c.cart_start, None
-                        if cart:
-                            if len(cart) == 1:
-                                t, i = cart[0]
-                                if lo <= t <= at:
-                                    items = [i]
-                            else:
-                                items = list(dict.fromkeys([i for t, i in cart if lo <= t <= at]))
-                        if not items:
-                            why = "not_in_audience"
-                    else:  # recall (2), super discount (3): no purchase in the window (O7, O8)
-                        items, lo = None, c.window_start
-                        if code == 3 and rec.get("interested") is not True:
-                            why = "not_interested"
-                        else:
-                            if buys:
-                                for t in buys:
-                                    if lo <= t <= at:
-                                        why = "purchased"
-                                        break
-                            if why is None and code == 3 and not c.activities:
-                                why = "no_valid_activity"
+                for c, offer, choices in promo:
+                    why, items = offer(c, rec, buys, cart)
                     if why is not None:
                         k = (c, why)
                         counts[k] = counts.get(k, 0) + 1
@@ -491,9 +487,9 @@ class _Run:
                         if len(item_json) >= 100_000:
                             item_json.clear()
                         ij = item_json[key] = json_text(items)
-                    parts.append(f"{v[2]}{cj}{v[3]}{ij}{c.acts_json}")
+                    parts.append(f"{v.head}{cj}{v.items_tail}{ij}{c.acts_json}")
                 else:
-                    parts.append(f"{v[2]}{cj}{v[4]}")
+                    parts.append(f"{v.head}{cj}{v.plain_tail}")
             self.out.write("".join(parts))
             self.out.flush()
         if self.on_send is not None or self.collected is not None:
@@ -503,8 +499,8 @@ class _Run:
                     "consumer": cid,
                     "channel": c.channel,
                     "at": c.at_iso,
-                    "copy": v[0],
-                    "coupon": v[1],
+                    "copy": v.copy,
+                    "coupon": v.coupon,
                     "items": items or [],
                     "activities": list(c.activities) if c.kind == "super_discount" else [],
                 }
@@ -512,25 +508,3 @@ class _Run:
                     self.on_send(d)
                 else:
                     self.collected.append(d)
-
-
-class Progress:
-    """A one-line progress bar on a terminal (bytes of the audience file read)."""
-
-    def __init__(self, err=None, total=None):
-        self.err, self.total, self.shown = err or sys.stderr, total, False
-
-    def update(self, done, consumers):
-        if self.total:
-            frac = min(1.0, done / self.total)
-            bar = "#" * int(frac * 30)
-            self.err.write(f"\rplanning [{bar:<30}] {frac:5.1%} {consumers:,} consumers")
-        else:
-            self.err.write(f"\rplanning {consumers:,} consumers")
-        self.err.flush()
-        self.shown = True
-
-    def close(self):
-        if self.shown:
-            self.err.write("\n")
-            self.err.flush()

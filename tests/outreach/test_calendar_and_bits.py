@@ -76,17 +76,28 @@ class _Tty(io.StringIO):
 
 
 def test_progress_bar_on_a_terminal(tmp_path):
-    from outreach_helpers import NOW, consumer, table, write_audience
+    """The bar is the CLI's (issue 9): `rulec plan` draws it on a terminal from the planner's
+    on_progress reports; the library itself writes nothing to stderr."""
+    import json
 
+    from outreach_helpers import NOW, RULES, table, write_audience
+
+    from rulec.cli import plan_cmd
     from rulec.outreach.planner import Planner
 
     aud = tmp_path / "a.jsonl"
     write_audience(aud, 50)
+    shop = tmp_path / "shop.yaml"
+    shop.write_text(json.dumps(RULES), encoding="utf-8")
     err = _Tty()
-    with Planner(table(), tmp_path / "l.db", batch_size=10) as p:
-        p.plan(aud, NOW, out=io.StringIO(), progress=True, err=err)
+    args = [str(shop), "--audience", str(aud), "--ledger", str(tmp_path / "l.db"), "--now", NOW]
+    assert plan_cmd.run([*args, "--batch", "10"], io.StringIO(), err) == 0
     assert "planning [" in err.getvalue() and "100.0%" in err.getvalue()
-    assert consumer(0)["consumer"] == "c0"
+    assert err.getvalue().endswith("\n")
+    seen = []
+    with Planner(table(), tmp_path / "l2.db", batch_size=10) as p:
+        p.plan(aud, NOW, out=io.StringIO(), on_progress=lambda *a: seen.append(a))
+    assert len(seen) == 6 and seen[-1] == (aud.stat().st_size, aud.stat().st_size, 50)
 
 
 @pytest.mark.skipif(

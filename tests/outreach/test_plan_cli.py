@@ -36,8 +36,13 @@ GOOD = [json.dumps(consumer(i)) for i in range(12, 18)]
         ('{"consumer": "x", "attrs": [1]}', "E804"),
         ('{"consumer": "x", "crowds": "vip"}', "E804"),
         ('{"consumer": "x", "exclusive": "yes"}', "E804"),
-        ('{"consumer": "x", "purchases": ["2023-12-05 10:00"]}', "E805"),
-        ('{"consumer": "x", "purchases": ["yesterday"]}', "E805"),
+        ('{"consumer": "x", "exclusive": true, "purchases": ["2023-12-05 10:00"]}', "E805"),
+        ('{"consumer": "x", "exclusive": true, "purchases": ["yesterday"]}', "E805"),
+        ('{"consumer": "x", "exclusive": true}', "E886"),  # recall reads purchases (O7)
+        ('{"consumer": "x", "purchases": []}', "E886"),  # every line: exclusive (O6-O8)
+        ('{"consumer": "x", "exclusive": false, "attrs": {"spend": NaN}}', "E884"),
+        ('{"consumer": "x", "exclusive": false, "attrs": {"spend": 1e400}}', "E884"),
+        ('{"consumer": "x", "exclusive": false, "attrs": {"spend": -Infinity}}', "E884"),
     ],
 )
 def test_bad_line_names_line_and_code(cli, shop, tmp_path, line, code):
@@ -115,9 +120,45 @@ def test_missing_audience_file(cli, shop, tmp_path):
 
 
 def test_bad_activities(cli, shop, tmp_path):
-    acts = _aud(tmp_path, ['{"id": "a", "created_at": "2023-12-12T10:00:00+08:00"}'], "acts.jsonl")
+    acts = _aud(
+        tmp_path,
+        ['{"id": "a", "kind": "gift", "created_at": "2023-12-12T10:00:00+08:00"}'],
+        "acts.jsonl",
+    )
     r = _plan(cli, shop, _aud(tmp_path, GOOD), tmp_path, "--activities", acts)
     assert r.code == 1 and "E813" in r.err and "first_effective_at" in r.err
+
+
+ACT = {
+    "id": "a",
+    "kind": "multi_buy",
+    "created_at": "2023-12-12T09:00:00+08:00",
+    "first_effective_at": "2023-12-12T14:00:00+08:00",
+    "edited_from_existing": False,
+    "crowd_restricted": False,
+    "complete": True,
+    "in_stock": True,
+}
+
+
+@pytest.mark.parametrize("field", sorted(set(ACT) - {"id"}))
+def test_activity_without_a_field_o8_reads_is_bad_input(cli, shop, tmp_path, field):
+    """Settled reading: an activity missing `complete` (or any field O8 reads) is bad input,
+    not announced with a default."""
+    row = {k: v for k, v in ACT.items() if k != field}
+    acts = _aud(tmp_path, [json.dumps(row)], "acts.jsonl")
+    r = _plan(cli, shop, _aud(tmp_path, GOOD), tmp_path, "--activities", acts)
+    assert r.code == 1 and "E813" in r.err and f"`{field}`" in r.err and r.out == ""
+
+
+@pytest.mark.parametrize(
+    "change,code",
+    [({"complete": "yes"}, "E814"), ({"kind": 3}, "E814"), ({"created_at": 5}, "E815")],
+)
+def test_activity_field_of_the_wrong_type(cli, shop, tmp_path, change, code):
+    acts = _aud(tmp_path, [json.dumps(dict(ACT, **change))], "acts.jsonl")
+    r = _plan(cli, shop, _aud(tmp_path, GOOD), tmp_path, "--activities", acts)
+    assert r.code == 1 and code in r.err and r.out == ""
 
 
 @pytest.mark.parametrize(

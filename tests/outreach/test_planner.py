@@ -86,9 +86,9 @@ def test_o12_interrupted_run_is_completed_by_the_next(tmp_path):
         with pytest.raises(InputError) as exc:
             p.plan(bad, NOW, on_send=first.append)
         assert exc.value.code == "E801" and ":31:" in exc.value.diagnostics[0].message
-        assert p.ledger.campaign_states()["wk"][0] == "started"
+        assert p.ledger.campaign_states()["wk"].status == "started"
         second = p.plan(lines, NOW).sends
-        assert p.ledger.campaign_states()["wk"][0] == "finished"
+        assert p.ledger.campaign_states()["wk"].status == "finished"
         recorded = {(n, c) for n, c, _ch, _at in p.ledger.sends()}
     keys = [(s["campaign"], s["consumer"]) for s in first + second]
     assert len(keys) == len(set(keys))
@@ -214,7 +214,7 @@ def test_consumer_ids_are_escaped_in_json_lines(tmp_path, cid):
 
     out = io.StringIO()
     with Planner(table(), tmp_path / "l.db") as p:
-        p.plan([{"consumer": cid, "attrs": {"spend": 600}}], NOW, out=out)
+        p.plan([{"consumer": cid, "attrs": {"spend": 600}, "exclusive": False}], NOW, out=out)
     sends = [json.loads(line) for line in out.getvalue().splitlines()]
     assert {s["consumer"] for s in sends} == {cid} and len(sends) == 2
 
@@ -253,15 +253,20 @@ def test_table_with_bad_campaign_times_is_a_table_error(tmp_path, field, value):
     assert exc.value.code == "B706" and "rc" in str(exc.value)
 
 
-def test_collector_threshold_is_restored_after_a_run(tmp_path):
-    """Speed only (no clause): plan() raises the GC's first threshold while it streams and
-    restores it afterwards, also when a bad line (E801) stops the run."""
+def test_collector_threshold_is_raised_by_the_cli_only(tmp_path):
+    """Speed only (no clause): GC tuning is the application's (issue 9). The library leaves the
+    collector alone; `rulec plan` raises the first threshold while it plans and restores it
+    afterwards, also when a bad line (E801) stops the run."""
     import gc
+    import io
+    import json
 
-    from rulec.outreach import planner as planner_mod
+    from outreach_helpers import RULES
+
+    from rulec.cli import gc_tuning, plan_cmd
 
     before = gc.get_threshold()
-    raised = planner_mod.GC_GEN0 if 0 < before[0] < planner_mod.GC_GEN0 else before[0]
+    raised = gc_tuning.GC_GEN0 if 0 < before[0] < gc_tuning.GC_GEN0 else before[0]
     seen = []
     with Planner(table(), tmp_path / "l.db") as p:
         p.plan(
@@ -269,9 +274,28 @@ def test_collector_threshold_is_restored_after_a_run(tmp_path):
             NOW,
             on_send=lambda s: seen.append(gc.get_threshold()[0]),
         )
-    assert gc.get_threshold() == before
-    assert seen and set(seen) == {raised}
-    with Planner(table(), tmp_path / "l2.db") as p:
-        with pytest.raises(InputError):
-            p.plan([consumer(1), b"{not json}\n"], NOW, on_send=lambda s: None)
-    assert gc.get_threshold() == before
+    assert seen and set(seen) == {before[0]}
+
+    class Out(io.StringIO):
+        def write(self, s):
+            seen.append(gc.get_threshold()[0])
+            return super().write(s)
+
+    shop = tmp_path / "shop.yaml"
+    shop.write_text(json.dumps(RULES), encoding="utf-8")
+    for k, lines in enumerate(([consumer(i) for i in range(10)], [consumer(1), "{not json}"])):
+        aud = tmp_path / f"a{k}.jsonl"
+        aud.write_text("".join((json.dumps(x) if isinstance(x, dict) else x) + "\n" for x in lines))
+        seen.clear()
+        args = [
+            str(shop),
+            "--audience",
+            str(aud),
+            "--ledger",
+            str(tmp_path / f"c{k}.db"),
+            "--now",
+            NOW,
+        ]
+        assert plan_cmd.run(args, Out(), io.StringIO()) == k
+        assert seen and set(seen) == {raised}
+        assert gc.get_threshold() == before

@@ -1,5 +1,5 @@
-"""Redis tests: a private redis-server per session (127.0.0.1, free port, temp dir, no
-persistence), a fresh logical database per test; skipped, with the reason shown, only when
+"""Redis tests: a private redis-server per session (127.0.0.1, free port, temp dir,
+RDB snapshots configured), a fresh logical database per test; skipped, with the reason shown, only when
 the redis-server binary is missing (`make test` installs it through scripts/ensure-redis.sh)."""
 
 import itertools
@@ -26,7 +26,7 @@ def need_redis():
 @pytest.fixture(scope="session")
 def redis_server():
     need_redis()
-    server = RedisServer().start()
+    server = RedisServer(save="3600 1").start()  # RDB configured: ledgers accept it (O14)
     yield server
     server.cleanup()
 

@@ -19,16 +19,17 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """`RedisServer(aof=False).start()`; `.url(db)`, `.kill()` (SIGKILL), `.start()` again on
+    """`RedisServer(aof=False, save="").start()`; `.url(db)`, `.kill()` (SIGKILL), `.start()` again on
     the same port and directory (AOF replayed), `.stop()`."""
 
-    def __init__(self, aof: bool = False, binary: str | None = None):
+    def __init__(self, aof: bool = False, binary: str | None = None, save: str = ""):
         self.binary = binary or shutil.which("redis-server")
         if self.binary is None:
             raise FileNotFoundError("redis-server is not installed (apt-get install redis-server)")
         self.dir = tempfile.mkdtemp(prefix="rulec-redis-")
         self.port = free_port()
         self.aof = aof
+        self.save = save  # RDB snapshot rule ("" = none): "3600 1" counts as persistence
         self.proc = None
 
     def url(self, db: int = 0, query: str = "") -> str:
@@ -48,7 +49,7 @@ class RedisServer:
             "--dir",
             self.dir,
             "--save",
-            "",
+            self.save,
             "--daemonize",
             "no",
             "--logfile",

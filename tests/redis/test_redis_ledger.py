@@ -80,7 +80,7 @@ def test_plan_matches_sqlite(tmp_path, redis_url):
         again = p.plan(str(tmp_path / "a.jsonl"), NOW)
     assert again.sends == []
     with RedisLedger(redis_url, RULES["shop"]) as led:
-        assert set(led.campaign_states().values()) == {("finished", None)}
+        assert set(led.campaign_states().values()) == {(1, "finished", None, 1)}
         assert len(led.sends("wk")) == sum(1 for n, _ in expected(3000) if n == "wk")
 
 

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import os
+
 from rulec.errors import Diagnostic, StoreError
 from rulec.outreach.ledger.base import Ledger
 
 __all__ = ["Ledger", "open_ledger"]
 
 
-def open_ledger(url, shop: str) -> Ledger:
-    """The ledger named by `url` for `shop`; a Ledger instance is returned as is."""
+def open_ledger(url, shop: str, volatile: bool = False) -> Ledger:
+    """The ledger named by `url` for `shop`; a Ledger instance is returned as is. `volatile`
+    accepts a Redis server that does not persist writes (O14)."""
     if isinstance(url, Ledger):
         if url.shop != shop:
             raise StoreError(
                 [Diagnostic("S904", f"ledger belongs to shop {url.shop!r}, not {shop!r}")]
             )
         return url
-    url = str(url)
+    if not isinstance(url, (str, os.PathLike)):
+        raise StoreError(
+            [
+                Diagnostic(
+                    "S945",
+                    f"ledger must be a path, a URL or a Ledger, not {type(url).__name__}",
+                )
+            ]
+        )
+    url = os.fspath(url)
     if url.startswith(("redis://", "rediss://", "unix://")):
         try:
             from rulec.outreach.ledger.redis_ledger import RedisLedger
@@ -24,7 +36,7 @@ def open_ledger(url, shop: str) -> Ledger:
             raise StoreError(
                 [Diagnostic("S900", f"the redis ledger is not available: {exc}")]
             ) from None
-        return RedisLedger(url, shop)
+        return RedisLedger(url, shop, volatile=volatile)
     from rulec.outreach.ledger.sqlite_ledger import SqliteLedger
 
     if url in ("memory:", ":memory:"):

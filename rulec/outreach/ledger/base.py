@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 CHANNELS = ("regular", "green", "exempt")
 CHANNEL_CODE = {c: i for i, c in enumerate(CHANNELS)}
@@ -13,6 +14,21 @@ STARTED = "started"  # a run began deciding it (an interrupted run leaves it her
 FINISHED = "finished"  # a run went through its whole audience: done for good (O12)
 MISSED = "missed"  # first planned more than max_delay after its send time (O12)
 SKIPPED = "skipped"  # not sendable when due (not eligible, late configuration, no activity)
+STATUSES = (STARTED, FINISHED, MISSED, SKIPPED)
+
+WHOLE = (1, 1)  # a run without --shard plans shard 1 of 1 (O12s)
+
+
+class CampaignState(NamedTuple):
+    """A campaign as one shard sees it (O12s): `shards` is the N the ledger recorded for it,
+    `status`/`reason` this shard's state (status None: this shard has not opened it yet) and
+    `finished` how many of the N shards have finished it (whole when finished == shards)."""
+
+    shards: int
+    status: str | None
+    reason: str | None
+    finished: int
+
 
 # A record of one send: (campaign name, consumer, channel, scheduled time as epoch seconds).
 # History handed to `decide`: {consumer: [(campaign name, channel, at), ...]}.
@@ -32,18 +48,21 @@ class Ledger(abc.ABC):
     shop: str
 
     @abc.abstractmethod
-    def campaign_states(self) -> dict:
-        """{campaign name: (status, reason)} for every campaign this ledger has seen."""
+    def campaign_states(self, shard: tuple = WHOLE) -> dict:
+        """{campaign name: CampaignState} for every campaign this ledger has seen, with the
+        state of shard `shard` = (I, N)."""
 
     @abc.abstractmethod
-    def open_campaigns(self, wanted: dict) -> dict:
+    def open_campaigns(self, wanted: dict, shard: tuple = WHOLE) -> dict:
         """Atomically give each campaign in `wanted` ({name: (status, reason, send_at)}) that
-        status if the ledger has none yet; returns {name: (status, reason)} as now recorded
-        (another planner may have been first)."""
+        status for shard (I, N) if that shard has none yet, recording N with a new campaign;
+        returns {name: CampaignState} as now recorded (another planner may have been first).
+        A campaign recorded with another N: S940 and nothing is opened (O12s)."""
 
     @abc.abstractmethod
-    def finish_campaigns(self, names: Iterable[str]) -> None:
-        """Mark `started` campaigns `finished` (a run went through its whole audience)."""
+    def finish_campaigns(self, names: Iterable[str], shard: tuple = WHOLE) -> None:
+        """Mark `started` campaigns `finished` for shard (I, N) (its run went through its
+        whole audience)."""
 
     @abc.abstractmethod
     def decide_and_record(

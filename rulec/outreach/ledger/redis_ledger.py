@@ -1,7 +1,8 @@
 """The Redis ledger (O12, O13): many planners on one shop's ledger, batch-atomic and exactly once.
 
-Keys (one Redis Cluster slot per shop): `rulec:{SHOP}:ledger:meta`, `:camps` (hash name ->
-"id|{json state}"), `:cids` (hash id -> name), `:nextid`, `:sends` (hash consumer ->
+Keys (one Redis Cluster slot per shop): `rulec:{SHOP}:ledger:meta` (format version, shop and
+a random ledger identity), `:camps` (hash name -> "id|{json: shards N, send_at, opened_at,
+states: {shard I: {status, reason, opened_at, finished_at}}}"), `:cids` (hash id -> name), `:nextid`, `:sends` (hash consumer ->
 ";campaign id,channel,at" per send) and `:locks` (hash consumer -> "token:expiry ms").
 
 `decide_and_record` keeps the ledger contract (history, decide, emit, then durable) with two
@@ -14,6 +15,11 @@ planner that dies between emit and record leaves locks that expire after `lock_t
 (URL option, default 10): a re-run then decides that batch again (printing it again, as
 with SQLite). With `appendonly yes` and `appendfsync always`, a recorded batch survives a
 Redis crash. Redis unreachable at start: S910; lost during a run: S911 (re-run completes).
+
+O14: a server that persists nothing (AOF and RDB snapshots off) is refused at start (S943)
+unless the ledger is opened `volatile`. Every script checks the ledger identity this planner
+opened: a ledger wiped (a server restarted empty) or replaced during the run stops it (S944)
+instead of being silently recreated and every send printed again.
 """
 
 from __future__ import annotations
@@ -25,9 +31,11 @@ import time
 import uuid
 
 from rulec.common.redis_conn import Conn, Lost, Script, fail, pack
-from rulec.outreach.ledger.base import CHANNEL_CODE, CHANNELS, FINISHED, STARTED, Ledger
+from rulec.errors import StoreError
+from rulec.outreach.ledger import rows
+from rulec.outreach.ledger.base import FINISHED, STARTED, WHOLE, Ledger
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 CHUNK = 1000  # elements per unpack() inside the scripts (Lua's stack is bounded)
 
 _LIB = (
@@ -45,15 +53,17 @@ local function each_chunk(first, last, fn)
   end
 end
 local function owned(v, mine) return v and string.sub(v, 1, #mine) == mine end
+local function same_ledger(meta, id) return redis.call('HGET', meta, 'id') == id end
 """
     % CHUNK
 )
-# KEYS: locks sends. ARGV: token, ttl ms, consumers...
+# KEYS: locks sends meta. ARGV: token, ttl ms, ledger id, consumers...
 CLAIM = Script(
     _LIB
     + """
+if not same_ledger(KEYS[3], ARGV[3]) then return {-3} end
 local now, mine = now_ms(), ARGV[1] .. ':'
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   local v = redis.call('HGET', KEYS[1], ARGV[i])
   if v and not owned(v, mine) and tonumber(string.match(v, ':(%d+)$') or '0') > now then
     return {0, ARGV[i]}
@@ -61,7 +71,7 @@ for i = 3, #ARGV do
 end
 local val = mine .. (now + tonumber(ARGV[2]))
 local hist = {}
-each_chunk(3, #ARGV, function(i, j)
+each_chunk(4, #ARGV, function(i, j)
   local kv = {}
   for k = i, j do kv[#kv + 1] = ARGV[k]; kv[#kv + 1] = val end
   redis.call('HSET', KEYS[1], unpack(kv))
@@ -72,16 +82,18 @@ end)
 return {1, hist}
 """
 )
-# KEYS: locks sends. ARGV: token, n, the n claimed consumers, then (consumer, sends) pairs
+# KEYS: locks sends meta. ARGV: token, n, ledger id, the n claimed consumers, then
+# (consumer, sends) pairs
 RECORD = Script(
     _LIB
     + """
+if not same_ledger(KEYS[3], ARGV[3]) then return {-3} end
 local mine, n = ARGV[1] .. ':', tonumber(ARGV[2])
-for i = 3, n + 2 do
+for i = 4, n + 3 do
   if not owned(redis.call('HGET', KEYS[1], ARGV[i]), mine) then return {-1, ARGV[i]} end
 end
 local new = {}
-for i = n + 3, #ARGV, 2 do
+for i = n + 4, #ARGV, 2 do
   local h = redis.call('HGET', KEYS[2], ARGV[i]) or ''
   local seen = {}
   for cid in string.gmatch(ARGV[i + 1], ';(%d+),') do
@@ -96,7 +108,7 @@ end
 each_chunk(1, #new / 2, function(i, j)
   redis.call('HSET', KEYS[2], unpack(new, 2 * i - 1, 2 * j))
 end)
-each_chunk(3, n + 2, function(i, j) redis.call('HDEL', KEYS[1], unpack(ARGV, i, j)) end)
+each_chunk(4, n + 3, function(i, j) redis.call('HDEL', KEYS[1], unpack(ARGV, i, j)) end)
 return {1, (#new / 2)}
 """
 )
@@ -113,28 +125,58 @@ end
 return gone
 """
 )
-# KEYS: camps cids nextid. ARGV: (name, state json) pairs; a name already there is kept
-OPEN = Script("""
-for i = 1, #ARGV, 2 do
-  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 0 then
-    local id = redis.call('INCR', KEYS[3])
-    redis.call('HSET', KEYS[2], id, ARGV[i])
-    redis.call('HSET', KEYS[1], ARGV[i], id .. '|' .. ARGV[i + 1])
+# KEYS: camps cids nextid meta. ARGV: ledger id, shard I, N, now, then (name, send_at, status,
+# reason or "") quads. A campaign recorded with another N: {0, name, its N}, nothing opened.
+OPEN = Script(
+    _LIB
+    + """
+if not same_ledger(KEYS[4], ARGV[1]) then return {-3} end
+local shard, n = ARGV[2], tonumber(ARGV[3])
+local function split(v)
+  local bar = string.find(v, '|', 1, true)
+  return string.sub(v, 1, bar - 1), cjson.decode(string.sub(v, bar + 1))
+end
+for i = 5, #ARGV, 4 do
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  if v then
+    local _, st = split(v)
+    if tonumber(st['shards']) ~= n then return {0, ARGV[i], tostring(st['shards'])} end
   end
 end
-return redis.call('HGETALL', KEYS[1])
-""")
-# KEYS: camps. ARGV: finished_at, names... (only `started` ones change)
+for i = 5, #ARGV, 4 do
+  local name, v, id, st = ARGV[i], redis.call('HGET', KEYS[1], ARGV[i])
+  if v then
+    id, st = split(v)
+  else
+    id = tostring(redis.call('INCR', KEYS[3]))
+    redis.call('HSET', KEYS[2], id, name)
+    st = {shards = n, send_at = ARGV[i + 1], opened_at = ARGV[4], states = {}}
+  end
+  if type(st['states']) ~= 'table' then st['states'] = {} end
+  if st['states'][shard] == nil then
+    local one = {status = ARGV[i + 2], opened_at = ARGV[4]}
+    if ARGV[i + 3] ~= '' then one['reason'] = ARGV[i + 3] end
+    st['states'][shard] = one
+    redis.call('HSET', KEYS[1], name, id .. '|' .. cjson.encode(st))
+  end
+end
+return {1, redis.call('HGETALL', KEYS[1])}
+"""
+)
+# KEYS: camps meta. ARGV: ledger id, shard I, finished_at, names... (only `started` change)
 FINISH = Script(
-    """
-for i = 2, #ARGV do
+    _LIB
+    + """
+if not same_ledger(KEYS[2], ARGV[1]) then return -3 end
+for i = 4, #ARGV do
   local v = redis.call('HGET', KEYS[1], ARGV[i])
   if v then
     local bar = string.find(v, '|', 1, true)
     local st = cjson.decode(string.sub(v, bar + 1))
-    if st['status'] == '%s' then
-      st['status'] = '%s'
-      st['finished_at'] = ARGV[1]
+    local one = st['states'][ARGV[2]]
+    if one and one['status'] == '%s' then
+      one['status'] = '%s'
+      one['finished_at'] = ARGV[3]
       redis.call('HSET', KEYS[1], ARGV[i], string.sub(v, 1, bar) .. cjson.encode(st))
     end
   end
@@ -143,6 +185,23 @@ return 1
 """
     % (STARTED, FINISHED)
 )
+# KEYS: meta camps. ARGV: a new ledger id. Format 1 (one state per campaign, no identity) ->
+# 2 (states per shard, all 1 of 1).
+MIGRATE_1 = Script("""
+local flat = redis.call('HGETALL', KEYS[2])
+for i = 1, #flat, 2 do
+  local v = flat[i + 1]
+  local bar = string.find(v, '|', 1, true)
+  local old = cjson.decode(string.sub(v, bar + 1))
+  local st = {shards = 1, send_at = tostring(old['send_at']), opened_at = old['opened_at'],
+              states = {['1'] = {status = old['status'], reason = old['reason'],
+                                 opened_at = old['opened_at'], finished_at = old['finished_at']}}}
+  redis.call('HSET', KEYS[2], flat[i], string.sub(v, 1, bar) .. cjson.encode(st))
+end
+redis.call('HSET', KEYS[1], 'schema', '2')
+redis.call('HSETNX', KEYS[1], 'id', ARGV[1])
+return 1
+""")
 
 
 def _now():
@@ -152,7 +211,7 @@ def _now():
 class RedisLedger(Ledger):
     """Ledger in Redis for one shop; see the module docstring."""
 
-    def __init__(self, url: str, shop: str):
+    def __init__(self, url: str, shop: str, volatile: bool = False):
         if not isinstance(shop, str) or not shop or "{" in shop or "}" in shop:
             raise fail("S900", f"shop {shop!r} cannot name Redis keys (no braces, not empty)")
         self.shop = shop
@@ -167,7 +226,13 @@ class RedisLedger(Ledger):
         self._names: dict = {}  # campaign id (str) -> name
         self._ids: dict = {}  # name -> id (str)
         self._conn.connect()
-        self._check_meta()
+        try:
+            if not volatile:
+                self._check_persistence()
+            self.ident = self._check_meta()
+        except BaseException:
+            self._conn.close()
+            raise
 
     # -- plumbing ---------------------------------------------------------------------------
     def _call(self, packed):
@@ -178,9 +243,18 @@ class RedisLedger(Ledger):
 
     def _script(self, script, keys, args):
         try:
-            return self._conn.script(script, keys, args)
+            reply = self._conn.script(script, keys, args)
         except Lost as exc:
             raise self._lost(exc) from None
+        if reply == -3 or isinstance(reply, list) and reply[:1] == [-3]:
+            raise fail(
+                "S944",
+                f"ledger {self.url} is no longer the ledger this run opened (its identity "
+                "is gone: the server restarted empty, or the keys were deleted or "
+                "replaced); nothing more is recorded - restore the ledger, or plan again "
+                "only if the lost history is acceptable",
+            )
+        return reply
 
     def _lost(self, exc):
         return fail(
@@ -190,14 +264,39 @@ class RedisLedger(Ledger):
             "to complete the plan",
         )
 
-    def _check_meta(self):
+    def _check_persistence(self):
+        """O14: a server that keeps writes only in memory loses the ledger on restart; then
+        every send would be made again. AOF on, or RDB snapshots configured, is required."""
+        try:
+            aof = self._call(pack("CONFIG", "GET", "appendonly"))
+            save = self._call(pack("CONFIG", "GET", "save"))
+            on = (aof[1:2] == ["yes"], bool(save[1:2] and save[1].strip()))
+        except StoreError:  # CONFIG renamed or forbidden (managed Redis): ask INFO
+            info = self._call(pack("INFO", "persistence"))
+            on = ("aof_enabled:1" in info, False)
+        if not any(on):
+            raise fail(
+                "S943",
+                f"ledger {self.url}: the Redis server does not persist writes (appendonly "
+                "no and no RDB `save` rule, or they cannot be read); a restart would wipe "
+                "the ledger and every send would be made again (O14). Turn on "
+                "`appendonly yes` (with `appendfsync always` for exactly once across a "
+                "Redis crash), or pass --volatile-ledger to accept the risk",
+            )
+
+    def _check_meta(self) -> str:
+        """The ledger identity, after checking the format version and shop (O14)."""
         flat = self._call(pack("HGETALL", self.k_meta))
         meta = dict(zip(flat[::2], flat[1::2]))
         if not meta:
+            ident = uuid.uuid4().hex
+            self._call(pack("HSETNX", self.k_meta, "id", ident))  # two planners: one wins
             self._call(
                 pack(
                     "HSET",
                     self.k_meta,
+                    "format",
+                    "rulec-ledger",
                     "schema",
                     SCHEMA_VERSION,
                     "shop",
@@ -206,68 +305,89 @@ class RedisLedger(Ledger):
                     _now(),
                 )
             )
-        elif meta.get("schema") != SCHEMA_VERSION:
+            flat = self._call(pack("HGETALL", self.k_meta))
+            meta = dict(zip(flat[::2], flat[1::2]))
+        if meta.get("schema") == "1":
+            self._conn.script(MIGRATE_1, (self.k_meta, self.k_camps), [uuid.uuid4().hex])
+            flat = self._call(pack("HGETALL", self.k_meta))
+            meta = dict(zip(flat[::2], flat[1::2]))
+        if meta.get("schema") != SCHEMA_VERSION:
             raise fail(
                 "S903",
-                f"ledger {self.url} has schema {meta.get('schema')!r} for shop "
-                f"{self.shop!r}; this rulec reads schema {SCHEMA_VERSION}",
+                f"ledger {self.url} has format version {meta.get('schema')!r} for shop "
+                f"{self.shop!r}; this rulec reads versions 1 and {SCHEMA_VERSION}",
             )
+        if meta.get("shop") != self.shop or not meta.get("id"):
+            raise fail(
+                "S941",
+                f"ledger {self.url} is damaged: its meta record names shop "
+                f"{meta.get('shop')!r} and identity {meta.get('id')!r}",
+            )
+        return meta["id"]
 
-    def _parse_camps(self, flat) -> dict:
+    def _parse_camps(self, flat, shard) -> dict:
         out = {}
         for name, v in zip(flat[::2], flat[1::2]):
-            cid, _, doc = v.partition("|")
-            st = json.loads(doc)
+            try:
+                cid, bar, doc = v.partition("|")
+                st = json.loads(doc)
+                one = st["states"].get(str(shard[0])) or {}
+                n = st["shards"]
+                done = sum(1 for x in st["states"].values() if x.get("status") == FINISHED)
+                status, reason = one.get("status"), one.get("reason")
+                if not (bar and cid.isdigit()):
+                    raise ValueError(cid)
+            except (ValueError, TypeError, KeyError, AttributeError):
+                n = status = reason = done = None
+            out[name] = rows.campaign_state(self.url, name, n, status, reason, done)
             self._names[cid], self._ids[name] = name, cid
-            out[name] = (st["status"], st.get("reason"))
         return out
 
     # -- campaigns --------------------------------------------------------------------------
-    def campaign_states(self) -> dict:
-        return self._parse_camps(self._call(pack("HGETALL", self.k_camps)))
+    def campaign_states(self, shard=WHOLE) -> dict:
+        return self._parse_camps(self._call(pack("HGETALL", self.k_camps)), shard)
 
-    def open_campaigns(self, wanted: dict) -> dict:
+    def open_campaigns(self, wanted: dict, shard=WHOLE) -> dict:
         if not wanted:
             return {}
-        now = _now()
-        args = []
+        args = [self.ident, str(shard[0]), shard[1], _now()]
         for name, (status, reason, send_at) in wanted.items():
-            args += [
-                name,
-                json.dumps(
-                    {"status": status, "reason": reason, "send_at": send_at, "opened_at": now},
-                    ensure_ascii=False,
-                ),
-            ]
-        states = self._parse_camps(
-            self._script(OPEN, (self.k_camps, self.k_cids, self.k_next), args)
-        )
+            args += [name, int(send_at), status, reason or ""]
+        reply = self._script(OPEN, (self.k_camps, self.k_cids, self.k_next, self.k_meta), args)
+        if reply[0] == 0:
+            rows.check_shards(self.url, {reply[1]: int(reply[2])}, shard[1])
+        states = self._parse_camps(reply[1], shard)
         return {n: states[n] for n in wanted}
 
-    def finish_campaigns(self, names) -> None:
+    def finish_campaigns(self, names, shard=WHOLE) -> None:
         names = list(names)
         if names:
-            self._script(FINISH, (self.k_camps,), [_now(), *names])
+            self._script(
+                FINISH, (self.k_camps, self.k_meta), [self.ident, str(shard[0]), _now(), *names]
+            )
 
     # -- sends ------------------------------------------------------------------------------
-    def _entries(self, text):
-        """[(campaign name, channel, at)] from a stored history."""
-        out = []
-        for item in text.split(";")[1:]:
-            cid, ch, at = item.split(",")
-            name = self._names.get(cid)
-            if name is None:
-                self.campaign_states()
-                name = self._names.get(cid, f"#{cid}")
-            out.append((name, CHANNELS[int(ch)], int(at)))
-        return out
+    def _entries(self, consumer, text):
+        """[(campaign name, channel, at)] from a stored history; S941 when unreadable."""
+        try:
+            return rows.unpack(text, self._names)
+        except KeyError:
+            self.campaign_states()  # a campaign another planner opened since
+        except ValueError:
+            pass
+        try:
+            return rows.unpack(text, self._names)
+        except (KeyError, ValueError) as exc:
+            raise rows.damaged(self.url, consumer, exc) from None
 
     def _claim(self, uniq):
         deadline = time.monotonic() + self.opts["lock_ttl"] + 5.0
         pause = 0.001
         while True:
             reply = self._script(
-                CLAIM, (self.k_locks, self.k_sends), [self.token, self.ttl_ms, *uniq]
+                CLAIM,
+                (self.k_locks, self.k_sends, self.k_meta),
+                [self.token, self.ttl_ms, self.ident, *uniq],
             )
             if reply[0] == 1:
                 return reply[1]
@@ -289,23 +409,23 @@ class RedisLedger(Ledger):
             return records
         hist_texts = self._claim(uniq)
         try:
-            history = {c: self._entries(h) for c, h in zip(uniq, hist_texts) if h}
+            history = {c: self._entries(c, h) for c, h in zip(uniq, hist_texts) if h}
             records = decide(history)
             per = {}
             for name, consumer, channel, at in records:
                 cid = self._ids.get(name)
                 if cid is None:
                     raise fail("S905", f"campaign {name!r} was never opened in this ledger")
-                per[consumer] = per.get(consumer, "") + f";{cid},{CHANNEL_CODE[channel]},{int(at)}"
+                per[consumer] = per.get(consumer, "") + rows.token(cid, channel, at)
             if emit is not None:
                 emit()
         except BaseException:
             self._release(uniq)
             raise
-        args = [self.token, len(uniq), *uniq]
+        args = [self.token, len(uniq), self.ident, *uniq]
         for consumer, text in per.items():
             args += [consumer, text]
-        reply = self._script(RECORD, (self.k_locks, self.k_sends), args)
+        reply = self._script(RECORD, (self.k_locks, self.k_sends, self.k_meta), args)
         if reply[0] == -1:
             raise fail(
                 "S906",
@@ -332,7 +452,7 @@ class RedisLedger(Ledger):
         while True:
             cursor, flat = self._call(pack("HSCAN", self.k_sends, cursor, "COUNT", 2000))
             for consumer, text in zip(flat[::2], flat[1::2]):
-                for name, ch, at in self._entries(text):
+                for name, ch, at in self._entries(consumer, text):
                     if campaign is None or name == campaign:
                         out.append((name, consumer, ch, at))
             if cursor == "0":

@@ -3,7 +3,13 @@
 Each consumer has one row holding every send it received (";campaign id,channel,at" per
 send, in decision order: the same packing as the Redis ledger): the batch's history is one
 indexed lookup per consumer and recording is one upsert per consumer, not one per send. The
-key (campaign, consumer) is checked against that row inside the same transaction."""
+key (campaign, consumer) is checked against that row inside the same transaction.
+Campaign states are kept per shard (O12s); the shard count N is recorded per campaign.
+
+Opening checks the file before anything is read or written (O14): a fresh file gets the
+schema; an existing one must carry this shop, a known format version and every table and
+column (a dropped table is damage, never recreated). A row that cannot be read stops the run
+with S941 naming it; it is never taken for "no history"."""
 
 from __future__ import annotations
 
@@ -12,20 +18,43 @@ import functools
 import operator
 import os
 import sqlite3
+import time
+import uuid
 
 from rulec.errors import Diagnostic, StoreError
-from rulec.outreach.ledger.base import CHANNEL_CODE, CHANNELS, FINISHED, STARTED, Ledger
+from rulec.outreach.ledger import rows
+from rulec.outreach.ledger.base import FINISHED, STARTED, WHOLE, Ledger
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 IN_CHUNK = 500  # host parameters per `IN (...)` lookup
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS campaigns (
-  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, status TEXT NOT NULL, reason TEXT,
-  send_at INTEGER, opened_at TEXT NOT NULL, finished_at TEXT);
-CREATE TABLE IF NOT EXISTS consumers (consumer TEXT PRIMARY KEY, sends TEXT NOT NULL)
-  WITHOUT ROWID;
-"""
+TABLES = {  # table -> its CREATE statement; the columns are checked on open
+    "meta": "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "campaigns": "CREATE TABLE campaigns (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
+    "shards INTEGER NOT NULL, send_at INTEGER, opened_at TEXT NOT NULL)",
+    "shards": "CREATE TABLE shards (campaign INTEGER NOT NULL, shard INTEGER NOT NULL, "
+    "status TEXT NOT NULL, reason TEXT, opened_at TEXT NOT NULL, finished_at TEXT, "
+    "PRIMARY KEY (campaign, shard)) WITHOUT ROWID",
+    "consumers": "CREATE TABLE consumers (consumer TEXT PRIMARY KEY, sends TEXT NOT NULL) "
+    "WITHOUT ROWID",
+}
+COLUMNS = {
+    "meta": ["key", "value"],
+    "campaigns": ["id", "name", "shards", "send_at", "opened_at"],
+    "shards": ["campaign", "shard", "status", "reason", "opened_at", "finished_at"],
+    "consumers": ["consumer", "sends"],
+}
+# schema 2 (one state per campaign) -> 3 (states per shard): every campaign is shard 1 of 1
+MIGRATE_2 = [
+    "CREATE TABLE shards (campaign INTEGER NOT NULL, shard INTEGER NOT NULL, "
+    "status TEXT NOT NULL, reason TEXT, opened_at TEXT NOT NULL, finished_at TEXT, "
+    "PRIMARY KEY (campaign, shard)) WITHOUT ROWID",
+    "INSERT INTO shards SELECT id, 1, status, reason, opened_at, finished_at FROM campaigns",
+    "ALTER TABLE campaigns RENAME TO campaigns_2",
+    TABLES["campaigns"],
+    "INSERT INTO campaigns SELECT id, name, 1, send_at, opened_at FROM campaigns_2",
+    "DROP TABLE campaigns_2",
+    "UPDATE meta SET value = '3' WHERE key = 'schema'",
+]
 _TOKEN_KEY = operator.itemgetter(0, 2, 3)  # a record's (campaign, channel, at)
 _PAIR = operator.itemgetter(0, 1)  # (campaign, consumer)
 _CONSUMER = operator.itemgetter(1)
@@ -33,19 +62,36 @@ UPSERT = (
     "INSERT INTO consumers (consumer, sends) VALUES (?, ?) ON CONFLICT (consumer) "
     "DO UPDATE SET sends = sends || excluded.sends"
 )
+STATES = (
+    "SELECT c.name, c.shards, s.status, s.reason, "
+    "(SELECT count(*) FROM shards f WHERE f.campaign = c.id AND f.status = 'finished') "
+    "FROM campaigns c LEFT JOIN shards s ON s.campaign = c.id AND s.shard = ?"
+)
 
 
 def _fail(code, message):
     return StoreError([Diagnostic(code, message)])
 
 
+def _busy(exc) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
+
+
 def _guard(method):
-    """Turn SQLite failures during a run (locked past the timeout, disk full…) into S907."""
+    """SQLite failures during a run: locked past the timeout, disk full or I/O (S907), a
+    damaged file (S941)."""
 
     @functools.wraps(method)
     def run(self, *args, **kw):
         try:
             return method(self, *args, **kw)
+        except sqlite3.DatabaseError as exc:
+            text = str(exc)
+            if type(exc) is sqlite3.OperationalError and "malformed" not in text:
+                raise _fail("S907", f"ledger {self.path}: {exc}") from None
+            raise _fail("S941", f"ledger {self.path} is damaged: {exc}") from None
         except sqlite3.Error as exc:
             raise _fail("S907", f"ledger {self.path}: {exc}") from None
 
@@ -64,110 +110,190 @@ def _now():
 class SqliteLedger(Ledger):
     """Ledger in one SQLite file (`:memory:` for tests). Refuses another shop's file (S904)."""
 
-    def __init__(self, path: str, shop: str, timeout: float = 120.0):
-        self.path, self.shop = str(path), shop
+    def __init__(self, path, shop: str, timeout: float = 120.0):
+        if not isinstance(path, (str, os.PathLike)):
+            raise _fail("S945", f"ledger must be a path or URL string, not {type(path).__name__}")
+        self.path, self.shop, self.timeout = os.fspath(path), shop, timeout
         if self.path != ":memory:":
             parent = os.path.dirname(os.path.abspath(self.path))
             if not os.path.isdir(parent):
                 raise _fail("S901", f"ledger {self.path}: directory {parent} does not exist")
+            if os.path.exists(self.path) and not os.path.isfile(self.path):
+                raise _fail("S941", f"ledger {self.path} is not a regular file")
+        self._ids, self._names = {}, {}
         try:
             self.db = sqlite3.connect(
                 self.path, timeout=timeout, isolation_level=None, check_same_thread=False
             )
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA cache_size=-65536")
-            self._init()
+            self._retry_busy(self._setup)
+        except StoreError:
+            self._close_quietly()
+            raise
         except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
+            self._close_quietly()
+            if _busy(exc):
                 raise _fail(
                     "S907", f"ledger {self.path}: {exc} (another planner holds it)"
                 ) from None
             raise _fail("S902", f"ledger {self.path} cannot be opened: {exc}") from None
         except sqlite3.DatabaseError as exc:
+            self._close_quietly()
             raise _fail(
                 "S902", f"ledger {self.path} is not a rulec ledger or is damaged: {exc}"
             ) from None
-        self._ids, self._names = {}, {}
-        self._load_ids()
+
+    def _close_quietly(self):
+        db = getattr(self, "db", None)
+        if db is not None:
+            try:
+                db.close()
+            except sqlite3.Error:
+                pass
 
     # -- setup ------------------------------------------------------------------------------
-    def _init(self):
+    def _retry_busy(self, step):
+        """Run `step`, retrying while another process holds a lock SQLite does not wait for
+        itself (switching a fresh file to WAL): two planners creating one ledger at once."""
+        deadline, pause = time.monotonic() + self.timeout, 0.005
+        while True:
+            try:
+                return step()
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.2)
+
+    def _setup(self):
         db = self.db
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA cache_size=-65536")
         db.execute("BEGIN IMMEDIATE")
         try:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if tables and "meta" not in tables:
-                raise _fail(
-                    "S902",
-                    f"ledger {self.path} is a SQLite file of something else "
-                    f"(tables {', '.join(sorted(tables)[:5])})",
-                )
-            for stmt in SCHEMA.split(";"):
-                if stmt.strip():
-                    db.execute(stmt)
-            meta = dict(db.execute("SELECT key, value FROM meta"))
-            if not meta:
+            if not tables:
+                for sql in TABLES.values():
+                    db.execute(sql)
                 db.executemany(
                     "INSERT INTO meta VALUES (?, ?)",
-                    [("shop", self.shop), ("schema", SCHEMA_VERSION), ("created", _now())],
+                    [
+                        ("format", "rulec-ledger"),
+                        ("shop", self.shop),
+                        ("schema", SCHEMA_VERSION),
+                        ("created", _now()),
+                        ("id", uuid.uuid4().hex),
+                    ],
                 )
-            elif meta.get("schema") != SCHEMA_VERSION:
-                raise _fail(
-                    "S903",
-                    f"ledger {self.path} has schema {meta.get('schema')!r}; "
-                    f"this rulec reads schema {SCHEMA_VERSION}",
-                )
-            elif meta.get("shop") != self.shop:
-                raise _fail(
-                    "S904",
-                    f"ledger {self.path} belongs to shop {meta.get('shop')!r}, not {self.shop!r}",
-                )
+            else:
+                self._verify(tables)
             db.execute("COMMIT")
         except BaseException:
             _rollback(db)
             raise
+        self._load_ids()
+
+    def _verify(self, tables):
+        """O14: this shop's ledger, a known format version, every table and column there."""
+        db = self.db
+        if "meta" not in tables:
+            raise _fail(
+                "S902",
+                f"ledger {self.path} is not a rulec ledger (a SQLite file with tables "
+                f"{', '.join(sorted(tables)[:5])}) or lost its `meta` table",
+            )
+        meta = dict(db.execute("SELECT key, value FROM meta"))
+        schema = meta.get("schema")
+        if schema not in ("2", SCHEMA_VERSION):
+            raise _fail(
+                "S903",
+                f"ledger {self.path} has format version {schema!r}; this rulec reads "
+                f"versions 2 and {SCHEMA_VERSION}",
+            )
+        if meta.get("shop") != self.shop:
+            raise _fail(
+                "S904",
+                f"ledger {self.path} belongs to shop {meta.get('shop')!r}, not {self.shop!r}",
+            )
+        if schema == "2" and {"campaigns", "consumers"} <= tables and "shards" not in tables:
+            for sql in MIGRATE_2:
+                db.execute(sql)
+            tables = tables | {"shards"}
+        for table, cols in COLUMNS.items():
+            if table not in tables:
+                raise _fail(
+                    "S941",
+                    f"ledger {self.path} is damaged: table `{table}` is missing (a re-created "
+                    "empty table would send everything again)",
+                )
+            have = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+            if have != cols:
+                raise _fail(
+                    "S941",
+                    f"ledger {self.path} is damaged: table `{table}` has columns "
+                    f"{', '.join(have)}; expected {', '.join(cols)}",
+                )
 
     def _load_ids(self):
         for cid, name in self.db.execute("SELECT id, name FROM campaigns"):
+            if type(cid) is not int or type(name) is not str:
+                raise _fail(
+                    "S941", f"ledger {self.path} is damaged: campaign row {cid!r} is unreadable"
+                )
             self._ids[name], self._names[cid] = cid, name
 
     # -- campaigns --------------------------------------------------------------------------
     @_guard
-    def campaign_states(self) -> dict:
-        return {
-            n: (s, r) for n, s, r in self.db.execute("SELECT name, status, reason FROM campaigns")
-        }
+    def campaign_states(self, shard=WHOLE) -> dict:
+        out = {}
+        for name, n, status, reason, done in self.db.execute(STATES, (shard[0],)):
+            out[name] = rows.campaign_state(self.path, name, n, status, reason, done)
+        return out
 
     @_guard
-    def open_campaigns(self, wanted: dict) -> dict:
-        db = self.db
+    def open_campaigns(self, wanted: dict, shard=WHOLE) -> dict:
+        db, (i, n) = self.db, shard
         db.execute("BEGIN IMMEDIATE")
         try:
             now = _now()
+            if wanted:
+                known = dict(
+                    db.execute(
+                        "SELECT name, shards FROM campaigns WHERE name IN (%s)"
+                        % ",".join("?" * len(wanted)),
+                        list(wanted),
+                    )
+                )
+                rows.check_shards(self.path, known, n)
             db.executemany(
-                "INSERT OR IGNORE INTO campaigns (name, status, reason, send_at, opened_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(n, s, r, at, now) for n, (s, r, at) in wanted.items()],
+                "INSERT OR IGNORE INTO campaigns (name, shards, send_at, opened_at) "
+                "VALUES (?, ?, ?, ?)",
+                [(name, n, at, now) for name, (_s, _r, at) in wanted.items()],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO shards (campaign, shard, status, reason, opened_at) "
+                "SELECT id, ?, ?, ?, ? FROM campaigns WHERE name = ?",
+                [(i, s, r, now, name) for name, (s, r, _at) in wanted.items()],
             )
             db.execute("COMMIT")
         except BaseException:
             _rollback(db)
             raise
         self._load_ids()
-        states = self.campaign_states()
-        return {n: states[n] for n in wanted}
+        states = self.campaign_states(shard)
+        return {name: states[name] for name in wanted}
 
     @_guard
-    def finish_campaigns(self, names) -> None:
+    def finish_campaigns(self, names, shard=WHOLE) -> None:
         names = list(names)
         if not names:
             return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self.db.executemany(
-                "UPDATE campaigns SET status=?, finished_at=? WHERE name=? AND status=?",
-                [(FINISHED, _now(), n, STARTED) for n in names],
+                "UPDATE shards SET status=?, finished_at=? WHERE shard=? AND status=? AND "
+                "campaign = (SELECT id FROM campaigns WHERE name=?)",
+                [(FINISHED, _now(), shard[0], STARTED, n) for n in names],
             )
             self.db.execute("COMMIT")
         except BaseException:
@@ -175,16 +301,18 @@ class SqliteLedger(Ledger):
             raise
 
     # -- sends ------------------------------------------------------------------------------
-    def _unpack(self, text) -> list:
-        """ ";id,channel,at;..." -> [(campaign name, channel, at)]."""
-        out, names = [], self._names
-        for part in text.split(";")[1:]:
-            cid, ch, at = part.split(",")
-            cid = int(cid)
-            if cid not in names:
-                self._load_ids()
-            out.append((names[cid], CHANNELS[int(ch)], int(at)))
-        return out
+    def _unpack(self, consumer, text) -> list:
+        """ ";id,channel,at;..." -> [(campaign name, channel, at)]; S941 when unreadable."""
+        try:
+            return rows.unpack(text, self._names)
+        except KeyError:
+            self._load_ids()  # a campaign another planner opened since
+        except ValueError:
+            pass
+        try:
+            return rows.unpack(text, self._names)
+        except (KeyError, ValueError) as exc:
+            raise rows.damaged(self.path, consumer, exc) from None
 
     def _history(self, consumers) -> dict:
         hist, db = {}, self.db
@@ -197,7 +325,7 @@ class SqliteLedger(Ledger):
                 + ")"
             )
             for consumer, text in db.execute(q, part):
-                hist[consumer] = self._unpack(text)
+                hist[consumer] = self._unpack(consumer, text)
         return hist
 
     @_guard
@@ -223,7 +351,7 @@ class SqliteLedger(Ledger):
         for k in dict.fromkeys(map(_TOKEN_KEY, records)):  # (campaign, channel, at), in order
             if k[0] not in ids:
                 raise _fail("S905", f"campaign {k[0]!r} was never opened in this ledger")
-            toks[k] = f";{ids[k[0]]},{CHANNEL_CODE[k[1]]},{int(k[2])}"
+            toks[k] = rows.token(ids[k[0]], k[1], k[2])
         seen = set(map(_PAIR, records))
         clash = len(seen) != len(records) or any(
             (h[0], consumer) in seen for consumer, hs in history.items() for h in hs
@@ -247,13 +375,10 @@ class SqliteLedger(Ledger):
         for consumer, text in self.db.execute("SELECT consumer, sends FROM consumers"):
             out.extend(
                 (n, consumer, ch, at)
-                for n, ch, at in self._unpack(text)
+                for n, ch, at in self._unpack(consumer, text)
                 if campaign is None or n == campaign
             )
         return out
 
     def close(self) -> None:
-        try:
-            self.db.close()
-        except sqlite3.Error:
-            pass
+        self._close_quietly()

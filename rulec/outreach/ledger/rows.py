@@ -1,0 +1,82 @@
+"""The packing both ledgers share: a consumer's sends as ";campaign id,channel,at" tokens, read strictly (S941)."""
+
+from __future__ import annotations
+
+from rulec.errors import Diagnostic, StoreError
+from rulec.outreach.ledger.base import CHANNEL_CODE, CHANNELS, STATUSES, CampaignState
+
+MAX_AT = 253402300799  # 9999-12-31T23:59:59Z: the last second the calendar can show
+
+
+def token(campaign_id, channel: str, at) -> str:
+    return f";{campaign_id},{CHANNEL_CODE[channel]},{int(at)}"
+
+
+def unpack(text, names: dict) -> list:
+    """[(campaign name, channel, at)] of a stored history. KeyError: a campaign id `names`
+    does not know; ValueError: anything else that is not exactly the packing."""
+    if type(text) is not str or text[:1] != ";":
+        raise ValueError(f"history {str(text)[:40]!r} does not start with ';'")
+    out, key = [], type(next(iter(names), 0))
+    for part in text[1:].split(";"):
+        cid, ch, at = part.split(",")  # ValueError on too few / many fields
+        if not (cid.isdigit() and ch.isdigit() and at.lstrip("-").isdigit()) or not cid.isascii():
+            raise ValueError(f"send {part[:40]!r} is not `id,channel,time`")
+        t = int(at)
+        if not -MAX_AT <= t <= MAX_AT or int(ch) >= len(CHANNELS):
+            raise ValueError(f"send {part[:40]!r} has a channel or time out of range")
+        out.append((names[key(cid)], CHANNELS[int(ch)], t))
+    return out
+
+
+def damaged(where: str, consumer, exc) -> StoreError:
+    """S941 naming the unreadable row: it must never pass for "no history" (O14)."""
+    why = f"unknown campaign id {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
+    return StoreError(
+        [
+            Diagnostic(
+                "S941",
+                f"ledger {where} is damaged: the history of consumer {str(consumer)[:200]!r} "
+                f"cannot be read ({why}); nothing was planned for its batch - restore the "
+                "ledger from a backup",
+            )
+        ]
+    )
+
+
+def campaign_state(where, name, shards, status, reason, finished) -> CampaignState:
+    """A CampaignState from stored fields, checked (S941 when a field is unreadable)."""
+    ok = (
+        type(shards) is int
+        and shards >= 1
+        and (status is None or status in STATUSES)
+        and (reason is None or type(reason) is str)
+        and type(finished) is int
+    )
+    if not ok:
+        raise StoreError(
+            [
+                Diagnostic(
+                    "S941",
+                    f"ledger {where} is damaged: the state of campaign {str(name)[:200]!r} "
+                    f"cannot be read (shards {shards!r}, status {status!r})",
+                )
+            ]
+        )
+    return CampaignState(shards, status, reason, finished)
+
+
+def check_shards(where, known: dict, n: int) -> None:
+    """O12s: S940 when a campaign was planned with another shard count than `n`."""
+    for name, m in known.items():
+        if m != n:
+            raise StoreError(
+                [
+                    Diagnostic(
+                        "S940",
+                        f"ledger {where}: campaign {name!r} is planned in {m} shard"
+                        f"{'s' * (m != 1)}; this run says {n} (--shard I/{n}). Every shard "
+                        f"of a campaign must use the same N: run with --shard I/{m}",
+                    )
+                ]
+            )
