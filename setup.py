@@ -65,6 +65,13 @@ setup(
     extras_require={
         "redis": ["redis>=5.0", "hiredis>=2.0"],
         "lsp": ["pygls==2.1.1", "lsprotocol==2025.0.0"],
+        "serve": [
+            "starlette==1.10.0",
+            "uvicorn==0.54.0",
+            "httptools==0.9.0",
+            "uvloop==0.23.0",
+            "prometheus-client==0.26.0",
+        ],
         "test": ["pytest>=7", "pytest-benchmark>=4", "hypothesis>=6"],
         "bench": ["rule-engine", "cel-python", "zen-engine"],
     },

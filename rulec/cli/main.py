@@ -17,6 +17,7 @@ COMMANDS = {
     "plan": "plan RULES_OR_TABLE --audience A.jsonl --ledger DB --now ISO: outreach sends",
     "schema": "schema [-o OUT]: the JSON Schema of the YAML/JSON form",
     "lsp": "lsp: the language server over stdio (pip install rulec[lsp])",
+    "serve": "serve TABLE_OR_DIR [--store URL] [--port P]: routing over HTTP, hot reload",
 }
 
 USAGE = (

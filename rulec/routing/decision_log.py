@@ -1,0 +1,166 @@
+"""Decision logs: every decision and state event as one JSON line (docs/decision-log.md),
+serialised and written by a background thread so the request path only enqueues."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import queue
+import sys
+import threading
+import time
+import uuid
+import zlib
+
+VERSION = 1
+MAX_QUEUE = 200_000  # records waiting for the writer; past it records are dropped and counted
+BATCH = 512  # records per write() call at most
+_STOP = object()
+
+
+def new_id() -> str:
+    """A decision id: 32 hex digits, random (uuid4), unique across processes."""
+    return uuid.uuid4().hex
+
+
+def read_salt(path) -> bytes:
+    """The salt for buyer masking (a file's bytes, stripped); OSError/ValueError when unusable."""
+    with open(path, "rb") as fh:
+        salt = fh.read(1 << 16).strip()
+    if not salt:
+        raise ValueError(f"salt file {path} is empty")
+    return salt
+
+
+class DecisionLog:
+    """`DecisionLog(path_or_dash, salt=None, sample=1.0, source="serve")`.
+
+    `decision(...)` and `event(...)` only enqueue; the writer thread masks, samples,
+    serialises and appends whole lines with one os.write per batch (O_APPEND), so several
+    processes may share one file without tearing lines. `close()` drains and stops."""
+
+    def __init__(self, target, salt: bytes | None = None, sample: float = 1.0, source="serve"):
+        if not 0 < sample <= 1:
+            raise ValueError(f"sample rate must be in (0, 1], got {sample}")
+        self.salt = salt
+        self.sample = float(sample)
+        self.source = source
+        self.dropped = 0  # records dropped because the writer fell MAX_QUEUE behind
+        self.written = 0
+        self.on_drop = None  # optional callback(count) (metrics)
+        if target == "-":
+            self._fd, self._own = sys.stdout.fileno(), False
+            sys.stdout.flush()
+        else:
+            self._fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self._own = True
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="rulec-decision-log", daemon=True)
+        self._thread.start()
+
+    # -- request path: enqueue only -------------------------------------------------------
+    def _put(self, item) -> None:
+        if self._q.qsize() >= MAX_QUEUE:
+            self.dropped += 1
+            if self.on_drop is not None:
+                self.on_drop(1)
+            return
+        self._q.put(item)
+
+    def decision(self, shop: str, table: str, decision: dict, chat=None, did=None) -> str:
+        """Log one decision (its trace included when it has one); returns its id. `chat` is
+        the input chat, None for a message-pool drain (the decision says which buyer)."""
+        did = did or new_id()
+        self._put(("decision", did, time.time(), shop, table, chat, decision))
+        return did
+
+    def event(self, shop: str, table: str, event: dict) -> None:
+        """Log an agent / reply / conversion event (state changes replay needs)."""
+        self._put(("event", None, time.time(), shop, table, event, None))
+
+    # -- writer thread --------------------------------------------------------------------
+    def _run(self) -> None:
+        get = self._q.get
+        stop = False
+        while not stop:
+            items = [get()]
+            while len(items) < BATCH:
+                try:
+                    items.append(self._q.get_nowait())
+                except queue.Empty:
+                    break
+            lines = []
+            for item in items:
+                if item is _STOP:
+                    stop = True
+                    continue
+                line = self._line(item)
+                if line is not None:
+                    lines.append(line)
+            if lines:
+                self._write("".join(lines).encode("utf-8"))
+                self.written += len(lines)
+
+    def _write(self, data: bytes) -> None:
+        try:
+            while data:
+                n = os.write(self._fd, data)
+                data = data[n:]
+        except OSError as exc:  # a full disk must not stop the service: count and go on
+            self.dropped += 1
+            sys.stderr.write(f"rulec: decision log write failed: {exc.strerror or exc}\n")
+
+    def _line(self, item):
+        kind, did, at, shop, table, inp, decision = item
+        buyer = (decision or inp or {}).get("buyer")
+        if self.sample < 1 and isinstance(buyer, str) and not self._sampled(buyer):
+            return None
+        rec = {"v": VERSION, "kind": kind}
+        if did is not None:
+            rec["id"] = did
+        rec.update(at=_iso(at), source=self.source, shop=shop, table=table)
+        if kind == "decision":
+            rec["input"] = self._mask(inp)
+            rec["decision"] = self._mask(decision)
+        else:
+            rec["event"] = self._mask(inp)
+        try:
+            return json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n"
+        except (TypeError, ValueError) as exc:  # never silently: say which record was lost
+            sys.stderr.write(f"rulec: decision log record not written: {exc}\n")
+            return None
+
+    def _sampled(self, buyer: str) -> bool:
+        """Sampling is by buyer (crc32 of the id), so a kept buyer's decisions are all kept
+        and every process keeps the same buyers."""
+        return zlib.crc32(buyer.encode("utf-8")) < self.sample * 4294967296.0
+
+    def _mask(self, doc):
+        """A copy of `doc` with its buyer id replaced by a salted hash (the original dict is
+        shared with the response and must not change)."""
+        if doc is None or self.salt is None or not isinstance(doc.get("buyer"), str):
+            return doc
+        doc = dict(doc)
+        doc["buyer"] = mask_buyer(doc["buyer"], self.salt)
+        return doc
+
+    def close(self) -> None:
+        """Write everything queued, then stop the writer."""
+        if self._thread.is_alive():
+            self._q.put(_STOP)
+            self._thread.join()
+        if self._own:
+            os.close(self._fd)
+            self._own = False
+
+
+def mask_buyer(buyer: str, salt: bytes) -> str:
+    """`h:` + the first 32 hex digits of SHA-256(salt + buyer): stable for one salt, so one
+    buyer's records still line up (replay of sticky contacts) without the id."""
+    return "h:" + hashlib.sha256(salt + buyer.encode("utf-8")).hexdigest()[:32]
+
+
+def _iso(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="microseconds")
