@@ -3,6 +3,7 @@ serialised and written by a background thread so the request path only enqueues.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import hashlib
 import json
@@ -154,6 +155,36 @@ class DecisionLog:
         if self._own:
             os.close(self._fd)
             self._own = False
+
+
+def logged(dlog, shop: str, table: str, events, decide):
+    """Yield `decide(events)`'s decisions, logging each with its input and the events between
+    them, in input order (`rulec route --decision-log`). `decide` takes an iterator of events
+    and yields decisions in event order: one per chat, plus pool drains after the event that
+    freed capacity. It may read ahead over chats (a run decided together) but yields an
+    event's drains before it reads the next event, as rulec route does."""
+    if dlog is None:
+        yield from decide(events)
+        return
+    pending: collections.deque = collections.deque()  # events read but not yet logged
+
+    def reading():
+        for ev in events:
+            pending.append(ev)
+            yield ev
+
+    def events_before_chat():
+        while pending and pending[0].get("type") != "chat":
+            dlog.event(shop, table, pending.popleft())
+
+    for d in decide(reading()):
+        events_before_chat()
+        if d.get("step") == "pool_drain":  # caused by an event, not a chat of the input
+            dlog.decision(shop, table, d, None)
+        else:
+            dlog.decision(shop, table, d, pending.popleft() if pending else None)
+        yield d
+    events_before_chat()
 
 
 def mask_buyer(buyer: str, salt: bytes) -> str:

@@ -16,11 +16,30 @@ def test_schemathesis_finds_no_server_error(tmp_path):
     st = os.path.join(os.path.dirname(sys.executable), "st")
     with Server(str(d), "--decision-log", str(tmp_path / "log.jsonl")) as srv:
         proc = subprocess.run(
-            [st, "run", f"{srv.url}/openapi.json", "--checks", "not_a_server_error",
-             "--max-examples", "12", "--seed", "7", "--generation-database", "none",
-             "--phases", "examples,coverage,fuzzing", "--workers", "1", "--no-color",
-             "--request-timeout", "20"],
-            capture_output=True, text=True, timeout=500, cwd=tmp_path,
+            [
+                st,
+                "run",
+                f"{srv.url}/openapi.json",
+                "--checks",
+                "not_a_server_error",
+                "--max-examples",
+                "12",
+                "--seed",
+                "7",
+                "--generation-database",
+                "none",
+                "--phases",
+                "examples,coverage,fuzzing",
+                "--workers",
+                "1",
+                "--no-color",
+                "--request-timeout",
+                "20",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=500,
+            cwd=tmp_path,
         )
         errors = srv.stderr()
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
