@@ -188,6 +188,7 @@ def _serve(ns, config, err) -> int:
         timeout_graceful_shutdown=10,
         lifespan="on",
         server_header=False,
+        proxy_headers=False,  # no access log, so the client address is never used
     )
     multiproc_dir = None
     try:

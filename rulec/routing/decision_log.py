@@ -12,7 +12,6 @@ import queue
 import sys
 import threading
 import time
-import uuid
 import zlib
 
 VERSION = 1
@@ -22,8 +21,8 @@ _STOP = object()
 
 
 def new_id() -> str:
-    """A decision id: 32 hex digits, random (uuid4), unique across processes."""
-    return uuid.uuid4().hex
+    """A decision id: 32 hex digits, random (128 bits from the OS), unique across processes."""
+    return os.urandom(16).hex()
 
 
 def read_salt(path) -> bytes:

@@ -52,17 +52,27 @@ def error_response(exc: HttpError) -> Response:
 
 async def read_json(request, limit: int):
     """The request's JSON body: H101 (413) past `limit` bytes, H100 (400) when it is not
-    UTF-8 JSON. The body is read in chunks and abandoned as soon as it is too large."""
+    UTF-8 JSON. Read straight from the ASGI messages (cheaper than Request.stream) and
+    abandoned as soon as it is too large."""
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise HttpError.of(413, "H101", f"request body is larger than {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HttpError.of(413, "H101", f"request body is larger than {limit} bytes")
-        chunks.append(chunk)
-    data = b"".join(chunks)
+    receive = request.receive
+    message = await receive()
+    data = message.get("body", b"")
+    if message.get("more_body"):
+        chunks = [data]
+        size = len(data)
+        while message.get("more_body"):
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise HttpError.of(413, "H101", f"request body is larger than {limit} bytes")
+            chunks.append(chunk)
+        data = b"".join(chunks)
+    elif len(data) > limit:
+        raise HttpError.of(413, "H101", f"request body is larger than {limit} bytes")
     if not data.strip():
         raise HttpError.of(400, "H100", "request body is empty (a JSON object is expected)")
     try:
