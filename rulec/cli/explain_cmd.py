@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rulec.cli.common import ArgParser, load_table_or_rules, render
+from rulec.common.vocab import MATCHED_STEPS
 from rulec.errors import Diagnostic, RulecError
 
 
@@ -103,11 +104,7 @@ def run(args, out, err) -> int:
         if state is not None:
             router.apply_state(state)
         decision = router.route(ev, trace=True)
-        extra = (
-            losers(table, ev)
-            if decision["step"] in ("group", "group_robot", "fallback_any")
-            else []
-        )
+        extra = losers(table, ev) if decision["step"] in MATCHED_STEPS else []
     except RulecError as exc:
         render(exc.diagnostics, err)
         return 1

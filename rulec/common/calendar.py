@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-DEFAULT_ZONE = "Asia/Shanghai"
-
 # (kind) -> (day offset from the promo's last day, hour) of the scheduled send
 PROMO_SCHEDULE = {
     "cart_coupon": (-1, 20),  # O6: 20:00 on the eve of the last day

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from rulec.common.vocab import EFFICIENCY, MESSAGE_POOL
 from rulec.errors import Span
 
 # --- predicates ---------------------------------------------------------------------------
@@ -122,7 +123,7 @@ class Group:
     product: list = attrs.Factory(list)  # NameRef (product ids)
     intent: list = attrs.Factory(list)  # NameRef
     order: list = attrs.Factory(list)  # NameRef (order states)
-    mode: str = "efficiency"
+    mode: str = EFFICIENCY
     strength: str | None = None
     robot: bool = False
     span: Span | None = None
@@ -171,7 +172,7 @@ class Campaign:
 
 
 ROUTING_DEFAULTS = {
-    "when_nobody_online": "message_pool",
+    "when_nobody_online": MESSAGE_POOL,
     "robot_first": False,
     "exclusive_direct": False,
     "busy_threshold": 4,

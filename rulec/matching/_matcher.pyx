@@ -16,6 +16,7 @@ from libc.stdint cimport uint64_t, uint32_t, int32_t, int64_t, int8_t, uint8_t
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memset, memcmp, memmove
 
+from rulec.common.vocab import DIMS
 from rulec.matching.reference import check_chat
 from rulec.errors import Diagnostic, InputError
 
@@ -537,7 +538,7 @@ cdef class CMatcher:
         self.rows = Rows(W)
         self.all_row = self.rows.add(py.all)
         seen = {0: 0}  # identical value rows share one copy (smaller, cache-friendlier)
-        for d, dim in enumerate(("crowd", "product", "intent", "order")):
+        for d, dim in enumerate(DIMS):
             lst = py.row_list[dim]
             self.ncodes[d] = len(lst)
             self.code_row[d] = <int32_t*>malloc(len(lst) * sizeof(int32_t))
@@ -840,8 +841,7 @@ cdef class CMatcher:
         if outv.shape[0] < n:
             raise _bad_col("out", f"has {outv.shape[0]} rows, expected {n}")
         keep = [outv]
-        for d, (col, dim) in enumerate(zip((crowd, product, intent, order),
-                                           ("crowd", "product", "intent", "order"))):
+        for d, (col, dim) in enumerate(zip((crowd, product, intent, order), DIMS)):
             dimp[d] = NULL
             if col is None:
                 continue

@@ -18,9 +18,9 @@ from __future__ import annotations
 import operator
 from bisect import bisect_left
 
+from rulec.common.vocab import DIMS
 from rulec.matching.reference import check_chat
 
-DIMS = ("crowd", "product", "intent", "order")
 MEMO_MAX = 1 << 16  # distinct strings remembered per slot before the memo is cleared
 CACHE_MAX = 1 << 20  # class tuples remembered per predicate set before the cache is cleared
 EXACT = 1 << 53  # ints up to this magnitude are exact as C doubles

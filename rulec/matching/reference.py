@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import operator
 
+from rulec.common.vocab import DIMS
 from rulec.errors import Diagnostic, InputError
 
-DIMS = ("crowd", "product", "intent", "order")
 _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 

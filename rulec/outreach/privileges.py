@@ -8,7 +8,6 @@ import attrs
 
 from rulec.common import calendar as cal
 
-KINDS = ("batch", "green", "cart_coupon", "recall", "super_discount", "new_arrival", "restock")
 TARGETED = ("batch", "green", "new_arrival", "restock")  # O1: content from targets
 PROMO_KINDS = cal.PROMO_KINDS  # send time computed from the promo's last day
 CHANNEL = {"batch": "regular", "green": "green"}  # every other kind is "exempt" (O3, O8)

@@ -12,11 +12,10 @@ import json
 import math
 
 from rulec.common.calendar import parse_time
+from rulec.common.vocab import ORDER_STATES, STATUSES
 from rulec.errors import Diagnostic, InputError, Span, did_you_mean
 
 TYPES = ("agent", "chat", "reply", "conversion")
-STATUSES = ("online", "suspended", "offline")
-ORDER_STATES = ("no_active_order", "unpaid", "paid_unshipped", "shipped", "completed", "after_sale")
 KEYS = {
     "agent": ("type", "time", "agent", "status"),
     "reply": ("type", "time", "agent", "buyer"),

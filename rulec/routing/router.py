@@ -14,6 +14,7 @@ import random
 from bisect import bisect_right
 from operator import itemgetter
 
+from rulec.common import vocab as v
 from rulec.errors import Diagnostic, InputError, StoreError
 from rulec.routing import modes
 from rulec.routing.events import _time_cache, check_event, check_state, epoch
@@ -53,7 +54,7 @@ class Router:
         self.g_robot = [g["robot"] for g in groups]
         self.g_mode = [
             modes.CONVERSION
-            if g["mode"] == "conversion" and len(self.g_agents[i]) > modes.SMALL_GROUP
+            if g["mode"] == v.CONVERSION and len(self.g_agents[i]) > modes.SMALL_GROUP
             else modes.EFFICIENCY
             for i, g in enumerate(groups)
         ]  # C5
@@ -173,7 +174,7 @@ class Router:
                 a, target, step, g = self._decide_on(chat, t, None, contact, status, pending, conv)
             if a >= 0:
                 self.store.assign(a, buyer, t)
-            elif step == "nobody_online" and self.drain and target == "message_pool":
+            elif step == v.STEP_NOBODY_ONLINE and self.drain and target == v.MESSAGE_POOL:
                 self.store.pool_push(buyer, t, json.dumps(chat, ensure_ascii=False))
             return {
                 "buyer": buyer,
@@ -189,7 +190,7 @@ class Router:
             a, target, step, g = self._decide(chat, buyer, t, tr)
             if a >= 0:
                 self.store.assign(a, buyer, t)
-        if a < 0 and step == "nobody_online" and self.drain and target == "message_pool":
+        if a < 0 and step == v.STEP_NOBODY_ONLINE and self.drain and target == v.MESSAGE_POOL:
             self.store.pool_push(buyer, t, json.dumps(chat, ensure_ascii=False))
             if tr is not None:
                 tr.append("pool: queued until an agent can take it (drain_pool)")
@@ -237,7 +238,7 @@ class Router:
         if ONLINE not in status:
             if tr is not None:
                 tr.append(f"R1: no agent of the shop is available → {self.nobody}")
-            return -1, self.nobody, "nobody_online", None
+            return -1, self.nobody, v.STEP_NOBODY_ONLINE, None
         if tr is not None:
             self._tracer.r1(status, tr)
         if contact is not None:
@@ -252,13 +253,13 @@ class Router:
             if self.exclusive_direct and i is not None and status[i] == ONLINE:
                 if tr is not None:
                     tr.append(f"R3: exclusive agent {ex} is available → agent:{ex}")
-                return i, self.targets[i], "exclusive", None
+                return i, self.targets[i], v.STEP_EXCLUSIVE, None
             if tr is not None:
                 self._tracer.exclusive_miss(ex, i, status, tr)
         if self.robot_first:
             if tr is not None:
                 tr.append("R4: robot_first is on → robot")
-            return -1, "robot", "robot_first", None
+            return -1, v.ROBOT, v.STEP_ROBOT_FIRST, None
         oid = (self._outcome or self._bind_matcher())(chat)
         info = self._cands.get(oid)
         if info is None:
@@ -316,22 +317,22 @@ class Router:
                 a = self._conversion(g, status, pending, conv)
                 if tr is not None:
                     tr.append(f"chosen: {self.ids[a]}")
-                return a, self.targets[a], "group", g
+                return a, self.targets[a], v.STEP_GROUP, g
         if total:  # the first rejection-sampling try, inline (see modes.draw_efficiency)
             a = members[bisect_right(cum, self._random() * total)]
             if status[a] == ONLINE and pending[a] <= self.busy:
                 if tr is not None:
                     tr.append(f"chosen: {self.ids[a]}")
-                return a, self.targets[a], "group", first[a]
+                return a, self.targets[a], v.STEP_GROUP, first[a]
         a = modes.draw_efficiency(
             members, cum, status, pending, self.busy, self.level, self.rng, modes.TRIES - 1
         )
         if a >= 0:
             if tr is not None:
                 tr.append(f"chosen: {self.ids[a]}")
-            return a, self.targets[a], "group", first[a]
+            return a, self.targets[a], v.STEP_GROUP, first[a]
         if robot is not None:
-            return -1, self.g_robot_target[robot], "group_robot", robot
+            return -1, self.g_robot_target[robot], v.STEP_GROUP_ROBOT, robot
         return self._fallback(status, pending, tr)
 
     def _only_remaining(self, humans, status):
@@ -369,7 +370,7 @@ class Router:
         )
         if tr is not None:
             tr.append(f"chosen: {self.ids[a]}")
-        return a, self.targets[a], "fallback_any", None
+        return a, self.targets[a], v.STEP_FALLBACK_ANY, None
 
     def _sticky(self, contact, t, status, pending, conv, tr):
         """R2a–R2e; None to continue with R3."""
@@ -382,9 +383,9 @@ class Router:
             return None
         if age < self.hold:
             if st != OFFLINE:
-                return ca, self.targets[ca], "sticky", None  # R2a
+                return ca, self.targets[ca], v.STEP_STICKY, None  # R2a
         elif st == ONLINE:
-            return ca, self.targets[ca], "sticky", None  # R2b
+            return ca, self.targets[ca], v.STEP_STICKY, None  # R2b
         elif st == SUSPENDED:  # R2c
             for g in self.agent_groups[ca]:
                 if self.g_mode[g] == modes.CONVERSION:
@@ -403,12 +404,12 @@ class Router:
                     continue
                 if tr is not None:
                     self._tracer.sticky_group(g, status, pending, conv, a, tr)
-                return a, self.targets[a], "sticky_group", g
+                return a, self.targets[a], v.STEP_STICKY_GROUP, g
             if tr is not None:
                 self._tracer.sticky_group_none(ca, tr)
             return None
         if self.robot_first:  # R2d
-            return -1, "robot", "sticky_offline_robot", None
+            return -1, v.ROBOT, v.STEP_STICKY_OFFLINE_ROBOT, None
         return None
 
     # -- message pool (drain_pool) ------------------------------------------------------

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from rulec.common.vocab import ATTR_TYPES, DIMS, KINDS, MODES, NOBODY_TARGETS, STRENGTHS
+
 MAX_EXPR_DEPTH = 64
 MAX_ITEMS = 1_000_000
-TYPES = ("int", "number", "string", "bool", "set")
 OPS = ("==", "!=", "<", "<=", ">", ">=")
-DIMS = ("crowd", "product", "intent", "order")
-KINDS = ("batch", "green", "cart_coupon", "recall", "super_discount", "new_arrival", "restock")
-TARGETS_NOBODY = ("main_account", "proxy_account", "message_pool")
 
 
 class Bad(Exception):
@@ -181,7 +179,7 @@ def _check(body):
             "drain_pool",
         ),
     )
-    if r["when_nobody_online"] not in TARGETS_NOBODY:
+    if r["when_nobody_online"] not in NOBODY_TARGETS:
         raise Bad("routing.when_nobody_online is not a known target")
     for k in ("robot_first", "exclusive_direct", "drain_pool"):
         _is(r[k], bool, f"routing.{k}")
@@ -195,7 +193,7 @@ def _check(body):
             raise Bad(f"outreach.{k} is negative")
     _is(body["attributes"], dict, "attributes")
     for k, t in body["attributes"].items():
-        if t not in TYPES:
+        if t not in ATTR_TYPES:
             raise Bad(f"attribute {k!r} has unknown type {t!r}")
     _check_preds(body["crowds"], "crowds")
     _check_preds(body["intents"], "intents")
@@ -223,9 +221,9 @@ def _check(body):
                 raise Bad(f"{w} names unknown agent {a!r}")
         for d in DIMS:
             _strs(g[d], f"{w}.{d}")
-        if g["mode"] not in ("efficiency", "conversion"):
+        if g["mode"] not in MODES:
             raise Bad(f"{w}.mode is unknown")
-        if g["mode"] == "conversion" and g["strength"] not in ("low", "medium", "high"):
+        if g["mode"] == "conversion" and g["strength"] not in STRENGTHS:
             raise Bad(f"{w}.strength is unknown")
         _is(g["robot"], bool, w + ".robot")
     t = body["tree"]

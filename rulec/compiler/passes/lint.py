@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from rulec.common.vocab import CONVERSION, DIMS
 from rulec.compiler import model as m
 from rulec.errors import Diagnostic, did_you_mean
-
-DIMS = ("crowd", "product", "intent", "order")
 
 
 def _warn(d, code, message, span, hints=()):
@@ -163,7 +162,7 @@ def run(shop: m.Shop) -> list:
                 f"same or wider bindings and all its agents: it can never be chosen (R5, R6)",
                 g.span,
             )
-        if g.mode == "conversion" and len(g.agents) <= 5:
+        if g.mode == CONVERSION and len(g.agents) <= 5:
             _warn(
                 d,
                 "W502",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import operator
 
 from rulec.common import calendar
+from rulec.common.vocab import CONVERSION, DEFAULT_ZONE, DIMS
 from rulec.compiler import model as m
 
-DIMS = ("crowd", "product", "intent", "order")
 FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 OPS = {
     "==": operator.eq,
@@ -17,7 +17,6 @@ OPS = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-DEFAULT_TZ = "Asia/Shanghai"
 
 
 def expr(e) -> list:
@@ -101,7 +100,7 @@ def campaign(c: m.Campaign, promos: dict, tz) -> dict:
 
 def run(shop: m.Shop) -> dict:
     """The table body of a model that passed every check."""
-    tz_name = _v(shop.timezone) or DEFAULT_TZ
+    tz_name = _v(shop.timezone) or DEFAULT_ZONE
     tz = calendar.zone(tz_name)
     routing = dict(m.ROUTING_DEFAULTS)
     routing.update({k: v.value for k, v in shop.routing.items()})
@@ -116,7 +115,7 @@ def run(shop: m.Shop) -> dict:
             "intent": [x.name for x in g.intent],
             "order": [x.name for x in g.order],
             "mode": g.mode,
-            "strength": g.strength if g.mode == "conversion" else None,
+            "strength": g.strength if g.mode == CONVERSION else None,
             "robot": bool(g.robot),
         }
         for g in shop.groups

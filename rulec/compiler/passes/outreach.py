@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from rulec.common import calendar as cal
+from rulec.common.vocab import DEFAULT_ZONE, KINDS
 from rulec.compiler import model as m
 from rulec.errors import Diagnostic
 from rulec.outreach import privileges as priv
@@ -33,7 +34,7 @@ def check(shop: m.Shop, now=None) -> list:
     Names, kinds, time syntax and required fields are the resolve pass's; this pass checks
     what the outreach clauses add, and is silent where resolve already reported."""
     try:
-        tz = cal.zone(_v(shop.timezone) or cal.DEFAULT_ZONE)
+        tz = cal.zone(_v(shop.timezone) or DEFAULT_ZONE)
     except ValueError:
         return []  # resolve reports the zone
     if isinstance(now, str):
@@ -60,7 +61,7 @@ def _send_at(c, kind, tz, promos):
 
 def _campaign(c, tz, facts, promos, shop, now):
     kind = _v(c.kind)
-    if kind not in priv.KINDS:
+    if kind not in KINDS:
         return []
     d = []
     here = _span(c.kind, c.span)

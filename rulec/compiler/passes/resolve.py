@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from rulec.common import calendar
+from rulec.common.vocab import (
+    ATTR_TYPES,
+    CONVERSION,
+    GRANTS,
+    KINDS,
+    MODES,
+    NOBODY_TARGETS,
+    ORDER_STATES,
+    STRENGTHS,
+)
 from rulec.compiler import model as m
 from rulec.errors import Diagnostic, did_you_mean
 
-ORDER_STATES = ("no_active_order", "unpaid", "paid_unshipped", "shipped", "completed", "after_sale")
-NOBODY_TARGETS = ("main_account", "proxy_account", "message_pool")
-MODES = ("efficiency", "conversion")
-STRENGTHS = ("low", "medium", "high")
-TYPES = ("int", "number", "string", "bool", "set")
-KINDS = ("batch", "green", "cart_coupon", "recall", "super_discount", "new_arrival", "restock")
-GRANTS = ("green_channel", "cart_coupon", "super_discount")
 RESERVED_ATTRS = ("message",)
 
 
@@ -99,7 +102,7 @@ def run(shop: m.Shop) -> list:
 
     _unique(d, shop.attributes, "attribute")
     for a in shop.attributes:
-        _enum(d, a.type, a.span, TYPES, "attribute type")
+        _enum(d, a.type, a.span, ATTR_TYPES, "attribute type")
         if a.name in RESERVED_ATTRS:
             _err(d, "N206", f"`{a.name}` is reserved for the chat's first message", a.span)
     _unique(d, shop.crowds, "crowd")
@@ -132,7 +135,7 @@ def run(shop: m.Shop) -> list:
         for ref in g.order:
             _enum(d, ref.name, ref.span, ORDER_STATES, "order state")
         if _enum(d, g.mode, g.mode_span or g.span, MODES, "mode"):
-            if g.mode == "conversion":
+            if g.mode == CONVERSION:
                 _enum(d, g.strength, g.mode_span or g.span, STRENGTHS, "conversion strength")
             elif g.strength is not None:
                 _err(d, "V401", "efficiency mode takes no strength", g.mode_span or g.span)
