@@ -3,10 +3,10 @@ checker enforces and the keyword docs, so a key added to the frontend cannot be 
 
 from __future__ import annotations
 
+from rulec.common import vocab
 from rulec.compiler import frontend_yaml as fy
 from rulec.compiler import model as m
 from rulec.compiler.keyword_docs import describe
-from rulec.compiler.passes import resolve as vocab
 
 SCHEMA_ID = "https://rulec.invalid/schema/rules.schema.json"
 
@@ -124,7 +124,7 @@ def _top_level():
         "routing": _routing(),
         "attributes": {
             "type": ["object", "null"],
-            "additionalProperties": _enum(vocab.TYPES, "attribute type"),
+            "additionalProperties": _enum(vocab.ATTR_TYPES, "attribute type"),
         },
         "crowds": predicates,
         "intents": predicates,

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
+from rulec.common import vocab
 from rulec.compiler import keyword_docs
-from rulec.compiler.passes import resolve
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SEMANTICS = ROOT.parent / "shared" / "spec" / "semantics.md"
@@ -21,7 +21,7 @@ def test_every_word_of_the_grammar_has_a_meaning():
 
 
 def test_every_enum_value_has_a_meaning():
-    for values in (resolve.ORDER_STATES, resolve.NOBODY_TARGETS, resolve.KINDS, resolve.STRENGTHS):
+    for values in (vocab.ORDER_STATES, vocab.NOBODY_TARGETS, vocab.KINDS, vocab.STRENGTHS):
         for v in values:
             assert keyword_docs.meaning(v), v
 

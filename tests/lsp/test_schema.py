@@ -92,10 +92,10 @@ def test_every_frontend_key_is_in_the_schema_with_a_description(validator):
 
 
 def test_enum_values_come_from_the_checker(validator):
-    from rulec.compiler.passes import resolve
+    from rulec.common import vocab
 
     order = validator.schema["$defs"]["group"]["properties"]["order"]["items"]
-    assert order["enum"] == list(resolve.ORDER_STATES)
+    assert order["enum"] == list(vocab.ORDER_STATES)
     assert _errors(validator, "shop: s\ngroups: {g: {order: [unpayed]}}\n")
     assert _errors(validator, "shop: s\nrouting: {sticky: {hold: '24'}}\n")
     assert not _errors(validator, "shop: s\nrouting: {sticky: {hold: 1d12h}}\n")
