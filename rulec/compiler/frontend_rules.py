@@ -467,6 +467,34 @@ def _depth_check(tree, pos):
                 )
 
 
+def at_end(exc) -> bool:
+    """The parser ran out of input (the error is at the end of the text parsed)."""
+    return (
+        isinstance(exc, UnexpectedEOF)
+        or getattr(getattr(exc, "token", None), "type", None) == "$END"
+    )
+
+
+def syntax_diagnostic(exc, text: str, pos: Positions) -> Diagnostic:
+    """P100 for a Lark parse error in `text`, with what was expected and a YAML hint."""
+    d = syntax_error(exc, pos, "the rules")
+    span = _end_of(text, pos) if at_end(exc) else d.span  # just after the last thing written
+    hints = _expected_names(exc)
+    if _LOOKS_LIKE_YAML.search(text):
+        hints += (
+            "this looks like YAML: give the file a .yaml name, or see "
+            "docs/language.md for the .rules form",
+        )
+    return Diagnostic(d.code, d.message, span, d.severity, hints)
+
+
+def is_blank(text: str) -> bool:
+    """Nothing but whitespace and comments (P101)."""
+    return not text.strip() or all(
+        not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
+    )
+
+
 def parse_rules(text: str, file: str = "<rules>") -> m.Shop:
     """Parse a `.rules` file into a Shop; raises RulecError with every diagnostic found."""
     return parse_rules_with_layout(text, file)[0]
@@ -482,27 +510,12 @@ def parse_rules_with_layout(text: str, file: str = "<rules>") -> tuple:
         raise RulecError(
             [Diagnostic("P104", f"source is larger than {MAX_SOURCE // 2**20} MiB", pos.span(1, 1))]
         )
-    if not text.strip() or all(
-        not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
-    ):
+    if is_blank(text):
         raise RulecError([Diagnostic("P101", "the rules file is empty", pos.span(1, 1))])
     try:
         tree = parser().parse(text, start="rules_file")
     except UnexpectedInput as exc:
-        d = syntax_error(exc, pos, "the rules")
-        span = d.span
-        if (
-            isinstance(exc, UnexpectedEOF)
-            or getattr(getattr(exc, "token", None), "type", None) == "$END"
-        ):
-            span = _end_of(text, pos)  # point just after the last thing written
-        hints = _expected_names(exc)
-        if _LOOKS_LIKE_YAML.search(text):
-            hints += (
-                "this looks like YAML: give the file a .yaml name, or see "
-                "docs/language.md for the .rules form",
-            )
-        raise RulecError([Diagnostic(d.code, d.message, span, d.severity, hints)]) from None
+        raise RulecError([syntax_diagnostic(exc, text, pos)]) from None
     _depth_check(tree, pos)
     builder = RulesBuilder(pos, text)
     try:

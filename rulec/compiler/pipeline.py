@@ -110,32 +110,38 @@ def _fast_json(text: str, file: str, now):
     return None if diags else shop
 
 
-def compile_source(
-    source, file: str = "<rules>.yaml", now=None, sign_key: bytes | None = None
-) -> CompileResult:
-    """Compile source text or bytes; never raises for bad input (diagnostics say what is wrong)."""
+def check_source(source, file: str = "<rules>.yaml", now=None, parse=None) -> CompileResult:
+    """Parse and run the check passes, without lowering (what `rulec check` and the language
+    server report). `parse(text, file) -> Shop` replaces the frontend (the language server's
+    incremental .rules parser); never raises for bad input."""
     data = source.encode("utf-8") if isinstance(source, str) else bytes(source)
     try:
         text = decode_source(data, file)
         shop = _fast_json(text, file, now)
         if shop is not None:
-            diags = []
-        else:
-            shop = parse_source(text, file)
-            diags = check_model(shop, now)
+            return CompileResult([], shop)
+        shop = (parse or parse_source)(text, file)
+        return CompileResult(check_model(shop, now), shop)
     except RulecError as exc:
         return CompileResult(_sort(exc.diagnostics))
     except RecursionError:
         return CompileResult(
             [Diagnostic("P104", "the rules are nested too deeply", Span(file, 1, 1))]
         )
-    result = CompileResult(diags, shop)
+
+
+def compile_source(
+    source, file: str = "<rules>.yaml", now=None, sign_key: bytes | None = None
+) -> CompileResult:
+    """Compile source text or bytes; never raises for bad input (diagnostics say what is wrong)."""
+    data = source.encode("utf-8") if isinstance(source, str) else bytes(source)
+    result = check_source(data, file, now)
     if result.errors:
         return result
     from rulec import __version__
 
     digest = hashlib.sha256(data)
-    body = lower.run(shop)
+    body = lower.run(result.shop)
     # the body comes from lowering: the schema check is for loaded bytes
     table = Table(body, {"source_hash": digest.hexdigest(), "compiler_version": __version__})
     result.data = pack(body, digest.digest(), __version__, sign_key)

@@ -59,6 +59,22 @@ def _send_at(c, kind, tz, promos):
     return _time(c.send_at, cal.parse_time)
 
 
+def schedule(shop: m.Shop, c: m.Campaign) -> tuple:
+    """(send time, configuration deadline, zone) of a campaign as these checks compute them
+    (for the language server's hover); None for what the rules leave unknown."""
+    try:
+        tz = cal.zone(_v(shop.timezone) or cal.DEFAULT_ZONE)
+    except ValueError:
+        return None, None, None
+    kind = _v(c.kind)
+    if kind not in priv.KINDS:
+        return None, None, tz
+    send_at = _send_at(c, kind, tz, {p.name: p for p in shop.promos})
+    day = _time(c.date, cal.parse_date) if kind == "green" else None
+    at = cal.at_local(day, 12, 0, tz) if day else send_at  # O5: the deadline follows the date
+    return send_at, priv.deadline(kind, at, tz) if at else None, tz
+
+
 def _campaign(c, tz, facts, promos, shop, now):
     kind = _v(c.kind)
     if kind not in KINDS:
