@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RULEC := $(VENV)/bin/rulec
 export RULEC_REQUIRE_EXTENSIONS ?= 1
 
-.PHONY: setup demo test conformance bench redis browser clean
+.PHONY: setup demo test conformance bench redis browser clean textmate
 
 setup: $(VENV)/.installed
 
@@ -16,6 +16,12 @@ $(VENV)/.installed: setup.py pyproject.toml requirements-dev.txt rulec/matching/
 	$(PY) -m pip install -q --no-build-isolation -e .
 	$(PY) -c "import rulec; print('rulec matcher:', rulec.implementation)"
 	touch $@
+
+# The TextMate engine of VS Code (npm), for tests/lsp/test_textmate.py; the test installs it too.
+textmate:
+	mkdir -p $(VENV)/textmate
+	cp tests/lsp/textmate/package.json $(VENV)/textmate/package.json
+	cd $(VENV)/textmate && npm install --no-audit --no-fund --no-package-lock
 
 redis:
 	@sh scripts/ensure-redis.sh
