@@ -22,11 +22,13 @@ def rules_text():
 
 
 def _edits(text, n):
-    """n texts, each one word changed from the one before (an agent's level)."""
+    """n texts, each with one agent's level changed from the text before."""
+    lines = text.split("\n")
+    at = next(i for i, ln in enumerate(lines) if ln.split()[:2] == ["agent", "a7"])
     out = []
     for i in range(n):
-        level = f"level {1 + i % 5}"
-        out.append(text.replace("agent a7 level", f"agent a7 {level} #", 1))
+        lines[at] = f"agent a7 level {1 + i % 5}"
+        out.append("\n".join(lines))
     return out
 
 

@@ -35,8 +35,10 @@ class Document:
         self.text: str | None = None
         self.lines = Lines("", encoding)
         self.diagnostics: list = []  # compiler Diagnostics of `text`
-        self.index: Index | None = None  # of the last text that parsed
-        self.fresh = False  # the index is of `text`
+        self.fresh = False  # `text` parsed: the index is of it
+        self._shop = None  # the model of the last text that parsed, and its lines
+        self._shop_lines = self.lines
+        self._index: Index | None = None
         self._rules = None if self.yaml else IncrementalRules()
 
     def update(self, text: str) -> bool:
@@ -49,8 +51,16 @@ class Document:
         self.diagnostics = result.diagnostics
         self.fresh = result.shop is not None
         if self.fresh:
-            self.index = Index(result.shop, self.lines)
+            self._shop, self._shop_lines, self._index = result.shop, self.lines, None
         return True
+
+    @property
+    def index(self) -> Index | None:
+        """The index of the last text that parsed, built when first asked for (diagnostics,
+        the one thing done on every change, do not need it)."""
+        if self._index is None and self._shop is not None:
+            self._index = Index(self._shop, self._shop_lines)
+        return self._index
 
     def lsp_diagnostics(self) -> list:
         out = []
