@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
+from rulec.common import vocab
 from rulec.compiler import frontend_yaml as fy
 from rulec.compiler import model as m
-from rulec.compiler.passes import resolve as vocab
 from rulec.lsp.incremental import STATEMENT_WORDS
 
 SWITCH = ("on", "off")
@@ -120,7 +120,7 @@ def _rules(index, lines, line, col) -> list:
         if first in ("crowd", "intent") and "=" in done:
             return _predicate(index)
         if first == "attribute" and len(done) >= 2:
-            return [(t, "value") for t in vocab.TYPES]
+            return [(t, "value") for t in vocab.ATTR_TYPES]
         if first == "campaign" and len(done) == 2:
             return [(k, "value") for k in vocab.KINDS]
         if first == "agent" and len(done) == 2:
@@ -191,7 +191,7 @@ def _yaml_value(index, path, key) -> list:
     if path[:1] in (["crowds"], ["intents"]):
         return _predicate(index)
     if path[:1] == ["attributes"]:
-        return [(t, "value") for t in vocab.TYPES]
+        return [(t, "value") for t in vocab.ATTR_TYPES]
     if key == "kind" and path[:1] == ["campaigns"] and len(path) == 1:
         return [(k, "value") for k in vocab.KINDS]
     if key in ("robot", "robot_first", "exclusive_direct", "drain_pool"):

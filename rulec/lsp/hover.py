@@ -4,6 +4,7 @@ level, a campaign's schedule and deadlines) or what a keyword means, with its cl
 from __future__ import annotations
 
 from rulec.common import calendar as cal
+from rulec.common.vocab import DEFAULT_ZONE
 from rulec.compiler import keyword_docs
 from rulec.compiler import model as m
 from rulec.compiler.passes.outreach import schedule
@@ -58,7 +59,7 @@ def _describe(index, kind, name, node) -> str:
     if isinstance(node, m.AttributeDecl):
         return f"attribute **{name}**: {node.type}" + _used_by(index, kind, name)
     if isinstance(node, m.Shop):
-        tz = node.timezone.value if node.timezone else cal.DEFAULT_ZONE
+        tz = node.timezone.value if node.timezone else DEFAULT_ZONE
         return f"shop **{name}** (time zone {tz})"
     return f"{kind} **{name}**"
 

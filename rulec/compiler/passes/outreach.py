@@ -63,11 +63,11 @@ def schedule(shop: m.Shop, c: m.Campaign) -> tuple:
     """(send time, configuration deadline, zone) of a campaign as these checks compute them
     (for the language server's hover); None for what the rules leave unknown."""
     try:
-        tz = cal.zone(_v(shop.timezone) or cal.DEFAULT_ZONE)
+        tz = cal.zone(_v(shop.timezone) or DEFAULT_ZONE)
     except ValueError:
         return None, None, None
     kind = _v(c.kind)
-    if kind not in priv.KINDS:
+    if kind not in KINDS:
         return None, None, tz
     send_at = _send_at(c, kind, tz, {p.name: p for p in shop.promos})
     day = _time(c.date, cal.parse_date) if kind == "green" else None
