@@ -150,6 +150,37 @@ def in_process_rate(t, n=20_000):
     return n / (time.perf_counter() - t0)
 
 
+def run_config(ns, path, tmp, url, workers, logged, online, base, tag):
+    """Start one server, measure single and batch routes; the rows printed and returned."""
+    extra = ["--decision-log", os.path.join(tmp, "log.jsonl")] if logged else []
+    srv = Server(path, "--store", url, "--workers", str(workers), *extra).start()
+    rows = []
+    try:
+        for _ in range(8 * workers):  # each worker must know the agents (memory: its own)
+            srv.post("/v1/events", {"events": online})
+        single = [_request("/v1/route", {"chat": c}) for c in chats(f"s{tag}-", 20_000, 3)]
+        cs = chats(f"b{tag}-", n=20_000, seed=4)
+        batch = [
+            _request("/v1/route", {"chats": cs[i : i + ns.batch]})
+            for i in range(0, len(cs), ns.batch)
+        ]
+        for kind, reqs, per in (("single", single, 1), ("batch", batch, ns.batch)):
+            r = measure(srv.port, reqs, ns.conns, ns.seconds, srv.proc.pid)
+            r.update(workers=workers, kind=kind, per=per, log=logged)
+            rows.append(r)
+            print(
+                f"{tag:8} workers={workers} {kind:6} ({per:>2} chats/request): "
+                f"{r['rps']:>8,.0f} req/s {r['rps'] * per:>9,.0f} decisions/s  "
+                f"p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
+                f"server CPU {r['cpu_us']:.0f} µs/request  errors {r['errors']}  "
+                f"ratio to in-process {r['rps'] * per / base:.3f}",
+                flush=True,
+            )
+    finally:
+        srv.stop()
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5.0)
@@ -170,45 +201,20 @@ def main(argv=None):
         {"type": "agent", "time": "2026-11-23T08:00:00+08:00", "agent": a["id"], "status": "online"}
         for a in t.agents
     ]
+    stores = ns.stores.split(",")
+    configs = [(s, w, False) for s in stores for w in map(int, ns.workers.split(","))]
+    if "memory" in stores:
+        configs.append(("memory", 1, True))  # the cost of the decision log (traces included)
     redis = None
     rows = []
     try:
-        for store in ns.stores.split(","):
+        for store, workers, logged in configs:
             url = "memory:"
             if store == "redis":
                 redis = redis or RedisServer().start()
                 url = redis.url(0)
-            for workers in map(int, ns.workers.split(",")):
-                srv = Server(path, "--store", url, "--workers", str(workers)).start()
-                try:
-                    # every worker must know the agents: with a memory store each has its own
-                    for _ in range(8 * workers):
-                        srv.post("/v1/events", {"events": online})
-                    tag = f"{store}{workers}"
-                    single = [
-                        _request("/v1/route", {"chat": c})
-                        for c in chats(f"s{tag}-", n=20_000, seed=3)
-                    ]
-                    cs = chats(f"b{tag}-", n=20_000, seed=4)
-                    batch = [
-                        _request("/v1/route", {"chats": cs[i : i + ns.batch]})
-                        for i in range(0, len(cs), ns.batch)
-                    ]
-                    for kind, reqs, per in (("single", single, 1), ("batch", batch, ns.batch)):
-                        r = measure(srv.port, reqs, ns.conns, ns.seconds, srv.proc.pid)
-                        r.update(store=store, workers=workers, kind=kind, per=per)
-                        rows.append(r)
-                        print(
-                            f"{store:6} workers={workers} {kind:6} ({per:>2} chats/request): "
-                            f"{r['rps']:>8,.0f} req/s {r['rps'] * per:>9,.0f} decisions/s  "
-                            f"p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
-                            f"server CPU {r['cpu_us']:.0f} µs/request  "
-                            f"errors {r['errors']}  ratio to in-process "
-                            f"{r['rps'] * per / base:.3f}",
-                            flush=True,
-                        )
-                finally:
-                    srv.stop()
+            tag = store + ("+log" if logged else "")
+            rows += run_config(ns, path, tmp, url, workers, logged, online, base, tag)
     finally:
         if redis is not None:
             redis.cleanup()

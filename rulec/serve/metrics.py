@@ -29,12 +29,15 @@ class Metrics:
         # In multiprocess mode the values live in files of the shared directory; the
         # exposition registry only holds the collector that sums them up.
         own = None if self.multiprocess else self.registry
-        self.decisions = Counter(
+
+        def counter(name, doc, *labels):
+            return Counter(name, doc, labels, registry=own)
+
+        self.decisions = counter(
             "rulec_decisions",
             "Decisions made, by shop, step and target kind (agent, robot, group_robot, ...)",
-            ["shop", "step", "target_kind"],
-            registry=own,
-        )
+            "shop", "step", "target_kind",
+        )  # fmt: skip
         self.latency = Histogram(
             "rulec_request_seconds",
             "Time to answer a request, by endpoint",
@@ -42,34 +45,27 @@ class Metrics:
             buckets=BUCKETS,
             registry=own,
         )
-        self.errors = Counter(
+        self.errors = counter(
             "rulec_request_errors",
             "Requests answered with an error, by endpoint and code",
-            ["endpoint", "code"],
-            registry=own,
+            "endpoint", "code",
+        )  # fmt: skip
+        self.store_errors = counter(
+            "rulec_store_errors", "State store failures, by shop and code", "shop", "code"
         )
-        self.store_errors = Counter(
-            "rulec_store_errors",
-            "State store failures, by shop and code",
-            ["shop", "code"],
-            registry=own,
-        )
-        self.degraded = Counter(
+        self.degraded = counter(
             "rulec_degraded_decisions",
             "Decisions taken without the shared store (redis on_error=degrade)",
-            ["shop"],
-            registry=own,
+            "shop",
         )
-        self.reloads = Counter(
+        self.reloads = counter(
             "rulec_reloads",
             "Table reloads, by shop and result (loaded or refused)",
-            ["shop", "result"],
-            registry=own,
+            "shop",
+            "result",
         )
-        self.log_dropped = Counter(
-            "rulec_decision_log_dropped",
-            "Decision log records dropped (writer behind)",
-            registry=own,
+        self.log_dropped = counter(
+            "rulec_decision_log_dropped", "Decision log records dropped (writer behind)"
         )
         self.loaded_at = Gauge(
             "rulec_table_loaded_at_seconds",

@@ -79,41 +79,36 @@ ERRORS = {
 }
 
 _SHOP = {"type": "string", "description": "the shop; optional when one shop is served"}
-ROUTE_BODY = {
-    "type": "object",
-    "additionalProperties": False,
-    "description": "`chat` (one) or `chats` (a batch, decided in order on one table).",
-    "properties": {
-        "shop": _SHOP,
-        "chat": {"$ref": "#/components/schemas/Chat"},
-        "chats": {"type": "array", "items": {"$ref": "#/components/schemas/Chat"}},
-        "trace": {"type": "boolean", "default": False, "description": "include the R10 trace"},
-    },
-}
-EXPLAIN_BODY = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["chat"],
-    "properties": {"shop": _SHOP, "chat": {"$ref": "#/components/schemas/Chat"}},
-}
-EVENTS_BODY = {
-    "type": "object",
-    "additionalProperties": False,
-    "description": "`event` (one) or `events` (applied in order).",
-    "properties": {
-        "shop": _SHOP,
-        "event": {"$ref": "#/components/schemas/Event"},
-        "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
-    },
-}
-
-
-def _json(schema, description="OK"):
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _ref(name):
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _body(description, item, one, many=None, **more):
+    """A request body: an optional `shop`, then `one` item (or `many`, a list of them)."""
+    props = {"shop": _SHOP, one: _ref(item)}
+    if many:
+        props[many] = {"type": "array", "items": _ref(item)}
+    props.update(more)
+    body = {"type": "object", "additionalProperties": False, "description": description}
+    if many is None:
+        body["required"] = [one]
+    body["properties"] = props
+    return body
+
+
+_TRACE = {"type": "boolean", "default": False, "description": "include the R10 trace"}
+ROUTE_BODY = _body(
+    "`chat` (one) or `chats` (a batch, decided in order on one table).",
+    "Chat", "chat", "chats", trace=_TRACE,
+)  # fmt: skip
+EXPLAIN_BODY = _body("One chat, routed on a copy of the state.", "Chat", "chat")
+EVENTS_BODY = _body("`event` (one) or `events` (applied in order).", "Event", "event", "events")
+
+
+def _json(schema, description="OK"):
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 _ERR = {
@@ -123,36 +118,21 @@ _ERR = {
     "503": _json(_ref("Errors"), "state store unavailable (S9xx)"),
 }
 
-ROUTE_OK = {
-    "type": "object",
-    "required": ["shop", "table"],
-    "properties": {
-        "shop": {"type": "string"},
-        "table": {"type": "string", "description": "source hash of the table that decided"},
-        "decision": _ref("Decision"),
-        "decisions": {"type": "array", "items": _ref("Decision")},
-    },
-}
-EXPLAIN_OK = {
-    "type": "object",
-    "required": ["shop", "table", "decision", "text"],
-    "properties": {
-        "shop": {"type": "string"},
-        "table": {"type": "string"},
-        "decision": _ref("Decision"),
-        "text": {"type": "string"},
-    },
-}
-EVENTS_OK = {
-    "type": "object",
-    "required": ["shop", "table", "applied", "decisions"],
-    "properties": {
-        "shop": {"type": "string"},
-        "table": {"type": "string"},
-        "applied": {"type": "integer"},
-        "decisions": {"type": "array", "items": _ref("Decision")},
-    },
-}
+
+def _answer(required, **props):
+    """A 200 answer: the shop and the source hash of the table that answered, then `props`."""
+    table = {"type": "string", "description": "source hash of the table that decided"}
+    return {
+        "type": "object",
+        "required": ["shop", "table", *required],
+        "properties": {"shop": {"type": "string"}, "table": table, **props},
+    }
+
+
+_DECISIONS = {"type": "array", "items": _ref("Decision")}
+ROUTE_OK = _answer([], decision=_ref("Decision"), decisions=_DECISIONS)
+EXPLAIN_OK = _answer(["decision", "text"], decision=_ref("Decision"), text={"type": "string"})
+EVENTS_OK = _answer(["applied", "decisions"], applied={"type": "integer"}, decisions=_DECISIONS)
 
 
 def _post(summary, body_ref, ok, op_id):
