@@ -6,8 +6,10 @@ Run:  .venv/bin/python -m benchmarks.bench_serve [--seconds 5] [--conns 8] [--ba
 Starts its own servers (and a redis-server) on 127.0.0.1 free ports. The shop is
 bench_router's (64 groups, 256 agents, all online, high busy threshold); every request routes
 fresh buyers. The load generator is one separate process: asyncio (uvloop) with `--conns`
-keep-alive connections, each sending its next request when the last answer arrived (closed
-loop), request bodies built before the clock starts; bounded by time and count. The baseline
+keep-alive connections (and 1, for latency without queueing), each sending its next request
+when the last answer arrived (closed loop), request bodies built before the clock starts;
+bounded by time and count. Server CPU per request (all workers, from /proc) is the steadier
+figure on a shared machine: 1e6 / it is what one fully available core would serve. The baseline
 in the same run is Router.route called in-process on the same table (the HTTP layer's cost
 is the ratio). Figures: benchmarks/RESULTS-serve.md.
 """
@@ -164,12 +166,13 @@ def run_config(ns, path, tmp, url, workers, logged, online, base, tag):
             _request("/v1/route", {"chats": cs[i : i + ns.batch]})
             for i in range(0, len(cs), ns.batch)
         ]
-        for kind, reqs, per in (("single", single, 1), ("batch", batch, ns.batch)):
-            r = measure(srv.port, reqs, ns.conns, ns.seconds, srv.proc.pid)
-            r.update(workers=workers, kind=kind, per=per, log=logged)
+        runs = (("single", single, 1, ns.conns), ("single", single, 1, 1))
+        for kind, reqs, per, conns in (*runs, ("batch", batch, ns.batch, ns.conns)):
+            r = measure(srv.port, reqs, conns, ns.seconds, srv.proc.pid)
+            r.update(workers=workers, kind=kind, per=per, log=logged, conns=conns)
             rows.append(r)
             print(
-                f"{tag:8} workers={workers} {kind:6} ({per:>2} chats/request): "
+                f"{tag:10} workers={workers} conns={conns} {kind:6} ({per:>2} chats/request): "
                 f"{r['rps']:>8,.0f} req/s {r['rps'] * per:>9,.0f} decisions/s  "
                 f"p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
                 f"server CPU {r['cpu_us']:.0f} µs/request  errors {r['errors']}  "

@@ -17,7 +17,7 @@ import zlib
 VERSION = 1
 MAX_QUEUE = 200_000  # records waiting for the writer; past it records are dropped and counted
 BATCH = 512  # records per write() call at most
-_STOP = object()
+FLUSH = 0.05  # seconds between the writer's rounds
 
 
 def new_id() -> str:
@@ -57,6 +57,7 @@ class DecisionLog:
             self._fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             self._own = True
         self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rulec-decision-log", daemon=True)
         self._thread.start()
 
@@ -82,26 +83,24 @@ class DecisionLog:
 
     # -- writer thread --------------------------------------------------------------------
     def _run(self) -> None:
-        get = self._q.get
+        # The writer wakes every FLUSH seconds rather than once per record: a thread woken
+        # per record fights the event loop for the GIL on every request.
         stop = False
         while not stop:
-            items = [get()]
-            while len(items) < BATCH:
+            stop = self._stop.wait(FLUSH)
+            while True:  # drain what is queued, BATCH records per write
+                items = []
                 try:
-                    items.append(self._q.get_nowait())
+                    while len(items) < BATCH:
+                        items.append(self._q.get_nowait())
                 except queue.Empty:
+                    pass
+                if not items:
                     break
-            lines = []
-            for item in items:
-                if item is _STOP:
-                    stop = True
-                    continue
-                line = self._line(item)
-                if line is not None:
-                    lines.append(line)
-            if lines:
-                self._write("".join(lines).encode("utf-8"))
-                self.written += len(lines)
+                lines = [line for line in map(self._line, items) if line is not None]
+                if lines:
+                    self._write("".join(lines).encode("utf-8"))
+                    self.written += len(lines)
 
     def _write(self, data: bytes) -> None:
         try:
@@ -149,7 +148,7 @@ class DecisionLog:
     def close(self) -> None:
         """Write everything queued, then stop the writer."""
         if self._thread.is_alive():
-            self._q.put(_STOP)
+            self._stop.set()
             self._thread.join()
         if self._own:
             os.close(self._fd)
