@@ -196,7 +196,10 @@ class Service:
         ev = _chat_event(body["chat"], None)
 
         def snapshot(cur):
-            return cur, cur.router.store.read(ev["buyer"])
+            store = cur.router.store
+            # `snapshot` is the store interface's name for the state a decision reads
+            # (`read` before it was renamed)
+            return cur, (getattr(store, "snapshot", None) or store.read)(ev["buyer"])
 
         try:
             cur, (contact, status, pending, conv) = await self.locked(shop, snapshot, True)

@@ -136,7 +136,10 @@ def test_reload_under_load(tmp_path):
         assert doc["decision"]["step"] == "sticky" and doc["decision"]["target"] == agent
         assert doc["table"] == order[-1]
         _, tables_doc = srv.get("/v1/tables")
-        assert tables_doc["tables"][0]["reloads"] == len(order) - 1
+        row = tables_doc["tables"][0]
+        assert row["reloads"] == len(order) - 1 and row["source_hash"] == order[-1]
+        assert row["signed"] is True and len(row["signature"]) == 64
+        assert row["last_refusal"] is None  # the last replacement was good
     finally:
         srv.stop()
     assert refused_lines(srv.stderr()) >= bad
