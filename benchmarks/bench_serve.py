@@ -152,6 +152,44 @@ def in_process_rate(t, n=20_000):
     return n / (time.perf_counter() - t0)
 
 
+def asgi_cpu(path, online, n=10_000):
+    """CPU µs per single route of the app called in-process (no sockets, no uvicorn): the
+    part of a request that is rulec's and Starlette's."""
+    from rulec.serve.app import Config, create_app
+
+    app = create_app(Config(path=path))
+    bodies = [json.dumps({"chat": c}).encode() for c in chats("asgi-", n=n, seed=6)]
+
+    async def call(path, body):
+        scope = {
+            "type": "http", "method": "POST", "path": path, "raw_path": path.encode(),
+            "root_path": "", "query_string": b"", "http_version": "1.1", "scheme": "http",
+            "headers": [(b"content-length", str(len(body)).encode())], "app": app,
+            "server": ("127.0.0.1", 1), "client": ("127.0.0.1", 2),
+        }  # fmt: skip
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive():
+            return messages.pop() if messages else {"type": "http.disconnect"}
+
+        async def send(message):
+            pass
+
+        await app(scope, receive, send)
+
+    async def run():
+        async with app.router.lifespan_context(app):
+            await call("/v1/events", json.dumps({"events": online}).encode())
+            for b in bodies[: n // 5]:  # warm the matcher's cache
+                await call("/v1/route", b)
+            t0 = time.process_time()
+            for b in bodies[n // 5 :]:
+                await call("/v1/route", b)
+            return (time.process_time() - t0) / (n - n // 5) * 1e6
+
+    return asyncio.run(run())
+
+
 def run_config(ns, path, tmp, url, workers, logged, online, base, tag):
     """Start one server, measure single and batch routes; the rows printed and returned."""
     extra = ["--decision-log", os.path.join(tmp, "log.jsonl")] if logged else []
@@ -204,6 +242,7 @@ def main(argv=None):
         {"type": "agent", "time": "2026-11-23T08:00:00+08:00", "agent": a["id"], "status": "online"}
         for a in t.agents
     ]
+    print(f"app in-process (no sockets): {asgi_cpu(path, online):.0f} µs CPU per single route")
     stores = ns.stores.split(",")
     configs = [(s, w, False) for s in stores for w in map(int, ns.workers.split(","))]
     if "memory" in stores:
