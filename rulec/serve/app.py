@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from rulec.common.vocab import MATCHED_STEPS
 from rulec.errors import InputError, RulecError, StoreError
 from rulec.routing.decision_log import DecisionLog, new_id, read_salt
 from rulec.routing.events import check_event
@@ -208,11 +209,7 @@ class Service:
             raise self.store_error(shop, exc) from None
         from rulec.cli.explain_cmd import losers, render_text
 
-        extra = (
-            losers(cur.table, ev)
-            if decision["step"] in ("group", "group_robot", "fallback_any")
-            else []
-        )
+        extra = losers(cur.table, ev) if decision["step"] in MATCHED_STEPS else []
         decision["id"] = new_id()
         return json_response(
             {

@@ -4,7 +4,7 @@ names exactly the app's routes and that schemathesis finds no server error again
 from __future__ import annotations
 
 from rulec import __version__
-from rulec.routing.events import ORDER_STATES, STATUSES
+from rulec.common.vocab import ORDER_STATES, STATUSES
 
 _STR_OR_NULL = {"type": "string", "nullable": True}
 
