@@ -70,16 +70,23 @@ class DecisionLog:
             return
         self._q.put(item)
 
+    def keeps(self, buyer) -> bool:
+        """Whether `buyer`'s records are logged (a caller can skip the trace if not)."""
+        return kept(buyer, self.sample)
+
     def decision(self, shop: str, table: str, decision: dict, chat=None, did=None) -> str:
         """Log one decision (its trace included when it has one); returns its id. `chat` is
         the input chat, None for a message-pool drain (the decision says which buyer)."""
         did = did or new_id()
-        self._put(("decision", did, time.time(), shop, table, chat, decision))
+        if self.keeps(decision.get("buyer")):
+            self._put(("decision", did, time.time(), shop, table, chat, decision))
         return did
 
     def event(self, shop: str, table: str, event: dict) -> None:
-        """Log an agent / reply / conversion event (state changes replay needs)."""
-        self._put(("event", None, time.time(), shop, table, event, None))
+        """Log an agent / reply / conversion event (state changes replay needs); a reply is
+        sampled with its buyer."""
+        if self.keeps(event.get("buyer")):
+            self._put(("event", None, time.time(), shop, table, event, None))
 
     # -- writer thread --------------------------------------------------------------------
     def _run(self) -> None:
@@ -113,9 +120,6 @@ class DecisionLog:
 
     def _line(self, item):
         kind, did, at, shop, table, inp, decision = item
-        buyer = (decision or inp or {}).get("buyer")
-        if self.sample < 1 and isinstance(buyer, str) and not self._sampled(buyer):
-            return None
         rec = {"v": VERSION, "kind": kind}
         if did is not None:
             rec["id"] = did
@@ -130,11 +134,6 @@ class DecisionLog:
         except (TypeError, ValueError) as exc:  # never silently: say which record was lost
             sys.stderr.write(f"rulec: decision log record not written: {exc}\n")
             return None
-
-    def _sampled(self, buyer: str) -> bool:
-        """Sampling is by buyer (crc32 of the id), so a kept buyer's decisions are all kept
-        and every process keeps the same buyers."""
-        return zlib.crc32(buyer.encode("utf-8")) < self.sample * 4294967296.0
 
     def _mask(self, doc):
         """A copy of `doc` with its buyer id replaced by a salted hash (the original dict is
@@ -153,6 +152,14 @@ class DecisionLog:
         if self._own:
             os.close(self._fd)
             self._own = False
+
+
+def kept(buyer, rate: float) -> bool:
+    """Sampling (--sample RATE) is by buyer, with CRC-32 of the id: a kept buyer's records
+    are all kept and every process keeps the same buyers. Records without a buyer are kept."""
+    if rate >= 1 or not isinstance(buyer, str):
+        return True
+    return zlib.crc32(buyer.encode("utf-8")) < rate * 4294967296.0
 
 
 def logged(dlog, shop: str, table: str, events, decide):

@@ -160,14 +160,16 @@ class Service:
             raise HttpError.of(400, "H104", f"`trace` must be true or false, got {kind_of(trace)}")
         chats, single = self.items(body, "chat", "chats", self.config.max_batch)
         events = [_chat_event(c, None if single else f"chats[{i}]") for i, c in enumerate(chats)]
-        want = trace or self.dlog is not None  # the log always carries the trace
+        # a logged decision always carries its trace; a buyer --sample leaves out needs none
+        dlog = self.dlog
+        want = [trace or (dlog is not None and dlog.keeps(ev["buyer"])) for ev in events]
 
         def run(cur):
             router = cur.router
             many = getattr(router, "route_many", None)  # the batch API, where the router has it
             if many is not None and len(events) > 1:
-                return cur.source_hash, many(events, trace=want)
-            return cur.source_hash, [router.route(ev, want) for ev in events]
+                return cur.source_hash, many(events, trace=any(want))
+            return cur.source_hash, [router.route(ev, w) for ev, w in zip(events, want)]
 
         try:
             table, decisions = await self.locked(shop, run, len(events) <= INLINE_MAX)

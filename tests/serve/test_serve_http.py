@@ -7,7 +7,7 @@ import os
 import pytest
 from serve_helpers import AGENTS, SHOP, Server, chat, online, table_bytes
 
-from rulec.routing.decision_log import mask_buyer
+from rulec.routing.decision_log import kept, mask_buyer
 from rulec.serve.app import ENDPOINTS
 
 OTHER = "second-shop"
@@ -279,3 +279,22 @@ def test_start_errors(tmp_path, cli):
     r = cli("serve", dup / "a.rtbl", "--decision-log", "-", "--mask-buyers", tmp_path / "none")
     assert r.code == 1 and "H113" in r.err
     os.chmod(tmp_path, 0o755)
+
+
+def test_sampled_decision_log(tmp_path):
+    path = tmp_path / "shop.rtbl"
+    path.write_bytes(table_bytes(SHOP)[0])
+    log = tmp_path / "log.jsonl"
+    with Server(str(path), "--decision-log", str(log), "--sample", "0.5") as srv:
+        srv.post("/v1/events", {"events": online()})
+        ids = {}
+        for i in range(60):
+            _, doc = srv.post("/v1/route", {"chat": chat(f"s{i}", 2)})
+            ids[doc["decision"]["id"]] = f"s{i}"
+            assert "trace" not in doc["decision"]
+    with open(log, encoding="utf-8") as fh:
+        recs = [json.loads(line) for line in fh]
+    logged = {r["id"]: r["input"]["buyer"] for r in recs if r["kind"] == "decision"}
+    assert logged and set(logged.values()) == {b for b in ids.values() if kept(b, 0.5)}
+    assert all(r["decision"]["trace"] for r in recs if r["kind"] == "decision")
+    assert len([r for r in recs if r["kind"] == "event"]) == len(online())
