@@ -123,16 +123,6 @@ def run(args, out, err) -> int:
         return 2
     if ns.sign_key and read_key(ns.sign_key, err) is None:
         return 1
-    if ns.mask_buyers:
-        from rulec.routing.decision_log import read_salt
-
-        try:
-            read_salt(ns.mask_buyers)
-        except (OSError, ValueError) as exc:
-            err.write(
-                f"rulec: error[H113]: cannot use salt file: {getattr(exc, 'strerror', None) or exc}\n"
-            )
-            return 1
     from rulec.serve.app import Config
 
     config = Config(
@@ -148,6 +138,11 @@ def run(args, out, err) -> int:
         max_batch=ns.max_batch,
     )
     try:
+        from rulec.serve.app import open_config_log
+
+        dlog = open_config_log(config)  # a bad salt or log file stops the start (H113, H114)
+        if dlog is not None:
+            dlog.close()
         return _serve(ns, config, err)
     except RulecError as exc:
         render(exc.diagnostics, err)

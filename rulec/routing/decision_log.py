@@ -14,6 +14,8 @@ import threading
 import time
 import zlib
 
+from rulec.errors import RulecError
+
 VERSION = 1
 MAX_QUEUE = 200_000  # records waiting for the writer; past it records are dropped and counted
 BATCH = 512  # records per write() call at most
@@ -152,6 +154,36 @@ class DecisionLog:
         if self._own:
             os.close(self._fd)
             self._own = False
+
+
+def open_log(path, salt_file=None, sample: float = 1.0, source: str = "serve") -> DecisionLog:
+    """A DecisionLog appending to `path` ("-": stdout), buyers masked with the salt in
+    `salt_file`; RulecError H113 (salt file) or H114 (log file) when either is unusable."""
+    salt = None
+    if salt_file:
+        try:
+            salt = read_salt(salt_file)
+        except (OSError, ValueError) as exc:
+            why = getattr(exc, "strerror", None) or exc
+            raise RulecError.of("H113", f"cannot use salt file {salt_file}: {why}") from None
+    try:
+        return DecisionLog(path, salt=salt, sample=sample, source=source)
+    except OSError as exc:
+        why = exc.strerror or exc
+        raise RulecError.of("H114", f"cannot open decision log {path}: {why}") from None
+
+
+def for_route(path, table, events, decide):
+    """`rulec route --decision-log PATH`: `decide(events)`'s decisions, logged (see logged)
+    to PATH when it is given; the log is closed (everything written) when they are done."""
+    if not path:
+        yield from decide(events)
+        return
+    dlog = open_log(path, source="route")
+    try:
+        yield from logged(dlog, table.shop, table.header.get("source_hash", ""), events, decide)
+    finally:
+        dlog.close()
 
 
 def kept(buyer, rate: float) -> bool:

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from rulec.common.vocab import MATCHED_STEPS
 from rulec.errors import InputError, RulecError, StoreError
-from rulec.routing.decision_log import DecisionLog, new_id, read_salt
+from rulec.routing.decision_log import new_id, open_log
 from rulec.routing.events import check_event
 from rulec.serve import openapi
 from rulec.serve.http import (
@@ -380,12 +380,13 @@ async def _http_error(request, exc):
     return error_response(err)
 
 
-def open_log(config: Config, metrics: Metrics):
+def open_config_log(config: Config, metrics=None):
+    """The decision log `config` asks for, or None; RulecError (H113, H114) when unusable."""
     if not config.decision_log:
         return None
-    salt = read_salt(config.salt_file) if config.salt_file else None
-    dlog = DecisionLog(config.decision_log, salt=salt, sample=config.sample, source="serve")
-    dlog.on_drop = metrics.log_dropped.inc
+    dlog = open_log(config.decision_log, config.salt_file, config.sample, "serve")
+    if metrics is not None:
+        dlog.on_drop = metrics.log_dropped.inc
     return dlog
 
 
@@ -411,7 +412,7 @@ def create_app(config: Config, registry: Registry | None = None) -> Starlette:
     registry.on_reload = reloaded
     for shop in registry.shops.values():
         metrics.loaded_at.labels(shop.name).set(shop.current.loaded_at)
-    service = Service(config, registry, metrics, open_log(config, metrics))
+    service = Service(config, registry, metrics, open_config_log(config, metrics))
 
     @contextlib.asynccontextmanager
     async def lifespan(app):

@@ -11,7 +11,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "routing"))
 import pytest  # noqa: E402
 from routing_helpers import at, shop, table_from_rules  # noqa: E402
 
-from rulec.routing.decision_log import DecisionLog, logged, mask_buyer  # noqa: E402
+from rulec.errors import RulecError  # noqa: E402
+from rulec.routing.decision_log import DecisionLog, for_route, logged, mask_buyer  # noqa: E402
 from rulec.routing.router import Router  # noqa: E402
 
 
@@ -131,3 +132,27 @@ def test_logged_pairs_inputs_and_drains_in_order(tmp_path):
     ]
     assert [r["decision"] for r in recs if r["kind"] == "decision"] == printed
     assert all(r["table"] == h for r in recs)
+
+
+def test_for_route_opens_writes_and_closes(tmp_path):
+    table = table_from_rules(shop({"a1": {}}, {"G": {"agents": ["a1"]}}))
+    router = Router(table, seed=1)
+    events = [
+        {"type": "agent", "time": at(1), "agent": "a1", "status": "online"},
+        {"type": "chat", "time": at(2), "buyer": "u1"},
+    ]
+    path = tmp_path / "route.jsonl"
+
+    def decide(evs):
+        for ev in evs:
+            yield from router.feed(ev, trace=True)
+
+    out = list(for_route(str(path), table, iter(events), decide))
+    recs = records(path)  # complete once the decisions are consumed: the log was closed
+    assert [r["kind"] for r in recs] == ["event", "decision"]
+    assert recs[1]["decision"] == out[0] and recs[1]["source"] == "route"
+    assert recs[1]["table"] == table.header["source_hash"]
+    assert list(for_route(None, table, iter(events[1:]), decide))[0]["step"] == "sticky"
+    with pytest.raises(RulecError) as info:
+        list(for_route(str(tmp_path / "no" / "x.jsonl"), table, iter(events), decide))
+    assert info.value.code == "H114"

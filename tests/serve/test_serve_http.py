@@ -278,6 +278,8 @@ def test_start_errors(tmp_path, cli):
     assert cli("serve", dup, "--sample", "2", "--decision-log", "-").code == 2
     r = cli("serve", dup / "a.rtbl", "--decision-log", "-", "--mask-buyers", tmp_path / "none")
     assert r.code == 1 and "H113" in r.err
+    r = cli("serve", dup / "a.rtbl", "--decision-log", tmp_path / "no" / "log.jsonl")
+    assert r.code == 1 and "H114" in r.err
     os.chmod(tmp_path, 0o755)
 
 
