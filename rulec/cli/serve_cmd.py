@@ -153,6 +153,7 @@ def _serve(ns, config, err) -> int:
     import uvicorn
 
     from rulec.serve.app import ENV, create_app, log
+    from rulec.serve.http import redact
     from rulec.serve.registry import Registry
 
     # Load (and so verify) every table before listening: a bad start exits 1 with its codes.
@@ -169,7 +170,7 @@ def _serve(ns, config, err) -> int:
     shops = ", ".join(sorted(registry.shops))
     log(
         f"listening on http://{ns.host}:{port} ({ns.workers} worker(s), shops: {shops}, "
-        f"store {config.store})"
+        f"store {redact(config.store)})"
     )
     if ns.workers > 1 and config.store.startswith("memory"):
         log(

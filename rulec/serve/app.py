@@ -31,6 +31,7 @@ from rulec.serve.http import (
     json_response,
     kind_of,
     read_json,
+    redact,
 )
 from rulec.serve.metrics import Metrics
 from rulec.serve.registry import Registry
@@ -268,7 +269,7 @@ class Service:
             row = shop.current.describe()
             row["reloads"] = shop.reloads
             row["last_refusal"] = shop.refusal
-            row["store"] = shop.store.url or self.config.store
+            row["store"] = redact(shop.store.url or self.config.store)
             rows.append(row)
         return json_response({"tables": rows})
 

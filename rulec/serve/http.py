@@ -102,6 +102,13 @@ def check_keys(doc, allowed, what: str) -> None:
             )
 
 
+def redact(url: str) -> str:
+    """A store URL without its password (`redis://user:***@host/0`), for answers and logs."""
+    import re
+
+    return re.sub(r"(//[^/:@]*):[^/@]*@", r"\1:***@", url or "")
+
+
 def kind_of(v) -> str:
     """`an object`, `a list`, ... for messages."""
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(

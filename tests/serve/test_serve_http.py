@@ -300,3 +300,11 @@ def test_sampled_decision_log(tmp_path):
     assert logged and set(logged.values()) == {b for b in ids.values() if kept(b, 0.5)}
     assert all(r["decision"]["trace"] for r in recs if r["kind"] == "decision")
     assert len([r for r in recs if r["kind"] == "event"]) == len(online())
+
+
+def test_store_passwords_are_not_shown():
+    from rulec.serve.http import redact
+
+    assert redact("redis://app:s3cret@10.0.0.5:6379/0") == "redis://app:***@10.0.0.5:6379/0"
+    assert redact("rediss://:s3cret@h:6380/1?timeout=2") == "rediss://:***@h:6380/1?timeout=2"
+    assert redact("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
