@@ -174,3 +174,20 @@ def test_sighup_reloads_without_polling(tmp_path):
         _, doc = srv.get("/v1/tables")
         assert doc["tables"][0]["last_refusal"]["code"] in ("B701", "B702", "B703", "B704")
         assert srv.get("/readyz")[0] == 200
+
+
+def test_directory_gains_a_shop_and_refuses_a_swapped_one(tmp_path):
+    (tmp_path / "a.rtbl").write_bytes(table_bytes(SHOP)[0])
+    with Server(str(tmp_path), "--poll", "0.02") as srv:
+        write_atomic(str(tmp_path / "b.rtbl"), table_bytes("second")[0])
+        wait_for(lambda: len(srv.get("/v1/tables")[1]["tables"]) == 2, "the new shop")
+        srv.post("/v1/shops/second/events", {"events": online()})
+        status, doc = srv.post("/v1/shops/second/route", {"chat": chat("u", 3)})
+        assert status == 200 and doc["decision"]["step"] == "group"
+        # a.rtbl now holds the other shop's table: refused (H112), the shop keeps its table
+        write_atomic(str(tmp_path / "a.rtbl"), table_bytes("second", 7)[0])
+        wait_for(lambda: refused(srv) >= 1, "the refusal")
+        rows = {t["shop"]: t for t in srv.get("/v1/tables")[1]["tables"]}
+        assert rows[SHOP]["last_refusal"]["code"] == "H112"
+        assert srv.post("/v1/shops/second/route", {"chat": chat("u", 4)})[0] == 200
+    assert "H112" in srv.stderr()
