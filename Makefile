@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RULEC := $(VENV)/bin/rulec
 export RULEC_REQUIRE_EXTENSIONS ?= 1
 
-.PHONY: setup demo test conformance bench redis browser clean textmate
+.PHONY: setup demo test soak conformance bench redis browser clean textmate
 
 setup: $(VENV)/.installed
 
@@ -34,6 +34,9 @@ demo: setup
 
 test: setup redis browser
 	$(PY) -m pytest tests
+
+soak: setup redis
+	$(PY) -m pytest tests -m soak
 
 conformance: setup
 	$(PYTHON) ../shared/conformance/run --rulec $(RULEC)
