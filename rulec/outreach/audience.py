@@ -170,8 +170,7 @@ def parse(item, lineno: int, name: str) -> dict:
     if labels is not None and (type(labels) is not list or not all(type(x) is str for x in labels)):
         raise bad("E804", "`crowds` must be a list of strings", name, lineno)
     for key in ("exclusive", "interested"):
-        v = rec.get(key)
-        if v is not None and type(v) is not bool:
+        if key in rec and type(rec[key]) is not bool:
             raise bad("E804", f"`{key}` must be true or false", name, lineno)
     return rec
 
@@ -219,7 +218,7 @@ def parse_many(items: list, name: str) -> tuple:
 def require(rec: dict, fields: tuple, name: str, lineno: int) -> None:
     """The settled reading: a line must carry `exclusive` and, for an exclusive consumer,
     `fields` (what the due promo privileges read); E886 naming the missing one."""
-    if "exclusive" not in rec or rec["exclusive"] is None:
+    if "exclusive" not in rec:
         raise bad(
             "E886",
             "audience line lacks `exclusive` (true or false), which the due promo "
@@ -228,8 +227,8 @@ def require(rec: dict, fields: tuple, name: str, lineno: int) -> None:
             lineno,
         )
     if rec["exclusive"] is True:
-        for key in fields:
-            if rec.get(key) is None:
+        for key in sorted(fields):
+            if key not in rec:
                 raise bad(
                     "E886",
                     f"audience line of exclusive consumer {rec['consumer']!r} lacks `{key}`, "
@@ -259,8 +258,6 @@ def _time(v, what, name, lineno) -> float:
 def purchases(rec: dict, name: str, lineno: int) -> list:
     """The consumer's purchase times (epoch seconds)."""
     ps = rec.get("purchases")
-    if ps is None:
-        return []
     if type(ps) is not list or len(ps) > MAX_LIST:
         raise bad("E804", "`purchases` must be a list of times", name, lineno)
     return [_time(p, f"purchases[{i}]", name, lineno) for i, p in enumerate(ps)]
@@ -269,8 +266,6 @@ def purchases(rec: dict, name: str, lineno: int) -> list:
 def cart_adds(rec: dict, name: str, lineno: int) -> list:
     """The consumer's cart adds as (epoch seconds, item)."""
     cs = rec.get("cart_adds")
-    if cs is None:
-        return []
     if type(cs) is not list or len(cs) > MAX_LIST:
         raise bad("E804", "`cart_adds` must be a list of {time, item}", name, lineno)
     out = []

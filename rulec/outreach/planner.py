@@ -243,7 +243,7 @@ class _Run:
         self.need_purchases = bool(need & {"recall", "super_discount"})
         self.need_carts = "cart_coupon" in need
         fields = [f for kind in sorted(need) for f in aud.PROMO_FIELDS.get(kind, ())]
-        self.required = tuple(dict.fromkeys(fields)) if need & set(aud.PROMO_FIELDS) else None
+        self.required = frozenset(fields) if need & set(aud.PROMO_FIELDS) else None
         self.need_crowds = any(c.needs_crowds or c.offer is None for c in active)
         self.window = planner.window
         self.tz = planner.tz
@@ -293,8 +293,10 @@ class _Run:
         np, nc, required = self.need_purchases, self.need_carts, self.required
         for lineno, rec in recs:
             try:
-                if required is not None:
-                    aud.require(rec, required, name, lineno)
+                if required is not None:  # the common case without a call; require() raises
+                    ex = rec.get("exclusive")
+                    if ex is None or ex is True and not rec.keys() >= required:
+                        aud.require(rec, required, name, lineno)
                 buys = purchases(rec, name, lineno) if np and "purchases" in rec else None
                 cart = carts(rec, name, lineno) if nc and "cart_adds" in rec else None
             except InputError as exc:
