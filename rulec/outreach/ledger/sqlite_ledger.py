@@ -63,7 +63,7 @@ UPSERT = (
     "DO UPDATE SET sends = sends || excluded.sends"
 )
 STATES = (
-    "SELECT c.name, c.shards, s.status, s.reason, "
+    "SELECT c.id, c.name, c.shards, s.status, s.reason, "
     "(SELECT count(*) FROM shards f WHERE f.campaign = c.id AND f.status = 'finished') "
     "FROM campaigns c LEFT JOIN shards s ON s.campaign = c.id AND s.shard = ?"
 )
@@ -246,8 +246,10 @@ class SqliteLedger(Ledger):
     @_guard
     def campaign_states(self, shard=WHOLE) -> dict:
         out = {}
-        for name, n, status, reason, done in self.db.execute(STATES, (shard[0],)):
+        for cid, name, n, status, reason, done in self.db.execute(STATES, (shard[0],)):
             out[name] = rows.campaign_state(self.path, name, n, status, reason, done)
+            # campaigns another planner opened since this ledger was opened: their ids too
+            self._ids[name], self._names[cid] = cid, name
         return out
 
     @_guard
