@@ -9,19 +9,12 @@ import secrets
 
 from rulec.common import calendar as cal
 from rulec.errors import Diagnostic, InputError, Span
+from rulec.outreach.privileges import ACT_KEYS
 
 MAX_LINE = 1 << 20  # bytes per audience line
 MAX_LIST = 100_000  # cart adds / purchases per consumer
 MAX_ACTIVITIES = 100_000
-ACTIVITY_FIELDS = (
-    "kind",
-    "created_at",
-    "first_effective_at",
-    "edited_from_existing",
-    "crowd_restricted",
-    "complete",
-    "in_stock",
-)
+ACTIVITY_FIELDS = tuple(k for k in ACT_KEYS if k != "id")  # what O8 reads, all required
 # Audience fields a due promo privilege reads (settled reading: a line without one is bad
 # input). `exclusive` is read of every consumer; the others of exclusive consumers only.
 PROMO_FIELDS = {

@@ -149,3 +149,15 @@ class KillLoop:
             "kills": killed,
             "exit_codes": sorted(set(self.codes)),
         }
+
+
+def check_counts(counts: dict, batch: int, codes=(0, -9)) -> None:
+    """The fault suites' verdict: 0 duplicated records, 0 owed sends missing, 0 tracebacks,
+    at most one batch printed again per kill (O13), only the expected exit codes."""
+    assert counts["duplicated_records"] == 0, counts
+    assert counts["wrong_records"] == 0, counts
+    assert counts["owed_missing"] == 0, counts
+    assert counts["not_owed_printed"] == 0, counts
+    assert counts["tracebacks"] == 0, counts
+    assert counts["consumers_printed_again"] <= max(1, counts["kills"]) * batch, counts
+    assert set(counts["exit_codes"]) <= set(codes), counts

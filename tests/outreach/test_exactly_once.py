@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from fault_helpers import printed_keys
 from outreach_helpers import NOW, RULES, expected, write_audience
 
 N = 60_000
@@ -39,17 +40,6 @@ def _cmd(shop, aud, ledger, *extra):
     ]
 
 
-def _keys(text):
-    out = []
-    for line in text.splitlines():
-        try:
-            s = json.loads(line)
-        except json.JSONDecodeError:  # a line cut by the kill
-            continue
-        out.append((s["campaign"], s["consumer"]))
-    return out
-
-
 def _recorded(ledger):
     from rulec.outreach.ledger.sqlite_ledger import SqliteLedger
 
@@ -80,7 +70,7 @@ def test_two_planners_at_once_never_decide_a_send_twice(work):
         fh.seek(0)
         outs.append((fh.read(), ""))
         fh.close()
-    keys = _keys(outs[0][0]) + _keys(outs[1][0])
+    keys = printed_keys(outs[0][0]) + printed_keys(outs[1][0])
     assert len(keys) == len(set(keys)), "a send was printed by both planners"
     assert set(keys) == want
     recorded = _recorded(ledger)
@@ -106,7 +96,7 @@ def test_killed_planner_rerun_completes_and_loses_nothing(work):
     os.kill(p.pid, signal.SIGKILL)
     rest, _ = p.communicate(timeout=60)
     assert p.returncode == -signal.SIGKILL
-    printed_before = _keys(
+    printed_before = printed_keys(
         b"".join(first).decode("utf-8", "replace") + rest.decode("utf-8", "replace")
     )
     assert 0 < len(set(printed_before)) < len(want), "the kill did not land mid-run"
@@ -114,7 +104,7 @@ def test_killed_planner_rerun_completes_and_loses_nothing(work):
         _cmd(shop, aud, ledger, "--batch", str(batch)), capture_output=True, text=True, timeout=300
     )
     assert r.returncode == 0, r.stderr[-500:]
-    again = _keys(r.stdout)
+    again = printed_keys(r.stdout)
     assert set(printed_before) | set(again) == want  # nothing lost
     twice = set(printed_before) & set(again)
     assert len({c for _n, c in twice}) <= batch  # at most the batch in flight, printed again

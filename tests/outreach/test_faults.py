@@ -5,7 +5,7 @@ import random
 import sqlite3
 
 import pytest
-from fault_helpers import KillLoop
+from fault_helpers import KillLoop, check_counts
 from outreach_helpers import NOW, consumer, table
 
 from rulec.errors import StoreError
@@ -21,22 +21,11 @@ def _reader(path):
     return read
 
 
-def _check(counts, batch):
-    assert counts["duplicated_records"] == 0, counts
-    assert counts["wrong_records"] == 0, counts
-    assert counts["owed_missing"] == 0, counts
-    assert counts["not_owed_printed"] == 0, counts
-    assert counts["tracebacks"] == 0, counts
-    # O13: only the batch in flight at a kill may be printed again
-    assert counts["consumers_printed_again"] <= max(1, counts["kills"]) * batch, counts
-    assert set(counts["exit_codes"]) <= {0, -9}, counts
-
-
 @pytest.mark.parametrize("shards", [1, 2])
 def test_sigkill_loop_sqlite(tmp_path, shards):
     ledger = tmp_path / "l.db"
     loop = KillLoop(tmp_path, 3000, ledger, _reader(ledger), shards=shards, batch=100, kills=3)
-    _check(loop.run(), 100)
+    check_counts(loop.run(), 100)
 
 
 @pytest.mark.soak
@@ -46,7 +35,7 @@ def test_sigkill_loop_sqlite_soak(tmp_path, shards, seed):
     loop = KillLoop(
         tmp_path, 40_000, ledger, _reader(ledger), shards=shards, batch=500, kills=12, seed=seed
     )
-    _check(loop.run(), 500)
+    check_counts(loop.run(), 500)
 
 
 LINES = [consumer(i) for i in range(200)]

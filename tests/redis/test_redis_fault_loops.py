@@ -3,7 +3,7 @@ not, two per shard; Redis itself killed and restarted (AOF, appendfsync always) 
 `make soak` runs the long variants."""
 
 import pytest
-from fault_helpers import KillLoop
+from fault_helpers import KillLoop, check_counts
 
 from rulec.outreach.ledger.redis_ledger import RedisLedger
 
@@ -16,21 +16,11 @@ def _reader(url):
     return read
 
 
-def _check(counts, batch, codes=(0, -9)):
-    assert counts["duplicated_records"] == 0, counts
-    assert counts["wrong_records"] == 0, counts
-    assert counts["owed_missing"] == 0, counts
-    assert counts["not_owed_printed"] == 0, counts
-    assert counts["tracebacks"] == 0, counts
-    assert counts["consumers_printed_again"] <= max(1, counts["kills"]) * batch, counts
-    assert set(counts["exit_codes"]) <= set(codes), counts
-
-
 @pytest.mark.parametrize("shards", [1, 2])
 def test_sigkill_loop_redis(tmp_path, own_server, shards):
     url = own_server.url(shards)
     loop = KillLoop(tmp_path, 3000, url, _reader(url), shards=shards, batch=100, kills=3)
-    _check(loop.run(), 100)
+    check_counts(loop.run(), 100)
 
 
 def test_sigkill_loop_with_redis_restarts(tmp_path, own_server):
@@ -50,7 +40,7 @@ def test_sigkill_loop_with_redis_restarts(tmp_path, own_server):
     # as one more batch printed again at most
     counts = loop.run()
     kills = counts["kills"] + 3 * 2  # a restart can interrupt both running planners
-    _check(dict(counts, kills=kills), 100, codes=(0, 1, -9))
+    check_counts(dict(counts, kills=kills), 100, codes=(0, 1, -9))
 
 
 @pytest.mark.soak
@@ -60,4 +50,4 @@ def test_sigkill_loop_redis_soak(tmp_path, own_server, shards, seed):
     loop = KillLoop(
         tmp_path, 40_000, url, _reader(url), shards=shards, batch=500, kills=12, seed=seed
     )
-    _check(loop.run(), 500)
+    check_counts(loop.run(), 500)

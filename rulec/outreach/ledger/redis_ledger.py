@@ -369,16 +369,7 @@ class RedisLedger(Ledger):
     # -- sends ------------------------------------------------------------------------------
     def _entries(self, consumer, text):
         """[(campaign name, channel, at)] from a stored history; S941 when unreadable."""
-        try:
-            return rows.unpack(text, self._names)
-        except KeyError:
-            self.campaign_states()  # a campaign another planner opened since
-        except ValueError:
-            pass
-        try:
-            return rows.unpack(text, self._names)
-        except (KeyError, ValueError) as exc:
-            raise rows.damaged(self.url, consumer, exc) from None
+        return rows.read(text, self._names, self.campaign_states, self.url, consumer)
 
     def _claim(self, uniq):
         deadline = time.monotonic() + self.opts["lock_ttl"] + 5.0

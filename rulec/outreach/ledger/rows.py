@@ -29,6 +29,19 @@ def unpack(text, names: dict) -> list:
     return out
 
 
+def read(text, names: dict, reload, where: str, consumer) -> list:
+    """unpack(), calling `reload()` (re-read the campaign ids) once when an id is unknown or
+    the text does not read; still unreadable: S941 naming the consumer (never "no history")."""
+    try:
+        return unpack(text, names)
+    except (KeyError, ValueError):
+        reload()  # a campaign another planner opened since
+    try:
+        return unpack(text, names)
+    except (KeyError, ValueError) as exc:
+        raise damaged(where, consumer, exc) from None
+
+
 def damaged(where: str, consumer, exc) -> StoreError:
     """S941 naming the unreadable row: it must never pass for "no history" (O14)."""
     why = f"unknown campaign id {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)

@@ -305,16 +305,7 @@ class SqliteLedger(Ledger):
     # -- sends ------------------------------------------------------------------------------
     def _unpack(self, consumer, text) -> list:
         """ ";id,channel,at;..." -> [(campaign name, channel, at)]; S941 when unreadable."""
-        try:
-            return rows.unpack(text, self._names)
-        except KeyError:
-            self._load_ids()  # a campaign another planner opened since
-        except ValueError:
-            pass
-        try:
-            return rows.unpack(text, self._names)
-        except (KeyError, ValueError) as exc:
-            raise rows.damaged(self.path, consumer, exc) from None
+        return rows.read(text, self._names, self._load_ids, self.path, consumer)
 
     def _history(self, consumers) -> dict:
         hist, db = {}, self.db
