@@ -58,6 +58,7 @@ class Tree:
             d: {v: _mask(ids) for v, ids in body["tree"]["index"][d].items()} for d in DIMS
         }
         self.intent_labels = set(body["labels"]["intent"])
+        self.distinct: dict = {}  # (dim, candidates) -> values with distinct hits (a cache)
 
     def run(self, vals: dict):
         """R5 on value lists per dimension: (candidates, fully matching, decided dim or None)."""
@@ -101,7 +102,18 @@ def _bits(mask: int) -> list[int]:
 
 def _distinct_values(tree: Tree, d: str, within: int) -> list:
     """One value per distinct hit set among the values of `d` that hit a group of `within`
-    (read from the groups' own value lists when `within` is small, else from the index)."""
+    (read from the groups' own value lists when `within` is small, else from the index);
+    remembered, since many victims reach the same candidates."""
+    key = (d, within)
+    hit = tree.distinct.get(key)
+    if hit is None:
+        if len(tree.distinct) > 100_000:
+            tree.distinct.clear()
+        hit = tree.distinct[key] = _distinct_values_of(tree, d, within)
+    return hit
+
+
+def _distinct_values_of(tree: Tree, d: str, within: int) -> list:
     members = _bits(within) if within != tree.all else None
     if members is not None and sum(len(tree.groups[i][d]) for i in members) < len(tree.index[d]):
         values = dict.fromkeys(v for i in members for v in tree.groups[i][d])
@@ -237,6 +249,7 @@ class Witnesses:
         self.crowd_expr = {c["name"]: c["expr"] for c in self.body["crowds"]}
         self.intent_expr = {c["name"]: c["expr"] for c in self.body["intents"]}
         self._router = None
+        self._envs: dict = {}
 
     def chat(self, vals: dict, exclude: Iterable[str] = ()):
         """A chat whose crowds include vals["crowd"], intents vals["intent"], with the given
@@ -254,7 +267,10 @@ class Witnesses:
             e = self.crowd_expr.get(name) or self.intent_expr.get(name)
             if e is not None:
                 need.append(["not", e])
-        env = solve.satisfy(["and", need], True, self.types) if need else {}
+        key = (tuple(crowds), tuple(intents), tuple(exclude))
+        env = self._envs.get(key, False)
+        if env is False:  # many findings need the same crowds and intents: solve each once
+            env = self._envs[key] = solve.satisfy(["and", need], True, self.types) if need else {}
         if env is None or env == solve.UNKNOWN:
             return None
         env = dict(env)
@@ -270,9 +286,18 @@ class Witnesses:
         return chat
 
     def actual(self, chat) -> dict:
-        """The value lists R5 sees for `chat` (reference evaluator)."""
-        ex = explain(self.body, chat)
-        return {s["dim"]: s["values"] for s in ex["steps"]}, ex["candidates"]
+        """The value lists R5 sees for `chat` (the live matcher's crowds and intents)."""
+        m = self.table.matcher
+        return {
+            "crowd": m.crowds_of(chat.get("attrs"), chat.get("crowds") or ()),
+            "intent": m.intents_of(chat.get("message"), chat.get("attrs"), chat.get("intent")),
+            "product": [chat["product"]] if chat.get("product") is not None else [],
+            "order": [chat["order"]] if chat.get("order") is not None else [],
+        }
+
+    def candidates(self, chat) -> list:
+        """R5 candidates by the reference evaluator (the independent check)."""
+        return explain(self.body, chat)["candidates"]
 
     def routed_group(self, chat):
         """The group a router with every agent online gives the chat (None: no group)."""
@@ -317,7 +342,7 @@ def _capture_finding(tree, wit, gi, vals):
     for _ in range(2):
         if chat is None:
             return None
-        actual, cands = wit.actual(chat)
+        actual = wit.actual(chat)
         cand, full, decided = tree.run(actual)
         if full and not cand & full and (full >> gi) & 1:
             break
@@ -326,7 +351,7 @@ def _capture_finding(tree, wit, gi, vals):
     else:
         return None
     takers = tree.names_of(cand)
-    if tuple(cands) != takers or tuple(wit.table.matcher.match(chat)) != takers:
+    if tuple(wit.candidates(chat)) != takers or tuple(wit.table.matcher.match(chat)) != takers:
         return None  # the reference, the live matcher and the bitmask model must agree
     routed = wit.routed_group(chat)
     if routed is not None and routed not in takers:
@@ -342,19 +367,20 @@ def _unreachable(tree: Tree, wit: Witnesses) -> list[Finding]:
             chat = wit.chat(own)
             if chat is None:
                 continue
-            actual, cands = wit.actual(chat)
+            actual = wit.actual(chat)
+            cands = tree.names_of(tree.run(actual)[0])
             if g["name"] in cands:
                 ok = True
                 break
             extra = [c for d in ("crowd", "intent") for c in actual[d] if c not in own.get(d, ())]
             retry = wit.chat(own, exclude=extra) if extra else None
-            if retry is not None and g["name"] in wit.actual(retry)[1]:
+            if retry is not None and g["name"] in wit.candidates(retry):
                 ok = True
                 break
             if retry is None and extra and _forced(wit, own, extra):
-                reason = (actual, cands)
+                reason = actual
         if not ok and reason is not None:
-            actual, cands = reason
+            actual = reason
             cand, _, _ = tree.run(actual)
             dim = next(
                 d

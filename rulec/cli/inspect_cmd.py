@@ -1,31 +1,13 @@
-"""`rulec inspect TABLE`: the header, sizes and the lowered decision tree in readable form."""
+"""`rulec inspect TABLE_OR_RULES`: the header, sizes and the decision tree; `--view table|graph`
+for the groups × dimensions table (text, Markdown, HTML) or the R5 tree (DOT, Mermaid)."""
 
 from __future__ import annotations
 
 import json
 
-from rulec.cli.common import ArgParser, read_key, render
+from rulec.cli.common import ArgParser, load_table_or_rules, read_key, render
 from rulec.errors import RulecError
-
-PREC = {"or": 1, "and": 2, "not": 3}
-
-
-def expr_text(e, outer=0) -> str:
-    """An EXPR (docs/table-format.md) as predicate text."""
-    op = e[0]
-    if op == "const":
-        return "true" if e[1] else "false"
-    if op in ("and", "or"):
-        text = f" {op} ".join(expr_text(x, PREC[op]) for x in e[1])
-        return f"({text})" if PREC[op] < outer else text
-    if op == "not":
-        return "not " + expr_text(e[1], PREC["not"])
-    lit = lambda v: json.dumps(v, ensure_ascii=False)
-    if op == "cmp":
-        return f"{e[2]} {e[1]} {lit(e[3])}"
-    if op in ("in", "not_in"):
-        return f"{e[1]} {'not in' if op == 'not_in' else 'in'} {lit(e[2])}"
-    return f"{e[1]} {op} {lit(e[2])}"
+from rulec.table.expr import to_text
 
 
 def describe(table, head: dict) -> str:
@@ -72,7 +54,7 @@ def describe(table, head: dict) -> str:
     for kind in ("crowds", "intents"):
         if b[kind]:
             lines.append(f"{kind}:")
-            lines.extend(f"  {p['name']} = {expr_text(p['expr'])}" for p in b[kind])
+            lines.extend(f"  {p['name']} = {to_text(p['expr'])}" for p in b[kind])
     if b["campaigns"]:
         lines.append("campaigns:")
         lines.extend(f"  {c['name']} ({c['kind']}) at {c['send_at']}" for c in b["campaigns"])
@@ -80,10 +62,33 @@ def describe(table, head: dict) -> str:
 
 
 def run(args, out, err) -> int:
-    ap = ArgParser("inspect", out, err, description="Show a compiled table.")
-    ap.add_argument("table", help="table file")
+    ap = ArgParser(
+        "inspect", out, err, description="Show a compiled table (or the rules compiled)."
+    )
+    ap.add_argument("table", help="table file, or a rules source")
     ap.add_argument("--sign-key", help="verify the signature with this key file")
     ap.add_argument("--json", action="store_true", help="print the header and body as JSON")
+    ap.add_argument(
+        "--view",
+        choices=("summary", "table", "graph"),
+        default="summary",
+        help="summary (default), the groups × dimensions table, or the R5 tree as a graph",
+    )
+    ap.add_argument(
+        "--format",
+        choices=("text", "markdown", "html", "dot", "mermaid"),
+        help="table: text (default), markdown, html; graph: dot (default), mermaid",
+    )
+    ap.add_argument(
+        "--group", action="append", metavar="REGEX", help="only groups whose name matches"
+    )
+    ap.add_argument(
+        "--dimension",
+        action="append",
+        choices=("crowd", "product", "intent", "order"),
+        help="only these dimensions",
+    )
+    ap.add_argument("-o", "--output", help="write the view to this file instead of stdout")
     ns, code = ap.parse(args)
     if ns is None:
         return code
@@ -92,14 +97,55 @@ def run(args, out, err) -> int:
         return 2
     from rulec.table import format as tables
 
-    try:
-        t = tables.load(ns.table, key=key)
-    except RulecError as exc:
-        render(exc.diagnostics, err)
-        return 1
-    head = {k: v for k, v in t.header.items() if k != "checksum"}
-    if ns.json:
-        out.write(json.dumps({"header": head, "body": t.body}, ensure_ascii=False, indent=1) + "\n")
+    if not tables.is_table(ns.table):
+        t = load_table_or_rules(ns.table, err)
+        if t is None:
+            return 1
+        head = {}
     else:
-        out.write(f"table {ns.table}\n" + describe(t, head))
+        try:
+            t = tables.load(ns.table, key=key)
+        except RulecError as exc:
+            render(exc.diagnostics, err)
+            return 1
+        head = {k: v for k, v in t.header.items() if k != "checksum"}
+    if ns.json:
+        text = json.dumps({"header": head, "body": t.body}, ensure_ascii=False, indent=1) + "\n"
+    elif ns.view == "summary":
+        text = f"table {ns.table}\n" + describe(t, head)
+    else:
+        text = _view(t.body, ns, err)
+        if text is None:
+            return 2
+    return _write(text, ns.output, out, err)
+
+
+def _view(body, ns, err):
+    import re
+
+    from rulec.analysis import views
+
+    formats = views.FORMATS[ns.view]
+    fmt = ns.format or next(iter(formats))
+    if fmt not in formats:
+        err.write(f"rulec inspect: error: --view {ns.view} takes --format {'|'.join(formats)}\n")
+        return None
+    try:
+        keep, dims = views.select(body, ns.group, ns.dimension)
+    except re.error as exc:
+        err.write(f"rulec inspect: error: --group: bad regular expression: {exc}\n")
+        return None
+    return formats[fmt](body, keep, dims)
+
+
+def _write(text, path, out, err) -> int:
+    if path is None:
+        out.write(text)
+        return 0
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        err.write(f"rulec inspect: error: cannot write {path}: {exc.strerror or exc}\n")
+        return 1
     return 0

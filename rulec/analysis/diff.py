@@ -1,0 +1,297 @@
+"""What a rule change does (`rulec diff OLD NEW`): structural changes, the regions of
+crowd × product × intent × order whose R5 candidates change (each with a witness chat), a
+replay of a traffic log under both rule sets, and the outreach sends gained and lost.
+
+Regions are found by a walk over the four dimensions in R5 order on both decision trees at
+once, with group sets as bitmasks over the union of both shops' group names. States (old
+candidates, new candidates) reached by several values merge, and a state whose two sides
+agree while the remaining dimensions are identical in both trees is not followed further,
+so the cost follows the size of the change rather than of the shops.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from rulec.analysis import solve
+from rulec.analysis.capture import Witnesses
+from rulec.matching.reference import DIMS
+from rulec.routing.events import ORDER_STATES
+from rulec.table.expr import to_text
+
+MAX_REGIONS = 200  # regions listed (the count says how many there are)
+OTHER = "<other>"  # a product no group binds
+MAX_PAIRS = 12  # crowds up to which buyers in two crowds are compared too
+
+
+@attrs.frozen
+class Change:
+    kind: str  # setting | agent | group | crowd | intent | campaign | promo | fact
+    name: str
+    change: str  # added | removed | changed
+    old: object = None
+    new: object = None
+
+    def text(self) -> str:
+        if self.change == "changed":
+            return f"{self.kind} {self.name}: {_show(self.old)} -> {_show(self.new)}"
+        return f"{self.kind} {self.name} {self.change}: {_show(self.new if self.change == 'added' else self.old)}"
+
+
+def _show(v) -> str:
+    if (
+        isinstance(v, list)
+        and v
+        and v[0] in ("and", "or", "not", "cmp", "in", "not_in", "contains", "contains_any", "const")
+    ):
+        return to_text(v)
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_show(x)}" for k, x in v.items())
+    if isinstance(v, list):
+        return "[" + ", ".join(str(x) for x in v) + "]"
+    return str(v)
+
+
+def structural(old: dict, new: dict) -> list[Change]:
+    """Added, removed and changed items of two table bodies (names as keys)."""
+    out = []
+    for key in ("routing", "outreach"):
+        for k in sorted(set(old[key]) | set(new[key])):
+            if old[key].get(k) != new[key].get(k):
+                out.append(
+                    Change("setting", f"{key}.{k}", "changed", old[key].get(k), new[key].get(k))
+                )
+    if old["timezone"] != new["timezone"]:
+        out.append(Change("setting", "timezone", "changed", old["timezone"], new["timezone"]))
+    for kind, key, name in (
+        ("agent", "agents", "id"),
+        ("group", "groups", "name"),
+        ("crowd", "crowds", "name"),
+        ("intent", "intents", "name"),
+        ("campaign", "campaigns", "name"),
+    ):
+        a = {x[name]: x for x in old[key]}
+        b = {x[name]: x for x in new[key]}
+        for n in list(a) + [n for n in b if n not in a]:
+            if n not in b:
+                out.append(Change(kind, n, "removed", _item(kind, a[n]), None))
+            elif n not in a:
+                out.append(Change(kind, n, "added", None, _item(kind, b[n])))
+            elif a[n] != b[n]:
+                fields = [f for f in a[n] if f != name and a[n].get(f) != b[n].get(f)]
+                if kind in ("crowd", "intent"):
+                    out.append(Change(kind, n, "changed", a[n]["expr"], b[n]["expr"]))
+                else:
+                    out.append(
+                        Change(
+                            kind,
+                            n,
+                            "changed",
+                            {f: a[n].get(f) for f in fields},
+                            {f: b[n].get(f) for f in fields},
+                        )
+                    )
+        if kind == "group" and [n for n in a if n in b] != [n for n in b if n in a]:
+            out.append(
+                Change(
+                    "group",
+                    "(order)",
+                    "changed",
+                    [n for n in a if n in b],
+                    [n for n in b if n in a],
+                )
+            )
+    for key, kind in (("promos", "promo"), ("facts", "fact")):
+        for k in sorted(set(old[key]) | set(new[key])):
+            if old[key].get(k) != new[key].get(k):
+                out.append(Change(kind, k, "changed", old[key].get(k), new[key].get(k)))
+    return out
+
+
+def _item(kind, x):
+    return (
+        x["expr"]
+        if kind in ("crowd", "intent")
+        else {k: v for k, v in x.items() if k not in ("name", "id")}
+    )
+
+
+# -- semantic regions ----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Region:
+    """Chats with these values change R5 candidates from `old` to `new` (group names)."""
+
+    values: dict  # dim -> the value classes that lead here ("(any)": every class)
+    old: tuple
+    new: tuple
+    chat: dict | None
+    combinations: int = 1  # value-class combinations in the region
+
+
+class _Side:
+    def __init__(self, body: dict, names: dict):
+        self.index = {
+            d: {
+                v: _mask(names[body["groups"][i]["name"]] for i in ids)
+                for v, ids in body["tree"]["index"][d].items()
+            }
+            for d in DIMS
+        }
+        self.all = _mask(names[g["name"]] for g in body["groups"])
+
+
+def _mask(bits) -> int:
+    m = 0
+    for b in bits:
+        m |= 1 << b
+    return m
+
+
+def _classes(old: dict, new: dict, d: str):
+    """(description, old values, new values, requirement) per value class of dimension d.
+    A requirement says what a witness needs: ("value", v), ("labels", ...) or, for a crowd or
+    intent whose predicate changed, ("only_old"/"only_new", name)."""
+    if d == "product":
+        vals = list(dict.fromkeys([*old["tree"]["index"][d], *new["tree"]["index"][d]]))
+        yield from ((v, [v], [v], ("value", v)) for v in vals)
+        yield (OTHER, [OTHER], [OTHER], ("value", OTHER))
+        yield ("(none)", [], [], ("none", None))
+        return
+    if d == "order":
+        yield from ((v, [v], [v], ("value", v)) for v in ORDER_STATES)
+        yield ("(none)", [], [], ("none", None))
+        return
+    key = "crowds" if d == "crowd" else "intents"
+    a = {c["name"]: c["expr"] for c in old[key]}
+    b = {c["name"]: c["expr"] for c in new[key]}
+    names = list(dict.fromkeys([*old["tree"]["index"][d], *new["tree"]["index"][d], *a, *b]))
+    for n in names:
+        if n in a and n in b and a[n] != b[n]:
+            yield (f"{n} (old predicate only)", [n], [], ("only_old", n))
+            yield (f"{n} (new predicate only)", [], [n], ("only_new", n))
+        yield (n, [n], [n], ("value", n))
+    if d == "crowd" and len(names) <= MAX_PAIRS:  # a buyer in two crowds, while few
+        for i, x in enumerate(names):
+            for y in names[i + 1 :]:
+                yield (f"{x}+{y}", [x, y], [x, y], ("pair", (x, y)))
+    yield ("(none)", [], [], ("none", None))
+
+
+def regions(old_table, new_table, limit: int = MAX_REGIONS):
+    """(regions listed, total count) of value combinations whose R5 candidates change."""
+    old, new = old_table.body, new_table.body
+    names = {}
+    for g in old["groups"] + new["groups"]:
+        names.setdefault(g["name"], len(names))
+    order = list(names)
+    o, n = _Side(old, names), _Side(new, names)
+    classes = [list(_classes(old, new, d)) for d in DIMS]
+    # from dimension k on, both trees and all predicates agree: equal states stay equal
+    same_after = [
+        all(o.index[e] == n.index[e] for e in DIMS[k:])
+        and not any(c[3][0] in ("only_old", "only_new") for cs in classes[k:] for c in cs)
+        for k in range(len(DIMS))
+    ]
+    # state (old candidates, new candidates) -> [an example path, labels per dim, combinations]
+    states = {(o.all, n.all): [(), [[] for _ in DIMS], 1]}
+    for k, d in enumerate(DIMS):
+        nxt: dict = {}
+        for (co, cn), (path, labels, count) in states.items():
+            if co == cn and same_after[k]:
+                continue
+            for cls in classes[k]:
+                _, vo, vn, _ = cls
+                ho = co & _hit(o.index[d], vo)
+                hn = cn & _hit(n.index[d], vn)
+                key = (ho or co, hn or cn)
+                st = nxt.get(key)
+                if st is None:
+                    nxt[key] = [path + (cls,), [list(x) for x in labels[:k]] + [[cls[0]]], count]
+                    continue
+                for i in range(k):
+                    st[1][i] = list(dict.fromkeys(st[1][i] + labels[i]))
+                if cls[0] not in st[1][k]:
+                    st[1][k].append(cls[0])
+                st[2] += count
+        states = nxt
+    changed = [(k, v) for k, v in states.items() if k[0] != k[1]]
+    changed.sort(key=lambda kv: (_names(kv[0][0], order), _names(kv[0][1], order)))
+    out = []
+    wo, wn = Witnesses(old_table), Witnesses(new_table)
+    for (co, cn), (path, labels, count) in changed[:limit]:
+        chat = _witness(path, wo, wn)
+        if chat is not None and (
+            tuple(old_table.matcher.match(chat)) != _names(co, order)
+            or tuple(new_table.matcher.match(chat)) != _names(cn, order)
+        ):
+            chat = None  # the solved attributes brought in other crowds: no witness claimed
+        values = {}
+        for d, labs, cs in zip(DIMS, labels, classes):
+            values[d] = ["(any)"] if len(labs) == len(cs) else labs
+        out.append(Region(values, _names(co, order), _names(cn, order), chat, count))
+    return out, len(changed)
+
+
+def _hit(index: dict, values) -> int:
+    h = 0
+    for v in values:
+        h |= index.get(v, 0)
+    return h
+
+
+def _names(mask: int, order: list) -> tuple:
+    return tuple(order[i] for i in range(len(order)) if (mask >> i) & 1)
+
+
+def _require(d, v, wo, wn, need, labels):
+    exprs_o = wo.crowd_expr if d == "crowd" else wo.intent_expr
+    exprs_n = wn.crowd_expr if d == "crowd" else wn.intent_expr
+    if v in exprs_n or v in exprs_o:
+        need.append(exprs_n.get(v) or exprs_o[v])
+    else:
+        labels.append(v)
+
+
+def _witness(path, wo: Witnesses, wn: Witnesses):
+    """A chat in the region, with crowd attributes and a message solved from the predicates."""
+    vals, need, labels, intent_label = {}, [], [], None
+    for d, cls in zip(DIMS, path):
+        req, v = cls[3]
+        if req == "none":
+            continue
+        if req == "pair":
+            for x in v:
+                _require(d, x, wo, wn, need, labels)
+            continue
+        if d in ("product", "order"):
+            vals[d] = "other-product" if v == OTHER else v
+            continue
+        exprs_o = wo.crowd_expr if d == "crowd" else wo.intent_expr
+        exprs_n = wn.crowd_expr if d == "crowd" else wn.intent_expr
+        if req == "only_old":
+            need += [exprs_o[v], ["not", exprs_n[v]]]
+        elif req == "only_new":
+            need += [exprs_n[v], ["not", exprs_o[v]]]
+        elif d == "intent" and v not in exprs_n and v not in exprs_o:
+            intent_label = v
+        else:
+            _require(d, v, wo, wn, need, labels)
+    env = solve.satisfy(["and", need], True, {**wo.types, **wn.types}) if need else {}
+    if env is None or env == solve.UNKNOWN:
+        return None
+    env = dict(env)
+    message = env.pop("message", None)
+    chat = {
+        "buyer": "witness",
+        "time": "2026-01-01T10:00:00+08:00",
+        "attrs": env,
+        "crowds": labels,
+        **vals,
+    }
+    if message is not None:
+        chat["message"] = message
+    if intent_label is not None:
+        chat["intent"] = intent_label
+    return chat
