@@ -19,8 +19,8 @@ from itertools import islice, product
 import attrs
 
 from rulec.analysis import solve
-from rulec.matching.reference import DIMS, explain
-from rulec.routing.events import ORDER_STATES
+from rulec.common.vocab import DIMS, ORDER_STATES
+from rulec.matching.reference import explain
 
 MAX_COMBOS = 16  # value combinations of one victim's own bindings that are tried
 MAX_PER_DIM = 4  # values per bound dimension in those combinations

@@ -15,8 +15,7 @@ import attrs
 
 from rulec.analysis import solve
 from rulec.analysis.capture import Witnesses
-from rulec.matching.reference import DIMS
-from rulec.routing.events import ORDER_STATES
+from rulec.common.vocab import DIMS, ORDER_STATES
 from rulec.table.expr import to_text
 
 MAX_REGIONS = 200  # regions listed (the count says how many there are)

@@ -7,7 +7,7 @@ import json
 import re
 import unicodedata
 
-from rulec.matching.reference import DIMS
+from rulec.common.vocab import DIMS
 from rulec.report import html
 from rulec.table.expr import to_text
 
