@@ -97,7 +97,11 @@ def run(args, out, err) -> int:
         return 2
     from rulec.table import format as tables
 
-    if not tables.is_table(ns.table):
+    # sources by their suffix; anything else is read as a table, so a damaged table gets the
+    # table's own diagnostics (B7xx)
+    if not tables.is_table(ns.table) and str(ns.table).endswith(
+        (".rules", ".yaml", ".yml", ".json")
+    ):
         t = load_table_or_rules(ns.table, err)
         if t is None:
             return 1

@@ -3,6 +3,7 @@ unreachable groups and unbound values, each witness routed as claimed; no warnin
 is due; and a differential check against brute force on generated shops."""
 
 import json
+import pathlib
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -10,6 +11,8 @@ from hypothesis import strategies as st
 import rulec
 from rulec.analysis.capture import Tree, analyze
 from rulec.matching.reference import explain
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 PRESALE_CROWD = """
 shop 新店
@@ -87,8 +90,6 @@ def test_findings_name_passed_over_takers_and_deciding_dimension():
 
 def test_article000_has_no_capture(cli):
     """A1: for product a + after_sale, C fully matches and stays."""
-    from conftest import ROOT
-
     r, diags = _codes(cli, ROOT / "rules" / "article000.rules")
     assert [d for d in diags if d["code"].startswith("A")] == []
 

@@ -3,9 +3,12 @@ expected structural changes, R5 regions and replay counts; `diff X X` reports no
 outputs open in headless Chromium without console errors."""
 
 import json
+import pathlib
 
 import pytest
 from support.browser import needs_browser, open_page
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 OLD = """shop 新店
 attribute is_new: bool
@@ -121,8 +124,6 @@ def test_diff_of_a_changed_crowd_predicate(tmp_path, cli):
 
 
 def test_diff_of_outreach_sends(tmp_path, cli):
-    from conftest import ROOT
-
     src = ROOT / "rules" / "shop-double12.rules"
     text = src.read_text(encoding="utf-8")
     new = tmp_path / "new.rules"
