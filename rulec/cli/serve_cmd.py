@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import tempfile
 
@@ -105,6 +106,10 @@ def _bind(host, port):
     return sock
 
 
+def _exit_cleanly(signum, frame):
+    raise SystemExit(0)
+
+
 def _write_port(path, port):
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w") as fh:
@@ -187,6 +192,9 @@ def _serve(ns, config, err) -> int:
         proxy_headers=False,  # no access log, so the client address is never used
     )
     multiproc_dir = None
+    # uvicorn stops gracefully on SIGTERM, then raises it again for the previous handler:
+    # make that handler a clean exit (status 0), as for SIGINT.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
         if ns.workers == 1:
             app = create_app(config, registry)

@@ -294,6 +294,7 @@ def test_sampled_decision_log(tmp_path):
             _, doc = srv.post("/v1/route", {"chat": chat(f"s{i}", 2)})
             ids[doc["decision"]["id"]] = f"s{i}"
             assert "trace" not in doc["decision"]
+    assert srv.stop() == 0  # SIGTERM: a graceful stop, exit status 0, the log written out
     with open(log, encoding="utf-8") as fh:
         recs = [json.loads(line) for line in fh]
     logged = {r["id"]: r["input"]["buyer"] for r in recs if r["kind"] == "decision"}

@@ -68,7 +68,7 @@ def test_two_workers_share_redis(redis_server, table):
             if ln.startswith("rulec_decisions_total{")
         )
         assert total == 40
-    assert "worker" in srv.stderr()
+    assert srv.stop() == 0 and "worker" in srv.stderr()
 
 
 def test_memory_store_with_workers_says_so(table):
