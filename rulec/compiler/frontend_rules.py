@@ -17,6 +17,7 @@ from rulec.compiler.frontend_predicate import (
     syntax_error,
     tree_depth,
 )
+from rulec.compiler.frontend_tests import TestsBuilder
 from rulec.compiler.frontend_yaml import parse_duration
 from rulec.errors import Diagnostic, RulecError, Span, did_you_mean
 
@@ -49,6 +50,7 @@ STATEMENTS = {
         "promo",
         "facts",
         "campaign",
+        "test",
     )
 }
 
@@ -76,8 +78,9 @@ def _join(a: Span | None, b: Span | None) -> Span | None:
 
 
 @v_args(meta=True)
-class RulesBuilder(PredicateBuilder):
-    """One method per file-level rule of rules.lark (the predicate rules are inherited)."""
+class RulesBuilder(TestsBuilder):
+    """One method per file-level rule of rules.lark (the predicate and test rules are
+    inherited)."""
 
     def __init__(self, pos: Positions, text: str):
         super().__init__(pos)
@@ -108,6 +111,11 @@ class RulesBuilder(PredicateBuilder):
         if self._lines is None:
             self._lines = self.text.splitlines()
         return self._lines[line - 1] if 0 < line <= len(self._lines) else ""
+
+    def _whole_lines(self, span) -> bool:
+        """True when a statement has its lines to itself (nothing else before or after it)."""
+        first, last = self._line(span.line), self._line(span.end_line)
+        return not first[: span.col - 1].strip() and not last[span.end_col - 1 :].strip()
 
     def _int(self, tok) -> m.Value:
         text = str(tok)
@@ -381,10 +389,22 @@ class RulesBuilder(PredicateBuilder):
             "group": shop.groups,
             "promo": shop.promos,
             "campaign": shop.campaigns,
+            "test": shop.tests,
         }
+        shop.tests_only = is_test_file(self.pos.file)
         for kind, value, span in items:
+            if shop.tests_only and kind != "test":
+                self.error(
+                    "U106",
+                    f"a test file holds only `test` statements, not `{kind}`",
+                    span,
+                    (f"move it to {rules_file_of(self.pos.file)}",),
+                )
+                continue
             if kind in lists:
                 lists[kind].append(value)
+                if kind == "test" and self._whole_lines(span):
+                    shop.tests_lines.append((span.line, span.end_line))
             elif kind == "shop":
                 if named:
                     self.error(
@@ -404,13 +424,28 @@ class RulesBuilder(PredicateBuilder):
                     kind, [s for s in value if s[1] is not None], seen.setdefault(kind, {})
                 ):
                     target[key] = v
-        if not named:
+        if not named and not shop.tests_only:
             self.error(
                 "P108",
                 "missing `shop NAME` (the shop these rules are for)",
                 Span(self.pos.file, 1, 1),
             )
         return shop
+
+
+TEST_SUFFIXES = ("_test.rules", "_test.yaml", "_test.yml", "_test.json")
+
+
+def is_test_file(file) -> bool:
+    """A `*_test.rules` (or `*_test.yaml`) file: tests only, for the rules file beside it."""
+    return str(file).lower().endswith(TEST_SUFFIXES)
+
+
+def rules_file_of(file) -> str:
+    """The name of the rules a test file is for: `shop_test.rules` -> `shop.rules`."""
+    text = str(file)
+    cut = text.lower().rfind("_test.")
+    return text[:cut] + text[cut + len("_test") :]
 
 
 def _expected_names(exc) -> tuple:

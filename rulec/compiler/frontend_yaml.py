@@ -31,6 +31,7 @@ TOP_KEYS = (
     "facts",
     "outreach",
     "campaigns",
+    "tests",
 )
 ROUTING_KEYS = (
     "when_nobody_online",
@@ -206,6 +207,21 @@ class YamlReader:
             raise _Stop
         items = self.mapping(root, "the rules", TOP_KEYS)
         keys = {k: v for k, _, v in items}
+        from rulec.compiler.frontend_rules import is_test_file, rules_file_of
+
+        if is_test_file(self.file):  # tests only, for the rules beside the file
+            shop = m.Shop(name="", file=self.file, tests_only=True)
+            for key, knode, v in items:
+                if key != "tests":
+                    self.error(
+                        "U106",
+                        f"a test file holds only `tests:`, not `{key}:`",
+                        knode,
+                        (f"move it to {rules_file_of(self.file)}",),
+                    )
+            if "tests" in keys:
+                self.sec_tests(shop, keys["tests"])
+            return shop
         if "shop" not in keys:
             self.diags.append(
                 Diagnostic("P108", "missing required key `shop`", Span(self.file, 1, 1))
@@ -213,8 +229,11 @@ class YamlReader:
             raise _Stop
         name = self.scalar(keys["shop"], "shop")
         shop = m.Shop(name=name or "", file=self.file, span=self.span(keys["shop"]))
-        for key, _knode, v in items:
-            getattr(self, f"sec_{key}")(shop, v)
+        for key, knode, v in items:
+            if key == "tests":
+                self.sec_tests(shop, v, knode)
+            else:
+                getattr(self, f"sec_{key}")(shop, v)
         return shop
 
     def sec_shop(self, shop, node):
@@ -327,6 +346,16 @@ class YamlReader:
             c = self.campaign(item)
             if c is not None:
                 shop.campaigns.append(c)
+
+    def sec_tests(self, shop, node, key_node=None):
+        from rulec.compiler.frontend_yaml_tests import TestsReader
+
+        shop.tests = TestsReader(self).tests(node)
+        if key_node is not None and key_node.start_mark.column == 0:
+            if isinstance(node, yaml.SequenceNode) and not node.flow_style and node.value:
+                # a block list ends at the next top-level key: its lines hold only tests
+                end = node.end_mark.line + (1 if node.end_mark.column > 0 else 0)
+                shop.tests_lines.append((key_node.start_mark.line + 1, end))
 
     def coupon(self, node, what):
         if self.is_mapping(node):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import attrs
 
 from rulec.common.vocab import EFFICIENCY, MESSAGE_POOL
@@ -171,6 +173,103 @@ class Campaign:
     span: Span | None = None
 
 
+# --- tests (`rulec test`; never lowered into the table) -----------------------------------
+
+# (a field named `attrs` would hide the module inside a class body)
+_list = functools.partial(attrs.Factory, list)
+
+
+@attrs.define
+class TestAgent:
+    """An agent's state before a test's chats: status, pending chats, conversion rate."""
+
+    id: NameRef
+    status: Value
+    pending: Value | None = None
+    conversion: Value | None = None
+    span: Span | None = None
+
+
+@attrs.define
+class TestContact:
+    """A buyer's last human contact (R2) before the test."""
+
+    buyer: NameRef
+    agent: NameRef
+    time: Value
+    span: Span | None = None
+
+
+@attrs.define
+class TestChat:
+    """One chat of a routing test and what its decision must be (any of the expectations)."""
+
+    buyer: NameRef
+    time: Value | None = None
+    product: Value | None = None
+    order: Value | None = None
+    intent: Value | None = None
+    crowds: list = _list()  # NameRef (labels the platform sends)
+    message: Value | None = None
+    exclusive_agent: Value | None = None
+    attrs: Value | None = None  # a dict of plain values
+    target: Value | None = None  # "agent:ID", "group_robot:NAME", "robot", ...
+    step: Value | None = None
+    group: Value | None = None  # a group name, or None for "no group"
+    candidates: list | None = None  # NameRef: the groups left after R5
+    span: Span | None = None
+
+
+@attrs.define
+class SendExpect:
+    """`expect send C` (optionally with its copy and coupon) or, with `sent` False,
+    `expect no send [C [because REASON]]` (no campaign: nothing at all)."""
+
+    campaign: NameRef | None
+    sent: bool = True
+    copy: str | None = None
+    coupon: Coupon | None = None
+    reason: Value | None = None
+    span: Span | None = None
+
+
+@attrs.define
+class TestConsumer:
+    """One consumer of an outreach test (an audience line) and the sends it must get."""
+
+    id: NameRef
+    attrs: Value | None = None
+    crowds: list = _list()  # NameRef
+    exclusive: Value | None = None
+    interested: Value | None = None
+    cart_adds: list = _list()  # (NameRef item, Value time)
+    purchases: list = _list()  # Value time
+    expects: list = _list()  # SendExpect
+    span: Span | None = None
+
+
+@attrs.define
+class TestActivity:
+    """A shop promotion for O8, as the activities file has it (id + a record)."""
+
+    id: NameRef
+    fields: Value  # dict of plain values
+    span: Span | None = None
+
+
+@attrs.define
+class TestCase:
+    name: str
+    span: Span | None = None
+    seed: Value | None = None
+    now: Value | None = None
+    agents: list = _list()  # TestAgent
+    contacts: list = _list()  # TestContact
+    chats: list = _list()  # TestChat
+    activities: list = _list()  # TestActivity
+    consumers: list = _list()  # TestConsumer
+
+
 ROUTING_DEFAULTS = {
     "when_nobody_online": MESSAGE_POOL,
     "robot_first": False,
@@ -207,3 +306,6 @@ class Shop:
     promos: list = attrs.Factory(list)  # Promo
     facts: dict = attrs.Factory(dict)  # key -> Value
     campaigns: list = attrs.Factory(list)  # Campaign
+    tests: list = attrs.Factory(list)  # TestCase (never in the table)
+    tests_only: bool = False  # a `*_test.rules` file: tests for the rules beside it
+    tests_lines: list = attrs.Factory(list)  # (first, last) source lines holding only tests

@@ -9,6 +9,7 @@ import attrs
 
 from rulec.compiler import model as m
 from rulec.compiler.passes import lint, lower, outreach, resolve, types
+from rulec.compiler.passes import tests as tests_pass
 from rulec.errors import Diagnostic, RulecError, Span
 from rulec.table.format import Table, pack
 
@@ -22,6 +23,7 @@ CHECK_PASSES = (
     ("types", lambda shop, now: types.run(shop)),
     ("lint", lambda shop, now: lint.run(shop)),
     ("outreach", lambda shop, now: outreach.check(shop, now)),
+    ("tests", lambda shop, now: tests_pass.run(shop)),
 )
 
 
@@ -140,13 +142,33 @@ def compile_source(
         return result
     from rulec import __version__
 
-    digest = hashlib.sha256(data)
+    digest = hashlib.sha256(rules_bytes(data, result.shop))
     body = lower.run(result.shop)
     # the body comes from lowering: the schema check is for loaded bytes
     table = Table(body, {"source_hash": digest.hexdigest(), "compiler_version": __version__})
     result.data = pack(body, digest.digest(), __version__, sign_key)
     result.body, result.table = body, table
     return result
+
+
+def rules_bytes(data: bytes, shop: m.Shop) -> bytes:
+    """The source without its tests: what the table's source_hash covers, so that a table is
+    the same bytes whether or not tests are written beside its rules. The lines of each test
+    go, with the blank lines just before them and at the end of the file."""
+    if not shop.tests_lines:
+        return data
+    lines = data.splitlines(keepends=True)
+    drop = set()
+    for first, last in shop.tests_lines:
+        drop.update(range(first, last + 1))
+        n = first - 1
+        while n >= 1 and not lines[n - 1].strip():
+            drop.add(n)
+            n -= 1
+    kept = [ln for i, ln in enumerate(lines, 1) if i not in drop]
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return b"".join(kept)
 
 
 def compile_path(path, now=None, sign_key: bytes | None = None) -> CompileResult:

@@ -19,7 +19,9 @@ facts campaign when_nobody_online robot_first exclusive_direct busy_threshold st
 drain_pool cap_window max_delay level agents product order mode robot presale_start last_day
 tool_level relationships_last_month_end advanced_relationships_this_month grants send_at date
 configured_at created_at copy coupon kind target segment on off and or not in contains
-contains_any true false""".split()
+contains_any true false test seed now contact chat crowds message exclusive_agent attrs expect
+step candidates activity consumer exclusive interested cart purchase send no because none at
+""".split()
 )
 
 PREC = {"or": 1, "and": 2}
@@ -219,7 +221,7 @@ def campaign_lines(c: m.Campaign) -> list:
 
 def sections(shop: m.Shop) -> list:
     """The file in canonical order: sections (blank lines between) of (item key, lines)."""
-    head = [(("shop",), [f"shop {name(shop.name)}"])]
+    head = [] if shop.tests_only else [(("shop",), [f"shop {name(shop.name)}"])]
     if shop.timezone is not None:
         tz = str(shop.timezone.value)
         head.append((("timezone",), [f"timezone {tz if TZNAME_RE.fullmatch(tz) else quote(tz)}"]))
@@ -291,6 +293,9 @@ def sections(shop: m.Shop) -> list:
         ]
         for i, c in enumerate(shop.campaigns)
     ]
+    from rulec.compiler.printer_tests import test_lines
+
+    out += [[(("test", i), test_lines(t))] for i, t in enumerate(shop.tests)]
     return [sec for sec in out if sec]
 
 

@@ -151,7 +151,7 @@ def campaign(c: m.Campaign) -> list:
 
 def entries(shop: m.Shop) -> list:
     """The YAML as (item key, lines), keyed like printer_rules.sections keys its items."""
-    out = [(("shop",), [f"shop: {scalar(shop.name)}"])]
+    out = [] if shop.tests_only else [(("shop",), [f"shop: {scalar(shop.name)}"])]
     if shop.timezone is not None:
         out.append((("timezone",), [f"timezone: {scalar(shop.timezone.value)}"]))
     if shop.routing:
@@ -212,6 +212,9 @@ def entries(shop: m.Shop) -> list:
             )
         )
     section("campaigns", "campaign", [campaign(c) for c in shop.campaigns])
+    from rulec.compiler.printer_tests import yaml_lines
+
+    section("tests", "test", [yaml_lines(t) for t in shop.tests])
     return out
 
 
@@ -303,9 +306,9 @@ def yaml_statements(text: str) -> tuple:
                 ((_SECTIONS[key], i), ik.start_mark.line + 1, last_line(iv))
                 for i, (ik, iv) in enumerate(v.value)
             ]
-        elif key == "campaigns" and isinstance(v, yaml.SequenceNode):
+        elif key in ("campaigns", "tests") and isinstance(v, yaml.SequenceNode):
             out += [
-                (("campaign", i), item.start_mark.line + 1, last_line(item))
+                ((key[:-1], i), item.start_mark.line + 1, last_line(item))
                 for i, item in enumerate(v.value)
             ]
     out.sort(key=lambda s: s[1])
