@@ -50,7 +50,10 @@ def _plain(shop) -> dict:
     import attrs
 
     return attrs.asdict(
-        shop, filter=lambda a, v: a.name not in ("span", "level_span", "mode_span", "text", "file", "tests_lines")
+        shop,
+        filter=lambda a, v: (
+            a.name not in ("span", "level_span", "mode_span", "text", "file", "tests_lines")
+        ),
     )
 
 

@@ -12,7 +12,6 @@ from rulec.compiler.frontend_predicate import (
     MAX_DEPTH,
     TOKEN_NAMES,
     Positions,
-    PredicateBuilder,
     _LiteralError,
     syntax_error,
     tree_depth,

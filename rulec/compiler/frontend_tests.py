@@ -113,7 +113,11 @@ class TestsBuilder(PredicateBuilder):
     def expect_group(self, meta, items):
         w = items[0]
         value = None if getattr(w, "type", None) == "NONE" else w.value
-        return ("group", m.Value(value, self.pos.of(w) if value is None else w.span), self._span(meta))
+        return (
+            "group",
+            m.Value(value, self.pos.of(w) if value is None else w.span),
+            self._span(meta),
+        )
 
     def expect_candidates(self, meta, items):
         return ("candidates", items[0] if items else [], self._span(meta))

@@ -211,7 +211,7 @@ class YamlReader:
 
         if is_test_file(self.file):  # tests only, for the rules beside the file
             shop = m.Shop(name="", file=self.file, tests_only=True)
-            for key, knode, v in items:
+            for key, knode, _v in items:
                 if key != "tests":
                     self.error(
                         "U106",

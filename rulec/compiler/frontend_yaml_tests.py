@@ -231,11 +231,15 @@ class TestsReader:
             return None
         sent = "send" in fields
         if sent == ("no_send" in fields):
-            r.error("P105", "an expectation has one of `send: CAMPAIGN` or `no_send: CAMPAIGN`", node)
+            r.error(
+                "P105", "an expectation has one of `send: CAMPAIGN` or `no_send: CAMPAIGN`", node
+            )
             return None
         wrong = [k for k in (("because",) if sent else ("copy", "coupon")) if k in fields]
         if wrong:
-            r.error("P106", f"`{wrong[0]}` does not go with `{'send' if sent else 'no_send'}`", node)
+            r.error(
+                "P106", f"`{wrong[0]}` does not go with `{'send' if sent else 'no_send'}`", node
+            )
             return None
         c = fields["send" if sent else "no_send"]
         none = not sent and isinstance(c, yaml.ScalarNode) and c.tag == T_NULL and not c.style

@@ -186,9 +186,7 @@ def yaml_lines(t: m.TestCase) -> list:
             out += ["      - " + lines[0]] + [f"        {ln}" for ln in lines[1:]]
     if t.activities:
         out.append("    activities:")
-        out += [
-            f"      - {flow({'id': a.id.name, **a.fields.value})}" for a in t.activities
-        ]
+        out += [f"      - {flow({'id': a.id.name, **a.fields.value})}" for a in t.activities]
     if t.consumers:
         out.append("    consumers:")
         for c in t.consumers:

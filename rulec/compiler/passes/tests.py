@@ -86,7 +86,9 @@ class _Check:
     # -- one test ------------------------------------------------------------------------
     def test(self, t: m.TestCase):
         if not t.chats and not t.consumers:
-            self.err("U107", f"test {t.name} has no chat and no consumer: it checks nothing", t.span)
+            self.err(
+                "U107", f"test {t.name} has no chat and no consumer: it checks nothing", t.span
+            )
         self.unique(t.agents, "agent", lambda a: (a.id.name, a.id.span))
         self.unique(t.contacts, "contact of buyer", lambda c: (c.buyer.name, c.buyer.span))
         self.unique(t.consumers, "consumer", lambda c: (c.id.name, c.id.span))
@@ -168,7 +170,9 @@ def run(shop: m.Shop, rules: m.Shop | None = None) -> list:
     seen = {}
     for t in shop.tests:
         if t.name in seen:
-            check.err("U105", f"test `{t.name}` is declared twice (first at line {seen[t.name]})", t.span)
+            check.err(
+                "U105", f"test `{t.name}` is declared twice (first at line {seen[t.name]})", t.span
+            )
         else:
             seen[t.name] = t.span.line if t.span else "?"
         check.test(t)
