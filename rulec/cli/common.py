@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import unicodedata
 
@@ -56,19 +55,42 @@ def _source_line(span):
     return None
 
 
+FORMATS = ("text", "json", "sarif", "github")
+_ANSI = {"red": "31", "green": "32", "yellow": "33", "bold": "1", "cyan": "36"}
+
+
+def painter(stream):
+    """`paint(text, colour)`: ANSI colour on a terminal; plain text when `stream` is not a
+    terminal or NO_COLOR is set (https://no-color.org), or FORCE_COLOR asks for colour."""
+    isatty = getattr(stream, "isatty", None)
+    on = bool(isatty and isatty())
+    if os.environ.get("FORCE_COLOR"):
+        on = True
+    if "NO_COLOR" in os.environ:
+        on = False
+    if not on:
+        return lambda text, colour=None: text
+    return lambda text, colour=None: (
+        f"\x1b[{_ANSI[colour]}m{text}\x1b[0m" if colour in _ANSI else text
+    )
+
+
 def render(diagnostics, err, fmt="text", out=None, sources=None) -> None:
-    """Print diagnostics: text to `err` (file:line:col, source line, caret), or JSON to `out`.
+    """Print diagnostics: text to `err` (file:line:col, source line, caret, coloured on a
+    terminal), or to `out`: JSON, SARIF 2.1.0 (one run of rulec) or GitHub workflow
+    annotations (`::error file=F,line=L,col=C,title=CODE::message`).
 
     `sources` maps a file name to its text, for sources that are not files on disk."""
     diagnostics = list(diagnostics)
-    shown = diagnostics[:MAX_DIAGNOSTICS]
-    if fmt == "json":
-        (out or err).write(
-            json.dumps([d.as_json() for d in shown], ensure_ascii=False, indent=1) + "\n"
-        )
+    shown = diagnostics[:MAX_DIAGNOSTICS] if fmt in ("text", "json") else diagnostics
+    if fmt != "text":
+        from rulec.cli.formats import FORMATTERS
+
+        (out or err).write(FORMATTERS[fmt](shown))
         return
+    paint = painter(err)
     for d in shown:
-        err.write(format_diagnostic(d, sources))
+        err.write(format_diagnostic(d, sources, paint))
     if len(diagnostics) > len(shown):
         err.write(f"... and {len(diagnostics) - len(shown)} more diagnostics\n")
 
@@ -78,9 +100,10 @@ def _width(ch: str) -> int:
     return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
 
 
-def format_diagnostic(d: Diagnostic, sources=None) -> str:
+def format_diagnostic(d: Diagnostic, sources=None, paint=None) -> str:
     s = d.span
-    head = f"{d.severity}[{d.code}]: {d.message}"
+    sev = paint(d.severity, "red" if d.is_error else "yellow") if paint else d.severity
+    head = f"{sev}[{d.code}]: {d.message}"
     if s is None:
         text = f"rulec: {head}\n"
     else:

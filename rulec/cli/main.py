@@ -19,6 +19,8 @@ COMMANDS = {
     "schema": "schema [-o OUT]: the JSON Schema of the YAML/JSON form",
     "lsp": "lsp: the language server over stdio (pip install rulec[lsp])",
     "serve": "serve TABLE_OR_DIR [--store URL] [--port P]: routing over HTTP, hot reload",
+    "test": "test [PATH...] [--coverage] [--junit F]: run the tests written beside the rules",
+    "eval": "eval RULES (--crowd N | --intent N | --expr E) --attrs JSON: a predicate's value",
 }
 
 USAGE = (
