@@ -32,10 +32,11 @@ def canonical(text: str, file: str, to: str | None = None) -> str:
             comments = attach_comments(
                 text, statements, printer_yaml.scan_yaml_comments(text, inside)
             )
+    suffix = "_test" if shop.tests_only else ""  # a test file reads back as a test file
     if to == "yaml":
-        result, out_name = printer_yaml.print_yaml(shop, comments), "canonical.yaml"
+        result, out_name = printer_yaml.print_yaml(shop, comments), f"canonical{suffix}.yaml"
     else:
-        result, out_name = print_rules(shop, comments), "canonical.rules"
+        result, out_name = print_rules(shop, comments), f"canonical{suffix}.rules"
     # A safety net for the operator's file: the canonical text must mean the same rules.
     if _plain(parse_source(result, out_name)) != _plain(shop):
         raise FormatChanged(file)

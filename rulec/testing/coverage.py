@@ -24,9 +24,12 @@ CATEGORIES = ("groups", "steps", "bindings", "crowds", "intents", "branches", "c
 def reachable_steps(body: dict) -> list:
     """The decision steps the shop's settings allow (R1–R9): with robot_first on every chat
     past R3 goes to the robot (R4); exclusive needs exclusive_direct; group_robot a robot
-    group; the R2d robot only with robot_first."""
+    group; the R2d robot only with robot_first; R2c (sticky_group) another agent in a group
+    with the suspended one."""
     r = body["routing"]
-    steps = ["nobody_online", "sticky", "sticky_group"]
+    steps = ["nobody_online", "sticky"]
+    if any(len(set(g["agents"])) > 1 for g in body["groups"]):
+        steps.append("sticky_group")
     if r["exclusive_direct"]:
         steps.append("exclusive")
     if r["robot_first"]:
