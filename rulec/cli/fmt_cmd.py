@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import os
-import pathlib
 
-from rulec.cli.common import ArgParser, render
+from rulec.cli.common import FORMATS, ArgParser, render
 from rulec.errors import RulecError
 
 
@@ -58,76 +58,126 @@ def _plain(shop) -> dict:
     )
 
 
-def run(args, out, err) -> int:
+def _one(src, ns, out, err):
+    """(text, canonical text) of one source, or None after printing why not."""
+    from rulec.compiler.pipeline import decode_source
+
+    if src.error is not None:
+        err.write(f"rulec fmt: error: cannot read {src.name}: {src.error}\n")
+        return None
+    try:
+        text = decode_source(src.data, src.name)
+        return text, canonical(text, src.name, ns.to)
+    except RulecError as exc:
+        render(
+            exc.diagnostics, err, ns.format, out, {src.name: src.data.decode("utf-8", "replace")}
+        )
+    except FormatChanged:
+        err.write(
+            f"rulec fmt: internal error: the canonical form of {src.name} would change its "
+            "rules, so nothing was written (please report this)\n"
+        )
+    except RecursionError:
+        err.write(f"rulec fmt: error: {src.name} is nested too deeply\n")
+    return None
+
+
+def _write(path, text, err) -> bool:
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+        return True
+    except OSError as exc:
+        err.write(f"rulec fmt: error: cannot write {path}: {exc.strerror or exc}\n")
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return False
+
+
+def _parser(out, err):
     ap = ArgParser(
         "fmt",
         out,
         err,
         description="Print rules in canonical form (comments are kept within one surface).",
     )
-    ap.add_argument("src", help="rules file (.rules, or .yaml/.yml/.json)")
     ap.add_argument(
-        "--check",
-        action="store_true",
-        help="print nothing; exit 1 when SRC is not in canonical form",
+        "paths", nargs="+", metavar="PATH", help="rules files, folders (recursively) or - (stdin)"
     )
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--check", action="store_true", help="print nothing; exit 1 when a file is not canonical"
+    )
+    mode.add_argument(
+        "--diff", action="store_true", help="print a unified diff per file; exit 1 when any"
+    )
+    mode.add_argument("-w", "--write", action="store_true", help="rewrite the files in place")
     ap.add_argument(
         "--to", choices=("rules", "yaml"), help="output surface (default: the source's own)"
     )
     ap.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
-    ap.add_argument(
-        "--format", choices=("text", "json"), default="text", help="how to print diagnostics"
-    )
-    ns, code = ap.parse(args)
+    ap.add_argument("--format", choices=FORMATS, default="text", help="how to print diagnostics")
+    ap.add_argument("--stdin-name", default="<stdin>.rules", metavar="NAME")
+    return ap
+
+
+def run(args, out, err) -> int:
+    ns, code = _parser(out, err).parse(args)
     if ns is None:
         return code
-    from rulec.compiler.pipeline import decode_source, is_yaml_name
+    from rulec.testing.discovery import expand, read
 
-    own = "yaml" if is_yaml_name(ns.src) else "rules"
-    if ns.check and ns.to not in (None, own):
+    in_place = ns.check or ns.diff or ns.write
+    if ns.to is not None and in_place:
         err.write(
-            f"rulec fmt: error: --check compares {ns.src} with its own canonical form; "
-            f"drop --to {ns.to}\n"
+            "rulec fmt: error: --check, --diff and -w compare files with their own canonical "
+            f"form; drop --to {ns.to}\n"
         )
         return 2
-    try:
-        data = pathlib.Path(ns.src).read_bytes()
-    except OSError as exc:
-        err.write(f"rulec fmt: error: cannot read {ns.src}: {exc.strerror or exc}\n")
-        return 1
-    try:
-        text = decode_source(data, ns.src)
-        result = canonical(text, ns.src, ns.to)
-    except RulecError as exc:
-        render(exc.diagnostics, err, ns.format, out)
-        return 1
-    except FormatChanged:
-        err.write(
-            f"rulec fmt: internal error: the canonical form of {ns.src} would change its "
-            "rules, so nothing was written (please report this)\n"
-        )
-        return 1
-    except RecursionError:
-        err.write(f"rulec fmt: error: {ns.src} is nested too deeply\n")
-        return 1
-    if ns.check:
-        if result != text:
-            err.write(f"{ns.src}: not in canonical form (run `rulec fmt {ns.src} -o {ns.src}`)\n")
-            return 1
-        return 0
-    if ns.output:
-        tmp = f"{ns.output}.tmp{os.getpid()}"
-        try:
-            with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(result)
-            os.replace(tmp, ns.output)
-        except OSError as exc:
-            err.write(f"rulec fmt: error: cannot write {ns.output}: {exc.strerror or exc}\n")
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            return 1
-        return 0
-    out.write(result)
-    return 0
+    if ns.output and (in_place or len(ns.paths) > 1):
+        err.write("rulec fmt: error: -o takes one file and no --check, --diff or -w\n")
+        return 2
+    if ns.write and "-" in ns.paths:
+        err.write("rulec fmt: error: -w cannot rewrite stdin\n")
+        return 2
+    sources, missing = expand(ns.paths, ns.stdin_name)
+    if not in_place and len(sources) + len(missing) > 1:
+        err.write("rulec fmt: error: give one file, or use --check, --diff or -w for many\n")
+        return 2
+    for p in missing:
+        err.write(f"rulec fmt: error: cannot read {p}: no such file or folder\n")
+    status = 1 if missing else 0
+    for src in map(read, sources):
+        got = _one(src, ns, out, err)
+        if got is None:
+            status = 1
+            continue
+        text, result = got
+        if ns.check:
+            if result != text:
+                err.write(f"{src.name}: not in canonical form (run `rulec fmt -w {src.name}`)\n")
+                status = 1
+        elif ns.diff:
+            if result != text:
+                out.writelines(
+                    difflib.unified_diff(
+                        text.splitlines(keepends=True),
+                        result.splitlines(keepends=True),
+                        f"a/{src.name}",
+                        f"b/{src.name}",
+                    )
+                )
+                status = 1
+        elif ns.write:
+            if result != text and not _write(src.name, result, err):
+                status = 1
+        elif ns.output:
+            if not _write(ns.output, result, err):
+                return 1
+        else:
+            out.write(result)
+    return status

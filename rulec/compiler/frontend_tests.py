@@ -67,7 +67,8 @@ class TestsBuilder(PredicateBuilder):
             m.NameRef(name.value, name.span), m.Value(status.value, status.span), span=name.span
         )
         for key, value in self._items(f"agent {name.value}", items[2:]):
-            setattr(agent, key, value)
+            if key in ("pending", "conversion"):  # anything else was reported (P100)
+                setattr(agent, key, value)
         return ("agent", agent, self._span(meta))
 
     def test_contact(self, meta, items):

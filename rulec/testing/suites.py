@@ -65,3 +65,16 @@ def load(sources) -> tuple:
             suites.append(Suite(src.name, src.name, result, tests, result.diagnostics))
     tested = {s.rules for s in suites}
     return suites, [u for u in untested if u not in tested]
+
+
+def diagnostics_of(src, now=None, cache=None) -> list:
+    """Every diagnostic of one source as `rulec check` reports it: a rules file compiled, a
+    `*_test.*` file's tests checked against the rules beside it."""
+    read(src)
+    if src.error is not None:
+        return [Diagnostic("P110", f"cannot read {src.name}: {src.error}", None)]
+    if is_test_file(src.name):
+        return _test_file(src, {} if cache is None else cache).diagnostics
+    from rulec.compiler.pipeline import compile_source
+
+    return compile_source(src.data, src.name, now=now).diagnostics

@@ -8,7 +8,11 @@ import pytest
 from rulec.compiler.pipeline import compile_path, compile_source
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-EXAMPLES = sorted(p for p in (ROOT / "rules").iterdir() if p.suffix in (".rules", ".yaml", ".yml"))
+EXAMPLES = sorted(
+    p
+    for p in (ROOT / "rules").iterdir()
+    if p.suffix in (".rules", ".yaml", ".yml") and not p.stem.endswith("_test")  # tests: rulec test
+)
 CONTRACT = ROOT.parent / "shared" / "spec" / "contract.md"
 
 

@@ -13,7 +13,7 @@ from rulec.compiler.frontend_yaml import parse_yaml
 from rulec.compiler.printer_rules import duration, expr, print_rules
 from rulec.compiler.printer_yaml import print_yaml
 
-RULES = sorted(EXAMPLES.glob("*.rules"))
+RULES = sorted(p for p in EXAMPLES.glob("*.rules") if not p.stem.endswith("_test"))
 
 
 @pytest.mark.parametrize("path", RULES, ids=lambda p: p.name)
