@@ -154,7 +154,8 @@ def compile_source(
 def rules_bytes(data: bytes, shop: m.Shop) -> bytes:
     """The source without its tests: what the table's source_hash covers, so that a table is
     the same bytes whether or not tests are written beside its rules. The lines of each test
-    go, with the blank lines just before them and at the end of the file."""
+    go, with the comment and blank lines just before them (`rulec fmt` keeps such comments
+    with the test) and at the end of the file."""
     if not shop.tests_lines:
         return data
     lines = data.splitlines(keepends=True)
@@ -162,7 +163,7 @@ def rules_bytes(data: bytes, shop: m.Shop) -> bytes:
     for first, last in shop.tests_lines:
         drop.update(range(first, last + 1))
         n = first - 1
-        while n >= 1 and not lines[n - 1].strip():
+        while n >= 1 and (not lines[n - 1].strip() or lines[n - 1].lstrip().startswith(b"#")):
             drop.add(n)
             n -= 1
     kept = [ln for i, ln in enumerate(lines, 1) if i not in drop]

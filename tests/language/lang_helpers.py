@@ -9,7 +9,7 @@ from rulec.errors import Span
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "rules"
-POSITION_FIELDS = {"span", "level_span", "mode_span", "text", "file"}
+POSITION_FIELDS = {"span", "level_span", "mode_span", "text", "file", "tests_lines"}
 
 
 def plain(obj):
