@@ -134,7 +134,9 @@ def run_routing(table, t: m.TestCase, cov, failures: list) -> list:
 
 # -- outreach --------------------------------------------------------------------------------
 def consumer_record(c: m.TestConsumer) -> dict:
-    """The consumer as an audience line (the contract's form)."""
+    """The consumer as an audience line (the contract's form). A test writes what a consumer
+    has: `exclusive` and `interested` not written are off, no `cart`/`purchase` is none (an
+    audience line must carry them all when a promo privilege is due, E886)."""
     rec = {"consumer": c.id.name}
     if c.attrs is not None:
         rec["attrs"] = dict(c.attrs.value)
@@ -142,12 +144,9 @@ def consumer_record(c: m.TestConsumer) -> dict:
         rec["crowds"] = [r.name for r in c.crowds]
     for key in ("exclusive", "interested"):
         v = getattr(c, key)
-        if v is not None:
-            rec[key] = v.value
-    if c.cart_adds:
-        rec["cart_adds"] = [{"time": t.value, "item": i.name} for i, t in c.cart_adds]
-    if c.purchases:
-        rec["purchases"] = [p.value for p in c.purchases]
+        rec[key] = bool(v.value) if v is not None else False
+    rec["cart_adds"] = [{"time": t.value, "item": i.name} for i, t in c.cart_adds]
+    rec["purchases"] = [p.value for p in c.purchases]
     return rec
 
 
