@@ -136,7 +136,18 @@ def _top_level():
             fy.OUTREACH_KEYS, {"cap_window": DURATION, "max_delay": DURATION}, nullable=True
         ),
         "campaigns": {"type": ["array", "null"], "items": {"$ref": "#/$defs/campaign"}},
+        "tests": {"type": ["array", "null"], "items": _test()},
     }
+
+
+def _test():
+    """A test (docs/language.md): its sections are checked in full by the frontend."""
+    from rulec.compiler.frontend_yaml_tests import TEST_KEYS
+
+    any_ = {}
+    types = {k: any_ for k in TEST_KEYS}
+    types.update(name=NAME, seed=INT, now=TEXT)
+    return _object(TEST_KEYS, types, required=("name",))
 
 
 def schema() -> dict:

@@ -112,6 +112,19 @@ class Router:
         for buyer, (i, t) in state["contacts"].items():
             self.store.put_contact(buyer, i, t)
 
+    def restart(self, seed=0) -> None:
+        """Start again from an empty memory store with the PRNG seeded with `seed`, keeping
+        everything precomputed from the table (rulec test runs each test so: building a
+        router for a large table costs more than routing a few chats)."""
+        from rulec.routing.stores.memory import MemoryStore
+
+        if not isinstance(self.store, MemoryStore):
+            raise ValueError("restart needs a memory: store")
+        self.store.clear()
+        self.seed = seed
+        self.rng = random.Random(seed if seed is not None else 0)
+        self._random = self.rng.random
+
     def close(self) -> None:
         if self._owns_store:
             self.store.close()

@@ -101,34 +101,48 @@ def _input_error(exc: RulecError, what: str, span) -> list:
     ]
 
 
-def run_routing(table, t: m.TestCase, cov, failures: list) -> list:
-    """Route the test's chats in order on a fresh memory store; returns input errors."""
+def _routes(router, t: m.TestCase, trace: bool):
+    """(chat, event, decision) of the test's chats routed in order from its state on the
+    router restarted (InputError for a bad state or chat, with the chat)."""
     from rulec.routing.events import check_event
-    from rulec.routing.router import Router
 
-    router = Router(table, store="memory:", seed=t.seed.value if t.seed else 0)
-    try:
-        router.load_state(state_doc(t))
-    except RulecError as exc:
-        return _input_error(exc, f"test {t.name}: state", t.span)
-    agents = router.index
+    router.restart(t.seed.value if t.seed else 0)
+    router.load_state(state_doc(t))
     for c in t.chats:
         ev = chat_event(c, t)
         try:
-            check_event(ev, agents)
-            d = router.route(ev, trace=True)
+            check_event(ev, router.index)
+            yield c, ev, router.route(ev, trace=trace)
         except RulecError as exc:
-            return _input_error(exc, f"chat {c.buyer.name}", c.span)
-        expected = route_expected(c)
-        actual = {k: d[k] for k in ("target", "step", "group") if k in expected}
-        if "candidates" in expected:
-            actual["candidates"] = table.matcher.match(ev)
-        if cov is not None:
-            cov.routed(ev, d)
-        if actual != expected:
-            where = f"chat {c.buyer.name}"
-            failures.append(Failure(where, _line(c.span), expected, actual, d.get("trace", [])))
-    router.close()
+            exc.chat = c
+            raise
+
+
+def run_routing(router, t: m.TestCase, cov, failures: list) -> list:
+    """Route the test's chats; returns input errors. Decisions are taken without traces (the
+    trace of a large shop costs more than the decision); a failing test is routed again
+    with them, which gives the same decisions (same state, same seed)."""
+    table, failed = router.table, []
+    try:
+        for c, ev, d in _routes(router, t, False):
+            expected = route_expected(c)
+            actual = {k: d[k] for k in ("target", "step", "group") if k in expected}
+            if "candidates" in expected:
+                actual["candidates"] = table.matcher.match(ev)
+            if cov is not None:
+                cov.routed(ev, d)
+            if actual != expected:
+                failed.append((c, expected, actual))
+        if failed:
+            traces = {id(c): d.get("trace", []) for c, _ev, d in _routes(router, t, True)}
+    except RulecError as exc:
+        c = getattr(exc, "chat", None)
+        if c is None:
+            return _input_error(exc, f"test {t.name}: state", t.span)
+        return _input_error(exc, f"chat {c.buyer.name}", c.span)
+    for c, expected, actual in failed:
+        where = f"chat {c.buyer.name}"
+        failures.append(Failure(where, _line(c.span), expected, actual, traces[id(c)]))
     return []
 
 
@@ -224,10 +238,16 @@ def run_outreach(table, t: m.TestCase, cov, failures: list) -> list:
 
 
 # -- suites ----------------------------------------------------------------------------------
-def run_case(suite: Suite, t: m.TestCase, cov=None) -> CaseResult:
+def run_case(suite: Suite, t: m.TestCase, cov=None, router=None) -> CaseResult:
+    """One test; `router` (a Router of the suite's table on a memory store) is restarted for
+    it, or built when not given."""
     start = time.perf_counter()
     table, failures = suite.result.table, []
-    errors = run_routing(table, t, cov, failures) if t.chats else []
+    if t.chats and router is None:
+        from rulec.routing.router import Router
+
+        router = Router(table, store="memory:")
+    errors = run_routing(router, t, cov, failures) if t.chats else []
     if not errors and t.consumers:
         errors = run_outreach(table, t, cov, failures)
     outcome = "error" if errors else ("failed" if failures else "passed")
@@ -253,5 +273,11 @@ def run(suites, pattern: str | None = None, cov=None) -> list:
             continue
         if cov is not None:
             cov.add_rules(s.rules, s.result)
-        out.append((s, [run_case(s, t, cov.for_rules(s.rules) if cov else None) for t in chosen]))
+        c = cov.for_rules(s.rules) if cov else None
+        router = None
+        if any(t.chats for t in chosen):
+            from rulec.routing.router import Router
+
+            router = Router(s.result.table, store="memory:")  # one per suite, restarted per test
+        out.append((s, [run_case(s, t, c, router) for t in chosen]))
     return out

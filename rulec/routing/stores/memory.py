@@ -38,6 +38,14 @@ class MemoryStore(Store):
             }
         self._old_ids = list(self.agent_ids)
 
+    def clear(self) -> None:
+        """Forget everything: every agent offline with pending 0 and no rate, no contacts,
+        an empty message pool (rulec test starts each test so, on one router)."""
+        n = len(self.agent_ids)
+        self._by_id, self._contacts, self._pool = {}, {}, deque()
+        self.status, self.pending, self.conversion = [OFFLINE] * n, [0] * n, [None] * n
+        self._old_ids = list(self.agent_ids)
+
     def read(self, buyer):
         return self._contacts.get(buyer), self.status, self.pending, self.conversion
 
