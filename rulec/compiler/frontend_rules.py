@@ -565,13 +565,18 @@ def parse_rules_with_layout(text: str, file: str = "<rules>") -> tuple:
         raise
     if builder.diags:
         raise RulecError(sorted(builder.diags, key=lambda d: (d.span.line, d.span.col)))
-    return shop, _statements(tree)
+    return shop, _statements(tree, text)
 
 
-def _statements(tree) -> list:
+_WORD = re.compile(r"[^\W\d]\w*")
+
+
+def _statements(tree, text: str = "") -> list:
     """(key, first line, last line) of each statement, keyed as printer_rules.sections keys
-    its items (for keeping comments in `rulec fmt`)."""
+    its items (for keeping comments in `rulec fmt`), then one entry per item of a block
+    statement written over several lines: key + (first word, n-th item with that word)."""
     out, counts = [], {}
+    lines = text.splitlines()
     for stmt in tree.children:
         kind = stmt.data
         if kind in ("shop", "timezone", "routing", "facts", "outreach"):
@@ -580,4 +585,15 @@ def _statements(tree) -> list:
             key = (kind, counts.get(kind, 0))
             counts[kind] = key[1] + 1
         out.append((key, stmt.meta.line, stmt.meta.end_line))
+        if stmt.meta.line == stmt.meta.end_line or not lines:
+            continue
+        seen: dict = {}
+        for item in stmt.children:
+            if getattr(item, "data", "ident") in ("ident", "quoted") or item.meta.empty:
+                continue
+            w = _WORD.match(lines[item.meta.line - 1], item.meta.column - 1)
+            if w is None:
+                continue
+            n = seen[w.group()] = seen.get(w.group(), -1) + 1
+            out.append((key + (w.group(), n), item.meta.line, item.meta.end_line))
     return out

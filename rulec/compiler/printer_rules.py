@@ -328,22 +328,32 @@ def attach_comments(text: str, statements: list, found=None) -> dict:
     not `.rules` ones (scan_comments of `text` by default). A comment on a one-line
     statement's line stays after it; any other comment goes before the statement it is in or
     precedes; comments above a blank line before the first statement are the file's header
-    (key ("head",)); comments after the last statement go under the key ("end",)."""
+    (key ("head",)); comments after the last statement go under the key ("end",). Entries
+    for a block's items (keys one longer than their statement's, see
+    frontend_rules._statements) take the comments inside the block the same way, so a
+    comment on a group's `agents` line stays on it."""
     out: dict = {}
     lines = text.splitlines()
-    first = statements[0][1] if statements else len(lines) + 1
+    tops = [s for s in statements if len(s[0]) <= 2 or s[0][0] in ("head", "end")]
+    items: dict = {}
+    for s in statements:
+        if s not in tops:
+            items.setdefault(s[0][:-2], []).append(s)
+    first = tops[0][1] if tops else len(lines) + 1
     blank = [n for n in range(1, first) if not lines[n - 1].strip()]
     for line, comment, own in scan_comments(text) if found is None else found:
         if line < first and blank and line < blank[-1]:  # the file's header, kept on top
             out.setdefault(("head",), {"before": [], "after": None})["before"].append(comment)
             continue
         key, where = ("end",), "before"
-        for skey, first, last in statements:
-            if first <= line <= last:
+        for skey, first_, last in tops:
+            if first_ <= line <= last:
                 key = skey
-                where = "after" if (not own and first == last) else "before"
+                where = "after" if (not own and first_ == last) else "before"
+                if first_ < line < last:  # inside the block: the item it is on or before
+                    key, where = _item_slot(items.get(skey, ()), line, own, key, where)
                 break
-            if line < first:
+            if line < first_:
                 key = skey
                 break
         slot = out.setdefault(key, {"before": [], "after": None})
@@ -352,6 +362,39 @@ def attach_comments(text: str, statements: list, found=None) -> dict:
         else:
             slot["before"].append(comment)
     return out
+
+
+def _item_slot(items, line, own, key, where):
+    for ikey, first, last in items:
+        if first <= line <= last:
+            return ikey, "after" if (not own and first == last) else "before"
+        if line < first:
+            return ikey, "before"
+    return key, where
+
+
+def _with_item_comments(key, item: list, comments: dict, printed: set) -> list:
+    """A block's lines with the comments of its items (keyed key + (word, n)) put back."""
+    if len(item) < 3:
+        return item
+    out, seen = [item[0]], {}
+    for i, ln in enumerate(item[1:-1], 1):
+        w = ID_RE.match(ln, 2) if ln.startswith("  ") and not ln.startswith("   ") else None
+        if w is None:
+            out.append(ln)
+            continue
+        n = seen[w.group()] = seen.get(w.group(), -1) + 1
+        ikey = key + (w.group(), n)
+        printed.add(ikey)
+        slot = comments.get(ikey, {"before": [], "after": None})
+        out += [f"  {c}" for c in slot["before"]]
+        one_line = not item[i + 1].startswith("   ")
+        if slot["after"] is not None and one_line:
+            ln = f"{ln}  {slot['after']}"
+        elif slot["after"] is not None:
+            out.append(f"  {slot['after']}")
+        out.append(ln)
+    return out + [item[-1]]
 
 
 def print_rules(shop: m.Shop, comments: dict | None = None) -> str:
@@ -369,6 +412,7 @@ def print_rules(shop: m.Shop, comments: dict | None = None) -> str:
             printed.add(key)
             slot = comments.get(key, {"before": [], "after": None})
             lines += slot["before"]
+            item = _with_item_comments(key, item, comments, printed)
             if slot["after"] is not None and len(item) == 1:
                 item = [f"{item[0]}  {slot['after']}"]
             elif slot["after"] is not None:

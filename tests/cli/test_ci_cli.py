@@ -129,15 +129,21 @@ def test_fmt_check_diff_and_write(cli, files):
     assert code == 0 and out == "shop s\n\nagent a\n"
 
 
-def test_fmt_keeps_a_comment_on_an_item_inside_a_test(cli, tmp_path):
+def test_fmt_keeps_a_comment_on_the_item_it_annotates(cli, tmp_path):
     p = tmp_path / "c.rules"
-    text = (
-        "shop s\n\nagent a\n\ntest t {\n  # the state\n  agent a online\n"
-        "  chat u1 {\n    expect step group  # R6\n  }\n}\n"
+    p.write_text(
+        "shop s\n\nagent a\n\ngroup g {\n  # who answers\n  agents a  # the only one\n"
+        "  mode conversion high  # R9\n  crowd vip\n}\n\ntest t {\n  # the state\n"
+        "  agent a online\n  chat u1 {\n    expect step group  # R6\n  }\n}\n",
+        encoding="utf-8",
     )
-    p.write_text(text, encoding="utf-8")
     out = cli("fmt", p).out
-    assert "# the state" in out and "# R6" in out
+    # inside the block, beside or above its item (crowd is printed before mode)
+    assert "group g {\n  # who answers\n  agents a  # the only one\n  crowd vip\n" in out
+    assert "  mode conversion high  # R9\n}" in out
+    assert "test t {\n  # the state\n  agent a online\n  # R6\n  chat u1 {" in out
+    p.write_text(out, encoding="utf-8")
+    assert cli("fmt", "--check", p).code == 0
 
 
 def test_eval_uses_the_router_s_predicate(cli):
