@@ -13,8 +13,9 @@ Definitions (docs/testing.md):
 
 from __future__ import annotations
 
+from rulec.common import vocab
+from rulec.common.vocab import DIMS
 from rulec.compiler import model as m
-from rulec.compiler.passes.lower import DIMS
 from rulec.compiler.passes.lower import expr as lower_expr
 from rulec.matching import reference
 
@@ -27,17 +28,17 @@ def reachable_steps(body: dict) -> list:
     group; the R2d robot only with robot_first; R2c (sticky_group) another agent in a group
     with the suspended one."""
     r = body["routing"]
-    steps = ["nobody_online", "sticky"]
+    steps = [vocab.STEP_NOBODY_ONLINE, vocab.STEP_STICKY]
     if any(len(set(g["agents"])) > 1 for g in body["groups"]):
-        steps.append("sticky_group")
+        steps.append(vocab.STEP_STICKY_GROUP)
     if r["exclusive_direct"]:
-        steps.append("exclusive")
+        steps.append(vocab.STEP_EXCLUSIVE)
     if r["robot_first"]:
-        return steps + ["sticky_offline_robot", "robot_first"]
-    steps.append("group")
+        return steps + [vocab.STEP_STICKY_OFFLINE_ROBOT, vocab.STEP_ROBOT_FIRST]
+    steps.append(vocab.STEP_GROUP)
     if any(g["robot"] for g in body["groups"]):
-        steps.append("group_robot")
-    return steps + ["fallback_any"]
+        steps.append(vocab.STEP_GROUP_ROBOT)
+    return steps + [vocab.STEP_FALLBACK_ANY]
 
 
 def _leaves(node, out):

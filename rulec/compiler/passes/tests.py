@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from rulec.common import calendar
+from rulec.common import calendar, vocab
+from rulec.common.vocab import ORDER_STATES, STATUSES, STEPS
 from rulec.compiler import model as m
-from rulec.compiler.passes.resolve import ORDER_STATES
 from rulec.errors import Diagnostic, did_you_mean
 
-STATUSES = ("online", "suspended", "offline")
-# The router's decision steps (R1–R9; docs/routing.md). pool_drain needs events, not tests.
-STEPS = (
-    "nobody_online",
-    "sticky",
-    "sticky_group",
-    "sticky_offline_robot",
-    "exclusive",
-    "robot_first",
-    "group",
-    "group_robot",
-    "fallback_any",
-)
+# Targets as a test writes them: `agent NAME`, `group_robot NAME`, or a word (contract).
 NAMED_TARGETS = ("agent", "group_robot")
-TARGETS = NAMED_TARGETS + ("robot", "message_pool", "main_account", "proxy_account")
+TARGETS = NAMED_TARGETS + (vocab.ROBOT,) + vocab.NOBODY_TARGETS
 # Why a consumer gets no send of a campaign: the campaign's own state (not due yet, O12 missed,
 # O6–O10 skips) or the consumer's (O1–O8, O13); the planner's report uses the same words.
 CAMPAIGN_REASONS = (
@@ -50,7 +38,7 @@ class _Check:
         self.agents = [a.id for a in shop.agents]
         self.groups = [g.name for g in shop.groups]
         self.campaigns = [c.name for c in shop.campaigns]
-        self.tz = (shop.timezone.value if shop.timezone else None) or "Asia/Shanghai"
+        self.tz = (shop.timezone.value if shop.timezone else None) or vocab.DEFAULT_ZONE
 
     def err(self, code, message, span, hints=()):
         self.d.append(Diagnostic(code, message, span, "error", tuple(hints)))
