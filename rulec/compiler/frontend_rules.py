@@ -330,13 +330,7 @@ class RulesBuilder(TestsBuilder):
     def _target(self, what, meta, items):
         crowd = items[0]
         t = m.Target(m.NameRef(crowd.value, crowd.span), span=self._span(meta))
-        body = items[1] if len(items) > 1 else []
-        for key, value in self._items(f"{what} {crowd.value}", body):
-            if key == "copy":
-                t.copy = value.value
-            else:
-                t.coupon = value
-        return t
+        return self._content(t, what, items)
 
     def target(self, meta, items):
         return ("targets", self._target("target", meta, items), self._span(meta))

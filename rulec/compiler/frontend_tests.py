@@ -150,16 +150,21 @@ class TestsBuilder(PredicateBuilder):
     def consumer_purchase(self, meta, items):
         return ("purchase", m.Value(items[0].value, items[0].span), self._span(meta))
 
+    def _content(self, obj, what, items):
+        """`NAME { copy "..."; coupon ID }`: the copy and coupon of a target, a segment or an
+        expected send, set on `obj`."""
+        body = items[1] if len(items) > 1 else []
+        for key, value in self._items(f"{what} {items[0].value}", body):
+            if key == "copy":
+                obj.copy = value.value
+            else:
+                obj.coupon = value
+        return obj
+
     def expect_send(self, meta, items):
         c = items[0]
         exp = m.SendExpect(m.NameRef(c.value, c.span), span=self._span(meta))
-        body = items[1] if len(items) > 1 else []
-        for key, value in self._items(f"expect send {c.value}", body):
-            if key == "copy":
-                exp.copy = value.value
-            else:
-                exp.coupon = value
-        return ("expect", exp, self._span(meta))
+        return ("expect", self._content(exp, "expect send", items), self._span(meta))
 
     def expect_no_send(self, meta, items):
         exp = m.SendExpect(None, sent=False, span=self._span(meta))

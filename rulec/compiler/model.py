@@ -189,6 +189,15 @@ class TestAgent:
     conversion: Value | None = None
     span: Span | None = None
 
+    def state(self) -> dict:
+        """The agent's entry in a `--state` document (the contract's form)."""
+        rec = {"status": self.status.value}
+        if self.pending is not None:
+            rec["pending"] = self.pending.value
+        if self.conversion is not None:
+            rec["conversion"] = self.conversion.value
+        return rec
+
 
 @attrs.define
 class TestContact:

@@ -143,13 +143,7 @@ def yaml_lines(t: m.TestCase) -> list:
         out.append(f"    now: {dq(t.now.value)}")
     if t.agents:
         out.append("    agents:")
-        for a in t.agents:
-            rec = {"status": a.status.value}
-            if a.pending is not None:
-                rec["pending"] = a.pending.value
-            if a.conversion is not None:
-                rec["conversion"] = a.conversion.value
-            out.append(f"      {scalar(a.id.name)}: {flow(rec)}")
+        out += [f"      {scalar(a.id.name)}: {flow(a.state())}" for a in t.agents]
     if t.contacts:
         out.append("    contacts:")
         out += [

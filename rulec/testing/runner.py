@@ -57,14 +57,7 @@ def _line(span) -> int | None:
 # -- routing ---------------------------------------------------------------------------------
 def state_doc(t: m.TestCase) -> dict:
     """The test's state in the contract's `--state` form."""
-    agents = {}
-    for a in t.agents:
-        rec = {"status": a.status.value}
-        if a.pending is not None:
-            rec["pending"] = a.pending.value
-        if a.conversion is not None:
-            rec["conversion"] = a.conversion.value
-        agents[a.id.name] = rec
+    agents = {a.id.name: a.state() for a in t.agents}
     contacts = {c.buyer.name: {"agent": c.agent.name, "time": c.time.value} for c in t.contacts}
     return {"agents": agents, "contacts": contacts}
 
@@ -177,26 +170,15 @@ def reason_of(report: dict, campaign: str) -> str | None:
     return skips[0] if len(skips) == 1 else ", ".join(sorted(skips)) or None
 
 
-def _sent_text(send: dict | None, e: m.SendExpect, reason) -> str:
-    if send is None:
-        return "not sent" + (f" ({reason})" if e.reason is not None or e.sent else "")
-    text = "sent"
-    if e.copy is not None:
-        text += f", copy {send['copy']!r}"
-    if e.coupon is not None:
-        text += f", coupon {send['coupon']}"
-    return text
-
-
-def _expected_text(e: m.SendExpect) -> str:
-    if not e.sent:
-        return "not sent" + (f" ({e.reason.value})" if e.reason is not None else "")
-    text = "sent"
-    if e.copy is not None:
-        text += f", copy {e.copy!r}"
-    if e.coupon is not None:
-        text += f", coupon {e.coupon.id}"
-    return text
+def _outcome(e: m.SendExpect, sent: bool, copy=None, coupon=None, reason=None) -> str:
+    """A consumer's outcome for one campaign, showing what the expectation `e` looks at."""
+    if not sent:
+        return "not sent" + (f" ({reason})" if reason is not None else "")
+    return (
+        "sent"
+        + (f", copy {copy!r}" if e.copy is not None else "")
+        + (f", coupon {coupon}" if e.coupon is not None else "")
+    )
 
 
 def run_outreach(table, t: m.TestCase, cov, failures: list) -> list:
@@ -222,8 +204,18 @@ def run_outreach(table, t: m.TestCase, cov, failures: list) -> list:
                 continue
             name = e.campaign.name
             send = sends.get(name)
-            expected[name] = _expected_text(e)
-            actual[name] = _sent_text(send, e, reason_of(res.report, name))
+            expected[name] = _outcome(
+                e,
+                e.sent,
+                e.copy,
+                e.coupon.id if e.coupon else None,
+                e.reason.value if e.reason is not None else None,
+            )
+            why = reason_of(res.report, name) if e.reason is not None or e.sent else None
+            if send is None:
+                actual[name] = _outcome(e, False, reason=why)
+            else:
+                actual[name] = _outcome(e, True, send["copy"], send["coupon"])
         if actual != expected:
             trace = [
                 f"{n}: {entry['status']}"
