@@ -41,11 +41,11 @@ def write(folder: pathlib.Path, groups: int = GROUPS) -> pathlib.Path:
     return folder
 
 
-def run_cli(*args) -> tuple:
+def run_cli(*args, command="test") -> tuple:
     from rulec.cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
-    code = main(["test"] + [str(a) for a in args], out, err)
+    code = main([command] + [str(a) for a in args], out, err)
     return code, out.getvalue()
 
 
@@ -69,13 +69,27 @@ def main():
 
     with tempfile.TemporaryDirectory() as d:
         folder = write(pathlib.Path(d))
-        for label, args in (("rulec test", []), ("rulec test --coverage", ["--coverage"])):
+        runs = (
+            ("rulec check (baseline: compile only)", [], "check"),
+            ("rulec test", [], "test"),
+            ("rulec test --coverage", ["--coverage"], "test"),
+        )
+        base = None
+        for label, args, command in runs:
             times = []
             for _ in range(3):
-                (code, out), wall, cpu = _timed(lambda a=args: run_cli(folder, *a))
-                assert code == 0 and "1000 passed" in out, out[-300:]
+                (code, out), wall, cpu = _timed(
+                    lambda a=args, c=command: run_cli(folder, *a, command=c)
+                )
+                assert code == 0 and (command == "check" or "1000 passed" in out), out[-300:]
                 times.append((wall, cpu))
-            print(label, " ".join(f"wall {w:.2f}s cpu {c:.2f}s" for w, c in times))
+            best = min(c for _w, c in times)
+            base = base or best
+            print(
+                label,
+                " ".join(f"wall {w:.2f}s cpu {c:.2f}s" for w, c in times),
+                f"| best cpu {best:.2f}s = {best / base:.2f} x check",
+            )
         (loaded, _), wall, cpu = _timed(lambda: suites.load(expand([folder])[0]))
         print(f"parts: parse + compile rules and tests: wall {wall:.2f}s cpu {cpu:.2f}s")
         _res, wall, cpu = _timed(lambda: runner.run(loaded))
