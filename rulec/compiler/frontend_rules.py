@@ -441,6 +441,19 @@ def rules_file_of(file) -> str:
     return text[:cut] + text[cut + len("_test") :]
 
 
+def rules_beside(test_file) -> str | None:
+    """The rules file a `*_test.*` file is for: the same name without `_test`, with its own
+    extension first, then .rules, .yaml, .yml, .json; None when there is none on disk."""
+    import os
+
+    base = rules_file_of(test_file)
+    stem, ext = os.path.splitext(base)
+    for e in (ext, ".rules", ".yaml", ".yml", ".json"):
+        if os.path.isfile(stem + e):
+            return stem + e
+    return None
+
+
 def _expected_names(exc) -> tuple:
     from rulec.grammar.loader import parser
 

@@ -123,6 +123,8 @@ def check_source(source, file: str = "<rules>.yaml", now=None, parse=None) -> Co
         if shop is not None:
             return CompileResult([], shop)
         shop = (parse or parse_source)(text, file)
+        if shop.tests_only:
+            return CompileResult(check_test_file(shop, file, now), shop)
         return CompileResult(check_model(shop, now), shop)
     except RulecError as exc:
         return CompileResult(_sort(exc.diagnostics))
@@ -130,6 +132,37 @@ def check_source(source, file: str = "<rules>.yaml", now=None, parse=None) -> Co
         return CompileResult(
             [Diagnostic("P104", "the rules are nested too deeply", Span(file, 1, 1))]
         )
+
+
+def no_rules_beside(test_file: str) -> Diagnostic:
+    return Diagnostic(
+        "U106",
+        "no rules file beside this test file (shop_test.rules tests shop.rules)",
+        Span(test_file, 1, 1),
+    )
+
+
+def rules_broken(test_file: str, rules: str) -> Diagnostic:
+    return Diagnostic(
+        "U106",
+        f"the rules these tests are for ({rules}) have errors",
+        Span(test_file, 1, 1),
+        "error",
+        (f"run `rulec check {rules}`",),
+    )
+
+
+def check_test_file(shop: m.Shop, file: str, now=None) -> list:
+    """A `*_test.*` file's diagnostics: its tests checked against the rules beside it."""
+    from rulec.compiler.frontend_rules import rules_beside
+
+    rules = None if str(file).startswith("<") else rules_beside(file)
+    if rules is None:
+        return [no_rules_beside(file)]
+    beside = compile_path(rules, now=now)
+    if beside.errors:
+        return [rules_broken(file, rules)]
+    return _sort(tests_pass.run(shop, beside.shop))
 
 
 def compile_source(

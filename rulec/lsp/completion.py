@@ -26,6 +26,7 @@ STATEMENTS = (
     "promo",
     "facts",
     "campaign",
+    "test",
 )
 CAMPAIGN_ITEMS = tuple(
     k for k in fy.CAMPAIGN_KEYS if k not in ("name", "kind", "targets", "segments")
@@ -38,6 +39,19 @@ BLOCK_ITEMS = {
     "facts": m.FACT_KEYS,
     "campaign": CAMPAIGN_ITEMS + ("target", "segment"),
     "target": ("copy", "coupon"),
+    # tests (docs/language.md, "test")
+    "test": ("seed", "now", "agent", "contact", "chat", "activity", "consumer"),
+    "chat": (
+        "product",
+        "order",
+        "intent",
+        "crowds",
+        "message",
+        "exclusive_agent",
+        "attrs",
+        "expect",
+    ),
+    "consumer": ("attrs", "crowds", "exclusive", "interested", "cart", "purchase", "expect"),
 }
 # A word -> what may follow it: a tuple of values, or a kind of declared name.
 FOLLOWERS = {

@@ -80,16 +80,3 @@ def read(source: Source) -> Source:
         except OSError as exc:
             source.error = exc.strerror or str(exc)
     return source
-
-
-def rules_beside(test_file: str) -> str | None:
-    """The rules file a `*_test.*` file is for: the same name without `_test`, preferring
-    `.rules`, then .yaml, .yml, .json; None when there is none."""
-    from rulec.compiler.frontend_rules import rules_file_of
-
-    base = rules_file_of(test_file)
-    stem = base[: base.rfind(".")]
-    for ext in (base[base.rfind(".") :],) + RULES_EXTS:
-        if os.path.isfile(stem + ext):
-            return stem + ext
-    return None

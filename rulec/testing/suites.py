@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from rulec.compiler.frontend_rules import is_test_file
-from rulec.errors import Diagnostic, RulecError, Span
-from rulec.testing.discovery import read, rules_beside
+from rulec.compiler.frontend_rules import is_test_file, rules_beside
+from rulec.compiler.pipeline import no_rules_beside, rules_broken
+from rulec.errors import Diagnostic, RulecError
+from rulec.testing.discovery import read
 from rulec.testing.runner import Suite
 
 
@@ -27,12 +28,7 @@ def _test_file(src, cache) -> Suite:
         return Suite(src.name, src.name, None, diagnostics=exc.diagnostics)
     rules = None if src.name.startswith("<") else rules_beside(src.name)
     if rules is None:
-        d = Diagnostic(
-            "U106",
-            "no rules file beside this test file (shop_test.rules tests shop.rules)",
-            Span(src.name, 1, 1),
-        )
-        return Suite(src.name, src.name, None, shop.tests, [d])
+        return Suite(src.name, src.name, None, shop.tests, [no_rules_beside(src.name)])
     try:
         with open(rules, "rb") as fh:
             data = fh.read()
@@ -41,7 +37,7 @@ def _test_file(src, cache) -> Suite:
         return Suite(src.name, rules, None, shop.tests, [d])
     result = _compile(cache, rules, data)
     if not result.ok:
-        return Suite(src.name, rules, result, shop.tests, result.errors)
+        return Suite(src.name, rules, result, shop.tests, [rules_broken(src.name, rules)])
     return Suite(src.name, rules, result, shop.tests, tests_pass.run(shop, result.shop))
 
 
@@ -67,14 +63,12 @@ def load(sources) -> tuple:
     return suites, [u for u in untested if u not in tested]
 
 
-def diagnostics_of(src, now=None, cache=None) -> list:
-    """Every diagnostic of one source as `rulec check` reports it: a rules file compiled, a
-    `*_test.*` file's tests checked against the rules beside it."""
+def diagnostics_of(src, now=None) -> list:
+    """Every diagnostic of one source as `rulec check` reports it (a `*_test.*` file's tests
+    are checked against the rules beside it, see pipeline.check_source)."""
+    from rulec.compiler.pipeline import check_source
+
     read(src)
     if src.error is not None:
         return [Diagnostic("P110", f"cannot read {src.name}: {src.error}", None)]
-    if is_test_file(src.name):
-        return _test_file(src, {} if cache is None else cache).diagnostics
-    from rulec.compiler.pipeline import compile_source
-
-    return compile_source(src.data, src.name, now=now).diagnostics
+    return check_source(src.data, src.name, now=now).diagnostics
