@@ -8,6 +8,7 @@ import re
 from rulec.common import vocab
 from rulec.compiler import frontend_yaml as fy
 from rulec.compiler import model as m
+from rulec.compiler.frontend_yaml_tests import CHAT_KEYS
 from rulec.lsp.incremental import STATEMENT_WORDS
 
 SWITCH = ("on", "off")
@@ -41,16 +42,7 @@ BLOCK_ITEMS = {
     "target": ("copy", "coupon"),
     # tests (docs/language.md, "test")
     "test": ("seed", "now", "agent", "contact", "chat", "activity", "consumer"),
-    "chat": (
-        "product",
-        "order",
-        "intent",
-        "crowds",
-        "message",
-        "exclusive_agent",
-        "attrs",
-        "expect",
-    ),
+    "chat": tuple(k for k in CHAT_KEYS if k not in ("buyer", "time")),
     "consumer": ("attrs", "crowds", "exclusive", "interested", "cart", "purchase", "expect"),
 }
 # A word -> what may follow it: a tuple of values, or a kind of declared name.
