@@ -70,7 +70,7 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         folder = write(pathlib.Path(d))
         runs = (
-            ("rulec check (baseline: compile only)", [], "check"),
+            ("rulec check (baseline: compile + capture analysis)", [], "check"),
             ("rulec test", [], "test"),
             ("rulec test --coverage", ["--coverage"], "test"),
         )
