@@ -421,11 +421,8 @@ def _too_deep(text: str, file: str) -> Diagnostic | None:
                 depth += 1
                 if depth > MAX_DEPTH:
                     mk = ev.start_mark
-                    return Diagnostic(
-                        "P104",
-                        f"YAML is nested deeper than {MAX_DEPTH} levels",
-                        Span(file, mk.line + 1, mk.column + 1),
-                    )
+                    at = Span(file, mk.line + 1, mk.column + 1) if mk else Span(file, 1, 1)
+                    return Diagnostic("P104", f"YAML is nested deeper than {MAX_DEPTH} levels", at)
             elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 depth -= 1
     except (yaml.YAMLError, RecursionError):
@@ -466,4 +463,5 @@ def parse_yaml(text: str, file: str = "<rules>") -> m.Shop:
         shop = None
     if reader.diags:
         raise RulecError(reader.diags)
+    assert shop is not None  # _Stop is raised only after an error was recorded
     return shop

@@ -165,4 +165,5 @@ def compile_file(path) -> Table:
     result = compile_path(path)
     if result.errors:
         raise RulecError(result.diagnostics)
+    assert result.table is not None  # no errors: compile_source built the table
     return result.table

@@ -114,7 +114,12 @@ def never_holds(e) -> bool:
                 and not isinstance(x.right.value, bool)
             ):
                 per_attr.setdefault(x.left.name, []).append((x.op, x.right.value))
-            elif isinstance(x, m.InList) and not x.negated and len(x.values.items) == 1:
+            elif (
+                isinstance(x, m.InList)
+                and isinstance(x.attr, m.Attr)  # a literal on the left is T305, not lint's
+                and not x.negated
+                and len(x.values.items) == 1
+            ):
                 per_attr.setdefault(x.attr.name, []).append(("==", x.values.items[0].value))
         return any(_bounds_conflict(c) for c in per_attr.values())
     return False
@@ -175,7 +180,8 @@ def run(shop: m.Shop) -> list:
             if never_holds(p.expr):
                 _warn(d, "W503", f"{kind} {p.name} can never hold", p.span)
             for x in _walk(p.expr):
-                if isinstance(x, m.InList) and not x.values.items:
+                # a literal on the left is T305 (types pass), not a lint finding
+                if isinstance(x, m.InList) and isinstance(x.attr, m.Attr) and not x.values.items:
                     _warn(
                         d,
                         "W505",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+from typing import Any
 
 from rulec.common import calendar
 from rulec.common.vocab import CONVERSION, DEFAULT_ZONE, DIMS
@@ -22,7 +23,7 @@ OPS = {
 def expr(e) -> list:
     """A model predicate as the table's EXPR form (attribute always on the left)."""
     if isinstance(e, m.BoolOp):
-        items = []
+        items: list[list] = []
         for x in e.items:
             lx = expr(x)
             items.extend(lx[1] if lx[0] == e.op else [lx])
@@ -39,19 +40,25 @@ def expr(e) -> list:
             return ["const", bool(OPS[op](left.value, right.value))]
         if isinstance(left, m.Literal):
             left, right, op = right, left, FLIP[op]
+        # the types pass refused attribute-attribute comparisons
+        assert isinstance(left, m.Attr) and isinstance(right, m.Literal)
         return ["cmp", op, left.name, right.value]
     if isinstance(e, m.InList):
+        assert isinstance(e.attr, m.Attr)  # T305 otherwise
         return ["not_in" if e.negated else "in", e.attr.name, [x.value for x in e.values.items]]
     if isinstance(e, m.Contains):
+        assert isinstance(e.attr, m.Attr)  # T305 otherwise
         if e.any:
+            assert isinstance(e.value, m.ListLit)  # T303 otherwise
             return ["contains_any", e.attr.name, [x.value for x in e.value.items]]
+        assert isinstance(e.value, m.Literal)  # T303 otherwise
         return ["contains", e.attr.name, e.value.value]
     raise TypeError(f"cannot lower {type(e).__name__}")
 
 
 def tree(groups: list) -> dict:
-    bound = {d: [] for d in DIMS}
-    index = {d: {} for d in DIMS}
+    bound: dict[str, list[int]] = {d: [] for d in DIMS}
+    index: dict[str, dict[str, list[int]]] = {d: {} for d in DIMS}
     for i, g in enumerate(groups):
         for d in DIMS:
             values = g[d]
@@ -106,7 +113,7 @@ def run(shop: m.Shop) -> dict:
     routing.update({k: v.value for k, v in shop.routing.items()})
     outreach = dict(m.OUTREACH_DEFAULTS)
     outreach.update({k: v.value for k, v in shop.outreach.items()})
-    groups = [
+    groups: list[dict[str, Any]] = [
         {
             "name": g.name,
             "agents": [a.name for a in g.agents],

@@ -92,12 +92,12 @@ def run(shop: m.Shop) -> list:
     window = r.get("sticky_window")
     h = hold.value if hold else m.ROUTING_DEFAULTS["sticky_hold"]
     w = window.value if window else m.ROUTING_DEFAULTS["sticky_window"]
-    if h > w:
+    if h > w:  # the defaults are in order, so one of the two was written
         _err(
             d,
             "V400",
             f"sticky hold ({h // 3600}h) is longer than the window ({w // 3600}h)",
-            (hold or window).span,
+            hold.span if hold else window.span if window else shop.span,
         )
 
     _unique(d, shop.attributes, "attribute")
@@ -108,13 +108,13 @@ def run(shop: m.Shop) -> list:
     _unique(d, shop.crowds, "crowd")
     _unique(d, shop.intents, "intent")
     _unique(d, shop.agents, "agent", key=lambda a: a.id)
-    for a in shop.agents:
-        if not 1 <= a.level <= 5:
+    for ag in shop.agents:
+        if not 1 <= ag.level <= 5:
             _err(
                 d,
                 "V400",
-                f"agent {a.id}: level {a.level} is out of range 1..5",
-                a.level_span or a.span,
+                f"agent {ag.id}: level {ag.level} is out of range 1..5",
+                ag.level_span or ag.span,
             )
     _unique(d, shop.groups, "group")
     agent_ids = {a.id: a for a in shop.agents}

@@ -89,7 +89,10 @@ class Checker:
             elif a == "bool" and e.op in ORDERING:
                 self.err("T301", "bools have no order: use == or !=", e.span)
             return
+        # One side is an attribute, the other a literal (both-literal and both-attribute
+        # comparisons returned above).
         attr, lit = (left, right) if isinstance(left, m.Attr) else (right, left)
+        assert isinstance(attr, m.Attr) and isinstance(lit, m.Literal)
         ac, lc = self.attr_class(attr), lit_class(lit.value)
         if ac is None:
             if lc == "bool" and e.op in ORDERING:
