@@ -9,7 +9,7 @@ PIP := $(PY) -m pip install -q -c constraints.txt
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 export RULEC_REQUIRE_EXTENSIONS ?= 1
 
-.PHONY: help setup demo test test-pure coverage soak conformance bench lint typecheck \
+.PHONY: help setup demo test test-pure coverage soak conformance bench lint typecheck mutate \
 	lock lock-upgrade redis browser clean textmate
 
 help:
@@ -19,6 +19,7 @@ help:
 	@echo "coverage   the suite under coverage (subprocesses too), fails below the floor"
 	@echo "lint       ruff check + ruff format --check; typecheck: mypy"
 	@echo "soak       long-running tests (marked soak); bench: every benchmark"
+	@echo "mutate     mutation testing (mutmut; MUTATE=module to narrow; not in CI)"
 	@echo "lock       refresh constraints.txt (lock-upgrade: newest allowed versions)"
 	@echo "clean      remove build outputs (the next setup rebuilds the matcher)"
 
@@ -82,6 +83,12 @@ conformance: setup
 # benchmarks/pytest.ini collects bench_*.py (the test suite's config does not).
 bench: setup redis
 	$(PYTEST) -c benchmarks/pytest.ini --rootdir=. benchmarks --benchmark-only
+
+# Mutation testing (docs/mutation.md): slow, so not in CI. MUTATE narrows the run, e.g.
+# `make mutate MUTATE=rulec.compiler.passes.lint`.
+MUTATE ?=
+mutate: setup redis
+	sh scripts/mutate.sh $(MUTATE)
 
 lint: setup
 	$(VENV)/bin/ruff check .
