@@ -214,4 +214,5 @@ class Shop:
 # The predicate node types (the frontends build them; passes read them).
 Scalar = int | float | str | bool
 Operand = Attr | Literal
-Expr = Compare | InList | Contains | BoolOp | Not | Const | Attr
+# (a bare Literal parses too; the types pass refuses it as a condition, T306)
+Expr = Compare | InList | Contains | BoolOp | Not | Const | Attr | Literal

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import operator
 from typing import Any
 
@@ -20,10 +21,10 @@ OPS = {
 }
 
 
-def expr(e) -> list:
+def expr(e: m.Expr) -> list[Any]:
     """A model predicate as the table's EXPR form (attribute always on the left)."""
     if isinstance(e, m.BoolOp):
-        items: list[list] = []
+        items: list[list[Any]] = []
         for x in e.items:
             lx = expr(x)
             items.extend(lx[1] if lx[0] == e.op else [lx])
@@ -56,7 +57,7 @@ def expr(e) -> list:
     raise TypeError(f"cannot lower {type(e).__name__}")
 
 
-def tree(groups: list) -> dict:
+def tree(groups: list[dict[str, Any]]) -> dict[str, Any]:
     bound: dict[str, list[int]] = {d: [] for d in DIMS}
     index: dict[str, dict[str, list[int]]] = {d: {} for d in DIMS}
     for i, g in enumerate(groups):
@@ -69,19 +70,19 @@ def tree(groups: list) -> dict:
     return {"dims": list(DIMS), "bound": bound, "index": index}
 
 
-def _v(value):
+def _v(value: m.Value | None) -> Any:
     return None if value is None else value.value
 
 
-def _coupon(c):
+def _coupon(c: m.Coupon | None) -> dict[str, str | None] | None:
     return None if c is None else {"id": c.id, "kind": c.kind}
 
 
-def _targets(ts):
+def _targets(ts: list[m.Target]) -> list[dict[str, Any]]:
     return [{"crowd": t.crowd.name, "copy": t.copy, "coupon": _coupon(t.coupon)} for t in ts]
 
 
-def campaign(c: m.Campaign, promos: dict, tz) -> dict:
+def campaign(c: m.Campaign, promos: dict[str, dict[str, Any]], tz: dt.tzinfo) -> dict[str, Any]:
     kind = c.kind.value
     send_at = _v(c.send_at)
     promo = c.promo.name if c.promo else None
@@ -105,7 +106,7 @@ def campaign(c: m.Campaign, promos: dict, tz) -> dict:
     }
 
 
-def run(shop: m.Shop) -> dict:
+def run(shop: m.Shop) -> dict[str, Any]:
     """The table body of a model that passed every check."""
     tz_name = _v(shop.timezone) or DEFAULT_ZONE
     tz = calendar.zone(tz_name)

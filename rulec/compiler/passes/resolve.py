@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterable
+from typing import Any
+
 from rulec.common import calendar
 from rulec.common.vocab import (
     ATTR_TYPES,
@@ -14,16 +17,20 @@ from rulec.common.vocab import (
     STRENGTHS,
 )
 from rulec.compiler import model as m
-from rulec.errors import Diagnostic, did_you_mean
+from rulec.errors import Diagnostic, Span, did_you_mean
 
 RESERVED_ATTRS = ("message",)
 
 
-def _err(diags, code, message, span, hints=()):
+def _err(
+    diags: list[Diagnostic], code: str, message: str, span: Span | None, hints: Iterable[str] = ()
+) -> None:
     diags.append(Diagnostic(code, message, span, "error", tuple(hints)))
 
 
-def _enum(diags, value, span, choices, what):
+def _enum(
+    diags: list[Diagnostic], value: Any, span: Span | None, choices: Collection[str], what: str
+) -> bool:
     if value not in choices:
         _err(
             diags,
@@ -36,8 +43,13 @@ def _enum(diags, value, span, choices, what):
     return True
 
 
-def _unique(diags, items, what, key=lambda x: x.name):
-    seen = {}
+def _unique(
+    diags: list[Diagnostic],
+    items: Iterable[Any],  # model nodes with a span (and a name, unless `key` says otherwise)
+    what: str,
+    key: Callable[[Any], str] = lambda x: x.name,
+) -> None:
+    seen: dict[str, Any] = {}
     for it in items:
         k = key(it)
         if k in seen:
@@ -48,7 +60,9 @@ def _unique(diags, items, what, key=lambda x: x.name):
             seen[k] = it
 
 
-def _time(diags, v, what, parse):
+def _time(
+    diags: list[Diagnostic], v: m.Value | None, what: str, parse: Callable[[Any], object]
+) -> None:
     if v is None:
         return
     try:
@@ -57,8 +71,8 @@ def _time(diags, v, what, parse):
         _err(diags, "V403", f"{what}: {exc}", v.span)
 
 
-def run(shop: m.Shop) -> list:
-    d: list = []
+def run(shop: m.Shop) -> list[Diagnostic]:
+    d: list[Diagnostic] = []
     if not shop.name:
         _err(d, "V400", "shop name is empty", shop.span)
     if shop.timezone is not None:
@@ -170,7 +184,7 @@ def run(shop: m.Shop) -> list:
     return d
 
 
-def _campaign(d, c, promos):
+def _campaign(d: list[Diagnostic], c: m.Campaign, promos: Collection[str]) -> None:
     if c.kind is None or not _enum(d, c.kind.value, c.kind.span, KINDS, "campaign kind"):
         return
     kind = c.kind.value
