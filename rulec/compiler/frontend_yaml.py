@@ -83,7 +83,7 @@ class YamlReader:
         self.diags: list[Diagnostic] = []
 
     # -- helpers ------------------------------------------------------------------------
-    def span(self, node) -> Span:
+    def span(self, node) -> Span | None:  # None in the plain JSON reader (no positions)
         a, b = node.start_mark, node.end_mark
         return Span(self.file, a.line + 1, a.column + 1, b.line + 1, b.column + 1)
 
