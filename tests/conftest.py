@@ -37,4 +37,3 @@ def cli():
         return CliResult(code, out.getvalue(), err.getvalue())
 
     return run
-
