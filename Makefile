@@ -1,20 +1,45 @@
 # rulec: `make demo` and `make test` work on a fresh machine (Python, gcc, apt).
+# Every target is listed in CONTRIBUTING.md; `make help` prints a summary.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 RULEC := $(VENV)/bin/rulec
+# Exact versions of everything .venv holds (`make lock` refreshes them).
+PIP := $(PY) -m pip install -q -c constraints.txt
+PYTEST := $(PY) -m pytest -p no:cacheprovider
 export RULEC_REQUIRE_EXTENSIONS ?= 1
 
-.PHONY: setup demo test soak conformance bench redis browser clean textmate
+.PHONY: help setup demo test test-pure coverage soak conformance bench lint typecheck mutate \
+	lock lock-upgrade redis browser clean textmate
 
+help:
+	@echo "setup      .venv with pinned dependencies and the Cython matcher"
+	@echo "demo       compile, route, explain and plan the examples (demo-out/)"
+	@echo "test       the test suite (Cython matcher); test-pure: with RULEC_PURE=1"
+	@echo "coverage   the suite under coverage (subprocesses too), fails below the floor"
+	@echo "lint       ruff check + ruff format --check; typecheck: mypy"
+	@echo "soak       long-running tests (marked soak); bench: every benchmark"
+	@echo "mutate     mutation testing (mutmut; MUTATE=module to narrow; not in CI)"
+	@echo "lock       refresh constraints.txt (lock-upgrade: newest allowed versions)"
+	@echo "clean      remove build outputs (the next setup rebuilds the matcher)"
+
+# The stamp says "dependencies installed"; the matcher extension is checked on every run,
+# because `make clean` (or a Python upgrade) removes it while the venv stays.
 setup: $(VENV)/.installed
+	@if [ "$$RULEC_REQUIRE_EXTENSIONS" = 1 ] && ! env -u RULEC_PURE $(PY) -c \
+	  "import rulec, sys; sys.exit(rulec.implementation != 'cython')"; then \
+	  echo "rulec matcher extension missing: building it"; \
+	  $(PIP) --no-build-isolation -e . && \
+	  env -u RULEC_PURE $(PY) -c "import rulec; print('rulec matcher:', rulec.implementation)"; \
+	fi
 
-$(VENV)/.installed: setup.py pyproject.toml requirements-dev.txt rulec/matching/_matcher.pyx
+$(VENV)/.installed: setup.py pyproject.toml requirements-dev.txt constraints.txt \
+		rulec/matching/_matcher.pyx
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
-	$(PY) -m pip install -q --no-build-isolation -e .
-	$(PY) -c "import rulec; print('rulec matcher:', rulec.implementation)"
+	$(PIP) pip setuptools wheel Cython
+	$(PIP) -r requirements-dev.txt
+	$(PIP) --no-build-isolation -e .
+	env -u RULEC_PURE $(PY) -c "import rulec; print('rulec matcher:', rulec.implementation)"
 	touch $@
 
 # The TextMate engine of VS Code (npm), for tests/lsp/test_textmate.py; the test installs it too.
@@ -33,18 +58,51 @@ demo: setup
 	@sh scripts/demo.sh $(RULEC)
 
 test: setup redis browser
-	$(PY) -m pytest tests
+	$(PYTEST) tests
 
-soak: setup redis
-	$(PY) -m pytest tests -m soak
+test-pure: setup redis browser
+	RULEC_PURE=1 $(PYTEST) tests
+
+# Line and branch coverage of rulec, CLI subprocesses included ([tool.coverage] in
+# pyproject.toml holds the floor).
+coverage: setup redis browser
+	rm -f .coverage .coverage.*
+	$(PY) -m coverage run -m pytest -p no:cacheprovider tests
+	$(PY) -m coverage combine -q
+	$(PY) -m coverage report
+
+# addopts leaves the soak tests out of `make test`; a later -m wins.
+soak: setup redis browser
+	$(PYTEST) tests -m soak
 
 conformance: setup
 	$(PYTHON) ../shared/conformance/run --rulec $(RULEC)
 	$(PYTHON) ../shared/conformance/run --rulec $(RULEC) ../shared/conformance/cel
 	$(PYTHON) ../shared/conformance/plan-run --rulec $(RULEC)
 
-bench: setup
-	$(PY) -m pytest benchmarks --benchmark-only
+# benchmarks/pytest.ini collects bench_*.py (the test suite's config does not).
+bench: setup redis
+	$(PYTEST) -c benchmarks/pytest.ini --rootdir=. benchmarks --benchmark-only
+
+# Mutation testing (docs/mutation.md): slow, so not in CI. MUTATE narrows the run, e.g.
+# `make mutate MUTATE=rulec.compiler.passes.lint`.
+MUTATE ?=
+mutate: setup redis
+	sh scripts/mutate.sh $(MUTATE)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+lock:
+	$(PYTHON) scripts/lock.py
+
+lock-upgrade:
+	$(PYTHON) scripts/lock.py --upgrade
 
 clean:
-	rm -rf build dist *.egg-info rulec/matching/*.c rulec/matching/*.so demo-out
+	rm -rf build dist *.egg-info rulec/matching/*.c rulec/matching/*.so demo-out mutants \
+		.coverage .coverage.* htmlcov $(VENV)/.installed

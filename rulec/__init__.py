@@ -18,10 +18,12 @@ __all__ = [
     "__version__",
 ]
 
+from typing import Any
+
 from rulec.errors import RulecError, TableError
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     # Lazy so that `import rulec` stays cheap and a service loading tables never imports the
     # compiler (or Lark) unless it compiles.
     if name in ("compile_file", "compile_source"):

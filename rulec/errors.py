@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
 import attrs
+
+E = TypeVar("E", bound="RulecError")
 
 
 @attrs.frozen
@@ -24,13 +29,13 @@ class Diagnostic:
     message: str
     span: Span | None = None
     severity: str = "error"  # "error" | "warning"
-    hints: tuple = ()
+    hints: tuple[str, ...] = ()
 
     @property
     def is_error(self) -> bool:
         return self.severity == "error"
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         s = self.span
         return {
             "file": s.file if s else None,
@@ -46,7 +51,9 @@ class Diagnostic:
 class RulecError(Exception):
     """Raised by any stage with one or more diagnostics; rendered once, by the CLI."""
 
-    def __init__(self, diagnostics, message: str | None = None):
+    def __init__(
+        self, diagnostics: Diagnostic | Iterable[Diagnostic], message: str | None = None
+    ) -> None:
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
         self.diagnostics = list(diagnostics)
@@ -54,7 +61,9 @@ class RulecError(Exception):
         super().__init__(message or (first.message if first else "error"))
 
     @classmethod
-    def of(cls, code: str, message: str, span: Span | None = None, hints=()):
+    def of(
+        cls: type[E], code: str, message: str, span: Span | None = None, hints: Iterable[str] = ()
+    ) -> E:
         return cls([Diagnostic(code, message, span, "error", tuple(hints))])
 
     @property
@@ -74,10 +83,10 @@ class StoreError(RulecError):
     """A state store or ledger is unreachable, foreign or damaged."""
 
 
-def did_you_mean(word: str, choices) -> tuple:
+def did_you_mean(word: str, choices: Iterable[object]) -> tuple[str, ...]:
     """Hints for a misspelt name: the closest of `choices` (difflib), if any is close."""
     import difflib
 
-    choices = [str(c) for c in choices]
-    close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.5)
+    names = [str(c) for c in choices]
+    close = difflib.get_close_matches(str(word), names, n=1, cutoff=0.5)
     return (f"did you mean `{close[0]}`?",) if close else ()

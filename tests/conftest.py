@@ -1,9 +1,18 @@
-"""Shared test fixtures: paths, running the CLI in-process."""
+"""Shared test fixtures and settings: paths, the CLI in-process, Hypothesis profiles."""
 
 import io
+import os
 import pathlib
 
 import pytest
+from hypothesis import settings
+
+# CI runs every property test on the same examples (a red CI run is reproducible and never
+# depends on luck); developers keep the random search, which finds new cases over time.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "dev"))
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import islice, product
+from typing import Any
 
 import attrs
 
@@ -115,6 +116,7 @@ def _distinct_values(tree: Tree, d: str, within: int) -> list:
 
 def _distinct_values_of(tree: Tree, d: str, within: int) -> list:
     members = _bits(within) if within != tree.all else None
+    values: dict[Any, Any]
     if members is not None and sum(len(tree.groups[i][d]) for i in members) < len(tree.index[d]):
         values = dict.fromkeys(v for i in members for v in tree.groups[i][d])
     else:

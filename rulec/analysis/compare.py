@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import Any
 
 import attrs
 
@@ -41,7 +42,7 @@ def replay(
 ) -> Replay:
     """Both rule sets route the same log with the same seed and starting state; agent events
     for an agent one side does not know are applied to the other side only."""
-    agents = {}
+    agents: dict[Any, Any] = {}
     for t in (old_table, new_table):
         for a in t.body["agents"]:
             agents.setdefault(a["id"], len(agents))
@@ -55,7 +56,7 @@ def replay(
     res = Replay()
     try:
         for ev, _t, _line in events:
-            outs = []
+            outs: list[Any] = []
             for router, known in sides:
                 if ev["type"] != "chat" and ev.get("agent") not in known:
                     outs.append([])

@@ -11,6 +11,8 @@ so the cost follows the size of the change rather than of the shops.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from rulec.analysis import solve
@@ -181,7 +183,7 @@ def _classes(old: dict, new: dict, d: str):
 def regions(old_table, new_table, limit: int = MAX_REGIONS):
     """(regions listed, total count) of value combinations whose R5 candidates change."""
     old, new = old_table.body, new_table.body
-    names = {}
+    names: dict[str, int] = {}
     for g in old["groups"] + new["groups"]:
         names.setdefault(g["name"], len(names))
     order = list(names)
@@ -194,7 +196,7 @@ def regions(old_table, new_table, limit: int = MAX_REGIONS):
         for k in range(len(DIMS))
     ]
     # state (old candidates, new candidates) -> [an example path, labels per dim, combinations]
-    states = {(o.all, n.all): [(), [[] for _ in DIMS], 1]}
+    states: dict[tuple[int, int], list[Any]] = {(o.all, n.all): [(), [[] for _ in DIMS], 1]}
     for k, d in enumerate(DIMS):
         nxt: dict = {}
         for (co, cn), (path, labels, count) in states.items():
@@ -255,7 +257,10 @@ def _require(d, v, wo, wn, need, labels):
 
 def _witness(path, wo: Witnesses, wn: Witnesses):
     """A chat in the region, with crowd attributes and a message solved from the predicates."""
-    vals, need, labels, intent_label = {}, [], [], None
+    vals: dict[str, Any] = {}
+    need: list[Any] = []
+    labels: list[Any] = []
+    intent_label = None
     for d, cls in zip(DIMS, path):
         req, v = cls[3]
         if req == "none":

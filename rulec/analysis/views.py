@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from typing import Any
 
 from rulec.common.vocab import DIMS
 from rulec.report import html
@@ -119,7 +120,7 @@ def _edges(body: dict, keep, dims):
 def as_dot(body: dict, keep, dims) -> str:
     """Graphviz: one cluster per dimension (in R5 order) with its values, edges value -> group."""
     out = ["digraph rulec {", "  rankdir=LR;", '  node [fontname="Noto Sans CJK SC"];']
-    values = {}
+    values: dict[Any, Any] = {}
     for d, v, _ in _edges(body, keep, dims):
         values.setdefault(d, {})[v] = None
     for n, d in enumerate(dims):

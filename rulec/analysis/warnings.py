@@ -53,6 +53,7 @@ def message(f: Finding) -> tuple[str, tuple]:
             f"{_names(f.takers)} (A2)"
         )
         return text, _witness(f.chat)
+    assert f.dim is not None  # every finding but "unreachable" names its dimension
     what = {"order": "order state", "crowd": "crowd", "intent": "intent"}[f.dim]
     text = f"{what} `{f.value}` is bound by no group"
     if f.dim == "order":

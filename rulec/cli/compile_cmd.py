@@ -35,15 +35,17 @@ def run(args, out, err) -> int:
         if ns.format == "text":
             err.write(f"{ns.src}: {summary(result.diagnostics)}; no table written\n")
         return 1
+    data, body = result.data, result.body
+    assert data is not None and body is not None  # no errors: the table was built
     try:
-        _write_atomic(ns.output, result.data)
+        _write_atomic(ns.output, data)
     except OSError as exc:
         err.write(f"rulec: cannot write {ns.output}: {exc.strerror or exc}\n")
         return 1
     if ns.format == "text":
         err.write(
-            f"{ns.src}: compiled to {ns.output} ({len(result.data)} bytes, "
-            f"{len(result.body['groups'])} groups, {summary(result.diagnostics)})\n"
+            f"{ns.src}: compiled to {ns.output} ({len(data)} bytes, "
+            f"{len(body['groups'])} groups, {summary(result.diagnostics)})\n"
         )
     return 0
 

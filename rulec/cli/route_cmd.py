@@ -87,7 +87,9 @@ def run(args, out, err) -> int:
                 router.apply_state(state)
             write = out.write
             route_many = _batcher(router)
-            run_ = []  # consecutive chat events, decided and printed together (route_many)
+            run_: list[
+                dict
+            ] = []  # consecutive chat events, decided and printed together (route_many)
 
             def flush():
                 if run_:

@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import tempfile
+from typing import Any
 
 from rulec.cli.common import ArgParser, read_key, render
 from rulec.errors import RulecError
@@ -183,7 +184,7 @@ def _serve(ns, config, err) -> int:
             "agent state or contacts (sticky contacts hold only within a worker); use "
             "--store redis://... to share them"
         )
-    options = dict(
+    options: dict[str, Any] = dict(
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=10,

@@ -25,7 +25,13 @@ OPTIONS = {
     "lock_ttl": float,
     "prefix": str,
 }
-DEFAULTS = {"on_error": "fail", "timeout": 1.0, "retry": 1.0, "lock_ttl": 10.0, "prefix": "rulec"}
+DEFAULTS: dict[str, str | float] = {
+    "on_error": "fail",
+    "timeout": 1.0,
+    "retry": 1.0,
+    "lock_ttl": 10.0,
+    "prefix": "rulec",
+}
 
 
 def fail(code, message):
@@ -55,11 +61,12 @@ def parse_url(url: str, what: str):
             opts[k] = v
         elif kind is float:
             try:
-                opts[k] = float(v)
+                seconds = float(v)
             except ValueError:
-                opts[k] = -1.0
-            if not 0 < opts[k] <= 3600:
+                seconds = -1.0
+            if not 0 < seconds <= 3600:
                 raise fail("S900", f"{what} option {k}={v!r}: use a number of seconds (0, 3600]")
+            opts[k] = seconds
         else:
             if not v or any(c in v for c in "{}: "):
                 raise fail("S900", f"{what} option {k}={v!r}: use a plain name")

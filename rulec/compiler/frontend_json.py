@@ -7,11 +7,13 @@ through frontend_yaml, which positions every diagnostic."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from typing import Any, NoReturn
 
 from rulec.compiler import model as m
 from rulec.compiler.frontend_predicate import parse_predicate
 from rulec.compiler.frontend_yaml import YamlReader, _Stop, parse_duration
-from rulec.errors import RulecError
+from rulec.errors import RulecError, Span
 
 
 class _Unsure(Exception):
@@ -21,60 +23,62 @@ class _Unsure(Exception):
 class PlainReader(YamlReader):
     """YamlReader over json.loads output: dicts, lists and scalars instead of YAML nodes."""
 
-    def span(self, node):
+    def span(self, node: Any) -> Span | None:
         return None
 
-    def error(self, code, message, node, hints=()):
+    def error(self, code: str, message: str, node: Any, hints: Iterable[str] = ()) -> NoReturn:
         raise _Unsure
 
-    def is_mapping(self, node) -> bool:
+    def is_mapping(self, node: Any) -> bool:
         return isinstance(node, dict)
 
-    def raw(self, node):
+    def raw(self, node: Any) -> Any:
         return node
 
-    def mapping(self, node, what, keys=None):
+    def mapping(
+        self, node: Any, what: str, keys: Iterable[str] | None = None
+    ) -> list[tuple[str, str, Any]]:
         if node is None:
             return []
         if not isinstance(node, dict) or (keys is not None and not set(node) <= set(keys)):
             raise _Unsure
         return [(k, k, v) for k, v in node.items()]
 
-    def seq(self, node, what):
+    def seq(self, node: Any, what: str) -> list[Any]:
         if node is None:
             return []
         if not isinstance(node, list):
             raise _Unsure
         return node
 
-    def scalar(self, node, what):
+    def scalar(self, node: Any, what: str) -> str:
         if node is None or isinstance(node, (dict, list, bool)):
             raise _Unsure
         return node if isinstance(node, str) else json.dumps(node)
 
-    def text(self, node, what):
+    def text(self, node: Any, what: str) -> m.Value:
         return m.Value(self.scalar(node, what), None)
 
-    def boolean(self, node, what):
+    def boolean(self, node: Any, what: str) -> m.Value:
         if not isinstance(node, bool):
             raise _Unsure
         return m.Value(node, None)
 
-    def integer(self, node, what):
+    def integer(self, node: Any, what: str) -> m.Value:
         if not isinstance(node, int) or isinstance(node, bool):
             raise _Unsure
         return m.Value(node, None)
 
-    def duration(self, node, what):
+    def duration(self, node: Any, what: str) -> m.Value:
         secs = parse_duration(node) if isinstance(node, str) else None
         if secs is None:
             raise _Unsure
         return m.Value(secs, None)
 
-    def names(self, node, what):
+    def names(self, node: Any, what: str) -> list[m.NameRef]:
         return [m.NameRef(self.scalar(x, what), None) for x in self.seq(node, what)]
 
-    def predicate(self, node, what):
+    def predicate(self, node: Any, what: str) -> m.Expr:
         if not isinstance(node, str):
             raise _Unsure
         try:
@@ -83,7 +87,7 @@ class PlainReader(YamlReader):
             raise _Unsure from None
 
 
-def _no_duplicates(pairs):
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     keys = [k for k, _ in pairs]
     if len(set(keys)) != len(keys):
         raise ValueError("duplicate key")

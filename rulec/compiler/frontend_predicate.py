@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from lark import Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.tree import Meta
 
 from rulec.compiler import model as m
 from rulec.errors import Diagnostic, RulecError, Span
@@ -65,19 +68,22 @@ class Positions:
     def __init__(self, file: str, line: int = 1, col: int = 1):
         self.file, self.line, self.col = file, line, col
 
-    def span(self, line, col, end_line=None, end_col=None) -> Span:
-        def at(ln, c):
+    def span(
+        self, line: int, col: int, end_line: int | None = None, end_col: int | None = None
+    ) -> Span:
+        def at(ln: int, c: int) -> tuple[int, int]:
             return (self.line + ln - 1, c + self.col - 1 if ln == 1 else c)
 
         fl, fc = at(line, col)
-        if end_line is None:
+        if end_line is None or end_col is None:
             return Span(self.file, fl, fc)
         el, ec = at(end_line, end_col)
         return Span(self.file, fl, fc, el, ec)
 
-    def of(self, item) -> Span | None:
-        if isinstance(item, Token):
-            return self.span(item.line, item.column, item.end_line, item.end_column)
+    def of(self, item: Any) -> Span | None:
+        if isinstance(item, Token):  # tokens from our parser always carry positions
+            line, col = item.line or 1, item.column or 1
+            return self.span(line, col, item.end_line, item.end_column)
         meta = getattr(item, "meta", None)
         if meta is not None and not meta.empty:
             return self.span(meta.line, meta.column, meta.end_line, meta.end_column)
@@ -85,58 +91,59 @@ class Positions:
 
 
 @v_args(meta=True)
-class PredicateBuilder(Transformer):
+class PredicateBuilder(Transformer[Token, Any]):
     """One method per predicate rule of rules.lark; the .rules frontend extends this class."""
 
-    def __init__(self, pos: Positions):
+    def __init__(self, pos: Positions) -> None:
         super().__init__()
         self.pos = pos
 
-    def _span(self, meta):
+    def _span(self, meta: Meta) -> Span | None:
         return (
             None
             if meta.empty
             else self.pos.span(meta.line, meta.column, meta.end_line, meta.end_column)
         )
 
-    def predicate(self, meta, items):
-        return items[0]
+    def predicate(self, meta: Meta, items: list[Any]) -> m.Expr:
+        e: m.Expr = items[0]
+        return e
 
-    def or_expr(self, meta, items):
+    def or_expr(self, meta: Meta, items: list[Any]) -> m.BoolOp:
         return m.BoolOp("or", list(items), self._span(meta))
 
-    def and_expr(self, meta, items):
+    def and_expr(self, meta: Meta, items: list[Any]) -> m.BoolOp:
         return m.BoolOp("and", list(items), self._span(meta))
 
-    def not_(self, meta, items):
+    def not_(self, meta: Meta, items: list[Any]) -> m.Not:
         return m.Not(items[0], self._span(meta))
 
-    def compare(self, meta, items):
+    def compare(self, meta: Meta, items: list[Any]) -> m.Compare:
         left, op, right = items
         return m.Compare(str(op), left, right, self._span(meta))
 
-    def in_(self, meta, items):
+    def in_(self, meta: Meta, items: list[Any]) -> m.InList:
         return m.InList(items[0], items[1], False, self._span(meta))
 
-    def not_in(self, meta, items):
+    def not_in(self, meta: Meta, items: list[Any]) -> m.InList:
         return m.InList(items[0], items[1], True, self._span(meta))
 
-    def contains(self, meta, items):
+    def contains(self, meta: Meta, items: list[Any]) -> m.Contains:
         return m.Contains(items[0], items[1], False, self._span(meta))
 
-    def contains_any(self, meta, items):
+    def contains_any(self, meta: Meta, items: list[Any]) -> m.Contains:
         return m.Contains(items[0], items[1], True, self._span(meta))
 
-    def bare(self, meta, items):
-        v = items[0]
+    def bare(self, meta: Meta, items: list[Any]) -> m.Expr:
+        v: m.Expr = items[0]
         if isinstance(v, m.Literal) and isinstance(v.value, bool):
             return m.Const(v.value, v.span)
         return v  # a bare attribute; the type pass accepts it only when it is a bool
 
-    def attr(self, meta, items):
+    def attr(self, meta: Meta, items: list[Any]) -> m.Attr:
         return m.Attr(str(items[0]), self.pos.of(items[0]))
 
-    def number(self, meta, items):
+    def number(self, meta: Meta, items: list[Any]) -> m.Literal:
         tok = items[0]
         text = str(tok)
         if any(c in text for c in ".eE"):
@@ -149,7 +156,7 @@ class PredicateBuilder(Transformer):
             value = int(text)
         return m.Literal(value, self.pos.of(tok))
 
-    def string(self, meta, items):
+    def string(self, meta: Meta, items: list[Any]) -> m.Literal:
         tok = items[0]
         try:
             value = unescape(str(tok)[1:-1])
@@ -157,28 +164,29 @@ class PredicateBuilder(Transformer):
             raise _literal_error(self.pos.of(tok), str(exc)) from None
         return m.Literal(value, self.pos.of(tok))
 
-    def true(self, meta, items):
+    def true(self, meta: Meta, items: list[Any]) -> m.Literal:
         return m.Literal(True, self._span(meta))
 
-    def false(self, meta, items):
+    def false(self, meta: Meta, items: list[Any]) -> m.Literal:
         return m.Literal(False, self._span(meta))
 
-    def list(self, meta, items):
+    def list(self, meta: Meta, items: list[Any]) -> m.ListLit:
         return m.ListLit(list(items), self._span(meta))
 
 
 class _LiteralError(Exception):
-    def __init__(self, diag):
+    def __init__(self, diag: Diagnostic) -> None:
         self.diag = diag
 
 
-def _literal_error(span, message):
+def _literal_error(span: Span | None, message: str) -> _LiteralError:
     return _LiteralError(Diagnostic("P107", message, span))
 
 
-def tree_depth(tree) -> int:
+def tree_depth(tree: Tree[Token]) -> int:
     """Depth of a Lark tree, computed without recursion."""
-    best, stack = 0, [(tree, 1)]
+    best = 0
+    stack: list[tuple[Tree[Token] | Token, int]] = [(tree, 1)]
     while stack:
         node, d = stack.pop()
         best = max(best, d)
@@ -214,7 +222,7 @@ def syntax_error(exc: UnexpectedInput, pos: Positions, what: str) -> Diagnostic:
     return Diagnostic("P100", msg, pos.span(line, col), "error", hints)
 
 
-def parse_predicate(text: str, file: str = "<predicate>", line: int = 1, col: int = 1):
+def parse_predicate(text: str, file: str = "<predicate>", line: int = 1, col: int = 1) -> m.Expr:
     """Parse one predicate; raises RulecError (P100 syntax, P104 too deep/long, P107 literal)."""
     from rulec.grammar.loader import parser
 
@@ -233,12 +241,15 @@ def parse_predicate(text: str, file: str = "<predicate>", line: int = 1, col: in
         tree = parser().parse(text, start="predicate")
     except UnexpectedInput as exc:
         raise RulecError([syntax_error(exc, pos, "predicate")]) from None
+    e: m.Expr
     if len(text) < MAX_DEPTH:  # each level of nesting takes a character: no deep tree here
-        return _transform(tree, PredicateBuilder(pos))
-    return build(tree, PredicateBuilder(pos), pos)
+        e = _transform(tree, PredicateBuilder(pos))
+    else:
+        e = build(tree, PredicateBuilder(pos), pos)
+    return e
 
 
-def build(tree, builder, pos):
+def build(tree: Tree[Token], builder: PredicateBuilder, pos: Positions) -> Any:
     """Depth-check a parse tree, then transform it with `builder`."""
     if tree_depth(tree) > MAX_DEPTH:
         raise RulecError(
@@ -253,7 +264,7 @@ def build(tree, builder, pos):
     return _transform(tree, builder)
 
 
-def _transform(tree, builder):
+def _transform(tree: Tree[Token], builder: PredicateBuilder) -> Any:
     try:
         return builder.transform(tree)
     except _LiteralError as exc:

@@ -571,7 +571,9 @@ def parse_rules_with_layout(text: str, file: str = "<rules>") -> tuple:
             raise RulecError(builder.diags + inner.diagnostics) from None
         raise
     if builder.diags:
-        raise RulecError(sorted(builder.diags, key=lambda d: (d.span.line, d.span.col)))
+        raise RulecError(
+            sorted(builder.diags, key=lambda d: (d.span.line, d.span.col) if d.span else (0, 0))
+        )
     return shop, _statements(tree, text)
 
 
@@ -582,15 +584,17 @@ def _statements(tree, text: str = "") -> list:
     """(key, first line, last line) of each statement, keyed as printer_rules.sections keys
     its items (for keeping comments in `rulec fmt`), then one entry per item of a block
     statement written over several lines: key + (first word, n-th item with that word)."""
-    out, counts = [], {}
+    out: list[tuple[tuple[str | int, ...], int, int]] = []
+    counts: dict[str, int] = {}
     lines = text.splitlines()
     for stmt in tree.children:
         kind = stmt.data
+        key: tuple[str | int, ...]
         if kind in ("shop", "timezone", "routing", "facts", "outreach"):
             key = (kind,)
         else:
-            key = (kind, counts.get(kind, 0))
-            counts[kind] = key[1] + 1
+            n = counts.get(kind, 0)
+            key, counts[kind] = (kind, n), n + 1
         out.append((key, stmt.meta.line, stmt.meta.end_line))
         if stmt.meta.line == stmt.meta.end_line or not lines:
             continue

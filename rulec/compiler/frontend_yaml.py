@@ -84,7 +84,7 @@ class YamlReader:
         self.diags: list[Diagnostic] = []
 
     # -- helpers ------------------------------------------------------------------------
-    def span(self, node) -> Span:
+    def span(self, node) -> Span | None:  # None in the plain JSON reader (no positions)
         a, b = node.start_mark, node.end_mark
         return Span(self.file, a.line + 1, a.column + 1, b.line + 1, b.column + 1)
 
@@ -450,11 +450,8 @@ def _too_deep(text: str, file: str) -> Diagnostic | None:
                 depth += 1
                 if depth > MAX_DEPTH:
                     mk = ev.start_mark
-                    return Diagnostic(
-                        "P104",
-                        f"YAML is nested deeper than {MAX_DEPTH} levels",
-                        Span(file, mk.line + 1, mk.column + 1),
-                    )
+                    at = Span(file, mk.line + 1, mk.column + 1) if mk else Span(file, 1, 1)
+                    return Diagnostic("P104", f"YAML is nested deeper than {MAX_DEPTH} levels", at)
             elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 depth -= 1
     except (yaml.YAMLError, RecursionError):
@@ -495,4 +492,5 @@ def parse_yaml(text: str, file: str = "<rules>") -> m.Shop:
         shop = None
     if reader.diags:
         raise RulecError(reader.diags)
+    assert shop is not None  # _Stop is raised only after an error was recorded
     return shop

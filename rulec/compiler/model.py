@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import attrs
 
@@ -20,27 +21,27 @@ class Attr:
 
 @attrs.define
 class Literal:
-    value: object  # int | float | str | bool
+    value: Scalar
     span: Span | None = None
 
 
 @attrs.define
 class ListLit:
-    items: list  # of Literal
+    items: list[Literal]
     span: Span | None = None
 
 
 @attrs.define
 class Compare:
     op: str  # == != < <= > >=
-    left: object  # Attr | Literal
-    right: object  # Attr | Literal
+    left: Operand
+    right: Operand
     span: Span | None = None
 
 
 @attrs.define
 class InList:
-    attr: object  # Attr | Literal
+    attr: Operand  # an Attr once the types pass accepted it (T305)
     values: ListLit
     negated: bool = False
     span: Span | None = None
@@ -48,8 +49,8 @@ class InList:
 
 @attrs.define
 class Contains:
-    attr: object  # Attr | Literal
-    value: object  # Literal (contains) | ListLit (contains_any)
+    attr: Operand  # an Attr once the types pass accepted it (T305)
+    value: Operand | ListLit  # Literal (contains) | ListLit (contains_any), checked by T303
     any: bool = False
     span: Span | None = None
 
@@ -57,13 +58,13 @@ class Contains:
 @attrs.define
 class BoolOp:
     op: str  # "and" | "or"
-    items: list
+    items: list[Expr]
     span: Span | None = None
 
 
 @attrs.define
 class Not:
-    item: object
+    item: Expr
     span: Span | None = None
 
 
@@ -82,7 +83,7 @@ class Const:
 class Value:
     """A setting's value with where it was written (for diagnostics on settings)."""
 
-    value: object
+    value: Any  # str, int (seconds), bool or a list, by setting
     span: Span | None = None
 
 
@@ -98,7 +99,7 @@ class PredicateDef:
     """A crowd or an intent: name -> predicate."""
 
     name: str
-    expr: object
+    expr: Expr
     span: Span | None = None
     text: str | None = None  # the predicate as written (for fmt and messages)
 
@@ -120,11 +121,11 @@ class NameRef:
 @attrs.define
 class Group:
     name: str
-    agents: list = attrs.Factory(list)  # NameRef
-    crowd: list = attrs.Factory(list)  # NameRef
-    product: list = attrs.Factory(list)  # NameRef (product ids)
-    intent: list = attrs.Factory(list)  # NameRef
-    order: list = attrs.Factory(list)  # NameRef (order states)
+    agents: list[NameRef] = attrs.Factory(list)
+    crowd: list[NameRef] = attrs.Factory(list)
+    product: list[NameRef] = attrs.Factory(list)  # product ids
+    intent: list[NameRef] = attrs.Factory(list)
+    order: list[NameRef] = attrs.Factory(list)  # order states
     mode: str = EFFICIENCY
     strength: str | None = None
     robot: bool = False
@@ -168,8 +169,8 @@ class Campaign:
     created_at: Value | None = None
     copy: Value | None = None
     coupon: Coupon | None = None
-    targets: list = attrs.Factory(list)  # Target
-    segments: list = attrs.Factory(list)  # Target
+    targets: list[Target] = attrs.Factory(list)
+    segments: list[Target] = attrs.Factory(list)
     span: Span | None = None
 
 
@@ -279,7 +280,7 @@ class TestCase:
     consumers: list = _list()  # TestConsumer
 
 
-ROUTING_DEFAULTS = {
+ROUTING_DEFAULTS: dict[str, Any] = {
     "when_nobody_online": MESSAGE_POOL,
     "robot_first": False,
     "exclusive_direct": False,
@@ -305,16 +306,23 @@ class Shop:
     file: str = "<rules>"
     span: Span | None = None
     timezone: Value | None = None
-    routing: dict = attrs.Factory(dict)  # key -> Value (durations already in seconds)
-    outreach: dict = attrs.Factory(dict)  # key -> Value (seconds)
-    attributes: list = attrs.Factory(list)  # AttributeDecl
-    crowds: list = attrs.Factory(list)  # PredicateDef
-    intents: list = attrs.Factory(list)  # PredicateDef
-    agents: list = attrs.Factory(list)  # Agent
-    groups: list = attrs.Factory(list)  # Group
-    promos: list = attrs.Factory(list)  # Promo
-    facts: dict = attrs.Factory(dict)  # key -> Value
-    campaigns: list = attrs.Factory(list)  # Campaign
-    tests: list = attrs.Factory(list)  # TestCase (never in the table)
+    routing: dict[str, Value] = attrs.Factory(dict)  # durations already in seconds
+    outreach: dict[str, Value] = attrs.Factory(dict)  # seconds
+    attributes: list[AttributeDecl] = attrs.Factory(list)
+    crowds: list[PredicateDef] = attrs.Factory(list)
+    intents: list[PredicateDef] = attrs.Factory(list)
+    agents: list[Agent] = attrs.Factory(list)
+    groups: list[Group] = attrs.Factory(list)
+    promos: list[Promo] = attrs.Factory(list)
+    facts: dict[str, Value] = attrs.Factory(dict)
+    campaigns: list[Campaign] = attrs.Factory(list)
+    tests: list[TestCase] = attrs.Factory(list)  # never in the table
     tests_only: bool = False  # a `*_test.rules` file: tests for the rules beside it
-    tests_lines: list = attrs.Factory(list)  # (first, last) source lines holding only tests
+    tests_lines: list[tuple[int, int]] = attrs.Factory(list)  # source lines holding only tests
+
+
+# The predicate node types (the frontends build them; passes read them).
+Scalar = int | float | str | bool
+Operand = Attr | Literal
+# (a bare Literal parses too; the types pass refuses it as a condition, T306)
+Expr = Compare | InList | Contains | BoolOp | Not | Const | Attr | Literal

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import os
 import pathlib
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import attrs
 
@@ -16,9 +20,11 @@ from rulec.table.format import Table, pack
 MAX_SOURCE = 16 * 1024 * 1024
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 
+Now = dt.datetime | str | None  # `check --now`: a datetime or an ISO string
+
 # The passes, in order. Each takes the model (and the options) and returns diagnostics;
 # lowering and emission run only when no pass reported an error.
-CHECK_PASSES = (
+CHECK_PASSES: tuple[tuple[str, Callable[[m.Shop, Now], list[Diagnostic]]], ...] = (
     ("resolve", lambda shop, now: resolve.run(shop)),
     ("types", lambda shop, now: types.run(shop)),
     ("lint", lambda shop, now: lint.run(shop)),
@@ -29,14 +35,14 @@ CHECK_PASSES = (
 
 @attrs.define
 class CompileResult:
-    diagnostics: list
+    diagnostics: list[Diagnostic]
     shop: m.Shop | None = None
-    body: dict | None = None
+    body: dict[str, Any] | None = None
     table: Table | None = None
     data: bytes | None = None  # the table bytes
 
     @property
-    def errors(self) -> list:
+    def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.is_error]
 
     @property
@@ -80,7 +86,7 @@ def parse_source(text: str, file: str) -> m.Shop:
     return parse_rules(text, file)
 
 
-def _sort(diags):
+def _sort(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
     return sorted(
         diags,
         key=lambda d: (
@@ -91,14 +97,14 @@ def _sort(diags):
     )
 
 
-def check_model(shop: m.Shop, now=None) -> list:
-    diags = []
+def check_model(shop: m.Shop, now: Now = None) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
     for _name, run in CHECK_PASSES:
         diags.extend(run(shop, now))
     return _sort(diags)
 
 
-def _fast_json(text: str, file: str, now):
+def _fast_json(text: str, file: str, now: Now) -> m.Shop | None:
     """Large JSON sources skip YAML: a clean result from the fast path stands; anything with a
     diagnostic is compiled again the ordinary way, which knows positions."""
     if not str(file).lower().endswith(".json"):
@@ -112,7 +118,12 @@ def _fast_json(text: str, file: str, now):
     return None if diags else shop
 
 
-def check_source(source, file: str = "<rules>.yaml", now=None, parse=None) -> CompileResult:
+def check_source(
+    source: str | bytes,
+    file: str = "<rules>.yaml",
+    now: Now = None,
+    parse: Callable[[str, str], m.Shop] | None = None,
+) -> CompileResult:
     """Parse and run the check passes, without lowering (what `rulec check` and the language
     server report). `parse(text, file) -> Shop` replaces the frontend (the language server's
     incremental .rules parser); never raises for bad input."""
@@ -166,7 +177,10 @@ def check_test_file(shop: m.Shop, file: str, now=None) -> list:
 
 
 def compile_source(
-    source, file: str = "<rules>.yaml", now=None, sign_key: bytes | None = None
+    source: str | bytes,
+    file: str = "<rules>.yaml",
+    now: Now = None,
+    sign_key: bytes | None = None,
 ) -> CompileResult:
     """Compile source text or bytes; never raises for bad input (diagnostics say what is wrong)."""
     data = source.encode("utf-8") if isinstance(source, str) else bytes(source)
@@ -175,6 +189,7 @@ def compile_source(
         return result
     from rulec import __version__
 
+    assert result.shop is not None  # no errors: the source parsed
     digest = hashlib.sha256(rules_bytes(data, result.shop))
     body = lower.run(result.shop)
     # the body comes from lowering: the schema check is for loaded bytes
@@ -205,7 +220,9 @@ def rules_bytes(data: bytes, shop: m.Shop) -> bytes:
     return b"".join(kept)
 
 
-def compile_path(path, now=None, sign_key: bytes | None = None) -> CompileResult:
+def compile_path(
+    path: str | os.PathLike[str], now: Now = None, sign_key: bytes | None = None
+) -> CompileResult:
     file = str(path)
     try:
         data = pathlib.Path(path).read_bytes()
@@ -216,9 +233,10 @@ def compile_path(path, now=None, sign_key: bytes | None = None) -> CompileResult
     return compile_source(data, file, now, sign_key)
 
 
-def compile_file(path) -> Table:
+def compile_file(path: str | os.PathLike[str]) -> Table:
     """Compile a rules file to a Table (embedding API); raises RulecError on errors."""
     result = compile_path(path)
     if result.errors:
         raise RulecError(result.diagnostics)
+    assert result.table is not None  # no errors: compile_source built the table
     return result.table

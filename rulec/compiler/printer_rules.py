@@ -221,7 +221,10 @@ def campaign_lines(c: m.Campaign) -> list:
 
 def sections(shop: m.Shop) -> list:
     """The file in canonical order: sections (blank lines between) of (item key, lines)."""
-    head = [] if shop.tests_only else [(("shop",), [f"shop {name(shop.name)}"])]
+    # item keys: ("shop",), ("group", 3)... (comments are kept by key in `rulec fmt`)
+    head: list[tuple[tuple[str | int, ...], list[str]]] = (
+        [] if shop.tests_only else [(("shop",), [f"shop {name(shop.name)}"])]
+    )
     if shop.timezone is not None:
         tz = str(shop.timezone.value)
         head.append((("timezone",), [f"timezone {tz if TZNAME_RE.fullmatch(tz) else quote(tz)}"]))

@@ -265,7 +265,8 @@ def yaml_statements(text: str) -> tuple:
 
     from rulec.compiler.frontend_yaml import LOADER
 
-    out, inside = [], set()
+    out: list[tuple[tuple[str | int, ...], int, int]] = []
+    inside: set[int] = set()
     try:  # the same loader as the frontend, so what compiled also composes here
         root = yaml.compose(text, Loader=LOADER)
     except (yaml.YAMLError, RecursionError):

@@ -145,7 +145,8 @@ def _rules(index, lines, line, col) -> list:
 
 def _scan(lines, line, col) -> tuple:
     """(open blocks, words of the clause being written) at the cursor."""
-    blocks, clause = [], []
+    blocks: list[str] = []
+    clause: list[str] = []
     for n in range(1, line + 1):
         text = lines.line(n)
         if n == line:
@@ -214,12 +215,13 @@ def _generic(path) -> tuple:
 
 def _indent(text: str) -> int:
     mt = re.match(r"^(\s*)(-\s+)?", text)
+    assert mt is not None  # every string matches (both groups may be empty)
     return len(mt.group(1)) + len(mt.group(2) or "")
 
 
 def _yaml_path(lines, line, indent) -> list:
     """The keys of the mappings that enclose column `indent` of `line`, outermost first."""
-    path = []
+    path: list[str] = []
     for n in range(line - 1, 0, -1):
         text = lines.line(n)
         if not text.strip() or text.lstrip().startswith("#"):

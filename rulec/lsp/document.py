@@ -7,6 +7,7 @@ import urllib.parse
 
 from lsprotocol import types as lsp
 
+from rulec.compiler.model import Shop
 from rulec.compiler.pipeline import check_source, is_yaml_name
 from rulec.lsp.actions import fix_for
 from rulec.lsp.incremental import IncrementalRules
@@ -36,7 +37,7 @@ class Document:
         self.lines = Lines("", encoding)
         self.diagnostics: list = []  # compiler Diagnostics of `text`
         self.fresh = False  # `text` parsed: the index is of it
-        self._shop = None  # the model of the last text that parsed, and its lines
+        self._shop: Shop | None = None  # the model of the last text that parsed, and its lines
         self._shop_lines = self.lines
         self._index: Index | None = None
         self._rules = None if self.yaml else IncrementalRules()
@@ -46,7 +47,7 @@ class Document:
         if text == self.text:
             return False
         self.text, self.lines = text, Lines(text, self.encoding)
-        parse = None if self.yaml else self._rules.parse
+        parse = None if self._rules is None else self._rules.parse  # None for YAML
         result = check_source(text, self.file, parse=parse)
         self.diagnostics = result.diagnostics
         self.fresh = result.shop is not None

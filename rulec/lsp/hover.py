@@ -84,9 +84,9 @@ def _campaign(index, c) -> str:
     kind = c.kind.value if c.kind else "?"
     lines = [f"campaign **{c.name}** ({kind})"]
     send_at, deadline, tz = schedule(index.shop, c)
-    if send_at is not None:
+    if send_at is not None and tz is not None:  # tz is None only when nothing is known
         lines.append(f"- sends at {cal.show(send_at, tz)}")
-    if deadline is not None:
+    if deadline is not None and tz is not None:
         verb = "created before" if kind == "green" else "configured by"
         lines.append(f"- must be {verb} {cal.show(deadline, tz)} (O10)")
     if c.promo is not None:

@@ -28,7 +28,9 @@ def chunks(text: str) -> list:
     depth 0. A cut in the wrong place (a statement continued on a line that starts with a
     statement word) leaves a chunk that ends mid-statement, which sends the parse to the
     full parser, so a cut never changes the answer."""
-    out, start, buf, depth = [], 1, [], 0
+    out: list[tuple[int, str]] = []
+    buf: list[str] = []
+    start, depth = 1, 0
     for n, line in enumerate(text.split("\n"), 1):
         if depth == 0 and buf and _STARTS.match(line):
             out.append((start, "\n".join(buf)))

@@ -60,9 +60,9 @@ def bad_new_name(new_name: str, yaml: bool, taken=()) -> str | None:
     if new_name in taken:
         return f"`{new_name}` is declared already"
     if yaml:
-        ok = _YAML_PLAIN.fullmatch(new_name) and new_name.lower() not in _YAML_WORDS
+        ok = bool(_YAML_PLAIN.fullmatch(new_name)) and new_name.lower() not in _YAML_WORDS
     else:
-        ok = ID_RE.fullmatch(new_name)
+        ok = bool(ID_RE.fullmatch(new_name))
     return None if ok else f"`{new_name}` is not a plain name (letters, digits, `_`, inner `-`)"
 
 

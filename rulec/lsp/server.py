@@ -100,7 +100,8 @@ def build(debounce_ms: int = DEBOUNCE_MS) -> RulesServer:
     def on_hover(ls: RulesServer, params: lsp.HoverParams):
         doc = ls.doc(params.text_document.uri)
         line, col = doc.position(params.position)
-        occ = doc.index.at(line, col) if doc.fresh else None
+        index = doc.index if doc.fresh else None
+        occ = index.at(line, col) if index is not None else None
         word, start = doc.lines.word_at(line, col)
         text = hover.hover_text(doc.index, occ, word)
         if text is None:
@@ -156,7 +157,7 @@ def build(debounce_ms: int = DEBOUNCE_MS) -> RulesServer:
 
         doc = ls.doc(params.text_document.uri)
         try:
-            result = canonical(doc.text, doc.file)
+            result = canonical(doc.text or "", doc.file)
         except (RulecError, FormatChanged, RecursionError):
             return None  # the diagnostics say what is wrong; nothing is rewritten
         if result == doc.text:
@@ -180,9 +181,15 @@ def build(debounce_ms: int = DEBOUNCE_MS) -> RulesServer:
     def on_rename(ls: RulesServer, params: lsp.RenameParams):
         doc = ls.doc(params.text_document.uri)
         line, col = doc.position(params.position)
-        if not doc.fresh or navigation.rename_target(doc.index, doc.lines, line, col) is None:
+        index = doc.index if doc.fresh else None
+        occ = index.at(line, col) if index is not None else None
+        if (
+            index is None
+            or occ is None
+            or navigation.rename_target(index, doc.lines, line, col) is None
+        ):
             raise JsonRpcInvalidParams("no declared name here to rename")
-        taken = doc.index.names(doc.index.at(line, col).kind)
+        taken = index.names(occ.kind)
         problem = navigation.bad_new_name(params.new_name, doc.yaml, taken)
         if problem:
             raise JsonRpcInvalidParams(problem)

@@ -33,9 +33,12 @@ callback) is answered by the pure-Python plan, so matchers may be shared between
 from __future__ import annotations
 
 import os
+from types import ModuleType
 
 from rulec.matching.pure import PyMatcher
 
+_matcher: ModuleType | None
+extension_error: str | None
 try:
     from rulec.matching import _matcher
 except ImportError as exc:  # extension not built

@@ -154,7 +154,8 @@ class PredSet:
         self.slot_names = list(by_attr)
         self.is_message = [message_slot and a == "message" for a in self.slot_names]
         self.leaves = [[leaf(e)[1] for e in by_attr[a].values()] for a in self.slot_names]
-        leaf_pos, self.offsets = {}, []
+        leaf_pos: dict[tuple[str, str], int] = {}
+        self.offsets: list[int] = []
         for a in self.slot_names:
             self.offsets.append(len(leaf_pos))
             for r in by_attr[a]:
@@ -169,10 +170,12 @@ class PredSet:
             self.thresholds.append(ts)
             self.fast.append(all(isinstance(t, float) or -EXACT <= t <= EXACT for t in ts))
         k = len(self.slot_names)
-        self.vec_ids = [dict() for _ in range(k)]
-        self.vec_masks = [[] for _ in range(k)]  # slot -> class id -> leaf truth mask
-        self.str_memo = [dict() for _ in range(k)]
-        self.key_memo = [dict() for _ in range(k)]
+        # per slot: leaf truth mask -> class id, class id -> mask, and the memos of classify()
+        # (string value -> class id, value class key -> class id)
+        self.vec_ids: list[dict[int, int]] = [{} for _ in range(k)]
+        self.vec_masks: list[list[int]] = [[] for _ in range(k)]
+        self.str_memo: list[dict[object, int]] = [{} for _ in range(k)]
+        self.key_memo: list[dict[object, int]] = [{} for _ in range(k)]
         self._slots = [
             (s, a, m, self.str_memo[s], self.key_memo[s], self.thresholds[s])
             for s, (a, m) in enumerate(zip(self.slot_names, self.is_message))
@@ -203,6 +206,7 @@ class PredSet:
                     memo.clear()
                 r = memo[v] = self.vec_id(s, v)
             return r
+        key: str | bool | int  # the value's class: a kind, a bool, or a threshold interval
         if v is None:
             key = "missing"
         elif isinstance(v, bool):
@@ -226,13 +230,13 @@ class PredSet:
 
     def result_for(self, env: dict) -> int:
         """Evaluate every predicate over `env`; the id of (group bitset, holding names)."""
-        held = []
+        holding = []
         row = 0
         for n, f, r in zip(self.names, self.funcs, self.rows):
             if f(env):
-                held.append(n)
+                holding.append(n)
                 row |= r
-        held = tuple(held)
+        held = tuple(holding)
         rid = self.result_ids.get(held)
         if rid is None:
             rid = self.result_ids[held] = len(self.results)
@@ -261,7 +265,7 @@ class PredSet:
 
     def lookup(self, attrs: dict, message=None) -> int:
         """Result id for a buyer's attrs (and message, for intents), through the class cache."""
-        key = []
+        classes = []
         for s, a, m, memo, kmemo, ts in self._slots:
             v = message if m else attrs.get(a)
             t = type(v)
@@ -271,8 +275,8 @@ class PredSet:
             elif (t is int or t is float) and v == v:
                 p = bisect_left(ts, v)
                 r = kmemo.get(2 * p + (p < len(ts) and ts[p] == v) + 2)
-            key.append(self.classify(s, v) if r is None else r)
-        key = tuple(key)
+            classes.append(self.classify(s, v) if r is None else r)
+        key = tuple(classes)
         rid = self.cache.get(key)
         if rid is None:
             if len(self.cache) >= CACHE_MAX:

@@ -91,10 +91,10 @@ class Campaign:
         self.configured = cal.parse_time(when) if when else None  # O5, O10
         if self.configured:
             cal.check_representable(self.configured)
-        self.activities = []
+        self.activities: list[str] = []
         self.state = None  # ledger status for this run
-        self.sends = {}
-        self.skips = {}
+        self.sends: dict[str, int] = {}  # channel -> sends
+        self.skips: dict[str, int] = {}  # reason -> consumers skipped
 
     def _variant(self, copy, coupon) -> Variant:
         """The content (copy, coupon) with its send JSON pre-rendered (see Variant)."""

@@ -121,7 +121,7 @@ class Planner:
         shard = parse_shard(shard)
         camps = self._campaigns()
         acts = aud.read_activities(activities, self.tz) if activities is not None else []
-        collected = [] if out is None and on_send is None else None
+        collected: list[dict] | None = [] if out is None and on_send is None else None
         src = aud.Source(audience)  # opened first: an unreadable audience opens no campaign
         try:
             if not allow_empty and src.empty():
@@ -158,10 +158,11 @@ class Planner:
                 ) from None
         return out
 
-    def _open(self, camps, now, acts, shard) -> list:
+    def _open(self, camps, now, acts, shard) -> tuple[list, set]:
         """O12, O12s: which due campaigns this shard's run decides; opens the new ones."""
         states = self.ledger.campaign_states(shard)
-        wanted, t_now = {}, now.timestamp()
+        wanted: dict[str, tuple] = {}  # campaign -> (status, reason, at) to open
+        t_now = now.timestamp()
         due = [c for c in camps if c.at <= t_now]
         check_shards(
             self.ledger_name,
@@ -197,7 +198,9 @@ class Planner:
         return active, set(wanted)
 
     def _report(self, camps, now, run, shard) -> dict:
-        total_sends, total_skips, per = {}, {}, {}
+        total_sends: dict[str, dict[str, int]] = {}
+        total_skips: dict[str, int] = {}
+        per: dict[str, dict] = {}
         states = self.ledger.campaign_states(shard)
         for c in camps:
             entry = {"kind": c.kind, "at": c.at_iso, "status": c.state}
@@ -309,8 +312,8 @@ class _Run:
                 stop = errors[0]
                 batch = [b for b in batch if b[0] < stop[0]]
             else:
-                for _n, exc in errors:
-                    self.bad.extend(exc.diagnostics)
+                for _n, error in errors:
+                    self.bad.extend(error.diagnostics)
         if batch:
             self._flush(batch)
         if stop is not None:

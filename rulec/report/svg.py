@@ -107,7 +107,8 @@ def lines(
     body = []
     for k, vals in enumerate(series.values()):
         c = PALETTE[k % len(PALETTE)]
-        runs, cur = [], []
+        runs: list[list[str]] = []  # unbroken runs of "x,y" points
+        cur: list[str] = []
         for i, v in enumerate(vals):
             if v is None:
                 if cur:

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import zlib
+from typing import Any
 
 from rulec.errors import RulecError
 
@@ -98,7 +99,7 @@ class DecisionLog:
         while not stop:
             stop = self._stop.wait(FLUSH)
             while True:  # drain what is queued, BATCH records per write
-                items = []
+                items: list[Any] = []
                 try:
                     while len(items) < BATCH:
                         items.append(self._q.get_nowait())

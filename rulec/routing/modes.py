@@ -55,37 +55,9 @@ def draw_efficiency(members, cum, status, pending, busy, level, rng, tries=TRIES
             ):
                 best = a
         return best
-    if len(free) == 1:  # pick_efficiency over `free`, inline (every one of them is free)
+    if len(free) == 1:  # one free agent: nothing to draw
         return free[0]
     r = random() * sum([level[a] for a in free])
-    for a in free:
-        r -= level[a]
-        if r < 0:
-            return a
-    return free[-1]
-
-
-def least_loaded(pool, level, pending):
-    """E4: the agent with the lowest pending/level (exact: cross-multiplied), first on ties."""
-    best = pool[0]
-    bp, bl = pending[best], level[best]
-    for a in pool:
-        if pending[a] * bl < bp * level[a]:
-            best, bp, bl = a, pending[a], level[a]
-    return best
-
-
-def pick_efficiency(pool, level, pending, busy, rng):
-    """E2/E3: a non-busy agent with probability ∝ level; E4 when all are busy."""
-    free = [a for a in pool if pending[a] <= busy]
-    if not free:
-        return least_loaded(pool, level, pending)
-    if len(free) == 1:
-        return free[0]
-    total = 0
-    for a in free:
-        total += level[a]
-    r = rng.random() * total
     for a in free:
         r -= level[a]
         if r < 0:

@@ -196,7 +196,7 @@ class Router:
                 "step": step,
                 "group": None if g is None else self.g_name[g],
             }
-        tr = [] if trace else None
+        tr: list[str] | None = [] if trace else None
         if self._shared:
             a, target, step, g = self._decide_shared(chat, buyer, t, tr)
         else:

@@ -1,5 +1,9 @@
 """Start and stop a private redis-server on a free 127.0.0.1 port, in a temporary directory
-(used by tests/redis and benchmarks/bench_redis.py; never touches a system Redis)."""
+(used by tests/redis and benchmarks/bench_redis.py; never touches a system Redis).
+
+A port found free may be taken by another process before redis-server binds it (several test
+runs share this machine), so `start` retries on another port when the bind fails, and only
+counts the server as up once the process answering on the port is the one it started."""
 
 from __future__ import annotations
 
@@ -18,6 +22,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def closed_port() -> socket.socket:
+    """A socket bound to a loopback port and not listening: connecting to its port is refused
+    for as long as the socket is open, and no other process can start a server there."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    return s
+
+
+BIND_RETRIES = 20
+
+
 class RedisServer:
     """`RedisServer(aof=False, save="").start()`; `.url(db)`, `.kill()` (SIGKILL), `.start()` again on
     the same port and directory (AOF replayed), `.stop()`."""
@@ -31,6 +46,7 @@ class RedisServer:
         self.aof = aof
         self.save = save  # RDB snapshot rule ("" = none): "3600 1" counts as persistence
         self.proc = None
+        self.started = False
 
     def url(self, db: int = 0, query: str = "") -> str:
         return f"redis://127.0.0.1:{self.port}/{db}" + (f"?{query}" if query else "")
@@ -40,6 +56,17 @@ class RedisServer:
         return f"unix://{os.path.join(self.dir, 'redis.sock')}?db={db}"
 
     def start(self, timeout: float = 10.0) -> RedisServer:
+        """Start the server; the first start moves to another port when this one was taken
+        (a restart keeps its port: clients hold its URL)."""
+        for _ in range(1 if self.started else BIND_RETRIES):
+            if self._launch(timeout):
+                self.started = True
+                return self
+            self.port = free_port()
+        raise RuntimeError(f"redis-server could not bind a port: {self.log()[-2000:]}")
+
+    def _launch(self, timeout: float) -> bool:
+        """True once our redis-server answers; False when it could not bind its port."""
         args = [
             self.binary,
             "--port",
@@ -65,21 +92,36 @@ class RedisServer:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
             args += ["--appendonly", "no"]
+        log_size = len(self.log())
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self.proc = None
+                if "in use" in self.log()[log_size:]:  # "Address already in use"
+                    return False
                 raise RuntimeError(f"redis-server exited: {self.log()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
-                    s.sendall(b"EXISTS rulec:probe\r\n")  # answers -LOADING while the AOF loads
-                    if s.recv(64).startswith(b":"):
-                        return self
-            except OSError:
-                pass
+            if self._answers():
+                return True
             time.sleep(0.02)
         self.stop()
         raise RuntimeError("redis-server did not answer in time")
+
+    def _answers(self) -> bool:
+        """Our process (by pid) answers on the port, with its data loaded (no -LOADING)."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"EXISTS rulec:probe\r\nINFO server\r\n")
+                reply = b""
+                while b"process_id:" not in reply or not reply.endswith(b"\r\n"):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    reply += chunk
+        except OSError:
+            return False
+        mine = f"process_id:{self.proc.pid}\r\n".encode() in reply
+        return mine and reply.startswith(b":")
 
     def log(self) -> str:
         try:

@@ -1,5 +1,8 @@
 """Redis faults: down at start (S910, exit 1), lost mid-run (fail fast with S911, or degrade
-with every affected decision flagged), bounded timeouts on a hung server, and recovery."""
+with every affected decision flagged), bounded timeouts on a hung server, and recovery.
+
+No wall-clock assertions: each test checks what the caller is told (code, message, exit
+status) and how many attempts were made, not how long it took."""
 
 import json
 import os
@@ -9,7 +12,7 @@ import sys
 import time
 
 import pytest
-from redis_server import free_port
+from redis_server import closed_port
 from routing_helpers import at, router, shop
 
 from rulec.errors import StoreError
@@ -22,26 +25,26 @@ RULES = shop({"a1": {}, "a2": {}}, {"G": {"agents": ["a1", "a2"]}})
 ONLINE = {"agents": {"a1": {"status": "online"}, "a2": {"status": "online"}}}
 
 
-def _closed_url():
-    return f"redis://127.0.0.1:{free_port()}/0"
+@pytest.fixture
+def closed_url():
+    """A Redis URL whose port refuses connections (held for the test: no server can appear)."""
+    with closed_port() as sock:
+        yield f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
 
 
-def test_down_at_start_is_a_clear_store_error():
-    url = _closed_url()
+def test_down_at_start_is_a_clear_store_error(closed_url):
     for opener in (open_store, open_ledger):
-        t0 = time.monotonic()
         with pytest.raises(StoreError) as exc:
-            opener(url + "?on_error=degrade", "s")  # degrade: for a lost server, not a missing one
+            opener(closed_url + "?on_error=degrade", "s")  # degrade: for a lost server only
         assert exc.value.code == "S910" and "cannot reach Redis at" in str(exc.value)
-        assert time.monotonic() - t0 < 5
 
 
-def test_cli_down_at_start_exits_1(tmp_path, cli):
+def test_cli_down_at_start_exits_1(tmp_path, cli, closed_url):
     shop_file = tmp_path / "shop.json"
     shop_file.write_text(json.dumps(RULES), encoding="utf-8")
     ev = tmp_path / "ev.jsonl"
     ev.write_text(json.dumps({"type": "chat", "buyer": "u", "time": at(0)}) + "\n")
-    url = _closed_url()
+    url = closed_url
     r = cli("route", shop_file, "--events", ev, "--store", url)
     assert r.code == 1 and "S910" in r.err and "cannot reach Redis" in r.err, r
     assert "Traceback" not in r.err
@@ -59,11 +62,9 @@ def test_lost_mid_run_fails_fast_by_default(own_server):
     r = router(RULES, ONLINE, store=own_server.url(0))
     assert r.route({"buyer": "u1", "time": at(0)})["step"] == "group"
     own_server.kill()
-    t0 = time.monotonic()
     with pytest.raises(StoreError) as exc:
         r.route({"buyer": "u2", "time": at(1)})
     assert exc.value.code == "S911" and "connection to Redis lost" in str(exc.value)
-    assert time.monotonic() - t0 < 3
     r.close()
 
 
@@ -92,11 +93,9 @@ def test_hung_server_times_out(own_server):
     r = router(RULES, ONLINE, store=own_server.url(0, "timeout=0.3"))
     os.kill(own_server.proc.pid, signal.SIGSTOP)
     try:
-        t0 = time.monotonic()
         with pytest.raises(StoreError) as exc:
             r.route({"buyer": "u1", "time": at(0)})
         assert exc.value.code == "S911" and "timed out" in str(exc.value)
-        assert time.monotonic() - t0 < 2
     finally:
         os.kill(own_server.proc.pid, signal.SIGCONT)
     r.close()

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
 from rulec.common.vocab import CONVERSION, DIMS
 from rulec.compiler import model as m
-from rulec.errors import Diagnostic, did_you_mean
+from rulec.errors import Diagnostic, Span, did_you_mean
+
+Binds = dict[str, set[str]]  # dimension -> the values a group binds
 
 
-def _warn(d, code, message, span, hints=()):
+def _warn(
+    d: list[Diagnostic], code: str, message: str, span: Span | None, hints: Iterable[str] = ()
+) -> None:
     d.append(Diagnostic(code, message, span, "warning", tuple(hints)))
 
 
-def _binds(g: m.Group) -> dict:
+def _binds(g: m.Group) -> Binds:
     return {dim: {r.name for r in getattr(g, dim)} for dim in DIMS if getattr(g, dim)}
 
 
@@ -23,17 +30,18 @@ class Shadowing:
     credits the choice to H (or to its robot). Earlier groups are indexed by agent and by bound
     value, so each look-up scans only groups that could qualify (linear in practice)."""
 
-    def __init__(self):
-        self.seen = []  # (group, binds, agents)
-        self.by_agent: dict = {}
-        self.by_value: dict = {}
+    def __init__(self) -> None:
+        self.seen: list[tuple[m.Group, Binds, set[str]]] = []
+        self.by_agent: dict[str, list[int]] = {}
+        self.by_value: dict[tuple[str, str], list[int]] = {}
 
-    def check(self, g: m.Group):
+    def check(self, g: m.Group) -> m.Group | None:
         binds = _binds(g)
         agents = {r.name for r in g.agents}
-        pools = [self.by_agent.get(a, ()) for a in agents]
-        pools += [self.by_value.get((dim, v), ()) for dim, vals in binds.items() for v in vals]
-        pool = min(pools, key=len) if pools else range(len(self.seen))
+        none: tuple[int, ...] = ()
+        pools: list[Sequence[int]] = [self.by_agent.get(a, none) for a in agents]
+        pools += [self.by_value.get((dim, v), none) for dim, vals in binds.items() for v in vals]
+        pool: Sequence[int] = min(pools, key=len) if pools else range(len(self.seen))
         found = None
         for i in pool:
             h, hb, ha = self.seen[i]
@@ -57,7 +65,7 @@ class Shadowing:
 # -- predicates that can never hold ----------------------------------------------------------
 
 
-def _bounds_conflict(cmps) -> bool:
+def _bounds_conflict(cmps: list[tuple[str, Any]]) -> bool:
     """Comparisons on one attribute with numeric or string literals, all required: unsat?"""
     lo, lo_incl, hi, hi_incl, eq, ne = None, True, None, True, None, set()
     for op, v in cmps:
@@ -92,7 +100,7 @@ def _bounds_conflict(cmps) -> bool:
     return False
 
 
-def never_holds(e) -> bool:
+def never_holds(e: m.Expr) -> bool:
     """True when the predicate is false for every buyer (a sound, incomplete check)."""
     if isinstance(e, m.Const):
         return not e.value
@@ -105,7 +113,8 @@ def never_holds(e) -> bool:
             return all(never_holds(x) for x in e.items)
         if any(never_holds(x) for x in e.items):
             return True
-        per_attr: dict = {}
+        # values of any literal type: _bounds_conflict gives up on a mixed list (TypeError)
+        per_attr: dict[str, list[tuple[str, Any]]] = {}
         for x in e.items:
             if (
                 isinstance(x, m.Compare)
@@ -114,13 +123,18 @@ def never_holds(e) -> bool:
                 and not isinstance(x.right.value, bool)
             ):
                 per_attr.setdefault(x.left.name, []).append((x.op, x.right.value))
-            elif isinstance(x, m.InList) and not x.negated and len(x.values.items) == 1:
+            elif (
+                isinstance(x, m.InList)
+                and isinstance(x.attr, m.Attr)  # a literal on the left is T305, not lint's
+                and not x.negated
+                and len(x.values.items) == 1
+            ):
                 per_attr.setdefault(x.attr.name, []).append(("==", x.values.items[0].value))
         return any(_bounds_conflict(c) for c in per_attr.values())
     return False
 
 
-def _walk(e):
+def _walk(e: m.Expr) -> Iterator[m.Expr]:
     stack = [e]
     while stack:
         x = stack.pop()
@@ -131,8 +145,8 @@ def _walk(e):
             stack.append(x.item)
 
 
-def run(shop: m.Shop) -> list:
-    d: list = []
+def run(shop: m.Shop) -> list[Diagnostic]:
+    d: list[Diagnostic] = []
     grouped = {r.name for g in shop.groups for r in g.agents}
     for a in shop.agents:
         if a.id not in grouped:
@@ -175,7 +189,8 @@ def run(shop: m.Shop) -> list:
             if never_holds(p.expr):
                 _warn(d, "W503", f"{kind} {p.name} can never hold", p.span)
             for x in _walk(p.expr):
-                if isinstance(x, m.InList) and not x.values.items:
+                # a literal on the left is T305 (types pass), not a lint finding
+                if isinstance(x, m.InList) and isinstance(x.attr, m.Attr) and not x.values.items:
                     _warn(
                         d,
                         "W505",

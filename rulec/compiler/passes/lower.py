@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import operator
+from typing import Any
 
 from rulec.common import calendar
 from rulec.common.vocab import CONVERSION, DEFAULT_ZONE, DIMS
@@ -19,10 +21,10 @@ OPS = {
 }
 
 
-def expr(e) -> list:
+def expr(e: m.Expr) -> list[Any]:
     """A model predicate as the table's EXPR form (attribute always on the left)."""
     if isinstance(e, m.BoolOp):
-        items = []
+        items: list[list[Any]] = []
         for x in e.items:
             lx = expr(x)
             items.extend(lx[1] if lx[0] == e.op else [lx])
@@ -39,19 +41,25 @@ def expr(e) -> list:
             return ["const", bool(OPS[op](left.value, right.value))]
         if isinstance(left, m.Literal):
             left, right, op = right, left, FLIP[op]
+        # the types pass refused attribute-attribute comparisons
+        assert isinstance(left, m.Attr) and isinstance(right, m.Literal)
         return ["cmp", op, left.name, right.value]
     if isinstance(e, m.InList):
+        assert isinstance(e.attr, m.Attr)  # T305 otherwise
         return ["not_in" if e.negated else "in", e.attr.name, [x.value for x in e.values.items]]
     if isinstance(e, m.Contains):
+        assert isinstance(e.attr, m.Attr)  # T305 otherwise
         if e.any:
+            assert isinstance(e.value, m.ListLit)  # T303 otherwise
             return ["contains_any", e.attr.name, [x.value for x in e.value.items]]
+        assert isinstance(e.value, m.Literal)  # T303 otherwise
         return ["contains", e.attr.name, e.value.value]
     raise TypeError(f"cannot lower {type(e).__name__}")
 
 
-def tree(groups: list) -> dict:
-    bound = {d: [] for d in DIMS}
-    index = {d: {} for d in DIMS}
+def tree(groups: list[dict[str, Any]]) -> dict[str, Any]:
+    bound: dict[str, list[int]] = {d: [] for d in DIMS}
+    index: dict[str, dict[str, list[int]]] = {d: {} for d in DIMS}
     for i, g in enumerate(groups):
         for d in DIMS:
             values = g[d]
@@ -62,19 +70,19 @@ def tree(groups: list) -> dict:
     return {"dims": list(DIMS), "bound": bound, "index": index}
 
 
-def _v(value):
+def _v(value: m.Value | None) -> Any:
     return None if value is None else value.value
 
 
-def _coupon(c):
+def _coupon(c: m.Coupon | None) -> dict[str, str | None] | None:
     return None if c is None else {"id": c.id, "kind": c.kind}
 
 
-def _targets(ts):
+def _targets(ts: list[m.Target]) -> list[dict[str, Any]]:
     return [{"crowd": t.crowd.name, "copy": t.copy, "coupon": _coupon(t.coupon)} for t in ts]
 
 
-def campaign(c: m.Campaign, promos: dict, tz) -> dict:
+def campaign(c: m.Campaign, promos: dict[str, dict[str, Any]], tz: dt.tzinfo) -> dict[str, Any]:
     kind = c.kind.value
     send_at = _v(c.send_at)
     promo = c.promo.name if c.promo else None
@@ -98,7 +106,7 @@ def campaign(c: m.Campaign, promos: dict, tz) -> dict:
     }
 
 
-def run(shop: m.Shop) -> dict:
+def run(shop: m.Shop) -> dict[str, Any]:
     """The table body of a model that passed every check."""
     tz_name = _v(shop.timezone) or DEFAULT_ZONE
     tz = calendar.zone(tz_name)
@@ -106,7 +114,7 @@ def run(shop: m.Shop) -> dict:
     routing.update({k: v.value for k, v in shop.routing.items()})
     outreach = dict(m.OUTREACH_DEFAULTS)
     outreach.update({k: v.value for k, v in shop.outreach.items()})
-    groups = [
+    groups: list[dict[str, Any]] = [
         {
             "name": g.name,
             "agents": [a.name for a in g.agents],

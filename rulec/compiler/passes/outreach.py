@@ -3,32 +3,43 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from rulec.common import calendar as cal
 from rulec.common.vocab import DEFAULT_ZONE, KINDS
 from rulec.compiler import model as m
-from rulec.errors import Diagnostic
+from rulec.errors import Diagnostic, Span
 from rulec.outreach import privileges as priv
 
 SOON = dt.timedelta(days=1)  # `check --now`: deadlines within a day are reported
+T = TypeVar("T")
 
 
-def _v(x):
+class _Add(Protocol):
+    """Reports one diagnostic about the campaign being checked."""
+
+    def __call__(
+        self, code: str, msg: str, span: Span | None = None, severity: str = "error"
+    ) -> None: ...
+
+
+def _v(x: m.Value | None) -> Any:
     return None if x is None else x.value
 
 
-def _span(x, fallback):
+def _span(x: object, fallback: Span | None) -> Span | None:
     return getattr(x, "span", None) or fallback
 
 
-def _time(x, parse):
+def _time(x: m.Value | None, parse: Callable[[Any], T]) -> T | None:
     try:
         return parse(x.value) if x is not None and x.value is not None else None
     except (ValueError, TypeError):
         return None
 
 
-def check(shop: m.Shop, now=None) -> list:
+def check(shop: m.Shop, now: dt.datetime | str | None = None) -> list[Diagnostic]:
     """Diagnostics for every campaign; `now` (a datetime or ISO string) enables O10 look-ahead.
 
     Names, kinds, time syntax and required fields are the resolve pass's; this pass checks
@@ -37,20 +48,25 @@ def check(shop: m.Shop, now=None) -> list:
         tz = cal.zone(_v(shop.timezone) or DEFAULT_ZONE)
     except ValueError:
         return []  # resolve reports the zone
+    at: dt.datetime | None = None
     if isinstance(now, str):
         try:
-            now = cal.parse_time(now)
+            at = cal.parse_time(now)
         except ValueError:
-            now = None
+            at = None
+    else:
+        at = now
     facts = {k: _v(v) for k, v in shop.facts.items()}
     promos = {p.name: p for p in shop.promos}
-    out = []
+    out: list[Diagnostic] = []
     for c in shop.campaigns:
-        out.extend(_campaign(c, tz, facts, promos, shop, now))
+        out.extend(_campaign(c, tz, facts, promos, shop, at))
     return out
 
 
-def _send_at(c, kind, tz, promos):
+def _send_at(
+    c: m.Campaign, kind: str, tz: dt.tzinfo, promos: dict[str, m.Promo]
+) -> dt.datetime | None:
     """The scheduled send (computed for promo kinds, as lowering does), or None if unknown."""
     if kind in priv.PROMO_KINDS:
         p = promos.get(c.promo.name) if c.promo else None
@@ -59,7 +75,9 @@ def _send_at(c, kind, tz, promos):
     return _time(c.send_at, cal.parse_time)
 
 
-def schedule(shop: m.Shop, c: m.Campaign) -> tuple:
+def schedule(
+    shop: m.Shop, c: m.Campaign
+) -> tuple[dt.datetime | None, dt.datetime | None, dt.tzinfo | None]:
     """(send time, configuration deadline, zone) of a campaign as these checks compute them
     (for the language server's hover); None for what the rules leave unknown."""
     try:
@@ -75,14 +93,21 @@ def schedule(shop: m.Shop, c: m.Campaign) -> tuple:
     return send_at, priv.deadline(kind, at, tz) if at else None, tz
 
 
-def _campaign(c, tz, facts, promos, shop, now):
+def _campaign(
+    c: m.Campaign,
+    tz: dt.tzinfo,
+    facts: dict[str, Any],
+    promos: dict[str, m.Promo],
+    shop: m.Shop,
+    now: dt.datetime | None,
+) -> list[Diagnostic]:
     kind = _v(c.kind)
     if kind not in KINDS:
         return []
-    d = []
+    d: list[Diagnostic] = []
     here = _span(c.kind, c.span)
 
-    def add(code, msg, span=None, severity="error"):
+    def add(code: str, msg: str, span: Span | None = None, severity: str = "error") -> None:
         d.append(Diagnostic(code, f"campaign {c.name}: {msg}", span or here, severity))
 
     send_at = _send_at(c, kind, tz, promos)
@@ -125,7 +150,15 @@ def _campaign(c, tz, facts, promos, shop, now):
     return d
 
 
-def _deadline(c, kind, send_at, tz, now, add, here):
+def _deadline(
+    c: m.Campaign,
+    kind: str,
+    send_at: dt.datetime,
+    tz: dt.tzinfo,
+    now: dt.datetime | None,
+    add: _Add,
+    here: Span | None,
+) -> list[Diagnostic]:
     limit = priv.deadline(kind, send_at, tz)
     if limit is None:
         return []
@@ -160,7 +193,7 @@ def _deadline(c, kind, send_at, tz, now, add, here):
     return []
 
 
-def _fact_span(shop, message):
+def _fact_span(shop: m.Shop, message: str) -> Span | None:
     for key, v in shop.facts.items():
         if key in message:
             return v.span

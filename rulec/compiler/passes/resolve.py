@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterable
+from typing import Any
+
 from rulec.common import calendar
 from rulec.common.vocab import (
     ATTR_TYPES,
@@ -14,16 +17,20 @@ from rulec.common.vocab import (
     STRENGTHS,
 )
 from rulec.compiler import model as m
-from rulec.errors import Diagnostic, did_you_mean
+from rulec.errors import Diagnostic, Span, did_you_mean
 
 RESERVED_ATTRS = ("message",)
 
 
-def _err(diags, code, message, span, hints=()):
+def _err(
+    diags: list[Diagnostic], code: str, message: str, span: Span | None, hints: Iterable[str] = ()
+) -> None:
     diags.append(Diagnostic(code, message, span, "error", tuple(hints)))
 
 
-def _enum(diags, value, span, choices, what):
+def _enum(
+    diags: list[Diagnostic], value: Any, span: Span | None, choices: Collection[str], what: str
+) -> bool:
     if value not in choices:
         _err(
             diags,
@@ -36,8 +43,13 @@ def _enum(diags, value, span, choices, what):
     return True
 
 
-def _unique(diags, items, what, key=lambda x: x.name):
-    seen = {}
+def _unique(
+    diags: list[Diagnostic],
+    items: Iterable[Any],  # model nodes with a span (and a name, unless `key` says otherwise)
+    what: str,
+    key: Callable[[Any], str] = lambda x: x.name,
+) -> None:
+    seen: dict[str, Any] = {}
     for it in items:
         k = key(it)
         if k in seen:
@@ -48,7 +60,9 @@ def _unique(diags, items, what, key=lambda x: x.name):
             seen[k] = it
 
 
-def _time(diags, v, what, parse):
+def _time(
+    diags: list[Diagnostic], v: m.Value | None, what: str, parse: Callable[[Any], object]
+) -> None:
     if v is None:
         return
     try:
@@ -57,8 +71,8 @@ def _time(diags, v, what, parse):
         _err(diags, "V403", f"{what}: {exc}", v.span)
 
 
-def run(shop: m.Shop) -> list:
-    d: list = []
+def run(shop: m.Shop) -> list[Diagnostic]:
+    d: list[Diagnostic] = []
     if not shop.name:
         _err(d, "V400", "shop name is empty", shop.span)
     if shop.timezone is not None:
@@ -92,12 +106,12 @@ def run(shop: m.Shop) -> list:
     window = r.get("sticky_window")
     h = hold.value if hold else m.ROUTING_DEFAULTS["sticky_hold"]
     w = window.value if window else m.ROUTING_DEFAULTS["sticky_window"]
-    if h > w:
+    if h > w:  # the defaults are in order, so one of the two was written
         _err(
             d,
             "V400",
             f"sticky hold ({h // 3600}h) is longer than the window ({w // 3600}h)",
-            (hold or window).span,
+            hold.span if hold else window.span if window else shop.span,
         )
 
     _unique(d, shop.attributes, "attribute")
@@ -108,13 +122,13 @@ def run(shop: m.Shop) -> list:
     _unique(d, shop.crowds, "crowd")
     _unique(d, shop.intents, "intent")
     _unique(d, shop.agents, "agent", key=lambda a: a.id)
-    for a in shop.agents:
-        if not 1 <= a.level <= 5:
+    for ag in shop.agents:
+        if not 1 <= ag.level <= 5:
             _err(
                 d,
                 "V400",
-                f"agent {a.id}: level {a.level} is out of range 1..5",
-                a.level_span or a.span,
+                f"agent {ag.id}: level {ag.level} is out of range 1..5",
+                ag.level_span or ag.span,
             )
     _unique(d, shop.groups, "group")
     agent_ids = {a.id: a for a in shop.agents}
@@ -170,7 +184,7 @@ def run(shop: m.Shop) -> list:
     return d
 
 
-def _campaign(d, c, promos):
+def _campaign(d: list[Diagnostic], c: m.Campaign, promos: Collection[str]) -> None:
     if c.kind is None or not _enum(d, c.kind.value, c.kind.span, KINDS, "campaign kind"):
         return
     kind = c.kind.value

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rulec.compiler import model as m
-from rulec.errors import Diagnostic, did_you_mean
+from rulec.errors import Diagnostic, Span, did_you_mean
 
 CLASS = {"int": "number", "number": "number", "string": "string", "bool": "bool", "set": "set"}
 ORDERING = ("<", "<=", ">", ">=")
 
 
-def lit_class(v) -> str:
+def lit_class(v: m.Scalar) -> str:
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, (int, float)):
@@ -20,13 +22,15 @@ def lit_class(v) -> str:
 class Checker:
     """Walks one predicate; `types` maps attribute -> class, or is None when undeclared."""
 
-    def __init__(self, types, where, is_intent, diags):
+    def __init__(
+        self, types: dict[str, str] | None, where: str, is_intent: bool, diags: list[Diagnostic]
+    ) -> None:
         self.types, self.where, self.is_intent, self.d = types, where, is_intent, diags
 
-    def err(self, code, message, span, hints=()):
+    def err(self, code: str, message: str, span: Span | None, hints: Iterable[str] = ()) -> None:
         self.d.append(Diagnostic(code, f"{self.where}: {message}", span, "error", tuple(hints)))
 
-    def attr_class(self, a: m.Attr):
+    def attr_class(self, a: m.Attr) -> str | None:
         """The attribute's class, None when untyped; reports unknown attributes."""
         if a.name == "message":
             if not self.is_intent:
@@ -50,7 +54,7 @@ class Checker:
             return None
         return CLASS[self.types[a.name]] if self.types[a.name] in CLASS else None
 
-    def check(self, e):
+    def check(self, e: m.Expr) -> None:
         if isinstance(e, m.BoolOp):
             for x in e.items:
                 self.check(x)
@@ -73,7 +77,7 @@ class Checker:
         elif isinstance(e, m.Contains):
             self.contains(e)
 
-    def compare(self, e: m.Compare):
+    def compare(self, e: m.Compare) -> None:
         left, right = e.left, e.right
         if isinstance(left, m.Attr) and isinstance(right, m.Attr):
             self.err(
@@ -89,7 +93,10 @@ class Checker:
             elif a == "bool" and e.op in ORDERING:
                 self.err("T301", "bools have no order: use == or !=", e.span)
             return
+        # One side is an attribute, the other a literal (both-literal and both-attribute
+        # comparisons returned above).
         attr, lit = (left, right) if isinstance(left, m.Attr) else (right, left)
+        assert isinstance(attr, m.Attr) and isinstance(lit, m.Literal)
         ac, lc = self.attr_class(attr), lit_class(lit.value)
         if ac is None:
             if lc == "bool" and e.op in ORDERING:
@@ -106,7 +113,7 @@ class Checker:
         elif ac == "bool" and e.op in ORDERING:
             self.err("T301", "bools have no order: use == or !=", e.span)
 
-    def in_list(self, e: m.InList):
+    def in_list(self, e: m.InList) -> None:
         if not isinstance(e.attr, m.Attr):
             self.err("T305", "the left side of `in` must be an attribute", e.span)
             return
@@ -125,7 +132,7 @@ class Checker:
         elif ac is None and len(classes) > 1:
             self.err("T302", "the values of an `in` list must all be of one type", e.values.span)
 
-    def contains(self, e: m.Contains):
+    def contains(self, e: m.Contains) -> None:
         if not isinstance(e.attr, m.Attr):
             self.err("T305", "the left side of `contains` must be an attribute", e.span)
             return
@@ -148,8 +155,8 @@ class Checker:
             self.err("T303", f"`{e.attr.name}` is a {ac}: `{op}` needs a string or a set", e.span)
 
 
-def run(shop: m.Shop) -> list:
-    diags: list = []
+def run(shop: m.Shop) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
     types = {a.name: a.type for a in shop.attributes} if shop.attributes else None
     for p in shop.crowds:
         Checker(types, f"crowd {p.name}", False, diags).check(p.expr)

@@ -402,7 +402,7 @@ class RedisLedger(Ledger):
         try:
             history = {c: self._entries(c, h) for c, h in zip(uniq, hist_texts) if h}
             records = decide(history)
-            per = {}
+            per: dict[str, str] = {}
             for name, consumer, channel, at in records:
                 cid = self._ids.get(name)
                 if cid is None:

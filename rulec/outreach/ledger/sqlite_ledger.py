@@ -120,7 +120,8 @@ class SqliteLedger(Ledger):
                 raise _fail("S901", f"ledger {self.path}: directory {parent} does not exist")
             if os.path.exists(self.path) and not os.path.isfile(self.path):
                 raise _fail("S941", f"ledger {self.path} is not a regular file")
-        self._ids, self._names = {}, {}
+        self._ids: dict[str, int] = {}  # campaign name -> id
+        self._names: dict[int, str] = {}
         try:
             self.db = sqlite3.connect(
                 self.path, timeout=timeout, isolation_level=None, check_same_thread=False
@@ -353,7 +354,7 @@ class SqliteLedger(Ledger):
             raise _fail(
                 "S906", f"ledger {self.path}: a (campaign, consumer) send was decided twice"
             )
-        packed = {}
+        packed: dict[str, str] = {}
         get = packed.get
         for consumer, tok in zip(
             map(_CONSUMER, records), map(toks.__getitem__, map(_TOKEN_KEY, records))
@@ -364,7 +365,7 @@ class SqliteLedger(Ledger):
 
     @_guard
     def sends(self, campaign=None) -> list:
-        out = []
+        out: list[tuple[str, str, str, str]] = []
         for consumer, text in self.db.execute("SELECT consumer, sends FROM consumers"):
             out.extend(
                 (n, consumer, ch, at)

@@ -24,13 +24,13 @@ def open_store(url: str | None, shop: str) -> Store:
         return MemoryStore(shop)
     if url.startswith("sqlite:"):
         path, _, query = url[len("sqlite:") :].partition("?")
-        opts = {}
+        sync, batch = "normal", 1  # SqliteStore's defaults
         for item in filter(None, query.split("&")):
             k, _, v = item.partition("=")
             if k == "sync":
-                opts["sync"] = v
+                sync = v
             elif k == "batch" and v.isdigit():
-                opts["batch"] = int(v)
+                batch = int(v)
             else:
                 raise StoreError(
                     [
@@ -46,7 +46,7 @@ def open_store(url: str | None, shop: str) -> Store:
             raise StoreError([Diagnostic("S900", f"store URL {url!r} names no file")])
         from rulec.routing.stores.sqlite_store import SqliteStore
 
-        return SqliteStore(shop, path, **opts)
+        return SqliteStore(shop, path, sync=sync, batch=batch)
     if url.startswith(("redis://", "rediss://", "unix://")):
         try:
             from rulec.routing.stores.redis_store import RedisStore

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import time as _time
+from typing import Any
 
 from rulec.common.redis_conn import Conn, Lost, Script, fail, pack
 from rulec.routing.stores.base import OFFLINE, Store
@@ -148,7 +149,10 @@ class RedisStore(Store):
         self.pool_key, self.meta_key = base + "pool", base + "meta"
         self._ver, self._conflicts, self._lost_at = -1, 0, 0.0
         self._contacts: dict = {}  # buyer -> (stored text, (agent index, time) or None)
-        self.status, self.pending, self.conversion, self._zeros = [], [], [], []
+        self.status: list[int] = []
+        self.pending: list[int] = []
+        self.conversion: list[float | None] = []
+        self._zeros: list[int] = []
         self._conn.connect()
         try:
             self._check_meta()
@@ -313,7 +317,8 @@ class RedisStore(Store):
     # -- group commit (rulec.routing.stores.redis_batch.route_many) ------------------------
     def stage_begin(self) -> None:
         """Start a group of decisions taken on this copy and applied to it as they go."""
-        self._staged, self._undo = [], (self.pending[:], {})
+        self._staged: list[Any] = []
+        self._undo: tuple[list[int], dict[str, Any]] = (self.pending[:], {})
 
     def stage(self, agent, buyer, time) -> None:
         """Record one decision of the group (assignment when agent >= 0) in the copy."""

@@ -49,7 +49,9 @@ class SqliteStore(Store):
         self._broken = None
         self._db = None
         self._contacts: dict = {}
-        self.status, self.pending, self.conversion = [], [], []
+        self.status: list[int] = []
+        self.pending: list[int] = []
+        self.conversion: list[float | None] = []
         try:
             self._open()
         except sqlite3.Error as exc:
