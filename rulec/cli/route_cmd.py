@@ -31,6 +31,11 @@ def _parser(out, err):
         action="store_true",
         help="report bad event lines, skip them and route the rest (exit 1)",
     )
+    p.add_argument(
+        "--decision-log",
+        metavar="FILE",
+        help="also append every decision and event to FILE (JSON Lines, docs/decision-log.md)",
+    )
     return p
 
 
@@ -63,6 +68,7 @@ def run(args, out, err) -> int:
         # --keep-going skips bad event lines; a bad state or unreadable file still stops
         if not ns.keep_going or state_diags or any(d.code == "E800" for d in diags):
             return 1
+    from rulec.routing.decision_log import for_route
     from rulec.routing.replay import replay
     from rulec.routing.router import Router
 
@@ -72,7 +78,13 @@ def run(args, out, err) -> int:
             if state is not None:
                 router.apply_state(state)
             write = out.write
-            for d in replay(router, (ev for ev, _t, _line in events), trace=True):
+            decisions = for_route(  # the same decisions, also logged with --decision-log
+                ns.decision_log,
+                table,
+                (ev for ev, _t, _line in events),
+                lambda evs: replay(router, evs, trace=True),
+            )
+            for d in decisions:
                 write(json.dumps(d, ensure_ascii=False) + "\n")
         finally:
             router.close()
