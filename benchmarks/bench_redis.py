@@ -7,7 +7,7 @@ Starts its own redis-server on a free loopback port (no persistence unless --aof
 appendfsync always). The shop is bench_router's (64 groups, 256 agents, all online) with a
 high busy threshold so pending growth does not change the routing work. Each process routes
 fresh buyers (R1-R6 on every chat, an assignment each), with `route` (one validated call per
-decision) and with group commit (`redis_batch.route_many`, one call per group of chats when
+decision) and with group commit (`Router.route_many`, one call per group of chats when
 no other process wrote meanwhile). Round trips are counted twice: by
 the store (calls it sent) and by the server (INFO commandstats deltas). Figures:
 benchmarks/RESULTS-redis.md.
@@ -70,8 +70,6 @@ def server_counters(port):
 
 
 def worker(url, t, prefix, n, ready, start, out, group):
-    from rulec.routing.stores.redis_batch import route_many
-
     r = make_router(t, url)
     batch = chats(prefix, n=n, seed=hash(prefix) & 0xFFFF)
     trips0 = r.store.round_trips
@@ -79,7 +77,7 @@ def worker(url, t, prefix, n, ready, start, out, group):
     start.wait()
     t0, c0 = time.perf_counter(), time.process_time()
     if group > 1:
-        route_many(r, batch, group=group)
+        r.route_many(batch, group=group)
     else:
         for c in batch:
             r.route(c)
@@ -181,8 +179,6 @@ def redis_url():
 @pytest.mark.parametrize("group", [1, 64])
 def test_redis_fresh_buyers(benchmark, redis_url, group):
     """512 fresh buyers per round: route() one by one (group 1) or route_many(group=64)."""
-    from rulec.routing.stores.redis_batch import route_many
-
     t = table()
     r = make_router(t, redis_url)
     counter = [0]
@@ -193,7 +189,7 @@ def test_redis_fresh_buyers(benchmark, redis_url, group):
 
     def route_all(batch):
         if group > 1:
-            route_many(r, batch, group=group)
+            r.route_many(batch, group=group)
         else:
             for c in batch:
                 r.route(c)

@@ -7,8 +7,6 @@ import json
 from rulec.cli.common import ArgParser, load_table_or_rules, render
 from rulec.errors import RulecError
 
-GROUP = 64  # chats per route_many call (one Redis commit each when nobody else writes)
-
 
 def _parser(out, err):
     p = ArgParser(
@@ -33,6 +31,11 @@ def _parser(out, err):
         action="store_true",
         help="report bad event lines, skip them and route the rest (exit 1)",
     )
+    p.add_argument(
+        "--decision-log",
+        metavar="FILE",
+        help="also append every decision and event to FILE (JSON Lines, docs/decision-log.md)",
+    )
     return p
 
 
@@ -52,19 +55,6 @@ def prepare(ns, out, err):
     return table, events, state, diags, ev_diags
 
 
-def _batcher(router):
-    """redis_batch.route_many when the router's store commits a run of chats in one call
-    (Redis; same decisions and traces as route(), docs/deploy.md), else None."""
-    if not router._shared or router.drain:
-        return None
-    from rulec.routing.stores.redis_batch import route_many
-    from rulec.routing.stores.redis_store import RedisStore
-
-    if not isinstance(router.store, RedisStore):
-        return None
-    return lambda chats: route_many(router, chats, trace=True, group=GROUP)
-
-
 def run(args, out, err) -> int:
     ns, code = _parser(out, err).parse(args)
     if ns is None:
@@ -78,6 +68,8 @@ def run(args, out, err) -> int:
         # --keep-going skips bad event lines; a bad state or unreadable file still stops
         if not ns.keep_going or state_diags or any(d.code == "E800" for d in diags):
             return 1
+    from rulec.routing.decision_log import for_route
+    from rulec.routing.replay import replay
     from rulec.routing.router import Router
 
     try:
@@ -86,31 +78,14 @@ def run(args, out, err) -> int:
             if state is not None:
                 router.apply_state(state)
             write = out.write
-            route_many = _batcher(router)
-            run_: list[
-                dict
-            ] = []  # consecutive chat events, decided and printed together (route_many)
-
-            def flush():
-                if run_:
-                    for d in route_many(run_):
-                        write(json.dumps(d, ensure_ascii=False) + "\n")
-                    run_.clear()
-
-            for ev, _t, _line in events:
-                if ev["type"] == "chat":
-                    if route_many is not None:
-                        run_.append(ev)
-                        if len(run_) >= GROUP:  # print what is committed as it goes
-                            flush()
-                        continue
-                    decisions = [router.route(ev, trace=True)]
-                else:
-                    flush()
-                    decisions = router.feed(ev, trace=True)
-                for d in decisions:
-                    write(json.dumps(d, ensure_ascii=False) + "\n")
-            flush()
+            decisions = for_route(  # the same decisions, also logged with --decision-log
+                ns.decision_log,
+                table,
+                (ev for ev, _t, _line in events),
+                lambda evs: replay(router, evs, trace=True),
+            )
+            for d in decisions:
+                write(json.dumps(d, ensure_ascii=False) + "\n")
         finally:
             router.close()
     except RulecError as exc:

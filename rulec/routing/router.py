@@ -1,10 +1,12 @@
 """The routing runtime (分流): R1–R10 over a compiled table and a state store.
 
 `Router(table, store="memory:", seed=0)`; `feed(event)` for agent / reply / conversion
-events; `route(chat, trace=False)` returns the decision dict of the contract. The hot path
-reads the store once, matches with `table.matcher.match_outcome` (R6 data cached per outcome
-id), and writes once (assign: pending + 1 and the buyer's last contact, atomically). A trace
-(R10) is built on the side: it never changes a decision. docs/routing.md gives the details.
+events; `route(chat, trace=False)` returns the decision dict of the contract and
+`route_many(chats)` those of a run of chats (one group commit on stores that group). Every
+chat takes one path, whatever the store: a snapshot of what the decision needs, the
+decision (R1–R9, matching with `table.matcher.match_outcome`, R6 data cached per outcome
+id), the trace observer (R10; by default one that does nothing), and one commit (decided
+again on the fresh state when a shared store refuses it). docs/routing.md gives the details.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ from rulec.common import vocab as v
 from rulec.errors import Diagnostic, InputError, StoreError
 from rulec.routing import modes
 from rulec.routing.events import _time_cache, check_event, check_state, epoch
-from rulec.routing.stores import open_store
-from rulec.routing.stores.base import OFFLINE, ONLINE, STATUS_CODES, SUSPENDED, Store
-from rulec.routing.trace import Tracer
+from rulec.routing.records import Candidates, Choice
+from rulec.routing.stores import use_store
+from rulec.routing.stores.base import DEGRADED, OFFLINE, ONLINE, STATUS_CODES, SUSPENDED
+from rulec.routing.trace import NO_TRACE, Trace, Tracer
 
 CACHE_MAX = 65536
-COMMIT_TRIES = 16  # decisions retried on a shared store (redis) before giving up
+COMMIT_TRIES = 16  # decisions refused by a shared store (redis) before giving up
+GROUP_TRIES = 2  # group commits refused before the group is routed chat by chat
+MIN_GROUP = 4  # a refused group shrinks the next ones (x1/4, down to this), a committed one
+# lets them grow back (x2)
 
 
 class Router:
@@ -69,11 +75,11 @@ class Router:
         for gi, members in enumerate(self.g_agents):
             for a in members:
                 self.agent_groups[a].append(gi)
+        self._choices()
         self.seed = seed
         self.rng = random.Random(seed if seed is not None else 0)
         self._random = self.rng.random
-        self._owns_store = not isinstance(store, Store)
-        self.store = open_store(store, table.shop) if self._owns_store else store
+        self.store, self._owns_store = use_store(store, table.shop)
         if self.store.shop != table.shop:
             raise StoreError(
                 [
@@ -84,11 +90,34 @@ class Router:
                 ]
             )
         self.store.attach(self.ids)
-        self._read = self.store.read
-        self._shared = type(self.store).commit is not Store.commit  # redis: commit may refuse
+        self._snapshot = self.store.snapshot
+        self._commit = self.store.commit
         self._outcome = None  # the table matcher's match_outcome, bound on first use
-        self._cands: dict = {}  # outcome id -> R6 data (see _cand_info)
+        self._cands: dict = {}  # outcome id -> Candidates (see _cand_info)
         self._tracer = Tracer(self)
+
+    def _choices(self):
+        """Every Choice a decision can make, built once (records.Choice)."""
+        n, names, targets = range(len(self.ids)), self.g_name, self.targets
+        self._nobody = Choice(-1, self.nobody, v.STEP_NOBODY_ONLINE)
+        # a chat that finds nobody online waits in the message pool (drain_pool)
+        self._to_pool = self._nobody if self.drain and self.nobody == v.MESSAGE_POOL else None
+        self._robot_first = Choice(-1, v.ROBOT, v.STEP_ROBOT_FIRST)
+        self._offline_robot = Choice(-1, v.ROBOT, v.STEP_STICKY_OFFLINE_ROBOT)
+        self._sticky_c = [Choice(a, targets[a], v.STEP_STICKY) for a in n]
+        self._exclusive_c = [Choice(a, targets[a], v.STEP_EXCLUSIVE) for a in n]
+        self._fallback_c = [Choice(a, targets[a], v.STEP_FALLBACK_ANY) for a in n]
+        self._group_robot_c = [
+            Choice(-1, self.g_robot_target[g], v.STEP_GROUP_ROBOT, g, names[g])
+            for g in range(len(names))
+        ]
+        self._group_c, self._sticky_group_c = (
+            [
+                {a: Choice(a, targets[a], step, g, names[g]) for a in m}
+                for g, m in enumerate(self.g_agents)
+            ]
+            for step in (v.STEP_GROUP, v.STEP_STICKY_GROUP)
+        )
 
     # -- setup ---------------------------------------------------------------------------
     def load_state(self, doc) -> None:
@@ -129,6 +158,11 @@ class Router:
         if self._owns_store:
             self.store.close()
 
+    @property
+    def group(self) -> int:
+        """Chats worth handing to route_many at once: the store's commit group (1: any)."""
+        return self.store.group
+
     # -- events --------------------------------------------------------------------------
     def feed(self, event, trace=False) -> list:
         """Apply an agent / reply / conversion event (a chat event is routed). Returns the
@@ -154,6 +188,51 @@ class Router:
     def route(self, chat, trace=False) -> dict:
         """The decision for one chat dict (buyer, time, product, order, intent, crowds, attrs,
         message, exclusive_agent); with trace=True it carries "trace": [strings] (R10)."""
+        return self._route(chat, Trace(self._tracer) if trace else NO_TRACE, self._commit)
+
+    def route_many(self, chats, trace=False, group=None) -> list:
+        """The decisions for `chats` (a list of chat dicts), in order, exactly as route()
+        one by one gives them (E1). A store that commits groups (`store.group` > 1: Redis)
+        gets them as groups of up to that many (or `group`) decisions, each in one call, all
+        or nothing: a refused group (another process wrote the shop) is decided again from
+        the same PRNG state on the fresh state, then chat by chat; while others write, groups
+        shrink, and grow back after. Every chat is checked before any is decided."""
+        for c in chats:
+            self._chat_key(c)
+        out, i = [], 0
+        limit = size = max(1, self.store.group if group is None else group)
+        while i < len(chats):
+            part = chats[i : i + size]
+            i += len(part)
+            if self.drain or len(part) < 2 or self.store.group < 2 and group is None:
+                out += self._one_by_one(part, trace)
+                continue
+            done, ok = self._group(part, trace)
+            out += done
+            # another process is writing this shop: smaller groups are refused less often
+            size = min(limit, size * 2) if ok else max(MIN_GROUP, size // 4)
+        return out
+
+    def _one_by_one(self, chats, trace):
+        commit = self._commit
+        return [self._route(c, Trace(self._tracer) if trace else NO_TRACE, commit) for c in chats]
+
+    def _group(self, chats, trace):
+        """(decisions, whether they went in as one group commit)."""
+        store, rng_state = self.store, self.rng.getstate()
+        for _ in range(GROUP_TRIES):
+            store.begin_group()
+            out = [
+                self._route(c, Trace(self._tracer) if trace else NO_TRACE, store.stage)
+                for c in chats
+            ]
+            if store.commit_group():
+                return out, True
+            self.rng.setstate(rng_state)  # the fresh state is in: decide the group again
+        return self._one_by_one(chats, trace), False
+
+    def _chat_key(self, chat):
+        """(buyer, time text, epoch seconds) of a chat; InputError when it has none."""
         try:
             buyer = chat["buyer"]
             ts = chat["time"]
@@ -169,70 +248,64 @@ class Router:
                     )
                 ]
             ) from None
-        if not (trace or self._shared):  # the common case, without the trace and retry checks
-            contact, status, pending, conv = self._read(buyer)
-            if (
-                contact is None
-                and not self.robot_first
-                and ONLINE in status
-                and chat.get("exclusive_agent") is None
-            ):
-                # R1 passes, no R2 contact, no R3 exclusive agent, R4 off: R5/R6 directly
-                oid = (self._outcome or self._bind_matcher())(chat)
-                info = self._cands.get(oid)
-                if info is None:
-                    info = self._cand_info(oid, chat)
-                a, target, step, g = self._r6(info, status, pending, conv, None)
-            else:
-                a, target, step, g = self._decide_on(chat, t, None, contact, status, pending, conv)
-            if a >= 0:
-                self.store.assign(a, buyer, t)
-            elif step == v.STEP_NOBODY_ONLINE and self.drain and target == v.MESSAGE_POOL:
+        return buyer, ts, t
+
+    def _route(self, chat, obs, commit, drained=None):
+        """The one path of every chat on every store: snapshot, decide, let the observer see
+        why (R10), commit (`commit`: the store's, or its `stage` inside a group); decided
+        again on the fresh state when a shared store refuses. Returns the decision dict (the
+        only place one is built). `drained`: (buyer, time text, epoch, queued at) of a chat
+        drained from the message pool."""
+        if drained is None:
+            try:  # a chat seen in a valid form (its time parsed before), else the full check
+                buyer = chat["buyer"]
+                ts = chat["time"]
+                t = _time_cache[ts]
+            except (KeyError, TypeError):
+                buyer, ts, t = self._chat_key(chat)
+            queued_at = None
+        else:
+            buyer, ts, t, queued_at = drained
+        snap = self._snapshot(buyer)
+        c = self._decide(chat, t, snap)
+        obs.decided(chat, t, snap, c)
+        a, target, step, _, group = c
+        done = commit(a, buyer, t)
+        if not done:
+            c, done = self._decide_again(chat, buyer, t, obs, commit)
+            a, target, step, _, group = c
+        if queued_at is None:
+            if c is self._to_pool:
                 self.store.pool_push(buyer, t, json.dumps(chat, ensure_ascii=False))
-            return {
+                obs.queued()
+            d = {"buyer": buyer, "time": ts, "target": target, "step": step, "group": group}
+        else:
+            d = {
                 "buyer": buyer,
                 "time": ts,
                 "target": target,
-                "step": step,
-                "group": None if g is None else self.g_name[g],
+                "step": "pool_drain",
+                "group": group,
+                "via": step,
+                "queued_at": queued_at,
             }
-        tr: list[str] | None = [] if trace else None
-        if self._shared:
-            a, target, step, g = self._decide_shared(chat, buyer, t, tr)
-        else:
-            a, target, step, g = self._decide(chat, buyer, t, tr)
-            if a >= 0:
-                self.store.assign(a, buyer, t)
-        if a < 0 and step == v.STEP_NOBODY_ONLINE and self.drain and target == v.MESSAGE_POOL:
-            self.store.pool_push(buyer, t, json.dumps(chat, ensure_ascii=False))
-            if tr is not None:
-                tr.append("pool: queued until an agent can take it (drain_pool)")
-        d = {
-            "buyer": buyer,
-            "time": ts,
-            "target": target,
-            "step": step,
-            "group": None if g is None else self.g_name[g],
-        }
-        if tr is not None:
-            d["trace"] = tr
-        if self._shared and self.store.degraded:
+        if obs.lines is not None:
+            d["trace"] = obs.lines
+        if done == DEGRADED:
             d["degraded"] = True
         return d
 
-    def _decide_shared(self, chat, buyer, t, tr):
-        """A shared store (redis) commits the decision only if the state it was taken on is
-        still current; otherwise decide again on the fresh state (the store bounds retries)."""
-        mark = 0 if tr is None else len(tr)
-        for _ in range(COMMIT_TRIES):
-            res = self._decide(chat, buyer, t, tr)
-            if self.store.commit(res[0], buyer, t):
-                return res
-            if tr is not None:
-                del tr[mark:]
-                tr.append(
-                    "store: the shared state changed meanwhile (another router); decided again"
-                )
+    def _decide_again(self, chat, buyer, t, obs, commit):
+        """A shared store refused the commit and took in the fresh state: decide on it,
+        again while refused (at most COMMIT_TRIES in all, then S913)."""
+        for _ in range(COMMIT_TRIES - 1):
+            obs.refused()
+            snap = self._snapshot(buyer)
+            c = self._decide(chat, t, snap)
+            obs.decided(chat, t, snap, c)
+            done = commit(c.agent, buyer, t)
+            if done:
+                return c, done
         raise StoreError(
             [
                 Diagnostic(
@@ -241,57 +314,38 @@ class Router:
             ]
         )
 
-    def _decide(self, chat, buyer, t, tr):
-        """(agent index or -1, target, step, group index or None); no writes."""
-        contact, status, pending, conv = self._read(buyer)
-        return self._decide_on(chat, t, tr, contact, status, pending, conv)
-
-    def _decide_on(self, chat, t, tr, contact, status, pending, conv):
-        """_decide on the state just read."""
+    def _decide(self, chat, t, snap):
+        """R1–R9 on a snapshot (contact, status, pending, conversion): a Choice; no writes."""
+        contact, status, pending, conv = snap
         if ONLINE not in status:
-            if tr is not None:
-                tr.append(f"R1: no agent of the shop is available → {self.nobody}")
-            return -1, self.nobody, v.STEP_NOBODY_ONLINE, None
-        if tr is not None:
-            self._tracer.r1(status, tr)
+            return self._nobody
         if contact is not None:
-            res = self._sticky(contact, t, status, pending, conv, tr)
-            if res is not None:
-                return res
-        elif tr is not None:
-            tr.append("R2: no earlier human contact")
+            c = self._sticky(contact, t, status, pending, conv)
+            if c is not None:
+                return c
         ex = chat.get("exclusive_agent")
         if ex is not None:
             i = self.index.get(ex)
             if self.exclusive_direct and i is not None and status[i] == ONLINE:
-                if tr is not None:
-                    tr.append(f"R3: exclusive agent {ex} is available → agent:{ex}")
-                return i, self.targets[i], v.STEP_EXCLUSIVE, None
-            if tr is not None:
-                self._tracer.exclusive_miss(ex, i, status, tr)
+                return self._exclusive_c[i]
         if self.robot_first:
-            if tr is not None:
-                tr.append("R4: robot_first is on → robot")
-            return -1, v.ROBOT, v.STEP_ROBOT_FIRST, None
-        oid = (self._outcome or self._bind_matcher())(chat)
-        info = self._cands.get(oid)
-        if info is None:
-            info = self._cand_info(oid, chat)
-        if tr is not None:
-            cands = info[7]
-            self._tracer.r5(chat, cands, tr)
-            self._tracer.r6(cands, info, status, pending, conv, tr)
-        return self._r6(info, status, pending, conv, tr)
+            return self._robot_first
+        info = self._cands.get((self._outcome or self._bind_matcher())(chat))
+        return self._r6(info or self._cand_info(chat), status, pending, conv)
+
+    def candidates(self, chat) -> Candidates:
+        """R5 of `chat` with its R6 data (cached per match outcome)."""
+        return self._cands.get((self._outcome or self._bind_matcher())(chat)) or self._cand_info(
+            chat
+        )
 
     def _bind_matcher(self):
         self._outcome = self.table.matcher.match_outcome
         return self._outcome
 
-    def _cand_info(self, oid, chat):
-        """Precomputed R6 data for the candidate set of outcome `oid` (R5 of `chat`): the
-        agents of its robot-off groups in declaration order, their running level sums, each
-        agent's first such group, the first robot group, the robot-off groups, those in
-        conversion mode, the level total and the candidate groups themselves."""
+    def _cand_info(self, chat):
+        """Candidates (records.Candidates) of `chat`'s R5 outcome, computed and cached."""
+        oid = self._outcome(chat)
         cands = self.table.matcher.match_indices(chat)
         humans = [g for g in cands if not self.g_robot[g]]
         first = {}
@@ -300,15 +354,14 @@ class Router:
                 first.setdefault(a, g)
         members = sorted(first)
         robots = [g for g in cands if self.g_robot[g]]
-        conv_groups = [g for g in humans if self.g_mode[g] == modes.CONVERSION]
         cum = modes.cumulative(members, self.level)
-        info = (
+        info = Candidates(
             members,
             cum,
-            first,
+            {a: self._group_c[g][a] for a, g in first.items()},
             robots[0] if robots else None,
             humans,
-            conv_groups,
+            [g for g in humans if self.g_mode[g] == modes.CONVERSION],
             cum[-1] if cum else 0,
             cands,
         )
@@ -317,36 +370,32 @@ class Router:
         self._cands[oid] = info
         return info
 
-    def _r6(self, info, status, pending, conv, tr):
+    def _r6(self, info, status, pending, conv):
         """R6/R7 (decision): drop groups with no available agent and no robot; none left →
         fallback_any; only robot groups left → the first one's robot; else the available
         agents of the remaining robot-off groups, in that group's mode when one remains,
         else efficiency. A group without an available agent adds no available agent, so
         the union of all robot-off candidates has exactly the remaining groups' agents."""
-        members, cum, first, robot, humans, conv_groups, total, _ = info
+        members, cum, choice, robot, humans, conv_groups, total, _ = info
         if conv_groups:
             g = self._only_remaining(humans, status)
             if g is not None and self.g_mode[g] == modes.CONVERSION:
-                a = self._conversion(g, status, pending, conv)
-                if tr is not None:
-                    tr.append(f"chosen: {self.ids[a]}")
-                return a, self.targets[a], v.STEP_GROUP, g
+                return self._group_c[g][self._conversion(g, status, pending, conv)]
         if total:  # the first rejection-sampling try, inline (see modes.draw_efficiency)
             a = members[bisect_right(cum, self._random() * total)]
             if status[a] == ONLINE and pending[a] <= self.busy:
-                if tr is not None:
-                    tr.append(f"chosen: {self.ids[a]}")
-                return a, self.targets[a], v.STEP_GROUP, first[a]
+                return choice[a]
         a = modes.draw_efficiency(
             members, cum, status, pending, self.busy, self.level, self.rng, modes.TRIES - 1
         )
         if a >= 0:
-            if tr is not None:
-                tr.append(f"chosen: {self.ids[a]}")
-            return a, self.targets[a], v.STEP_GROUP, first[a]
+            return choice[a]
         if robot is not None:
-            return -1, self.g_robot_target[robot], v.STEP_GROUP_ROBOT, robot
-        return self._fallback(status, pending, tr)
+            return self._group_robot_c[robot]
+        a = modes.draw_efficiency(
+            self.all_agents, self.all_cum, status, pending, self.busy, self.level, self.rng
+        )
+        return self._fallback_c[a]
 
     def _only_remaining(self, humans, status):
         """The one robot-off group with an available agent, or None (none or several)."""
@@ -375,30 +424,18 @@ class Router:
             members, cached[1], cached[2], status, pending, self.busy, self.level, self.rng
         )
 
-    def _fallback(self, status, pending, tr):
-        if tr is not None:
-            self._tracer.fallback(status, pending, tr)
-        a = modes.draw_efficiency(
-            self.all_agents, self.all_cum, status, pending, self.busy, self.level, self.rng
-        )
-        if tr is not None:
-            tr.append(f"chosen: {self.ids[a]}")
-        return a, self.targets[a], v.STEP_FALLBACK_ANY, None
-
-    def _sticky(self, contact, t, status, pending, conv, tr):
-        """R2a–R2e; None to continue with R3."""
+    def _sticky(self, contact, t, status, pending, conv):
+        """R2a–R2e: a Choice, or None to continue with R3."""
         ca, ct = contact
         age = t - ct
-        st = status[ca]
-        if tr is not None:
-            self._tracer.r2(ca, age, st, tr)
         if age >= self.window:
             return None
+        st = status[ca]
         if age < self.hold:
             if st != OFFLINE:
-                return ca, self.targets[ca], v.STEP_STICKY, None  # R2a
+                return self._sticky_c[ca]  # R2a
         elif st == ONLINE:
-            return ca, self.targets[ca], v.STEP_STICKY, None  # R2b
+            return self._sticky_c[ca]  # R2b
         elif st == SUSPENDED:  # R2c
             for g in self.agent_groups[ca]:
                 if self.g_mode[g] == modes.CONVERSION:
@@ -413,21 +450,16 @@ class Router:
                         self.level,
                         self.rng,
                     )
-                if a < 0:
-                    continue
-                if tr is not None:
-                    self._tracer.sticky_group(g, status, pending, conv, a, tr)
-                return a, self.targets[a], v.STEP_STICKY_GROUP, g
-            if tr is not None:
-                self._tracer.sticky_group_none(ca, tr)
+                if a >= 0:
+                    return self._sticky_group_c[g][a]
             return None
         if self.robot_first:  # R2d
-            return -1, v.ROBOT, v.STEP_STICKY_OFFLINE_ROBOT, None
+            return self._offline_robot
         return None
 
     # -- message pool (drain_pool) ------------------------------------------------------
     def _can_serve(self):
-        _, status, pending, _ = self.store.read("")
+        status, pending, _ = self.store.agent_state()
         busy = self.busy
         return any(s == ONLINE and p <= busy for s, p in zip(status, pending))
 
@@ -436,31 +468,16 @@ class Router:
         Each is routed again from R2 at the time of the event that freed capacity."""
         out = []
         while self.store.pool_len() and self._can_serve():
-            buyer, _queued, chat_json = self.store.pool_pop()
+            item = self.store.pool_pop()
+            if item is None:  # emptied meanwhile, or the store lost its server (degraded)
+                break
+            buyer, _queued, chat_json = item
             chat = json.loads(chat_json)
-            tr = (
-                [f"pool_drain: queued at {chat.get('time')}, routed again at {ts}"]
+            queued = chat.get("time")
+            obs = (
+                Trace(self._tracer, f"pool_drain: queued at {queued}, routed again at {ts}")
                 if trace
-                else None
+                else NO_TRACE
             )
-            if self._shared:
-                a, target, step, g = self._decide_shared(chat, buyer, t, tr)
-            else:
-                a, target, step, g = self._decide(chat, buyer, t, tr)
-                if a >= 0:
-                    self.store.assign(a, buyer, t)
-            d = {
-                "buyer": buyer,
-                "time": ts,
-                "target": target,
-                "step": "pool_drain",
-                "group": None if g is None else self.g_name[g],
-                "via": step,
-                "queued_at": chat.get("time"),
-            }
-            if tr is not None:
-                d["trace"] = tr
-            if self._shared and self.store.degraded:
-                d["degraded"] = True
-            out.append(d)
+            out.append(self._route(chat, obs, self._commit, (buyer, ts, t, queued)))
         return out

@@ -1,11 +1,54 @@
 """R10 traces of the router: why a decision was made, as lines a person can read.
 
-Built on the side, only when a trace is asked for; nothing here changes a decision."""
+Tracing is an observer of the router: each decision is shown to it with the snapshot it was
+taken on (before the commit changes anything), and the observer explains it from there.
+Nothing here changes a decision. The router's default observer, NO_TRACE, does nothing."""
 
 from __future__ import annotations
 
+from rulec.common import vocab as v
 from rulec.routing import modes
-from rulec.routing.stores.base import ONLINE, STATUS_NAMES
+from rulec.routing.stores.base import ONLINE, STATUS_NAMES, SUSPENDED
+
+
+class NoTrace:
+    """The do-nothing observer: no trace asked (the decision dict gets no "trace")."""
+
+    lines = None
+
+    def decided(self, chat, t, snap, choice) -> None:
+        pass
+
+    def refused(self) -> None:
+        pass
+
+    def queued(self) -> None:
+        pass
+
+
+NO_TRACE = NoTrace()
+
+
+class Trace:
+    """The observer of one chat's decision that keeps its R10 lines (`lines`)."""
+
+    def __init__(self, tracer, first: str | None = None):
+        self.tracer = tracer
+        self.lines = [] if first is None else [first]
+        self._mark = len(self.lines)
+
+    def decided(self, chat, t, snap, choice) -> None:
+        self.tracer.explain(self.lines, chat, t, snap, choice)
+
+    def refused(self) -> None:
+        """The shared store refused the commit: the chat is decided again, explained anew."""
+        del self.lines[self._mark :]
+        self.lines.append(
+            "store: the shared state changed meanwhile (another router); decided again"
+        )
+
+    def queued(self) -> None:
+        self.lines.append("pool: queued until an agent can take it (drain_pool)")
 
 
 def duration(seconds: float) -> str:
@@ -19,6 +62,46 @@ class Tracer:
 
     def __init__(self, router):
         self.r = router
+
+    def explain(self, tr, chat, t, snap, c) -> None:
+        """Append to `tr` why `chat` at epoch `t` got Choice `c` on snapshot `snap`, rule by
+        rule in the order the router applies them (R1, R2, R3, R4, R5, R6–R9)."""
+        r = self.r
+        contact, status, pending, conv = snap
+        step = c.step
+        if step == v.STEP_NOBODY_ONLINE:
+            tr.append(f"R1: no agent of the shop is available → {r.nobody}")
+            return
+        self.r1(status, tr)
+        if contact is not None:
+            ca, ct = contact
+            age, st = t - ct, status[ca]
+            self.r2(ca, age, st, tr)
+            if step in (v.STEP_STICKY, v.STEP_STICKY_OFFLINE_ROBOT):
+                return
+            if step == v.STEP_STICKY_GROUP:
+                self.sticky_group(c.group, status, pending, conv, c.agent, tr)
+                return
+            if st == SUSPENDED and r.hold <= age < r.window:
+                self.sticky_group_none(ca, tr)
+        else:
+            tr.append("R2: no earlier human contact")
+        ex = chat.get("exclusive_agent")
+        if ex is not None:
+            if step == v.STEP_EXCLUSIVE:
+                tr.append(f"R3: exclusive agent {ex} is available → agent:{ex}")
+                return
+            self.exclusive_miss(ex, r.index.get(ex), status, tr)
+        if step == v.STEP_ROBOT_FIRST:
+            tr.append("R4: robot_first is on → robot")
+            return
+        info = r.candidates(chat)
+        self.r5(chat, info.groups, tr)
+        self.r6(info, status, pending, conv, tr)
+        if step == v.STEP_FALLBACK_ANY:
+            self.fallback(status, pending, tr)
+        if c.agent >= 0:
+            tr.append(f"chosen: {r.ids[c.agent]}")
 
     def names(self, groups):
         return ", ".join(self.r.g_name[g] for g in groups)
@@ -96,9 +179,9 @@ class Tracer:
                 )
         tr.append(f"R5: candidates [{self.names(cands)}]")
 
-    def r6(self, cands, info, status, pending, conv, tr):
+    def r6(self, info, status, pending, conv, tr):
         r = self.r
-        robot, humans = info[3], info[4]
+        cands, robot, humans = info.groups, info.robot, info.humans
         remaining = [g for g in humans if any(status[a] == ONLINE for a in r.g_agents[g])]
         dropped = [g for g in humans if g not in remaining]
         if dropped:

@@ -200,10 +200,7 @@ class Service:
         ev = _chat_event(body["chat"], None)
 
         def snapshot(cur):
-            store = cur.router.store
-            # `snapshot` is the store interface's name for the state a decision reads
-            # (`read` before it was renamed)
-            return cur, (getattr(store, "snapshot", None) or store.read)(ev["buyer"])
+            return cur, cur.router.store.snapshot(ev["buyer"])
 
         try:
             cur, (contact, status, pending, conv) = await self.locked(shop, snapshot, True)

@@ -10,7 +10,6 @@ import pytest
 from routing_helpers import at, shop, table_from_rules
 
 from rulec.routing.router import Router
-from rulec.routing.stores.redis_batch import route_many
 
 pytestmark = pytest.mark.redis
 
@@ -40,11 +39,11 @@ def test_group_commit_decides_as_one_by_one(redis_url):
         r.load_state(STATE)
     chats = _chats(640, 80, 1)
     trips = red.store.round_trips
-    assert route_many(red, chats) == [mem.route(c) for c in chats]
+    assert red.route_many(chats) == [mem.route(c) for c in chats]
     assert red.store.round_trips - trips == 10
     assert red.store.export() == mem.store.export()
     more = _chats(200, 80, 2)  # R10: the same traces too
-    assert route_many(red, more, trace=True) == [mem.route(c, trace=True) for c in more]
+    assert red.route_many(more, trace=True) == [mem.route(c, trace=True) for c in more]
     red.close()
 
 
@@ -55,9 +54,9 @@ def test_a_stale_group_is_routed_again_one_by_one(redis_url):
     t = table_from_rules(RULES)
     r1, r2 = Router(t, redis_url, seed=1), Router(t, redis_url, seed=2)
     r1.load_state(STATE)
-    r2.store.read("")
+    r2.store.agent_state()
     first = r2.route({"buyer": "x", "time": at(0)})  # r1's copy is now stale
-    out = route_many(r1, [{"buyer": "x", "time": at(1)}, {"buyer": "y", "time": at(2)}])
+    out = r1.route_many([{"buyer": "x", "time": at(1)}, {"buyer": "y", "time": at(2)}])
     assert out[0]["step"] == "sticky" and out[0]["target"] == first["target"]
     pend = r1.store.export()["agents"]
     assert sum(a["pending"] for a in pend.values()) == 3
@@ -70,11 +69,10 @@ import json, sys
 sys.path.insert(0, {helpers!r})
 from routing_helpers import at, table_from_rules
 from rulec.routing.router import Router
-from rulec.routing.stores.redis_batch import route_many
 rules = json.loads({rules!r})
 r = Router(table_from_rules(rules), {url!r}, seed={seed})
 chats = [{{"buyer": "{prefix}%d" % i, "time": at(10 + i)}} for i in range({n})]
-print(json.dumps(route_many(r, chats, group=16)))
+print(json.dumps(r.route_many(chats, group=16)))
 """
 
 

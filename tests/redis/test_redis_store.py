@@ -7,6 +7,7 @@ from routing_helpers import at, router, shop, table_from_rules
 from rulec.errors import StoreError
 from rulec.routing.router import Router
 from rulec.routing.stores import ONLINE, SUSPENDED, open_store
+from rulec.routing.stores.base import COMMITTED, REFUSED
 
 pytestmark = pytest.mark.redis
 
@@ -17,17 +18,17 @@ def test_store_contract(redis_url):
     """The interface every store keeps: read, atomic assign, reply floor, attach by id."""
     st = open_store(redis_url, "s")
     st.attach(["a", "b"])
-    assert st.read("u1") == (None, [0, 0], [0, 0], [None, None])
+    assert st.snapshot("u1") == (None, [0, 0], [0, 0], [None, None])
     st.set_status(1, ONLINE)
     st.assign(1, "u1", 100.0)
     st.reply(0)
     st.set_conversion(0, 0.5)
-    contact, status, pending, conv = st.read("u1")
+    contact, status, pending, conv = st.snapshot("u1")
     assert contact == (1, 100.0) and status == [0, ONLINE] and pending == [0, 1]
     assert conv == [0.5, None]
     st.put_agent(0, SUSPENDED, 3, None, clear_conversion=True)
     st.attach(["b", "c", "a"])  # a new table order: state follows the ids
-    contact, status, pending, conv = st.read("u1")
+    contact, status, pending, conv = st.snapshot("u1")
     assert contact == (0, 100.0)
     assert status == [ONLINE, 0, SUSPENDED] and pending == [1, 0, 3] and conv == [None] * 3
     st.pool_push("u9", 5.0, '{"buyer": "u9"}')
@@ -86,18 +87,18 @@ def test_commit_refuses_a_stale_read_and_takes_the_fresh_state(redis_url):
     for st in (a, b):
         st.attach(["x", "y"])
     a.set_status(0, ONLINE)
-    b.read("")
-    contact, status, pending, _ = a.read("u1")
+    b.agent_state()
+    contact, status, pending, _ = a.snapshot("u1")
     assert (contact, status, pending) == (None, [ONLINE, 0], [0, 0])
-    assert b.commit(0, "u1", 10.0)  # B (current) wins the race for buyer u1
+    assert b.commit(0, "u1", 10.0) == COMMITTED  # B (current) wins the race for buyer u1
     trips = a.round_trips
-    assert a.commit(0, "u1", 11.0) is False
+    assert a.commit(0, "u1", 11.0) == REFUSED
     assert a.round_trips == trips + 1
-    contact, status, pending, _ = a.read("u1")  # the fresh state came with the refusal
+    contact, status, pending, _ = a.snapshot("u1")  # the fresh state came with the refusal
     assert contact == (0, 10.0) and pending == [1, 0]
     assert a.commit(0, "u1", 11.0)
-    assert b.commit(-1, "u2", 12.0) is False  # a decision without assignment is checked too
-    assert b.read("u2")[2] == [2, 0]
+    assert b.commit(-1, "u2", 12.0) == REFUSED  # a decision without assignment is checked too
+    assert b.snapshot("u2")[2] == [2, 0]
     for st in (a, b):
         st.close()
 

@@ -108,16 +108,16 @@ def test_invariants_on_random_streams(seed):
         if ev["type"] != "chat":
             r.feed(ev)
             continue
-        _, status, pending, _ = r.store.read(ev["buyer"])
+        _, status, pending, _ = r.store.snapshot(ev["buyer"])
         before_status, before_pending = list(status), list(pending)
         d = r.route(ev)
         assert (d["step"] == "nobody_online") == (2 not in before_status)
-        after = r.store.read(ev["buyer"])[2]
+        after = r.store.snapshot(ev["buyer"])[2]
         if d["target"].startswith("agent:"):
             i = r.index[d["target"][6:]]
             assert before_status[i] == 2 or (d["step"] == "sticky" and before_status[i] == 1)
             assert after[i] == before_pending[i] + 1
-            assert r.store.read(ev["buyer"])[0][0] == i  # R3: the last contact
+            assert r.store.snapshot(ev["buyer"])[0][0] == i  # R3: the last contact
         else:
             assert after == before_pending
         assert min(after, default=0) >= 0

@@ -77,18 +77,18 @@ def test_store_contract(kind, tmp_path):
     url = "memory:" if kind == "memory" else f"sqlite:///{tmp_path / 's.db'}"
     st = open_store(url, "s")
     st.attach(["a", "b"])
-    contact, status, pending, conv = st.read("u1")
+    contact, status, pending, conv = st.snapshot("u1")
     assert (contact, status, pending, conv) == (None, [0, 0], [0, 0], [None, None])
     st.set_status(1, ONLINE)
     st.assign(1, "u1", 100.0)
     st.reply(0)
     st.set_conversion(0, 0.5)
-    contact, status, pending, conv = st.read("u1")
+    contact, status, pending, conv = st.snapshot("u1")
     assert contact == (1, 100.0) and status == [0, ONLINE] and pending == [0, 1]
     assert conv == [0.5, None]
     st.put_agent(0, SUSPENDED, 3, None, clear_conversion=True)
     st.attach(["b", "c", "a"])  # a new table order: state follows the ids
-    contact, status, pending, conv = st.read("u1")
+    contact, status, pending, conv = st.snapshot("u1")
     assert contact == (0, 100.0)
     assert status == [ONLINE, 0, SUSPENDED] and pending == [1, 0, 3] and conv == [None] * 3
     st.pool_push("u9", 5.0, '{"buyer": "u9"}')
@@ -107,8 +107,8 @@ def test_sqlite_options_keep_state_across_close(tmp_path, opts):
     r.close()
     again = open_store(url, "s")
     again.attach(["a1", "a2"])
-    assert again.read("u9")[0] == (0, pytest.approx(r.store.read("u9")[0][1]))
-    assert again.read("u9")[2] == [10, 0]
+    assert again.snapshot("u9")[0] == (0, pytest.approx(r.store.snapshot("u9")[0][1]))
+    assert again.snapshot("u9")[2] == [10, 0]
     again.close()
 
 

@@ -156,3 +156,25 @@ def test_for_route_opens_writes_and_closes(tmp_path):
     with pytest.raises(RulecError) as info:
         list(for_route(str(tmp_path / "no" / "x.jsonl"), table, iter(events), decide))
     assert info.value.code == "H114"
+
+
+def test_rulec_route_writes_the_same_log(tmp_path, cli):
+    root = os.path.dirname(os.path.dirname(HERE))
+    demo = os.path.join(root, "rules", "demo")
+    log = tmp_path / "route.jsonl"
+    rules = os.path.join(root, "rules", "shop-double12.rules")
+    events = os.path.join(demo, "events.jsonl")
+    r = cli("route", rules, "--events", events, "--decision-log", log)
+    assert r.code == 0, r.err
+    printed = [json.loads(line) for line in r.out.splitlines()]
+    recs = records(log)
+    decisions = [x for x in recs if x["kind"] == "decision"]
+    assert [x["decision"] for x in decisions] == printed
+    assert all(x["source"] == "route" and len(x["id"]) == 32 for x in decisions)
+    with open(events, encoding="utf-8") as fh:
+        given = [json.loads(line) for line in fh if line.strip()]
+    # the log holds every event in input order: chats as decision inputs, the rest as events
+    replayed = [x["input"] if x["kind"] == "decision" else x["event"] for x in recs]
+    assert replayed == given
+    r = cli("route", rules, "--events", events, "--decision-log", tmp_path / "no" / "x.jsonl")
+    assert r.code == 1 and "H114" in r.err

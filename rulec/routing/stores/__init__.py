@@ -11,6 +11,14 @@ from rulec.errors import Diagnostic, StoreError
 from rulec.routing.stores.base import OFFLINE, ONLINE, SUSPENDED, Store  # noqa: F401
 
 
+def use_store(store, shop: str) -> tuple[Store, bool]:
+    """(the store, whether the caller opened it and so closes it): `store` is a Store, or a
+    URL (or None: memory:) that open_store opens for `shop`."""
+    if isinstance(store, Store):
+        return store, False
+    return open_store(store, shop), True
+
+
 def open_store(url: str | None, shop: str) -> Store:
     """The router state store named by `url`, for `shop`; StoreError when it cannot be used."""
     url = url or "memory:"

@@ -1,19 +1,30 @@
-"""The router's state store interface: one read and one atomic write per routing decision.
+"""The router's state store interface: every backend the same calls, capabilities declared.
 
 State per shop (semantics.md, "Routing"): each agent's status, pending count and conversion
 rate; each buyer's last human contact; and, when `drain_pool` is on, the message-pool queue.
 
 The router works with agent *indices* (positions in the table's `agents` list, bound once
 with `attach`); a store persists agent *ids*, so a table that reorders or drops agents
-still reads the right state. Hot-path contract (what a Redis store must do in one round
-trip each):
+still reads the right state. A decision is a small transaction (OPA's storage transactions
+are the model): the router takes a snapshot, decides on it, and commits; it never asks
+which backend it has. The calls (what a Redis store does in one round trip each):
 
-- `read(buyer)` -> (contact, status, pending, conversion): the buyer's last contact as
-  (agent index, epoch seconds) or None, and three lists indexed by agent index holding every
-  agent's status code, pending count and conversion rate (None when unknown). The lists may
-  be the store's own: callers never mutate them, and they may change after the next write.
-- `assign(agent, buyer, time)`: pending + 1 for the agent AND the buyer's last contact =
-  (agent, time), as ONE atomic operation (the choice itself is made by the router).
+- `snapshot(buyer)` -> (contact, status, pending, conversion): what a decision needs. The
+  buyer's last contact as (agent index, epoch seconds) or None, and three lists indexed by
+  agent index holding every agent's status code, pending count and conversion rate (None
+  when unknown). The lists may be the store's own: callers never mutate them, and they
+  may change at the next commit.
+- `commit(agent, buyer, time)` -> COMMITTED, REFUSED or DEGRADED: make the decision taken
+  on the last snapshot of `buyer` effective (agent >= 0: pending + 1 and the buyer's last
+  contact, as ONE atomic operation). REFUSED only from a store that declares `may_refuse`
+  (shared state changed since the snapshot; the fresh state is taken in, decide again).
+  DEGRADED: the store lost its server and the decision was taken on its last known state
+  without it (the router flags such decisions).
+- commit many: `begin_group()`, then `stage(agent, buyer, time)` after each decision (its
+  effect is visible to the next snapshot), then `commit_group()` -> COMMITTED or REFUSED:
+  all of the group or nothing (REFUSED: nothing is kept; the fresh state is taken in).
+  `group` declares how many decisions a group should hold (1: grouping gains nothing).
+- `agent_state()` -> (status, pending, conversion), fresh from the store (pool drain, export).
 """
 
 from __future__ import annotations
@@ -24,17 +35,24 @@ OFFLINE, SUSPENDED, ONLINE = 0, 1, 2
 STATUS_CODES = {"offline": OFFLINE, "suspended": SUSPENDED, "online": ONLINE}
 STATUS_NAMES = {v: k for k, v in STATUS_CODES.items()}
 
+REFUSED, COMMITTED, DEGRADED = 0, 1, 2  # what commit / commit_group answer (REFUSED is falsy)
+
 
 class Store:
     """Base class; `memory:` and `sqlite:` implement it (redis in stores/redis_store.py)."""
 
     url = ""
     degraded = False  # a shared store that lost its server and routes without it (redis)
+    may_refuse = False  # capability: commit / commit_group may answer REFUSED
+    group = 1  # capability: decisions worth committing in one group (commit many)
 
     def __init__(self, shop: str):
         self.shop = shop
         self.agent_ids: list[str] = []
         self.agent_index: dict[str, int] = {}
+        self.status: list[int] = []
+        self.pending: list[int] = []
+        self.conversion: list = []
 
     # -- binding ------------------------------------------------------------------------
     def attach(self, agent_ids) -> None:
@@ -49,21 +67,37 @@ class Store:
         raise NotImplementedError
 
     # -- hot path -----------------------------------------------------------------------
-    def read(self, buyer: str):
+    def snapshot(self, buyer: str):
         """(contact, status, pending, conversion) in one call; see the module docstring."""
         raise NotImplementedError
 
+    def agent_state(self):
+        """(status, pending, conversion) of every agent, fresh from the store. Stores that
+        keep the agents in lists of their own (all of them here) answer from those."""
+        return self.status, self.pending, self.conversion
+
     def assign(self, agent: int, buyer: str, time: float) -> None:
-        """Atomically: pending[agent] += 1 and contact[buyer] = (agent, time)."""
+        """Unconditionally and atomically: pending[agent] += 1, contact[buyer] = (agent, time)."""
         raise NotImplementedError
 
-    def commit(self, agent: int, buyer: str, time: float) -> bool:
-        """Make the decision taken on the last `read(buyer)` effective (assign when agent >= 0).
-        A shared store (redis) returns False when that read was no longer current; it has
-        then taken in the fresh state and the router decides again."""
+    def commit(self, agent: int, buyer: str, time: float) -> int:
+        """Make the decision taken on the last `snapshot(buyer)` effective (assign when
+        agent >= 0): COMMITTED, or REFUSED / DEGRADED from stores that can (module docstring)."""
         if agent >= 0:
             self.assign(agent, buyer, time)
-        return True
+        return COMMITTED
+
+    # -- commit many (a group of decisions, all or nothing) -----------------------------
+    def begin_group(self) -> None:
+        """Start a group; a store that never refuses applies each staged decision at once."""
+
+    def stage(self, agent: int, buyer: str, time: float) -> int:
+        """Record one decision of the group; the next snapshot sees it."""
+        return self.commit(agent, buyer, time)
+
+    def commit_group(self) -> int:
+        """COMMITTED (the whole group is in) or REFUSED (none of it; decide it again)."""
+        return COMMITTED
 
     # -- events -------------------------------------------------------------------------
     def set_status(self, agent: int, status: int) -> None:
@@ -111,7 +145,7 @@ class Store:
 
     def export(self, tz: dt.tzinfo = dt.timezone.utc) -> dict:
         """The state in the contract's `--state` form (agents of the table, all contacts)."""
-        _, status, pending, conv = self.read("")
+        status, pending, conv = self.agent_state()
         agents = {}
         for i, a in enumerate(self.agent_ids):
             entry = {"status": STATUS_NAMES[status[i]], "pending": pending[i]}

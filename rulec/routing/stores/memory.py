@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from rulec.routing.stores.base import OFFLINE, Store
+from rulec.routing.stores.base import COMMITTED, OFFLINE, Store
 
 
 class MemoryStore(Store):
@@ -17,9 +17,6 @@ class MemoryStore(Store):
         self._by_id: dict[str, list] = {}  # agent id -> [status, pending, conversion]
         self._contacts: dict[str, tuple] = {}  # buyer -> (agent index, epoch seconds)
         self._pool: deque = deque()
-        self.status: list[int] = []
-        self.pending: list[int] = []
-        self.conversion: list = []
 
     def _attached(self) -> None:
         old_ids = getattr(self, "_old_ids", [])
@@ -46,12 +43,18 @@ class MemoryStore(Store):
         self.status, self.pending, self.conversion = [OFFLINE] * n, [0] * n, [None] * n
         self._old_ids = list(self.agent_ids)
 
-    def read(self, buyer):
+    def snapshot(self, buyer):
         return self._contacts.get(buyer), self.status, self.pending, self.conversion
 
     def assign(self, agent, buyer, time):
         self.pending[agent] += 1
         self._contacts[buyer] = (agent, time)
+
+    def commit(self, agent, buyer, time):
+        if agent >= 0:  # assign, inline: this is the hot path of the default store
+            self.pending[agent] += 1
+            self._contacts[buyer] = (agent, time)
+        return COMMITTED
 
     def set_status(self, agent, status):
         self.status[agent] = status

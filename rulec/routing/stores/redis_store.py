@@ -4,18 +4,18 @@ Keys (one Redis Cluster slot per shop through the hash tag): `rulec:{SHOP}:ver` 
 bumped by every agent-state write), `:status`, `:pending`, `:conv` (hashes by agent id),
 `:contacts` (hash buyer -> "time|agent id"), `:pool` (list), `:meta`.
 
-One round trip per decision. `read` answers from this process's copy of the agent state and
+One round trip per decision. `snapshot` answers from this process's copy of the agent state and
 its cache of contacts (a buyer not cached is assumed to have none); `commit` sends the
 decision to a Lua script that applies it only if the copy was current: the shop's version
 is the one the copy was taken at AND the buyer's stored contact is the one assumed. Otherwise
-the script answers with the fresh state in the same round trip, `commit` returns False and
+the script answers with the fresh state in the same round trip, `commit` answers REFUSED and
 the router decides again (a later forced commit bounds the retries). So two routers never
 assign on a stale view: an agent is never pushed past what the rules allow, and a buyer
 assigned by one router is sticky in every other.
 
 Faults: Redis unreachable at start -> StoreError S910. Lost mid-run: `?on_error=fail`
 (default) raises S911; `?on_error=degrade` keeps routing from the last known agent statuses
-with no stickiness and no pending (`degraded` is True, and the router flags each decision),
+with no stickiness and no pending (commits answer DEGRADED, and the router flags each decision),
 trying Redis again every `retry` seconds; state changes made meanwhile stay in this process.
 """
 
@@ -26,7 +26,7 @@ import time as _time
 from typing import Any
 
 from rulec.common.redis_conn import Conn, Lost, Script, fail, pack
-from rulec.routing.stores.base import OFFLINE, Store
+from rulec.routing.stores.base import COMMITTED, DEGRADED, OFFLINE, REFUSED, Store
 
 SCHEMA_VERSION = "1"
 MAX_CONFLICTS = 8  # conflicts in a row before a commit is forced (bounds the router's retries)
@@ -134,6 +134,8 @@ return {v, bump(id), p}
 
 class RedisStore(Store):
     """Shared state in Redis; see the module docstring for keys, round trips and faults."""
+
+    may_refuse = True  # another process may have written the shop since the snapshot
 
     def __init__(self, url: str, shop: str):
         super().__init__(shop)
@@ -269,25 +271,37 @@ class RedisStore(Store):
         except _Degraded:
             pass
 
-    def read(self, buyer):
+    @property
+    def group(self):
+        """64 decisions per group commit; 1 while degraded (nothing is shared then)."""
+        return 1 if self.degraded else 64
+
+    def snapshot(self, buyer):
         if self.degraded:
             self._recover()
             if self.degraded:
                 return None, self.status, self._zeros, self.conversion
-        if not buyer:  # whole-state reads (export, pool drain) go to Redis
-            try:
-                self._refresh()
-            except _Degraded:
-                return None, self.status, self._zeros, self.conversion
-            return None, self.status, self.pending, self.conversion
         c = self._contacts.get(buyer)
         return (c[1] if c is not None else None), self.status, self.pending, self.conversion
 
-    def commit(self, agent, buyer, time):
-        """Apply the decision taken on the last `read(buyer)` if that read was current;
-        False (with the fresh state taken in) when it was not."""
+    def agent_state(self):
+        """Fresh from Redis (pool drain, export); the last known statuses while degraded."""
         if self.degraded:
-            return True
+            self._recover()
+        if not self.degraded:
+            try:
+                self._refresh()
+                return self.status, self.pending, self.conversion
+            except _Degraded:
+                pass
+        return self.status, self._zeros, self.conversion
+
+    def commit(self, agent, buyer, time):
+        """Apply the decision taken on the last `snapshot(buyer)` if that snapshot was current
+        (COMMITTED); REFUSED (with the fresh state taken in) when it was not, or when Redis
+        was lost meanwhile; DEGRADED while Redis is away (nothing is written)."""
+        if self.degraded:
+            return DEGRADED
         c = self._contacts.get(buyer)
         assumed = c[0] if c is not None else ""
         force = "1" if self._conflicts >= MAX_CONFLICTS else ""
@@ -299,7 +313,7 @@ class RedisStore(Store):
         try:
             reply = self._script(COMMIT, self.keys, (self._ver, buyer, assumed, aid, text, force))
         except _Degraded:
-            return False  # decide again, on the degraded view
+            return REFUSED  # decide again, on the degraded view
         if len(reply) == 2:
             if agent >= 0:
                 self.pending[agent] += 1
@@ -309,18 +323,18 @@ class RedisStore(Store):
             if reply[0] == self._ver:  # else: the log will bring our change with the others
                 self._ver = reply[1]
             self._conflicts = 0
-            return True
+            return COMMITTED
         self._conflicts += 1
         self._install(reply, buyer)
-        return False
+        return REFUSED
 
-    # -- group commit (rulec.routing.stores.redis_batch.route_many) ------------------------
-    def stage_begin(self) -> None:
+    # -- commit many (Router.route_many) ----------------------------------------------------
+    def begin_group(self) -> None:
         """Start a group of decisions taken on this copy and applied to it as they go."""
         self._staged: list[Any] = []
         self._undo: tuple[list[int], dict[str, Any]] = (self.pending[:], {})
 
-    def stage(self, agent, buyer, time) -> None:
+    def stage(self, agent, buyer, time) -> int:
         """Record one decision of the group (assignment when agent >= 0) in the copy."""
         c = self._contacts.get(buyer)
         self._undo[1].setdefault(buyer, c)
@@ -332,26 +346,28 @@ class RedisStore(Store):
         else:
             aid = text = ""
         self._staged += (buyer, assumed, aid, text)
+        return COMMITTED
 
-    def stage_commit(self) -> bool:
-        """Commit the group in one call if every read it made is still current; otherwise
-        undo it in the copy, take in the fresh agent state and return False."""
+    def commit_group(self) -> int:
+        """Commit the group in one call if every snapshot it took is still current; otherwise
+        undo it in the copy, take in the fresh agent state and return REFUSED (also when
+        Redis is away: a degraded store shares nothing, so the group is decided one by one)."""
         staged, self._staged = self._staged, []
         if self.degraded:
             self._unstage()
-            return False
+            return REFUSED
         try:
             reply = self._script(COMMIT_MANY, self.keys, (self._ver, *staged))
         except _Degraded:
             self._unstage()
-            return False
+            return REFUSED
         if len(reply) == 2:
             if reply[0] == self._ver:
                 self._ver = reply[1]
-            return True
+            return COMMITTED
         self._unstage()
         self._install(reply)
-        return False
+        return REFUSED
 
     def _unstage(self):
         pending, contacts = self._undo

@@ -49,9 +49,6 @@ class SqliteStore(Store):
         self._broken = None
         self._db = None
         self._contacts: dict = {}
-        self.status: list[int] = []
-        self.pending: list[int] = []
-        self.conversion: list[float | None] = []
         try:
             self._open()
         except sqlite3.Error as exc:
@@ -146,7 +143,7 @@ class SqliteStore(Store):
         self.conversion = [rows[a][2] for a in ids]
         self._contacts.clear()
 
-    def read(self, buyer):
+    def snapshot(self, buyer):
         c = self._contacts.get(buyer, False)
         if c is False:
             row = self._db.execute(

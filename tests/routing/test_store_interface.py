@@ -1,0 +1,161 @@
+"""The store interface the router relies on (stores/base.py): one path for every store,
+commits that may be refused or degraded said through the interface, route_many and the
+replay helper giving exactly the decisions of routing one by one (E1), traces included."""
+
+import random
+
+import pytest
+from routing_helpers import at, shop, table_from_rules
+
+from rulec.errors import InputError, StoreError
+from rulec.routing.records import Candidates, Choice
+from rulec.routing.replay import replay
+from rulec.routing.router import COMMIT_TRIES, Router
+from rulec.routing.stores.base import COMMITTED, DEGRADED, REFUSED
+from rulec.routing.stores.memory import MemoryStore
+
+RULES = shop(
+    {f"a{i}": {"level": 1 + i % 3} for i in range(8)},
+    {
+        "G": {"agents": ["a0", "a1", "a2"], "product": ["p"]},
+        "H": {"agents": ["a3", "a4", "a5", "a6", "a7"], "mode": {"conversion": "high"}},
+    },
+    busy_threshold=2,
+    sticky={"hold": "1m", "window": "10m"},
+)
+STATE = {"agents": {f"a{i}": {"status": "online", "conversion": 0.1 * i} for i in range(8)}}
+
+
+class Refusing(MemoryStore):
+    """A shared store stand-in: refuses the first `refusals` commits (as Redis does when
+    another router wrote the shop since the snapshot), then answers `answer`."""
+
+    may_refuse = True
+
+    def __init__(self, shop, refusals, answer=COMMITTED):
+        super().__init__(shop)
+        self.refusals, self.answer, self.commits = refusals, answer, 0
+
+    def commit(self, agent, buyer, time):
+        self.commits += 1
+        if self.refusals:
+            self.refusals -= 1
+            return REFUSED
+        super().commit(agent, buyer, time)
+        return self.answer
+
+
+def chats(n, seed, buyers=20):
+    rnd = random.Random(seed)
+    return [
+        {
+            "type": "chat",
+            "buyer": f"u{rnd.randrange(buyers)}",
+            "time": at(i * 20),
+            "product": rnd.choice(["p", "q", None]),
+        }
+        for i in range(n)
+    ]
+
+
+def _router(store="memory:", seed=5):
+    r = Router(table_from_rules(RULES), store=store, seed=seed)
+    r.load_state(STATE)
+    return r
+
+
+def test_a_refused_commit_is_decided_again_and_the_trace_says_so():
+    r = _router(Refusing("s", 2))
+    d = r.route(chats(1, 1)[0], trace=True)
+    assert r.store.commits == 3
+    # the lines of the refused tries are dropped: one line says the chat was decided again
+    assert d["trace"][0] == (
+        "store: the shared state changed meanwhile (another router); decided again"
+    )
+    assert d["trace"][1].startswith("R1:") and d["target"].startswith("agent:")
+    assert "degraded" not in d
+
+
+def test_a_store_that_keeps_refusing_gives_s913():
+    r = _router(Refusing("s", 10**6))
+    with pytest.raises(StoreError) as exc:
+        r.route(chats(1, 1)[0])
+    assert exc.value.code == "S913" and r.store.commits == COMMIT_TRIES
+
+
+def test_a_degraded_commit_flags_the_decision():
+    r = _router(Refusing("s", 0, DEGRADED))
+    assert r.route(chats(1, 1)[0])["degraded"] is True
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_route_many_and_groups_decide_as_one_by_one(kind, tmp_path):
+    """E1 on every store: route_many (in its store's groups, or forced groups of 8, which a
+    store that never refuses applies as it stages them) equals route() chat by chat."""
+    url = "memory:" if kind == "memory" else f"sqlite:///{tmp_path / 's.db'}"
+    one, many, grouped = _router(), _router(url), _router("memory:")
+    batch = chats(300, 2)
+    expected = [one.route(c, trace=True) for c in batch]
+    assert many.route_many(batch, trace=True) == expected
+    assert grouped.route_many(batch, trace=True, group=8) == expected
+    assert many.store.export() == one.store.export() == grouped.store.export()
+    many.close()
+
+
+def test_route_many_checks_every_chat_before_deciding_any():
+    r = _router()
+    batch = chats(5, 3)
+    batch[3] = {"buyer": "x"}  # no time
+    with pytest.raises(InputError) as exc:
+        r.route_many(batch)
+    assert exc.value.code == "E806"
+    assert r.store.contacts() == []  # nothing of the run was decided
+
+
+def test_replay_equals_feeding_one_by_one_and_is_lazy():
+    evs = []
+    for i, c in enumerate(chats(120, 4)):
+        evs.append(c)
+        if i % 7 == 0:
+            evs.append({"type": "reply", "time": c["time"], "agent": f"a{i % 8}"})
+        if i % 11 == 0:
+            status = "offline" if i % 2 else "online"
+            evs.append({"type": "agent", "time": c["time"], "agent": "a3", "status": status})
+    a, b = _router(), _router()
+    expected = [d for ev in evs for d in a.feed(ev, trace=True)]
+    consumed = []
+
+    def source():
+        for ev in evs:
+            consumed.append(ev)
+            yield ev
+
+    out = replay(b, source(), trace=True)
+    first = next(out)
+    assert len(consumed) < len(evs)  # the first decision came before the events ran out
+    assert [first, *out] == expected
+
+
+def test_named_records():
+    r = _router()
+    info = r.candidates({"product": "p", "attrs": {}})
+    assert isinstance(info, Candidates)
+    assert [r.g_name[g] for g in info.groups] == ["G"] and info.robot is None
+    assert all(isinstance(c, Choice) and c.step == "group" for c in info.choice.values())
+
+
+def test_pool_pop_answering_nothing_ends_the_drain():
+    """A store that loses its server between the pool length and the pop (degraded Redis
+    answers None) ends the drain instead of failing (issue 10)."""
+
+    class Vanishing(MemoryStore):
+        def pool_pop(self):
+            return None
+
+    rules = shop({"a1": {}}, {"G": {"agents": ["a1"]}}, drain_pool=True)
+    rules["routing"]["when_nobody_online"] = "message_pool"
+    r = Router(table_from_rules(rules), store=Vanishing("s"))
+    assert r.route({"buyer": "u1", "time": at(0)})["step"] == "nobody_online"
+    assert r.store.pool_len() == 1
+    ev = {"type": "agent", "time": at(1), "agent": "a1", "status": "online"}
+    assert r.feed(ev) == []
