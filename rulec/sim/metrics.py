@@ -26,8 +26,8 @@ def reply_rate(log: list, tz) -> dict:
     """M1: among sessions transferred to a human between 08:00 and 23:00 in which the buyer
     wrote after the transfer (and no assistant took over), the share in which every reply
     round came within 3 minutes; overall and by hour of transfer."""
-    sessions = {}  # buyer -> current session record
-    done = []
+    sessions: dict = {}  # buyer -> current session record
+    done: list = []
     for r in log:
         kind, buyer = r["type"], r.get("buyer")
         if kind == "route":
@@ -55,7 +55,7 @@ def reply_rate(log: list, tz) -> dict:
             elif kind == "handled_by_robot":
                 s["robot"] = True
     done.extend(sessions.values())
-    by_hour = defaultdict(lambda: [0, 0])
+    by_hour: defaultdict = defaultdict(lambda: [0, 0])
     for s in done:
         h = _hour(s["t"], tz)
         if s["robot"] or s["rounds"] == 0 or not DAY_START <= h < DAY_END:

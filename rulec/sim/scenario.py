@@ -125,7 +125,7 @@ def _keys(doc, where, allowed):
 
 def _agent(doc, where) -> AgentPlan:
     _keys(doc, where, AGENT_KEYS)
-    kw = {}
+    kw: dict = {}
     if "shift" in doc:
         kw["shift"] = _span(doc["shift"], f"{where}.shift")
     if "breaks" in doc:

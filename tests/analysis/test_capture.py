@@ -268,7 +268,9 @@ def test_the_tea_shop_example_has_exactly_its_known_captures(cli):
     (A1, found by hand); 新客 is used by no group and no campaign."""
     for src in ("shop-double12.rules", "shop-double12.yaml"):
         r, diags = _codes(cli, ROOT / "rules" / src)
-        got = sorted((d["code"], d["message"].split(":")[0]) for d in diags if d["code"].startswith("A"))
+        got = sorted(
+            (d["code"], d["message"].split(":")[0]) for d in diags if d["code"].startswith("A")
+        )
         assert got == [
             ("A101", "group `冲泡助手` is passed over by product"),
             ("A101", "group `售后组` is passed over by product"),
