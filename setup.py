@@ -72,6 +72,7 @@ setup(
             "uvloop==0.23.0",
             "prometheus-client==0.26.0",
         ],
+        "sim": ["simpy>=4.1"],
         "test": [
             "pytest>=7",
             "pytest-benchmark>=4",

@@ -1,7 +1,10 @@
 """rulec: a rules-DSL compiler and runtime for e-commerce customer-service routing and outreach.
 
 Public API (docs/architecture.md): compile_file, compile_source, load, Router, Planner,
-implementation ("cython" or "python": which matcher is live).
+implementation ("cython" or "python": which matcher is live), and the coded errors every
+entry point raises on bad input: RulecError and its kinds TableError, InputError (a bad
+event, chat, state or audience line) and StoreError (a state store or ledger that is
+unreachable, foreign or damaged).
 """
 
 __version__ = "0.1.0"
@@ -15,12 +18,14 @@ __all__ = [
     "implementation",
     "RulecError",
     "TableError",
+    "InputError",
+    "StoreError",
     "__version__",
 ]
 
 from typing import Any
 
-from rulec.errors import RulecError, TableError
+from rulec.errors import InputError, RulecError, StoreError, TableError
 
 
 def __getattr__(name: str) -> Any:

@@ -25,6 +25,10 @@ from rulec.matching.reference import explain
 
 MAX_COMBOS = 16  # value combinations of one victim's own bindings that are tried
 MAX_PER_DIM = 4  # values per bound dimension in those combinations
+# Bounds that keep the search linear in the shop's size: extra crowds/intents a buyer may carry
+# besides the victim's own, tried per victim. A shop within them is searched exhaustively (the
+# differential test); beyond them, the first ones in declaration order are tried.
+MAX_EXTRAS = 4
 WITNESS_TIME = "2026-01-01T10:00:00+08:00"
 
 
@@ -151,7 +155,7 @@ def _extras(tree: Tree, own: dict, useful: int):
             mine |= tree.index[m].get(v, 0)
         # only groups that bind a dimension the victim leaves free can take its chats later
         adds = [v for v in _distinct_values(tree, m, (tree.all ^ mine) & useful) if v not in own[m]]
-        options.append([None, *adds])
+        options.append([None, *adds[:MAX_EXTRAS]])
     for crowd_extra, intent_extra in product(*options):
         vals = dict(own)
         if crowd_extra is not None:
@@ -184,12 +188,14 @@ def _hit(tree: Tree, d: str, values) -> int:
     return hit
 
 
+EXAMPLES = 3  # value lists kept per (victim, deciding dimension) to build a witness from
+
+
 def _candidate_captures(tree: Tree):
-    """(victim index, decided dim, takers mask, value lists) of every capture kind the bitmask
-    search finds, without repeats. For each state (victim values, free dimension d) the
-    candidates before d, the full-match mask without d and the hits after d are computed
+    """(victim index, decided dim, union of the takers masks, example value lists) for every
+    capture kind the bitmask search finds. For each state (victim values, free dimension d)
+    the candidates before d, the full-match mask without d and the hits after d are computed
     once; each value tried at d then costs a few mask operations."""
-    seen = set()
     for gi, g in enumerate(tree.groups):
         free = [d for d in DIMS if not g[d]]
         if not free:
@@ -197,6 +203,7 @@ def _candidate_captures(tree: Tree):
         later_bound = 0
         for d in free:
             later_bound |= tree.bound[d]
+        found: dict = {}  # decided dim -> [takers mask, examples]
         states = set()
         for own in _own_combos(g):
             for base in _extras(tree, own, later_bound):
@@ -207,7 +214,8 @@ def _candidate_captures(tree: Tree):
                     for e in DIMS[:k]:
                         if cand & hits[e]:
                             cand &= hits[e]
-                    state = (d, cand, tuple(hits[e] for e in DIMS[k + 1 :]))
+                    after = [hits[e] for e in DIMS[k + 1 :]]
+                    state = (d, cand, tuple(after))
                     if state in states:
                         continue
                     states.add(state)
@@ -217,27 +225,33 @@ def _candidate_captures(tree: Tree):
                             full_rest &= (tree.all ^ tree.bound[e]) | hits[e]
                     if not (full_rest >> gi) & 1:
                         continue
+                    unbound_d = tree.all ^ tree.bound[d]
                     for vs in _free_values(tree, d, cand):
                         if d == "intent" and len([i for i in vs if i in tree.intent_labels]) > 1:
                             continue
                         hit_d = _hit(tree, d, vs)
-                        full = full_rest & ((tree.all ^ tree.bound[d]) | hit_d)
+                        full = full_rest & (unbound_d | hit_d)
                         if not cand & full:
                             continue  # every fully matching group was gone before d
                         c = cand & hit_d
                         decided = None if c & full else d
-                        for e in DIMS[k + 1 :]:
-                            h = c & hits[e]
+                        for e, h_e in zip(DIMS[k + 1 :], after):
+                            h = c & h_e
                             if h:
                                 if decided is None and not h & full:
                                     decided = e
                                 c = h
                         if decided is None:
                             continue
-                        key = (gi, decided, c)
-                        if key not in seen:
-                            seen.add(key)
-                            yield gi, decided, c, dict(base, **{d: vs})
+                        entry = found.get(decided)
+                        if entry is None:
+                            found[decided] = [c, [dict(base, **{d: vs})]]
+                        else:
+                            entry[0] |= c
+                            if len(entry[1]) < EXAMPLES:
+                                entry[1].append(dict(base, **{d: vs}))
+        for decided, (takers, examples) in found.items():
+            yield gi, decided, takers, examples
 
 
 class Witnesses:
@@ -320,17 +334,11 @@ def analyze(table) -> list[Finding]:
     of the groups that take its chats), unreachable group and unbound value of a table."""
     tree = Tree(table.body)
     wit = Witnesses(table)
-    buckets: dict = {}
-    for gi, decided, cand, vals in _candidate_captures(tree):
-        buckets.setdefault((gi, decided), []).append((cand, vals))
     out = []
-    for (gi, decided), kinds in buckets.items():
-        for _cand, vals in kinds:
+    for gi, decided, takers, examples in _candidate_captures(tree):
+        for vals in examples:
             f = _capture_finding(tree, wit, gi, vals)
             if f is not None and f.dim == decided:
-                takers = 0
-                for cand, _ in kinds:
-                    takers |= cand
                 out.append(attrs.evolve(f, takers=tree.names_of(takers)))
                 break
     out.sort(key=lambda f: (tree.names.index(f.group), DIMS.index(f.dim)))

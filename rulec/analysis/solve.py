@@ -9,6 +9,7 @@ whose normal form is too large gives `UNKNOWN`, never a wrong "impossible".
 
 from __future__ import annotations
 
+import json
 from itertools import product as cartesian
 
 from rulec.matching.reference import evaluate
@@ -122,6 +123,33 @@ def satisfy(expr, want: bool = True, types: dict | None = None, fixed: dict | No
     return None
 
 
+_MISSING = object()
+_memo: dict = {}  # (attribute type, its atoms) -> a value meeting them, _MISSING, or None
+
+
+def _solve_attr(attr, kind, here):
+    """A value for one attribute meeting every (atom, polarity) on it; _MISSING when leaving
+    it out does; None when no candidate does. Remembered: the same constraints recur across
+    the terms of a normal form and across predicates."""
+    key = (attr, kind, json.dumps(here, sort_keys=True, ensure_ascii=False))
+    if key in _memo:
+        return _memo[key]
+    if len(_memo) > 50_000:
+        _memo.clear()
+    found = None
+    if all(not w for _, w in here) and all(not evaluate(a, {}) for a, _ in here):
+        found = _MISSING  # every atom on a missing attribute is false: leave it missing
+    else:
+        env: dict = {}
+        for value in _candidates(kind, here):
+            env[attr] = value
+            if all(evaluate(a, env) == w for a, w in here):
+                found = value
+                break
+    _memo[key] = found
+    return found
+
+
 def _solve_term(term, types, fixed):
     by_attr: dict = {}
     for atom, want in term:
@@ -132,12 +160,9 @@ def _solve_term(term, types, fixed):
             if all(evaluate(a, env) == w for a, w in here):
                 continue
             return None
-        if all(not w for _, w in here) and all(not evaluate(a, env) for a, _ in here):
-            continue  # every atom on a missing attribute is false: leave it missing
-        for value in _candidates(types.get(attr), here):
-            env[attr] = value
-            if all(evaluate(a, env) == w for a, w in here):
-                break
-        else:
+        value = _solve_attr(attr, types.get(attr), here)
+        if value is None:
             return None
+        if value is not _MISSING:
+            env[attr] = value
     return env

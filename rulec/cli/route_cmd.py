@@ -40,19 +40,26 @@ def _parser(out, err):
 
 
 def prepare(ns, out, err):
-    """Load the table, events and state: (table, events, state, state_diags, event_diags),
-    or None after printing the table's errors."""
-    from rulec.routing.events import read_events, read_state
+    """Load the table and state and open the events: (table, events, state, state_diags,
+    event_diags), `events` an iterator of (event, epoch, line) read as it is consumed, its
+    bad lines added to `event_diags` as they come; None after printing the table's errors.
+    Without --keep-going the file is checked whole first (nothing is routed from a file with
+    a bad line) and read again while routing: memory stays flat in the file's size."""
+    from rulec.routing.events import iter_events, read_state
 
     table = load_table_or_rules(ns.table, err)
     if table is None:
         return None
     agents = {a["id"]: i for i, a in enumerate(table.agents)}
-    state, diags = None, []
+    state, diags, ev_diags = None, [], []
     if ns.state:
         state, diags = read_state(ns.state, agents)
-    events, ev_diags = read_events(ns.events, agents, keep_going=ns.keep_going)
-    return table, events, state, diags, ev_diags
+    if not ns.keep_going:
+        for _ in iter_events(ns.events, agents, ev_diags):
+            pass
+        if ev_diags:
+            return table, iter(()), state, diags, ev_diags
+    return table, iter_events(ns.events, agents, ev_diags, ns.keep_going), state, diags, ev_diags
 
 
 def run(args, out, err) -> int:
@@ -63,11 +70,9 @@ def run(args, out, err) -> int:
     if loaded is None:
         return 1
     table, events, state, state_diags, diags = loaded
-    if state_diags or diags:
+    if state_diags or (diags and not ns.keep_going):
         render(state_diags + diags, err)
-        # --keep-going skips bad event lines; a bad state or unreadable file still stops
-        if not ns.keep_going or state_diags or any(d.code == "E800" for d in diags):
-            return 1
+        return 1
     from rulec.routing.decision_log import for_route
     from rulec.routing.replay import replay
     from rulec.routing.router import Router
@@ -89,6 +94,10 @@ def run(args, out, err) -> int:
         finally:
             router.close()
     except RulecError as exc:
-        render(exc.diagnostics, err)
+        render(diags + exc.diagnostics, err)
         return 1
-    return 1 if diags else 0
+    # --keep-going: the bad lines were skipped; reported after the run, exit 1
+    if diags:
+        render(diags, err)
+        return 1
+    return 0

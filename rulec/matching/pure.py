@@ -72,12 +72,16 @@ def _contains_fn(strs):
 
 
 def leaf(expr):
-    """(attribute, value -> bool) for a leaf form; not_in is returned as its `in` leaf."""
+    """(attribute, value -> bool) for a leaf form. `not_in` is a leaf of its own, false on a
+    missing value like every atom (semantics.md, "Settled readings"), not `not` of `in`."""
     op = expr[0]
     if op == "cmp":
         return expr[2], _cmp_fn(expr[1], expr[3])
-    if op in ("in", "not_in"):
+    if op == "in":
         return expr[1], _in_fn(expr[2])
+    if op == "not_in":
+        is_in = _in_fn(expr[2])
+        return expr[1], lambda v: v is not None and not is_in(v)
     if op == "contains":
         return expr[1], _contains_fn([expr[2]])
     if op == "contains_any":
@@ -102,8 +106,6 @@ def compile_expr(expr, leaves: list):
     attr, test = leaf(expr)
     leaves.append((attr, expr))
     get = operator.methodcaller("get", attr)
-    if op == "not_in":
-        return lambda env: not test(get(env))
     return lambda env: test(get(env))
 
 
@@ -125,8 +127,6 @@ def program(expr, leaf_pos: dict, code: list) -> list:
     else:
         attr = expr[2] if op == "cmp" else expr[1]
         code += [OP_LEAF, leaf_pos[(attr, repr(expr))]]
-        if op == "not_in":
-            code.append(OP_NOT)
     return code
 
 

@@ -2,7 +2,7 @@
 
 Predicate meaning (docs/table-format.md, EXPR; semantics.md "Settled readings"):
 - a value is missing when the attribute is absent or JSON null; a comparison reading a missing
-  value is false (so `not` of it is true, and `not_in` is true);
+  value is false, `not_in` included (and `not` of a comparison on it is true);
 - kinds are bool, number (int or float, never bool), string, set (a list) and other; a
   comparison between different kinds is false (True never equals 1);
 - numbers compare numerically and exactly (Python's int/float comparison), strings by code
@@ -80,8 +80,8 @@ def evaluate(expr, env: dict, missing: list | None = None) -> bool:
         return compare(expr[1], v, expr[3])
     if op == "in":
         return any(compare("==", v, x) for x in expr[2])
-    if op == "not_in":
-        return not any(compare("==", v, x) for x in expr[2])
+    if op == "not_in":  # an atom: false on a missing value, like every other
+        return v is not None and not any(compare("==", v, x) for x in expr[2])
     if op == "contains":
         return contains(v, expr[2])
     if op == "contains_any":

@@ -13,7 +13,7 @@ LEFT, RIGHT, TOP, BOTTOM = 64, 16, 28, 56
 
 
 def _fmt(v: float) -> str:
-    return f"{v:.6g}"
+    return f"{v:.4g}"
 
 
 def _nice_max(v: float) -> float:
@@ -145,7 +145,8 @@ def scatter(
     if not points:
         return _frame(title, 1.0, y_label, [], x_label)
     xs = [p[0] for p in points]
-    x_lo, x_hi = min(xs), max(xs)
+    x_lo = min(x - (x_err[i] if x_err else 0) for i, x in enumerate(xs))
+    x_hi = max(x + (x_err[i] if x_err else 0) for i, x in enumerate(xs))
     if x_hi - x_lo < 1e-12:
         x_lo, x_hi = x_lo - 0.5, x_hi + 0.5
     pad = (x_hi - x_lo) * 0.1

@@ -1,19 +1,26 @@
 """Events and state inputs of the router: parsing and validation with line-naming errors (E8xx).
 
-Codes: E800 unreadable file, E801 not a JSON object, E802 unknown/missing type, E803 unknown
-agent, E804 bad/missing time, E805 out-of-order time, E806 bad/missing field (buyer...),
-E807 bad status, E808 conversion rate not in 0..1, E809 unknown key; state files: E830
+Codes: E800 unreadable file, E801 not a JSON object (or not JSON: NaN and Infinity are not),
+E802 unknown/missing type, E803 unknown agent, E804 bad/missing time, E805 out-of-order time,
+E806 bad/missing field (buyer...), E807 bad status, E808 conversion rate not in 0..1, E809
+unknown key, E850 a string that is not Unicode text (a lone surrogate), E851 a number out of
+range (integers beyond 64 bits, floats beyond the double range); state files: E830
 malformed, E831 unknown agent, E832 bad value, E833 bad time.
+
+Every reader here takes untrusted input: JSON only through `loads` (bounded numbers, valid
+text), every bad value a coded InputError, never another exception.
 """
 
 from __future__ import annotations
 
 import json
-import math
 
 from rulec.common.calendar import parse_time
 from rulec.common.vocab import ORDER_STATES, STATUSES
 from rulec.errors import Diagnostic, InputError, Span, did_you_mean
+from rulec.routing.jsonin import Bad as _Bad
+from rulec.routing.jsonin import check_json, loads
+from rulec.routing.jsonin import check_str as _check_str
 
 TYPES = ("agent", "chat", "reply", "conversion")
 KEYS = {
@@ -34,6 +41,7 @@ KEYS = {
     ),
 }
 MAX_LINE = 1 << 20
+MAX_PENDING = 1 << 31  # pending counts in a state file
 
 _time_cache: dict = {}
 
@@ -49,10 +57,63 @@ def epoch(text) -> float:
     return t
 
 
-class _Bad(Exception):
-    def __init__(self, code, message, hints=()):
-        super().__init__(message)
-        self.code, self.message, self.hints = code, message, tuple(hints)
+def _coded(fn):
+    """`fn` raising InputError for the _Bad it finds (entry points used by the router)."""
+
+    def checked(*args):
+        try:
+            return fn(*args)
+        except _Bad as exc:
+            raise InputError(
+                [Diagnostic(exc.code, exc.message, None, "error", exc.hints)]
+            ) from None
+
+    checked.__doc__, checked.__name__ = fn.__doc__, fn.__name__
+    return checked
+
+
+@_coded
+def check_chat_key(chat):
+    """(buyer, time text, epoch seconds) of a chat given to Router.route: a JSON object with
+    a non-empty `buyer` string (Unicode text) and an ISO-8601 `time` with an offset."""
+    if not isinstance(chat, dict):
+        raise _Bad("E801", f"a chat must be a JSON object, got {type(chat).__name__}")
+    if "buyer" not in chat:
+        raise _Bad("E806", "chat event lacks `buyer`")
+    b = chat["buyer"]
+    if not isinstance(b, str) or not b:
+        raise _Bad("E806", "`buyer` must be a non-empty string")
+    _check_str(b)
+    if "time" not in chat:
+        raise _Bad("E804", "chat event lacks `time`")
+    try:
+        return b, chat["time"], epoch(chat["time"])
+    except (ValueError, TypeError) as exc:
+        raise _Bad("E804", f"bad time: {exc}") from None
+
+
+@_coded
+def check_chat(chat, agents) -> float:
+    """A whole chat checked as the CLI checks an events line (its `type` may be left out);
+    its epoch time. For APIs that take chats in bulk (Router.route_many)."""
+    if not isinstance(chat, dict):
+        raise _Bad("E801", f"a chat must be a JSON object, got {type(chat).__name__}")
+    if chat.get("type", "chat") != "chat":
+        raise _Bad("E802", f"a chat event, not a {str(chat['type'])[:40]!r} event, was expected")
+    check_json(chat)
+    return _check(chat if "type" in chat else {**chat, "type": "chat"}, agents)
+
+
+@_coded
+def check_pool_chat(chat) -> None:
+    """A chat queued in the message pool is kept as JSON: it must be plain JSON data."""
+    check_json(chat)
+
+
+@_coded
+def bad_exclusive(ex):
+    """`exclusive_agent` that is not a string (E806)."""
+    raise _Bad("E806", f"`exclusive_agent` must be a string or null, got {type(ex).__name__}")
 
 
 def _str_or_none(ev, key):
@@ -75,13 +136,12 @@ def _agent(ev, agents):
     return agents[a]
 
 
+@_coded
 def check_event(ev, agents) -> float:
     """Validate one event dict against the table's agents (id -> index); returns its epoch
     time. Raises InputError (no location; callers add it)."""
-    try:
-        return _check(ev, agents)
-    except _Bad as exc:
-        raise InputError([Diagnostic(exc.code, exc.message, None, "error", exc.hints)]) from None
+    check_json(ev)
+    return _check(ev, agents)
 
 
 def _check(ev, agents) -> float:
@@ -142,31 +202,41 @@ def _check(ev, agents) -> float:
         _str_or_none(ev, "buyer")
     else:
         r = ev.get("rate")
-        if (
-            isinstance(r, bool)
-            or not isinstance(r, (int, float))
-            or not math.isfinite(r)
-            or not 0 <= r <= 1
-        ):
-            raise _Bad("E808", f"conversion rate must be a number in 0..1, got {r!r}")
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 <= r <= 1:
+            shown = json.dumps(r, ensure_ascii=False, default=repr)
+            raise _Bad("E808", f"conversion rate must be a number in 0..1, got {shown[:40]}")
     return t
+
+
+MAX_KEPT = 10_000  # diagnostics kept from one file (the rest are counted by render)
 
 
 def read_events(path, agents, keep_going=False):
     """Parse an events file (JSON Lines, in time order). Returns (events, diagnostics):
     without `keep_going` the events are only good when there are no diagnostics; with it,
     bad lines are reported and skipped. Each event is returned as (event, epoch, line)."""
-    diags, events = [], []
+    diags: list = []
+    return list(iter_events(path, agents, diags, keep_going)), diags
+
+
+def iter_events(path, agents, diags: list, keep_going=False):
+    """Yield (event, epoch, line) of an events file as it is read (memory flat in the file's
+    size); each bad line is appended to `diags` and skipped (without `keep_going`, reading
+    stops at the 50th). An unreadable file is one E800 diagnostic and nothing yielded."""
     try:
         fh = open(path, encoding="utf-8")
     except OSError as exc:
-        return [], [Diagnostic("E800", f"cannot read events file {path}: {exc.strerror or exc}")]
-    last = None
+        diags.append(Diagnostic("E800", f"cannot read events file {path}: {exc.strerror or exc}"))
+        return
+    last, bad = None, 0
     with fh:
         lineno = 0
         while True:
             try:
                 line = fh.readline(MAX_LINE + 1)
+                long = len(line) > MAX_LINE
+                while line and not line.endswith("\n") and len(line) > MAX_LINE:
+                    line = fh.readline(MAX_LINE + 1)  # the rest of an over-long line
             except UnicodeDecodeError as exc:
                 diags.append(
                     Diagnostic(
@@ -176,20 +246,15 @@ def read_events(path, agents, keep_going=False):
                     )
                 )
                 break
-            if not line:
+            if not line and not long:
                 break
             lineno += 1
-            if not line.strip():
+            if not long and not line.strip():
                 continue
-            span = Span(str(path), lineno, 1)
             try:
-                if len(line) > MAX_LINE:
+                if long:
                     raise _Bad("E801", f"line is longer than {MAX_LINE} characters")
-                try:
-                    ev = json.loads(line)
-                except (json.JSONDecodeError, RecursionError) as exc:
-                    msg = getattr(exc, "msg", "nested too deeply")
-                    raise _Bad("E801", f"not JSON: {msg}") from None
+                ev = loads(line)
                 t = _check(ev, agents)
                 if last is not None and t < last:
                     raise _Bad(
@@ -198,15 +263,19 @@ def read_events(path, agents, keep_going=False):
                         "event's (events must be in time order)",
                     )
             except _Bad as exc:
-                diags.append(
-                    Diagnostic(exc.code, f"line {lineno}: {exc.message}", span, "error", exc.hints)
-                )
-                if len(diags) >= 50 and not keep_going:
+                bad += 1
+                if bad <= MAX_KEPT:
+                    span = Span(str(path), lineno, 1)
+                    diags.append(
+                        Diagnostic(
+                            exc.code, f"line {lineno}: {exc.message}", span, "error", exc.hints
+                        )
+                    )
+                if bad >= 50 and not keep_going:
                     break
                 continue
             last = t
-            events.append((ev, t, lineno))
-    return events, diags
+            yield ev, t, lineno
 
 
 def _state_bad(code, path, where, message):
@@ -233,9 +302,10 @@ def read_json_file(path, what: str, limit: int, not_json_code: str):
             )
         ]
     try:
-        return json.loads(text), []
-    except (json.JSONDecodeError, RecursionError) as exc:
-        return None, [Diagnostic(not_json_code, f"{path}: not JSON: {getattr(exc, 'msg', exc)}")]
+        return loads(text), []
+    except _Bad as exc:
+        code = not_json_code if exc.code == "E801" else exc.code
+        return None, [Diagnostic(code, f"{path}: {exc.message}")]
 
 
 def check_state(doc, agents, path="<state>"):
@@ -243,6 +313,10 @@ def check_state(doc, agents, path="<state>"):
     diags = []
     if not isinstance(doc, dict):
         return None, [_state_bad("E830", path, "top level", "must be a JSON object")]
+    try:
+        check_json(doc)
+    except _Bad as exc:
+        return None, [_state_bad(exc.code, path, "a value", exc.message)]
     for k in doc:
         if k not in ("agents", "contacts"):
             diags.append(_state_bad("E830", path, k, "unknown key (agents, contacts)"))
@@ -281,22 +355,19 @@ def check_state(doc, agents, path="<state>"):
                     )
                 rec["status"] = v
             elif k == "pending":
-                if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_PENDING:
                     diags.append(
                         _state_bad(
                             "E832",
                             path,
                             f"{where}.pending",
-                            f"must be a whole number >= 0, got {v!r}",
+                            f"must be a whole number in 0..{MAX_PENDING}, got {v!r}",
                         )
                     )
                 rec["pending"] = v
             elif k == "conversion":
                 if v is not None and (
-                    isinstance(v, bool)
-                    or not isinstance(v, (int, float))
-                    or not math.isfinite(v)
-                    or not 0 <= v <= 1
+                    isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1
                 ):
                     diags.append(
                         _state_bad(
@@ -322,6 +393,11 @@ def check_state(doc, agents, path="<state>"):
         where = f"contacts.{buyer}"
         if not isinstance(c, dict) or set(c) != {"agent", "time"}:
             diags.append(_state_bad("E830", path, where, 'must be {"agent": ID, "time": ISO}'))
+            continue
+        if not isinstance(c["agent"], str):
+            diags.append(
+                _state_bad("E832", path, f"{where}.agent", "must be an agent id (a string)")
+            )
             continue
         if c["agent"] not in agents:
             diags.append(

@@ -19,7 +19,15 @@ from operator import itemgetter
 from rulec.common import vocab as v
 from rulec.errors import Diagnostic, InputError, StoreError
 from rulec.routing import modes
-from rulec.routing.events import _time_cache, check_event, check_state, epoch
+from rulec.routing.events import (
+    _time_cache,
+    bad_exclusive,
+    check_chat,
+    check_chat_key,
+    check_event,
+    check_pool_chat,
+    check_state,
+)
 from rulec.routing.records import Candidates, Choice
 from rulec.routing.stores import use_store
 from rulec.routing.stores.base import DEGRADED, OFFLINE, ONLINE, STATUS_CODES, SUSPENDED
@@ -196,9 +204,11 @@ class Router:
         gets them as groups of up to that many (or `group`) decisions, each in one call, all
         or nothing: a refused group (another process wrote the shop) is decided again from
         the same PRNG state on the fresh state, then chat by chat; while others write, groups
-        shrink, and grow back after. Every chat is checked before any is decided."""
+        shrink, and grow back after. Every chat is checked whole, as the CLI checks an events line,
+        before any is decided (route() checks what it reads: buyer, time, the exclusive agent
+        when R3 is reached, the matching fields through the matcher when R5 is; E840)."""
         for c in chats:
-            self._chat_key(c)
+            check_chat(c, self.index)
         out, i = [], 0
         limit = size = max(1, self.store.group if group is None else group)
         while i < len(chats):
@@ -231,25 +241,6 @@ class Router:
             self.rng.setstate(rng_state)  # the fresh state is in: decide the group again
         return self._one_by_one(chats, trace), False
 
-    def _chat_key(self, chat):
-        """(buyer, time text, epoch seconds) of a chat; InputError when it has none."""
-        try:
-            buyer = chat["buyer"]
-            ts = chat["time"]
-            t = _time_cache.get(ts)
-            if t is None:
-                t = epoch(ts)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(
-                [
-                    Diagnostic(
-                        "E806",
-                        f"chat event is malformed: {exc!r} (needs buyer and time with an offset)",
-                    )
-                ]
-            ) from None
-        return buyer, ts, t
-
     def _route(self, chat, obs, commit, drained=None):
         """The one path of every chat on every store: snapshot, decide, let the observer see
         why (R10), commit (`commit`: the store's, or its `stage` inside a group); decided
@@ -257,12 +248,15 @@ class Router:
         only place one is built). `drained`: (buyer, time text, epoch, queued at) of a chat
         drained from the message pool."""
         if drained is None:
-            try:  # a chat seen in a valid form (its time parsed before), else the full check
+            try:  # the common chat: an ASCII buyer, a time parsed before; else the full check
                 buyer = chat["buyer"]
                 ts = chat["time"]
                 t = _time_cache[ts]
-            except (KeyError, TypeError):
-                buyer, ts, t = self._chat_key(chat)
+                plain = buyer.isascii() and buyer != ""
+            except (KeyError, TypeError, AttributeError):
+                plain = False
+            if not plain:
+                buyer, ts, t = check_chat_key(chat)
             queued_at = None
         else:
             buyer, ts, t, queued_at = drained
@@ -276,6 +270,7 @@ class Router:
             a, target, step, _, group = c
         if queued_at is None:
             if c is self._to_pool:
+                check_pool_chat(chat)
                 self.store.pool_push(buyer, t, json.dumps(chat, ensure_ascii=False))
                 obs.queued()
             d = {"buyer": buyer, "time": ts, "target": target, "step": step, "group": group}
@@ -325,7 +320,7 @@ class Router:
                 return c
         ex = chat.get("exclusive_agent")
         if ex is not None:
-            i = self.index.get(ex)
+            i = self.index.get(ex) if ex.__class__ is str else bad_exclusive(ex)
             if self.exclusive_direct and i is not None and status[i] == ONLINE:
                 return self._exclusive_c[i]
         if self.robot_first:
@@ -427,7 +422,7 @@ class Router:
     def _sticky(self, contact, t, status, pending, conv):
         """R2a–R2e: a Choice, or None to continue with R3."""
         ca, ct = contact
-        age = t - ct
+        age = t - ct if t >= ct else 0.0  # a contact later than the chat: age 0 (routing.md)
         if age >= self.window:
             return None
         st = status[ca]
@@ -463,6 +458,23 @@ class Router:
         busy = self.busy
         return any(s == ONLINE and p <= busy for s, p in zip(status, pending))
 
+    def _queued_chat(self, chat_json):
+        """The chat a message-pool entry holds; S922 when the entry is not one."""
+        try:
+            chat = json.loads(chat_json)
+            check_chat_key(chat)
+            return chat
+        except (ValueError, TypeError, RecursionError, InputError):
+            raise StoreError(
+                [
+                    Diagnostic(
+                        "S922",
+                        f"state store {self.store.url}: a queued chat in the message pool is "
+                        f"damaged: {str(chat_json)[:80]!r}",
+                    )
+                ]
+            ) from None
+
     def _drain(self, ts, t, trace):
         """Assign queued message-pool chats, oldest first, while a non-busy agent is available.
         Each is routed again from R2 at the time of the event that freed capacity."""
@@ -472,8 +484,8 @@ class Router:
             if item is None:  # emptied meanwhile, or the store lost its server (degraded)
                 break
             buyer, _queued, chat_json = item
-            chat = json.loads(chat_json)
-            queued = chat.get("time")
+            chat = self._queued_chat(chat_json)
+            queued = chat["time"]
             obs = (
                 Trace(self._tracer, f"pool_drain: queued at {queued}, routed again at {ts}")
                 if trace

@@ -76,6 +76,9 @@ class Tracer:
         if contact is not None:
             ca, ct = contact
             age, st = t - ct, status[ca]
+            if age < 0:
+                tr.append(f"R2: the contact is {duration(-age)} later than the chat → age 0")
+                age = 0.0
             self.r2(ca, age, st, tr)
             if step in (v.STEP_STICKY, v.STEP_STICKY_OFFLINE_ROBOT):
                 return
@@ -215,6 +218,13 @@ class Tracer:
             )
             self.pool(pool, modes.EFFICIENCY, 0.0, pending, conv, tr)
 
+    @staticmethod
+    def no_rate(members, conv):
+        """C1: an agent with no known rate weighs as the mean known rate of its group."""
+        known = [conv[a] for a in members if conv[a] is not None]
+        mean = sum(known) / len(known) if known else 0.0
+        return f" rate unknown (counts as the group's mean known rate, {mean:.4g})"
+
     def fallback(self, status, pending, tr):
         pool = [a for a in self.r.all_agents if status[a] == ONLINE]
         self.pool(pool, modes.EFFICIENCY, 0.0, pending, None, tr)
@@ -231,7 +241,7 @@ class Tracer:
         for a, w, share in rows:
             desc = f"{r.ids[a]} level {r.level[a]} pending {pending[a]}"
             if mode == modes.CONVERSION:
-                desc += f" rate {conv[a]}"
+                desc += f" rate {conv[a]}" if conv[a] is not None else self.no_rate(members, conv)
             if w is None:
                 desc += f" busy (pending > {r.busy})"
             else:

@@ -260,3 +260,20 @@ def test_analysis_against_brute_force_on_label_shops(groups):
         vals = {s["dim"]: s["values"] for s in ex["steps"]}
         cand, full, decided = tree.run(vals)
         assert decided == f.dim and not cand & full and (full >> int(f.group[1:])) & 1
+
+
+def test_the_tea_shop_example_has_exactly_its_known_captures(cli):
+    """rules/shop-double12: 售前组 binds three products (and pre-sales order states), so R5's
+    product dimension takes the after-sales, logistics and brewing chats about those products
+    (A1, found by hand); 新客 is used by no group and no campaign."""
+    for src in ("shop-double12.rules", "shop-double12.yaml"):
+        r, diags = _codes(cli, ROOT / "rules" / src)
+        got = sorted(
+            (d["code"], d["message"].split(":")[0]) for d in diags if d["code"].startswith("A")
+        )
+        assert got == [
+            ("A101", "group `冲泡助手` is passed over by product"),
+            ("A101", "group `售后组` is passed over by product"),
+            ("A101", "group `物流组` is passed over by product"),
+            ("A103", "crowd `新客` is bound by no group"),
+        ], src

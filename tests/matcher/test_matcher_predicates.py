@@ -38,7 +38,11 @@ CASES = [
     (["in", "x", [1, 2]], True, False),
     (["in", "x", [True]], 1, False),
     (["in", "x", []], 1, False),
-    (["not_in", "x", [1, 2]], "MISSING", True),
+    (
+        ["not_in", "x", [1, 2]],
+        "MISSING",
+        False,
+    ),  # settled reading: every atom on a missing value is false
     (["not_in", "x", [1, 2]], 3, True),
     (["not_in", "x", [1, 2]], 2.0, False),
     (["contains", "x", "lo"], "hello", True),

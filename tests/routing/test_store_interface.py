@@ -108,7 +108,7 @@ def test_route_many_checks_every_chat_before_deciding_any():
     batch[3] = {"buyer": "x"}  # no time
     with pytest.raises(InputError) as exc:
         r.route_many(batch)
-    assert exc.value.code == "E806"
+    assert exc.value.code == "E804"
     assert r.store.contacts() == []  # nothing of the run was decided
 
 

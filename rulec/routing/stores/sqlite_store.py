@@ -7,10 +7,16 @@ close: a crash loses at most the last N-1 writes; a clean restart loses nothing)
 while the store is open, so a second process is refused (StoreError S904) instead of
 silently diverging; that lock is also what lets this store serve reads from an in-process
 mirror of the agents and a cache of contacts, without a query per decision.
+
+A damaged file is refused, never half-read: on open, `PRAGMA quick_check` and the schema
+(tables, columns, format version in `meta`) are verified (S920), every row read is checked
+for its types and ranges (S921), and every SQLite failure of a read is a StoreError (S923;
+writes: S905) rather than an sqlite3 exception.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 
@@ -30,8 +36,21 @@ CREATE TABLE IF NOT EXISTS pool (seq INTEGER PRIMARY KEY AUTOINCREMENT, buyer TE
 """
 
 
+_COLUMNS = {
+    "meta": ["key", "value"],
+    "agents": ["id", "status", "pending", "conversion"],
+    "contacts": ["buyer", "agent", "time"],
+    "pool": ["seq", "buyer", "time", "chat"],
+}
+MAX_PENDING = 1 << 31
+
+
 def _error(code, message):
     return StoreError([Diagnostic(code, message)])
+
+
+def _number(v) -> bool:
+    return v.__class__ in (int, float) and math.isfinite(v)
 
 
 class SqliteStore(Store):
@@ -51,8 +70,11 @@ class SqliteStore(Store):
         self._contacts: dict = {}
         try:
             self._open()
+        except StoreError:
+            self._abandon()
+            raise
         except sqlite3.Error as exc:
-            self.close()
+            self._abandon()
             msg = str(exc)
             if "locked" in msg:
                 raise _error("S904", f"state store {path} is in use by another process") from None
@@ -70,6 +92,9 @@ class SqliteStore(Store):
         db.execute("PRAGMA locking_mode=EXCLUSIVE")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={self.sync.upper()}")
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables & set(_COLUMNS):  # a store already: verify it as it is, never re-create
+            self._verify(db)
         db.executescript(_SCHEMA)  # the first write takes the lock; exclusive mode keeps it
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -97,6 +122,32 @@ class SqliteStore(Store):
                 db.execute("ROLLBACK")
             raise
 
+    def _verify(self, db):
+        """S920 unless the file passes SQLite's own check and holds this store's tables (a
+        dropped table is damage to report, not a table to create again empty)."""
+        problems = [r[0] for r in db.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise _error(
+                "S920", f"state store {self.path} is damaged: {'; '.join(map(str, problems))}"
+            )
+        for table, columns in _COLUMNS.items():
+            got = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+            if got != columns:
+                raise _error(
+                    "S920",
+                    f"state store {self.path}: table {table} has columns {got}, not {columns}",
+                )
+
+    def _query(self, sql, params=()):
+        """The rows of a read; S923 when SQLite fails (a damaged page found mid-run)."""
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _error("S923", f"state store {self.path}: read failed: {exc}") from None
+
+    def _damaged(self, what, row):
+        return _error("S921", f"state store {self.path}: {what} is damaged: {row!r:.200}")
+
     # -- writes -------------------------------------------------------------------------
     def _write(self, statements):
         """Apply `statements` atomically: as a transaction of their own (batch = 1), or inside
@@ -114,9 +165,12 @@ class SqliteStore(Store):
             if self._uncommitted >= self.batch:
                 db.execute("COMMIT")
                 self._uncommitted = 0
-        except sqlite3.Error as exc:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
+        except (sqlite3.Error, OverflowError, UnicodeEncodeError) as exc:
+            try:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the write's own error is the one to report
             msg = f"state store {self.path}: write failed: {exc}"
             if self._uncommitted:
                 self._broken = msg + " (the uncommitted batch was lost; reopen the store)"
@@ -125,8 +179,11 @@ class SqliteStore(Store):
 
     def flush(self):
         """Commit the writes of an open batch."""
-        if self._db is not None and self._db.in_transaction:
-            self._db.execute("COMMIT")
+        try:
+            if self._db is not None and self._db.in_transaction:
+                self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise _error("S905", f"state store {self.path}: commit failed: {exc}") from None
         self._uncommitted = 0
 
     def _attached(self):
@@ -134,10 +191,19 @@ class SqliteStore(Store):
         self._write(
             [("INSERT OR IGNORE INTO agents VALUES (?, ?, 0, NULL)", (a, OFFLINE)) for a in ids]
         )
-        rows = {
-            r[0]: r[1:]
-            for r in self._db.execute("SELECT id, status, pending, conversion FROM agents")
-        }
+        rows = {}
+        for r in self._query("SELECT id, status, pending, conversion FROM agents"):
+            aid, st, p, c = r
+            if (
+                aid.__class__ is not str
+                or st not in (0, 1, 2)
+                or st.__class__ is not int
+                or p.__class__ is not int
+                or not 0 <= p <= MAX_PENDING
+                or not (c is None or _number(c) and 0 <= c <= 1)
+            ):
+                raise self._damaged("agent row", r)
+            rows[aid] = (st, p, c)
         self.status = [rows[a][0] for a in ids]
         self.pending = [rows[a][1] for a in ids]
         self.conversion = [rows[a][2] for a in ids]
@@ -146,9 +212,10 @@ class SqliteStore(Store):
     def snapshot(self, buyer):
         c = self._contacts.get(buyer, False)
         if c is False:
-            row = self._db.execute(
-                "SELECT agent, time FROM contacts WHERE buyer = ?", (buyer,)
-            ).fetchone()
+            rows = self._query("SELECT agent, time FROM contacts WHERE buyer = ?", (buyer,))
+            row = rows[0] if rows else None
+            if row is not None and (row[0].__class__ is not str or not _number(row[1])):
+                raise self._damaged(f"the contact row of buyer {buyer!r}", row)
             i = self.agent_index.get(row[0]) if row else None
             c = None if i is None else (i, row[1])
             if len(self._contacts) >= MAX_CONTACT_CACHE:
@@ -224,24 +291,32 @@ class SqliteStore(Store):
         )
 
     def pool_pop(self):
-        row = self._db.execute(
-            "SELECT seq, buyer, time, chat FROM pool ORDER BY seq LIMIT 1"
-        ).fetchone()
-        if row is None:
+        rows = self._query("SELECT seq, buyer, time, chat FROM pool ORDER BY seq LIMIT 1")
+        if not rows:
             return None
+        row = rows[0]
+        if row[1].__class__ is not str or not _number(row[2]) or row[3].__class__ is not str:
+            raise self._damaged("a message-pool row", row)
         self._write([("DELETE FROM pool WHERE seq = ?", (row[0],))])
         return row[1], row[2], row[3]
 
     def pool_len(self):
-        return self._db.execute("SELECT COUNT(*) FROM pool").fetchone()[0]
+        return self._query("SELECT COUNT(*) FROM pool")[0][0]
 
     def contacts(self):
-        index = self.agent_index
-        return [
-            r
-            for r in self._db.execute("SELECT buyer, agent, time FROM contacts ORDER BY buyer")
-            if r[1] in index
-        ]
+        index, out = self.agent_index, []
+        for r in self._query("SELECT buyer, agent, time FROM contacts ORDER BY buyer"):
+            if r[0].__class__ is not str or r[1].__class__ is not str or not _number(r[2]):
+                raise self._damaged("a contact row", r)
+            if r[1] in index:
+                out.append(r)
+        return out
+
+    def _abandon(self):
+        """Close a store that failed to open, keeping the error that made it fail."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def close(self):
         if self._db is not None:
