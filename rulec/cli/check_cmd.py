@@ -76,7 +76,7 @@ def run(args, out, err) -> int:
     per_file, texts = [], {}
     for src in map(read, sources):
         per_file.append((src.name, check_one(src, now, ns.events)))
-        if src.is_stdin:
+        if src.is_stdin and src.data is not None:
             texts[src.name] = src.data.decode("utf-8", "replace")
     every = [d for _, ds in per_file for d in ds]
     render(every, err, ns.format, out, texts)

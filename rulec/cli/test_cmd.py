@@ -88,7 +88,7 @@ def run(args, out, err) -> int:
         return 0 if ns.allow_empty else 1
     if n["failed"] or n["error"]:
         return 1
-    if ns.fail_under is not None and figures["percent"] < ns.fail_under:
+    if ns.fail_under is not None and figures is not None and figures["percent"] < ns.fail_under:
         err.write(
             f"rulec test: coverage {figures['percent']:.1f}% is below --fail-under "
             f"{ns.fail_under:g}% (U122)\n"

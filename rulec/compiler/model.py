@@ -190,9 +190,9 @@ class TestAgent:
     conversion: Value | None = None
     span: Span | None = None
 
-    def state(self) -> dict:
+    def state(self) -> dict[str, Any]:
         """The agent's entry in a `--state` document (the contract's form)."""
-        rec = {"status": self.status.value}
+        rec: dict[str, Any] = {"status": self.status.value}
         if self.pending is not None:
             rec["pending"] = self.pending.value
         if self.conversion is not None:
@@ -219,14 +219,14 @@ class TestChat:
     product: Value | None = None
     order: Value | None = None
     intent: Value | None = None
-    crowds: list = _list()  # NameRef (labels the platform sends)
+    crowds: list[NameRef] = _list()  # labels the platform sends
     message: Value | None = None
     exclusive_agent: Value | None = None
     attrs: Value | None = None  # a dict of plain values
     target: Value | None = None  # "agent:ID", "group_robot:NAME", "robot", ...
     step: Value | None = None
     group: Value | None = None  # a group name, or None for "no group"
-    candidates: list | None = None  # NameRef: the groups left after R5
+    candidates: list[NameRef] | None = None  # the groups left after R5
     span: Span | None = None
 
 
@@ -249,12 +249,12 @@ class TestConsumer:
 
     id: NameRef
     attrs: Value | None = None
-    crowds: list = _list()  # NameRef
+    crowds: list[NameRef] = _list()
     exclusive: Value | None = None
     interested: Value | None = None
-    cart_adds: list = _list()  # (NameRef item, Value time)
-    purchases: list = _list()  # Value time
-    expects: list = _list()  # SendExpect
+    cart_adds: list[tuple[NameRef, Value]] = _list()  # (item, time)
+    purchases: list[Value] = _list()  # times
+    expects: list[SendExpect] = _list()
     span: Span | None = None
 
 
@@ -273,11 +273,11 @@ class TestCase:
     span: Span | None = None
     seed: Value | None = None
     now: Value | None = None
-    agents: list = _list()  # TestAgent
-    contacts: list = _list()  # TestContact
-    chats: list = _list()  # TestChat
-    activities: list = _list()  # TestActivity
-    consumers: list = _list()  # TestConsumer
+    agents: list[TestAgent] = _list()
+    contacts: list[TestContact] = _list()
+    chats: list[TestChat] = _list()
+    activities: list[TestActivity] = _list()
+    consumers: list[TestConsumer] = _list()
 
 
 ROUTING_DEFAULTS: dict[str, Any] = {

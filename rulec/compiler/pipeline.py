@@ -163,7 +163,7 @@ def rules_broken(test_file: str, rules: str) -> Diagnostic:
     )
 
 
-def check_test_file(shop: m.Shop, file: str, now=None) -> list:
+def check_test_file(shop: m.Shop, file: str, now: Now = None) -> list[Diagnostic]:
     """A `*_test.*` file's diagnostics: its tests checked against the rules beside it."""
     from rulec.compiler.frontend_rules import rules_beside
 
@@ -207,7 +207,7 @@ def rules_bytes(data: bytes, shop: m.Shop) -> bytes:
     if not shop.tests_lines:
         return data
     lines = data.splitlines(keepends=True)
-    drop = set()
+    drop: set[int] = set()
     for first, last in shop.tests_lines:
         drop.update(range(first, last + 1))
         n = first - 1

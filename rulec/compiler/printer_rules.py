@@ -380,7 +380,8 @@ def _with_item_comments(key, item: list, comments: dict, printed: set) -> list:
     """A block's lines with the comments of its items (keyed key + (word, n)) put back."""
     if len(item) < 3:
         return item
-    out, seen = [item[0]], {}
+    out = [item[0]]
+    seen: dict[str, int] = {}
     for i, ln in enumerate(item[1:-1], 1):
         w = ID_RE.match(ln, 2) if ln.startswith("  ") and not ln.startswith("   ") else None
         if w is None:

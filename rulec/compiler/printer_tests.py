@@ -65,6 +65,7 @@ def send_line(e: m.SendExpect) -> str:
             [coupon(e.coupon)] if e.coupon is not None else []
         )
         tail = f" {{ {'; '.join(body)} }}" if body else ""
+        assert e.campaign is not None  # `expect send` always names its campaign
         return f"expect send {name(e.campaign.name)}{tail}"
     text = "expect no send"
     if e.campaign is not None:
@@ -109,8 +110,8 @@ def test_lines(t: m.TestCase) -> list:
     for c in t.chats:
         out += chat_lines(c)
     out += [f"activity {name(a.id.name)} {record(a.fields.value)}" for a in t.activities]
-    for c in t.consumers:
-        out += consumer_lines(c)
+    for con in t.consumers:
+        out += consumer_lines(con)
     return _block(f"test {name(t.name)}", out)
 
 
@@ -183,26 +184,26 @@ def yaml_lines(t: m.TestCase) -> list:
         out += [f"      - {flow({'id': a.id.name, **a.fields.value})}" for a in t.activities]
     if t.consumers:
         out.append("    consumers:")
-        for c in t.consumers:
-            lines = [f"consumer: {scalar(c.id.name)}"]
-            if c.attrs is not None:
-                lines.append(f"attrs: {flow(c.attrs.value)}")
-            if c.crowds:
-                lines.append(f"crowds: [{', '.join(scalar(r.name) for r in c.crowds)}]")
+        for con in t.consumers:
+            lines = [f"consumer: {scalar(con.id.name)}"]
+            if con.attrs is not None:
+                lines.append(f"attrs: {flow(con.attrs.value)}")
+            if con.crowds:
+                lines.append(f"crowds: [{', '.join(scalar(r.name) for r in con.crowds)}]")
             for key in ("exclusive", "interested"):
-                v = getattr(c, key)
+                v = getattr(con, key)
                 if v is not None:
                     lines.append(f"{key}: {'true' if v.value else 'false'}")
-            if c.cart_adds:
+            if con.cart_adds:
                 adds = ", ".join(
-                    f"{{item: {scalar(i.name)}, time: {dq(t_.value)}}}" for i, t_ in c.cart_adds
+                    f"{{item: {scalar(i.name)}, time: {dq(t_.value)}}}" for i, t_ in con.cart_adds
                 )
                 lines.append(f"cart_adds: [{adds}]")
-            if c.purchases:
-                lines.append(f"purchases: [{', '.join(dq(p.value) for p in c.purchases)}]")
-            if c.expects:
+            if con.purchases:
+                lines.append(f"purchases: [{', '.join(dq(p.value) for p in con.purchases)}]")
+            if con.expects:
                 lines.append("expect:")
-                for e in c.expects:
+                for e in con.expects:
                     key = "send" if e.sent else "no_send"
                     parts = [f"{key}: {'null' if e.campaign is None else scalar(e.campaign.name)}"]
                     if e.copy is not None:

@@ -17,6 +17,7 @@ from rulec.common import vocab
 from rulec.common.vocab import DIMS
 from rulec.compiler import model as m
 from rulec.compiler.passes.lower import expr as lower_expr
+from rulec.errors import Span
 from rulec.matching import reference
 
 CATEGORIES = ("groups", "steps", "bindings", "crowds", "intents", "branches", "campaigns")
@@ -72,8 +73,9 @@ class RulesCoverage:
 
     def __init__(self, rules: str, result):
         self.rules, self.body, shop = rules, result.body, result.shop
-        self.items = {c: {} for c in CATEGORIES}  # category -> {item: span or None}
-        self.hit = {c: set() for c in CATEGORIES}
+        # category -> {item: span or None}; an item is a name, or a tuple for a branch
+        self.items: dict[str, dict[object, Span | None]] = {c: {} for c in CATEGORIES}
+        self.hit: dict[str, set[object]] = {c: set() for c in CATEGORIES}
         it = self.items
         for g in shop.groups:
             it["groups"][g.name] = g.span

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from typing import Any
 from xml.etree import ElementTree as ET
 
 from rulec.cli.common import format_diagnostic
@@ -80,7 +81,7 @@ def _colour(outcome: str) -> str:
 
 
 def as_json(results, coverage=None) -> dict:
-    doc = {"summary": counts(results), "files": []}
+    doc: dict[str, Any] = {"summary": counts(results), "files": []}
     for suite, cases in results:
         doc["files"].append(
             {

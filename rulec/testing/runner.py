@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 import time
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from rulec.compiler import model as m
 from rulec.errors import Diagnostic, RulecError
+
+if TYPE_CHECKING:
+    from rulec.compiler.pipeline import CompileResult
 
 DEFAULT_TIME = "2024-01-01T12:00:00+08:00"  # a chat's time when neither it nor the test has one
 
@@ -41,7 +45,7 @@ class Suite:
 
     file: str  # where the tests are written
     rules: str  # the rules file
-    result: object  # CompileResult of the rules (with the tests checked)
+    result: CompileResult | None  # of the rules (with the tests checked); None: unreadable
     tests: list = attrs.Factory(list)  # model.TestCase
     diagnostics: list = attrs.Factory(list)  # errors: no test of the file can run
 
@@ -94,6 +98,14 @@ def _input_error(exc: RulecError, what: str, span) -> list:
     ]
 
 
+class _ChatError(Exception):
+    """A bad chat of a test: the input error and the chat it is about."""
+
+    def __init__(self, error: RulecError, chat: m.TestChat):
+        super().__init__(str(error))
+        self.error, self.chat = error, chat
+
+
 def _routes(router, t: m.TestCase, trace: bool):
     """(chat, event, decision) of the test's chats routed in order from its state on the
     router restarted (InputError for a bad state or chat, with the chat)."""
@@ -107,8 +119,7 @@ def _routes(router, t: m.TestCase, trace: bool):
             check_event(ev, router.index)
             yield c, ev, router.route(ev, trace=trace)
         except RulecError as exc:
-            exc.chat = c
-            raise
+            raise _ChatError(exc, c) from exc
 
 
 def run_routing(router, t: m.TestCase, cov, failures: list) -> list:
@@ -128,11 +139,10 @@ def run_routing(router, t: m.TestCase, cov, failures: list) -> list:
                 failed.append((c, expected, actual))
         if failed:
             traces = {id(c): d.get("trace", []) for c, _ev, d in _routes(router, t, True)}
+    except _ChatError as exc:
+        return _input_error(exc.error, f"chat {exc.chat.buyer.name}", exc.chat.span)
     except RulecError as exc:
-        c = getattr(exc, "chat", None)
-        if c is None:
-            return _input_error(exc, f"test {t.name}: state", t.span)
-        return _input_error(exc, f"chat {c.buyer.name}", c.span)
+        return _input_error(exc, f"test {t.name}: state", t.span)
     for c, expected, actual in failed:
         where = f"chat {c.buyer.name}"
         failures.append(Failure(where, _line(c.span), expected, actual, traces[id(c)]))
@@ -144,7 +154,7 @@ def consumer_record(c: m.TestConsumer) -> dict:
     """The consumer as an audience line (the contract's form). A test writes what a consumer
     has: `exclusive` and `interested` not written are off, no `cart`/`purchase` is none (an
     audience line must carry them all when a promo privilege is due, E886)."""
-    rec = {"consumer": c.id.name}
+    rec: dict[str, Any] = {"consumer": c.id.name}
     if c.attrs is not None:
         rec["attrs"] = dict(c.attrs.value)
     if c.crowds:
@@ -186,6 +196,7 @@ def run_outreach(table, t: m.TestCase, cov, failures: list) -> list:
     share anything a planner decides, so one run per consumer says which reason is whose)."""
     from rulec.outreach.planner import Planner
 
+    assert t.now is not None  # consumers without `now` are refused by the check (U108)
     acts = [{"id": a.id.name, **a.fields.value} for a in t.activities]
     for c in t.consumers:
         rec = consumer_record(c)
@@ -234,7 +245,9 @@ def run_case(suite: Suite, t: m.TestCase, cov=None, router=None) -> CaseResult:
     """One test; `router` (a Router of the suite's table on a memory store) is restarted for
     it, or built when not given."""
     start = time.perf_counter()
-    table, failures = suite.result.table, []
+    assert suite.result is not None  # only suites that compiled run
+    table = suite.result.table
+    failures: list[Failure] = []
     if t.chats and router is None:
         from rulec.routing.router import Router
 
@@ -257,7 +270,7 @@ def run_case(suite: Suite, t: m.TestCase, cov=None, router=None) -> CaseResult:
 def run(suites, pattern: str | None = None, cov=None) -> list:
     """[(suite, [CaseResult])]: the tests whose name matches `pattern` (re.search)."""
     rx = re.compile(pattern) if pattern else None
-    out = []
+    out: list[tuple[Suite, list[CaseResult]]] = []
     for s in suites:
         chosen = [t for t in s.tests if rx is None or rx.search(t.name)]
         if not s.ok:

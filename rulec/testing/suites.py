@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rulec.compiler.frontend_rules import is_test_file, rules_beside
-from rulec.compiler.pipeline import no_rules_beside, rules_broken
+from rulec.compiler.pipeline import CompileResult, no_rules_beside, rules_broken
 from rulec.errors import Diagnostic, RulecError
 from rulec.testing.discovery import read
 from rulec.testing.runner import Suite
@@ -44,7 +44,9 @@ def _test_file(src, cache) -> Suite:
 def load(sources) -> tuple:
     """(suites, untested): a suite per source with tests or errors; `untested` names the
     rules files that compiled and hold no test (and have no `*_test` file among the sources)."""
-    cache, suites, untested = {}, [], []
+    cache: dict[str, CompileResult] = {}
+    suites: list[Suite] = []
+    untested: list[str] = []
     for src in sources:
         read(src)
         if src.error is not None:

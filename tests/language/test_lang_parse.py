@@ -354,7 +354,11 @@ def test_spans_point_at_the_source():
     assert all(s.file == "t.rules" for s in (shop.span, g.span, shop.crowds[0].span))
 
 
-@pytest.mark.parametrize("path", sorted(p for p in EXAMPLES.glob("*.rules") if not p.stem.endswith("_test")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in EXAMPLES.glob("*.rules") if not p.stem.endswith("_test")),
+    ids=lambda p: p.name,
+)
 def test_no_lark_tree_or_token_leaks_into_the_model(path):
     shop = parse_rules(path.read_text(encoding="utf-8"), str(path))
     assert leaks(shop) == []

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
 from rulec.common import calendar, vocab
 from rulec.common.vocab import ORDER_STATES, STATUSES, STEPS
 from rulec.compiler import model as m
-from rulec.errors import Diagnostic, did_you_mean
+from rulec.errors import Diagnostic, Span, did_you_mean
+
+T = TypeVar("T")
 
 # Targets as a test writes them: `agent NAME`, `group_robot NAME`, or a word (contract).
 NAMED_TARGETS = ("agent", "group_robot")
@@ -33,28 +38,30 @@ REASONS = CAMPAIGN_REASONS + CONSUMER_REASONS
 
 
 class _Check:
-    def __init__(self, shop: m.Shop):
-        self.d: list = []
+    def __init__(self, shop: m.Shop) -> None:
+        self.d: list[Diagnostic] = []
         self.agents = [a.id for a in shop.agents]
         self.groups = [g.name for g in shop.groups]
         self.campaigns = [c.name for c in shop.campaigns]
         self.tz = (shop.timezone.value if shop.timezone else None) or vocab.DEFAULT_ZONE
 
-    def err(self, code, message, span, hints=()):
+    def err(self, code: str, message: str, span: Span | None, hints: Iterable[str] = ()) -> None:
         self.d.append(Diagnostic(code, message, span, "error", tuple(hints)))
 
-    def known(self, code, what, ref_name, span, choices):
+    def known(
+        self, code: str, what: str, ref_name: str, span: Span | None, choices: Sequence[str]
+    ) -> bool:
         if ref_name not in choices:
             self.err(code, f"unknown {what} `{ref_name}`", span, did_you_mean(ref_name, choices))
             return False
         return True
 
-    def enum(self, v: m.Value | None, choices, what):
+    def enum(self, v: m.Value | None, choices: Sequence[str], what: str) -> None:
         if v is not None and v.value not in choices:
             hints = did_you_mean(str(v.value), choices) or (f"one of: {', '.join(choices)}",)
             self.err("U103", f"unknown {what} `{v.value}`", v.span, hints)
 
-    def time(self, v: m.Value | None, what):
+    def time(self, v: m.Value | None, what: str) -> None:
         if v is None:
             return
         try:
@@ -62,8 +69,10 @@ class _Check:
         except ValueError as exc:
             self.err("U104", f"{what}: {exc}", v.span)
 
-    def unique(self, items, what, key):
-        seen = {}
+    def unique(
+        self, items: Iterable[T], what: str, key: Callable[[T], tuple[str, Span | None]]
+    ) -> None:
+        seen: dict[str, Any] = {}
         for it in items:
             k, span = key(it)
             if k in seen:
@@ -72,7 +81,7 @@ class _Check:
                 seen[k] = span.line if span else "?"
 
     # -- one test ------------------------------------------------------------------------
-    def test(self, t: m.TestCase):
+    def test(self, t: m.TestCase) -> None:
         if not t.chats and not t.consumers:
             self.err(
                 "U107", f"test {t.name} has no chat and no consumer: it checks nothing", t.span
@@ -96,12 +105,12 @@ class _Check:
             self.chat(chat)
         if t.consumers and t.now is None:
             self.err("U108", f"test {t.name} has consumers but no `now` to plan at", t.span)
-        for a in t.activities:
-            self.activity(a)
-        for c in t.consumers:
-            self.consumer(c)
+        for act in t.activities:
+            self.activity(act)
+        for con in t.consumers:
+            self.consumer(con)
 
-    def chat(self, c: m.TestChat):
+    def chat(self, c: m.TestChat) -> None:
         self.time(c.time, "chat time")
         self.enum(c.order, ORDER_STATES, "order state")
         if c.target is None and c.step is None and c.group is None and c.candidates is None:
@@ -123,7 +132,7 @@ class _Check:
         for ref in c.candidates or ():
             self.known("U101", "group", ref.name, ref.span, self.groups)
 
-    def activity(self, a: m.TestActivity):
+    def activity(self, a: m.TestActivity) -> None:
         from rulec.errors import InputError
         from rulec.outreach.audience import read_activities
 
@@ -136,7 +145,7 @@ class _Check:
         except ValueError:
             pass  # an unknown time zone is reported by the resolve pass
 
-    def consumer(self, c: m.TestConsumer):
+    def consumer(self, c: m.TestConsumer) -> None:
         if not c.expects:
             self.err("U107", f"consumer {c.id.name} expects nothing: add an `expect`", c.span)
         for _item, t in c.cart_adds:
@@ -149,13 +158,13 @@ class _Check:
             self.enum(e.reason, REASONS, "reason")
 
 
-def run(shop: m.Shop, rules: m.Shop | None = None) -> list:
+def run(shop: m.Shop, rules: m.Shop | None = None) -> list[Diagnostic]:
     """Diagnostics of `shop`'s tests, against the rules of `rules` (default: `shop` itself;
     a `*_test.rules` file's tests are checked against the rules beside it)."""
     if not shop.tests:
         return []
     check = _Check(rules or shop)
-    seen = {}
+    seen: dict[str, Any] = {}
     for t in shop.tests:
         if t.name in seen:
             check.err(
