@@ -50,21 +50,27 @@ def test_incremental_check_one_word_changed(benchmark, rules_text):
 def test_incremental_check_line_inserted_at_the_top(benchmark, rules_text):
     inc = IncrementalRules()
     check_source(rules_text, "bench.rules", parse=inc.parse)
-    texts = iter("# x\n" * (i + 1) + rules_text for i in range(100))
+    texts = iter(_lines_on_top(rules_text, 100))
     result = benchmark.pedantic(
         lambda: check_source(next(texts), "bench.rules", parse=inc.parse), rounds=10
     )
     assert result.ok
 
 
-def test_server_change_to_diagnostics(benchmark, rules_text, tmp_path):
+def _lines_on_top(text, n):
+    """n texts, each with one more comment line on top (every statement moves down)."""
+    return ["# x\n" * (i + 1) + text for i in range(n)]
+
+
+@pytest.mark.parametrize("edit", ["word", "line"])
+def test_server_change_to_diagnostics(benchmark, rules_text, tmp_path, edit):
     """didChange -> publishDiagnostics of that version, with the default 75 ms debounce."""
     client = LspClient()
     try:
         client.initialize(tmp_path)
         uri = (tmp_path / "bench.rules").as_uri()
         client.open(uri, rules_text)
-        texts = iter(_edits(rules_text, 100))
+        texts = iter((_edits if edit == "word" else _lines_on_top)(rules_text, 100))
         version = [1]
 
         def change():
@@ -102,7 +108,7 @@ def main():
     check_source(text, "bench.rules", parse=inc.parse)
     edits = iter(_edits(text, 50))
     word = median(lambda: check_source(next(edits), "bench.rules", parse=inc.parse), 15)
-    tops = iter("# x\n" * (i + 1) + text for i in range(50))
+    tops = iter(_lines_on_top(text, 50))
     line = median(lambda: check_source(next(tops), "bench.rules", parse=inc.parse), 15)
     print(f"full check (baseline)        {full * 1000:7.0f} ms  1.00")
     print(f"incremental, a word changed  {word * 1000:7.0f} ms  {word / full:.2f}")

@@ -64,37 +64,63 @@ def _braces(line: str) -> int:
     return net
 
 
-def shift(obj, lines: int):
-    """A copy of a parsed item with every Span moved down by `lines`."""
-    if lines == 0 or isinstance(obj, _PLAIN_TYPES):
-        return obj
-    kind = type(obj)
-    if kind is Span:
-        end = obj.end_line + lines if obj.end_line is not None else None
-        return Span(obj.file, obj.line + lines, obj.col, end, obj.end_col)
-    if kind is list or kind is tuple:
-        return kind(shift(x, lines) for x in obj)
-    if kind is dict:
-        return {k: shift(v, lines) for k, v in obj.items()}
-    if kind is fr._Word:
-        return fr._Word(obj.value, shift(obj.span, lines))
-    names = _FIELDS.get(kind, ())
-    if names == ():
-        names = _FIELDS[kind] = (
-            tuple(f.name for f in attrs.fields(kind)) if attrs.has(kind) else None
-        )
-    if names is None:
-        return obj
-    return kind(**{name: shift(getattr(obj, name), lines) for name in names})
+def _spans(obj, out: dict) -> None:
+    """Collect (by id) every Span inside a parsed item."""
+    stack = [obj]
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, _PLAIN_TYPES):
+            continue
+        kind = type(obj)
+        if kind is Span:
+            out[id(obj)] = obj
+        elif kind is list or kind is tuple:
+            stack.extend(obj)
+        elif kind is dict:
+            stack.extend(obj.values())
+        elif kind is fr._Word:
+            stack.append(obj.span)
+        else:
+            names = _FIELDS.get(kind, ())
+            if names == ():
+                names = _FIELDS[kind] = (
+                    tuple(f.name for f in attrs.fields(kind)) if attrs.has(kind) else None
+                )
+            if names is not None:
+                stack.extend(getattr(obj, name) for name in names)
+
+
+class _Chunk:
+    """One statement chunk's parse, placed at `line` (its spans are absolute for it)."""
+
+    __slots__ = ("items", "diags", "spans", "line")
+
+    def __init__(self, items, diags, line):
+        self.items, self.diags, self.line = items, diags, line
+        found: dict = {}
+        _spans((items, diags), found)
+        self.spans = list(found.values())
+
+    def move_to(self, line: int) -> None:
+        """Place the chunk at `line`: its spans are moved in place, not copied, since copying
+        the model of every statement below an added line costs as much as parsing it."""
+        delta = line - self.line
+        if delta:
+            put = object.__setattr__  # Span is frozen for everyone else
+            for span in self.spans:
+                put(span, "line", span.line + delta)
+                if span.end_line is not None:
+                    put(span, "end_line", span.end_line + delta)
+            self.line = line
 
 
 class IncrementalRules:
     """A parser for one document: `parse(text, file)` as frontend_rules.parse_rules, caching
-    each statement chunk's parse by its text (and its placement by text and first line)."""
+    each statement chunk's parse by its text. A model returned earlier shares the cached
+    objects, so its positions follow the latest parse."""
 
     def __init__(self):
-        self._parsed: dict = {}  # chunk text -> ("ok", items, diags) | ("error", exc)
-        self._placed: dict = {}  # (chunk text, first line) -> (items, diags)
+        self._parsed: dict = {}  # chunk text -> _Chunk
         self.reused = 0  # chunks taken from the cache in the last parse (for tests, benches)
 
     def parse(self, text: str, file: str = "<rules>") -> m.Shop:
@@ -106,51 +132,48 @@ class IncrementalRules:
             return fr.parse_rules(text, file)
 
     def _parse(self, text, file):
-        parsed, placed, self.reused = {}, {}, 0
+        parsed, self.reused = {}, 0
         items, diags = [], []
         for first, chunk in chunks(text):
-            entry = parsed.get(chunk) or self._parsed.get(chunk)
+            entry = None if chunk in parsed else self._parsed.get(chunk)
             if entry is not None:
                 self.reused += 1
+                entry.move_to(first)
             else:
-                entry = self._parse_chunk(chunk, file)
-            parsed[chunk] = entry
-            if entry[0] == "error":
-                self._parsed, self._placed = parsed, placed
-                exc = entry[1]
-                if fr.at_end(exc) or fr._LOOKS_LIKE_YAML.search(text):
-                    raise _Whole  # the full parser reads on into the next statement
-                # Every chunk before parsed, and this one starts a statement in the same
-                # parser state, so the full parser stops at this very token.
-                raise RulecError([fr.syntax_diagnostic(exc, chunk, Positions(file, first))])
-            key = (chunk, first)
-            if key not in placed:
-                placed[key] = self._placed.get(key) or shift(entry[1:], first - 1)
-            chunk_items, chunk_diags = placed[key]
-            items.extend(chunk_items)
-            diags.extend(chunk_diags)
-        self._parsed, self._placed = parsed, placed
+                try:
+                    entry = self._parse_chunk(chunk, first, file)
+                except UnexpectedInput as exc:
+                    self._parsed = {**self._parsed, **parsed}  # keep what parsed for the fix
+                    if fr.at_end(exc) or fr._LOOKS_LIKE_YAML.search(text):
+                        raise _Whole from None  # the full parser reads on into what follows
+                    # Every chunk before parsed, and this one starts a statement in the same
+                    # parser state, so the full parser stops at this very token.
+                    pos = Positions(file)
+                    raise RulecError([fr.syntax_diagnostic(exc, text, pos)]) from None
+            parsed.setdefault(chunk, entry)  # a second chunk with the same text: not cached
+            items.extend(entry.items)
+            diags.extend(entry.diags)
+        self._parsed = parsed
         builder = fr.RulesBuilder(Positions(file), text)
-        builder.diags = list(diags)
+        builder.diags = diags
         shop = builder.rules_file(None, items)
         if builder.diags:
             raise RulecError(sorted(builder.diags, key=lambda d: (d.span.line, d.span.col)))
         return shop
 
     @staticmethod
-    def _parse_chunk(chunk, file):
+    def _parse_chunk(chunk, first, file):
+        """Parse a chunk as if in place: newlines before it give Lark the file's lines."""
         from rulec.grammar.loader import parser
 
-        try:
-            tree = parser().parse(chunk, start="rules_file")
-        except UnexpectedInput as exc:
-            return ("error", exc)
+        padded = "\n" * (first - 1) + chunk
+        tree = parser().parse(padded, start="rules_file")
         for stmt in tree.children:
             if stmt.data in ("crowd", "intent") and tree_depth(stmt.children[-1]) > MAX_DEPTH:
                 raise _Whole  # rare: the full parser reports P104 where it stops
-        builder = fr.RulesBuilder(Positions(file), chunk)
+        builder = fr.RulesBuilder(Positions(file), padded)
         try:
             items = [builder.transform(stmt) for stmt in tree.children]
         except Exception as exc:  # a bad literal stops the full parser mid-file
             raise _Whole from exc
-        return ("ok", items, builder.diags)
+        return _Chunk(items, builder.diags, first)

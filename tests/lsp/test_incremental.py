@@ -74,3 +74,13 @@ def test_braces_in_strings_and_comments_do_not_open_blocks():
 
 def test_completion_knows_every_statement_of_the_grammar():
     assert set(STATEMENTS) == set(STATEMENT_WORDS)
+
+
+def test_statements_written_twice_keep_their_own_positions():
+    text = "shop s\nagent a\nagent a\ngroup g { agents a }\n"
+    inc = IncrementalRules()
+    for top in ("", "# 1\n", "# 1\n# 2\n", ""):
+        assert outcome(inc.parse, top + text) == outcome(parse_rules, top + text)
+        shop = inc.parse(top + text, "f.rules")
+        moved = top.count("\n")
+        assert [a.span.line for a in shop.agents] == [2 + moved, 3 + moved]
