@@ -12,8 +12,9 @@ from rulec.errors import Diagnostic, TableError
 from rulec.table import schema
 
 MAGIC = b"RULECTBL"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the checksum covers the header too (version 1 left it unchecked)
 FLAG_SIGNED = 1
+KNOWN_FLAGS = FLAG_SIGNED
 MAX_BODY = 256 * 1024 * 1024
 _FIXED = struct.Struct(">8sHHB")
 
@@ -39,11 +40,19 @@ def pack(
     ver = compiler_version.encode("ascii")
     flags = FLAG_SIGNED if sign_key else 0
     head = _FIXED.pack(MAGIC, FORMAT_VERSION, flags, len(ver)) + ver + source_hash
-    head += struct.pack(">I", len(payload)) + hashlib.sha256(payload).digest()
-    data = head + payload
+    head += struct.pack(">I", len(payload))
+    data = head + _checksum(head, payload) + payload
     if sign_key:
         data += hmac.new(sign_key, data, hashlib.sha256).digest()
     return data
+
+
+def _checksum(head: bytes, payload: bytes) -> bytes:
+    """SHA-256 over every header byte before the checksum field, then the body: a flipped bit
+    anywhere in the file (header included) is caught, signed or not."""
+    h = hashlib.sha256(head)
+    h.update(payload)
+    return h.digest()
 
 
 def read_header(data: bytes, path: str | None = None) -> dict:
@@ -55,13 +64,15 @@ def read_header(data: bytes, path: str | None = None) -> dict:
     magic, version, flags, vlen = _FIXED.unpack_from(data)
     if magic != MAGIC:
         raise _fail("B702", "not a rulec table (no RULECTBL magic)", path)
-    if version > FORMAT_VERSION or version == 0:
+    if version != FORMAT_VERSION:
         raise _fail(
             "B703",
             f"table format version {version} is not supported "
-            f"(this runtime reads version {FORMAT_VERSION})",
+            f"(this runtime reads version {FORMAT_VERSION}; compile the rules again)",
             path,
         )
+    if flags & ~KNOWN_FLAGS:
+        raise _fail("B704", f"table header is corrupt (unknown flags {flags:#x})", path)
     pos = _FIXED.size
     need = pos + vlen + 32 + 4 + 32
     if len(data) < need:
@@ -75,6 +86,7 @@ def read_header(data: bytes, path: str | None = None) -> dict:
     pos += 32
     (length,) = struct.unpack_from(">I", data, pos)
     pos += 4
+    header_end = pos
     checksum = data[pos : pos + 32]
     pos += 32
     signed = bool(flags & FLAG_SIGNED)
@@ -89,6 +101,7 @@ def read_header(data: bytes, path: str | None = None) -> dict:
         "signed": signed,
         "compiler_version": compiler_version,
         "source_hash": source_hash.hex(),
+        "header_length": header_end,
         "body_offset": pos,
         "body_length": length,
         "checksum": checksum,
@@ -106,8 +119,8 @@ def unpack(
     head = read_header(data, path)
     start, length = head["body_offset"], head["body_length"]
     payload = data[start : start + length]
-    if not hmac.compare_digest(hashlib.sha256(payload).digest(), head["checksum"]):
-        raise _fail("B704", "table is corrupt (body checksum mismatch)", path)
+    if not hmac.compare_digest(_checksum(data[: head["header_length"]], payload), head["checksum"]):
+        raise _fail("B704", "table is corrupt (checksum mismatch)", path)
     if head["signed"]:
         if key is None:
             raise _fail("B705", "table is signed: pass the key to verify it (--sign-key)", path)
