@@ -24,9 +24,9 @@ def run(args, out, err) -> int:
         return code
     key = None
     if ns.sign_key:
-        key = read_key(ns.sign_key, err)
+        key = read_key(ns.sign_key, err, ns.format, out)
         if key is None:
-            return 2
+            return 1
     from rulec.compiler.pipeline import compile_path
 
     result = compile_path(ns.src, sign_key=key)

@@ -123,14 +123,14 @@ def unpack(
         raise _fail("B704", "table is corrupt (checksum mismatch)", path)
     if head["signed"]:
         if key is None:
-            raise _fail("B705", "table is signed: pass the key to verify it (--sign-key)", path)
+            raise _fail("B705", "table is signed: a key is needed to verify it", path)
         sig = data[start + length :]
         if not hmac.compare_digest(
             hmac.new(key, data[: start + length], hashlib.sha256).digest(), sig
         ):
             raise _fail("B705", "table signature does not match this key", path)
     elif key is not None or require_signature:
-        raise _fail("B705", "table is not signed, but a signature is required", path)
+        raise _fail("B705", "table is not signed, but a signed table is required", path)
     try:
         d = zlib.decompressobj()
         text = d.decompress(payload, MAX_BODY)

@@ -5,18 +5,10 @@ import hashlib
 import struct
 
 import pytest
+from table_helpers import SMALL
 
 from rulec.errors import TableError
 from rulec.table import format as tables
-
-SMALL = """shop s
-timezone Asia/Shanghai
-agent a1 level 3
-group A {
-  agents a1
-  product a
-}
-"""
 
 
 @pytest.fixture(scope="module")
