@@ -10,6 +10,7 @@ from lark.exceptions import UnexpectedEOF, UnexpectedInput
 from rulec.compiler import model as m
 from rulec.compiler.frontend_predicate import (
     MAX_DEPTH,
+    MAX_PREDICATE,
     TOKEN_NAMES,
     Positions,
     PredicateBuilder,
@@ -17,12 +18,11 @@ from rulec.compiler.frontend_predicate import (
     syntax_error,
     tree_depth,
 )
-from rulec.compiler.frontend_yaml import parse_duration
+from rulec.compiler.frontend_yaml import MAX_INT_DIGITS, parse_duration
 from rulec.errors import Diagnostic, RulecError, Span, did_you_mean
 
 MAX_SOURCE = 16 * 1024 * 1024
 _LOOKS_LIKE_YAML = re.compile(r"^\s*(?:shop|groups|agents|routing)\s*:\s*\S*\s*$", re.M)
-MAX_INT_DIGITS = 18
 
 FILE_TOKEN_NAMES = {
     "ID": "a name",
@@ -451,10 +451,21 @@ def _end_of(text: str, pos: Positions) -> Span:
 
 
 def _depth_check(tree, pos):
-    """Each crowd/intent predicate may nest at most MAX_DEPTH levels (as in YAML)."""
+    """Each crowd/intent predicate may be at most MAX_PREDICATE characters long and nest at
+    most MAX_DEPTH levels: the limits of YAML's predicate strings, with the same diagnostic."""
     for stmt in tree.children:
         if getattr(stmt, "data", None) in ("crowd", "intent"):
             pred = stmt.children[-1]
+            if pred.meta.end_pos - pred.meta.start_pos > MAX_PREDICATE:
+                raise RulecError(
+                    [
+                        Diagnostic(
+                            "P104",
+                            f"predicate is longer than {MAX_PREDICATE} characters",
+                            pos.span(pred.meta.line, pred.meta.column),
+                        )
+                    ]
+                )
             if tree_depth(pred) > MAX_DEPTH:
                 raise RulecError(
                     [

@@ -60,15 +60,28 @@ def _unique(
             seen[k] = it
 
 
+_DURATIONS = (
+    ("routing", "sticky_hold"),
+    ("routing", "sticky_window"),
+    ("outreach", "cap_window"),
+    ("outreach", "max_delay"),
+)
+
+
 def _time(
     diags: list[Diagnostic], v: m.Value | None, what: str, parse: Callable[[Any], object]
 ) -> None:
     if v is None:
         return
     try:
-        parse(v.value)
+        t = parse(v.value)
     except (ValueError, TypeError) as exc:
         _err(diags, "V403", f"{what}: {exc}", v.span)
+        return
+    try:
+        calendar.check_representable(t)
+    except ValueError as exc:
+        _err(diags, "V410", f"{what}: {exc}", v.span)
 
 
 def run(shop: m.Shop) -> list[Diagnostic]:
@@ -102,11 +115,20 @@ def run(shop: m.Shop) -> list[Diagnostic]:
             f"busy_threshold {r['busy_threshold'].value} is out of range 0..10000",
             r["busy_threshold"].span,
         )
+    for section, key in _DURATIONS:
+        v = getattr(shop, section).get(key)
+        if v is not None and v.value > m.MAX_DURATION:
+            _err(
+                d,
+                "V410",
+                f"{key} is out of range: the longest duration is {m.MAX_DURATION // 86400}d",
+                v.span,
+            )
     hold = r.get("sticky_hold")
     window = r.get("sticky_window")
     h = hold.value if hold else m.ROUTING_DEFAULTS["sticky_hold"]
     w = window.value if window else m.ROUTING_DEFAULTS["sticky_window"]
-    if h > w:  # the defaults are in order, so one of the two was written
+    if h > w and max(h, w) <= m.MAX_DURATION:  # the defaults are in order: one was written
         _err(
             d,
             "V400",
