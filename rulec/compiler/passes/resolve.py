@@ -22,6 +22,9 @@ from rulec.errors import Diagnostic, Span, did_you_mean
 RESERVED_ATTRS = ("message",)
 
 
+YAML_SUFFIXES = (".yaml", ".yml", ".json")
+
+
 def _err(
     diags: list[Diagnostic], code: str, message: str, span: Span | None, hints: Iterable[str] = ()
 ) -> None:
@@ -171,7 +174,21 @@ def run(shop: m.Shop) -> list[Diagnostic]:
         for ref in g.order:
             _enum(d, ref.name, ref.span, ORDER_STATES, "order state")
         if _enum(d, g.mode, g.mode_span or g.span, MODES, "mode"):
-            if g.mode == CONVERSION:
+            if g.mode == CONVERSION and g.strength is None:
+                span = g.mode_span or g.span
+                yaml_form = span is not None and span.file.lower().endswith(YAML_SUFFIXES)
+                _err(
+                    d,
+                    "P108",
+                    f"group {g.name}: conversion mode needs a strength (low, medium or high)",
+                    span,
+                    (
+                        "write `mode: {conversion: medium}`"
+                        if yaml_form
+                        else "write `mode conversion medium`",
+                    ),
+                )
+            elif g.mode == CONVERSION:
                 _enum(d, g.strength, g.mode_span or g.span, STRENGTHS, "conversion strength")
             elif g.strength is not None:
                 _err(d, "V401", "efficiency mode takes no strength", g.mode_span or g.span)
