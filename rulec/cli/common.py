@@ -6,6 +6,8 @@ import argparse
 import os
 import unicodedata
 
+import attrs
+
 from rulec.errors import Diagnostic, RulecError
 
 MAX_DIAGNOSTICS = 50
@@ -134,20 +136,85 @@ def summary(diagnostics) -> str:
     return f"{n_err} error{'s' * (n_err != 1)}, {n_warn} warning{'s' * (n_warn != 1)}"
 
 
-def load_table_or_rules(path, err, key=None, fmt="text", out=None):
+SIGN_KEY_ENV = "RULEC_SIGN_KEY_FILE"
+REQUIRE_SIGNED_ENV = "RULEC_REQUIRE_SIGNED"
+
+
+def add_table_options(parser) -> None:
+    """The options of every command that reads a table (docs/table-format.md, "Signing")."""
+    parser.add_argument(
+        "--sign-key",
+        metavar="FILE",
+        help=f"verify a signed table with this key file (default: ${SIGN_KEY_ENV})",
+    )
+    parser.add_argument(
+        "--require-signed",
+        action="store_true",
+        help=f"refuse unsigned tables and rules sources (also {REQUIRE_SIGNED_ENV}=1)",
+    )
+
+
+def table_trust(options, err, fmt="text", out=None):
+    """(key, require_signed) from the options, else the environment; None after printing a
+    diagnostic (unreadable key file, bad variable). The option wins over the variable."""
+    key_file = getattr(options, "sign_key", None) or os.environ.get(SIGN_KEY_ENV) or None
+    flag = os.environ.get(REQUIRE_SIGNED_ENV, "").strip().lower()
+    if flag not in ("", "0", "1", "true", "false", "yes", "no"):
+        render(
+            [Diagnostic("B712", f"{REQUIRE_SIGNED_ENV}={flag!r}: write 1 (require) or 0")],
+            err,
+            fmt,
+            out,
+        )
+        return None
+    require = bool(getattr(options, "require_signed", False)) or flag in ("1", "true", "yes")
+    key = None
+    if key_file:
+        key = read_key(key_file, err, fmt, out)
+        if key is None:
+            return None
+    return key, require
+
+
+def load_table(path, err, options=None, fmt="text", out=None):
+    """A Table from a table file, verified as the options and environment ask (signing);
+    None after printing errors."""
+    from rulec.table import format as tables
+
+    trust = table_trust(options, err, fmt, out)
+    if trust is None:
+        return None
+    key, require = trust
+    try:
+        return tables.load(path, key=key, require_signature=require)
+    except RulecError as exc:
+        hint = f"give the key file with --sign-key FILE or {SIGN_KEY_ENV}"
+        diags = [
+            attrs.evolve(d, hints=d.hints + (hint,)) if d.code == "B705" and key is None else d
+            for d in exc.diagnostics
+        ]
+        render(diags, err, fmt, out)
+        return None
+
+
+def load_table_or_rules(path, err, options=None, fmt="text", out=None):
     """A Table from a table file (by magic) or a rules source; None after printing errors.
 
     Rules with errors are refused (exit 1 for the caller); warnings are not printed here.
-    A signed table is verified with the key file named by RULEC_SIGN_KEY_FILE."""
+    `options` (the command's namespace, see add_table_options) and the environment say how a
+    table is verified; when signed tables are required, a rules source is refused (B711)."""
     from rulec.table import format as tables
 
+    if tables.is_table(path):
+        return load_table(path, err, options, fmt, out)
+    trust = table_trust(options, err, fmt, out)
+    if trust is None:
+        return None
+    if trust[1]:
+        msg = f"{path}: a signed table is required, and this is not a table (compile and sign it)"
+        render([Diagnostic("B711", msg)], err, fmt, out)
+        return None
     try:
-        if tables.is_table(path):
-            if key is None and os.environ.get("RULEC_SIGN_KEY_FILE"):
-                key = read_key(os.environ["RULEC_SIGN_KEY_FILE"], err)
-                if key is None:
-                    return None
-            return tables.load(path, key=key)
         from rulec.compiler.pipeline import compile_path
 
         result = compile_path(path)
@@ -160,15 +227,18 @@ def load_table_or_rules(path, err, key=None, fmt="text", out=None):
         return None
 
 
-def read_key(path, err):
-    """The bytes of a signing key file; None after printing an error."""
+def read_key(path, err, fmt="text", out=None):
+    """The bytes of a signing key file; None after printing a diagnostic (B710)."""
+    problem = None
     try:
         with open(path, "rb") as fh:
             key = fh.read(1 << 20).strip()
     except OSError as exc:
-        err.write(f"rulec: cannot read key file {path}: {exc.strerror or exc}\n")
-        return None
-    if not key:
-        err.write(f"rulec: key file {path} is empty\n")
+        problem = f"cannot read key file {path}: {exc.strerror or exc}"
+    else:
+        if not key:
+            problem = f"key file {path} is empty"
+    if problem:
+        render([Diagnostic("B710", problem)], err, fmt, out)
         return None
     return key

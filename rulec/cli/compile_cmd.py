@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 
 from rulec.cli.common import ArgParser, read_key, render, summary
+from rulec.errors import Diagnostic
 
 
 def run(args, out, err) -> int:
@@ -22,11 +24,17 @@ def run(args, out, err) -> int:
     ns, code = ap.parse(args)
     if ns is None:
         return code
+    problem = _target_problem(ns.output, ns.src)
+    if problem:
+        render(
+            [Diagnostic("B713", f"{ns.output}: {problem}; no table written")], err, ns.format, out
+        )
+        return 1
     key = None
     if ns.sign_key:
-        key = read_key(ns.sign_key, err)
+        key = read_key(ns.sign_key, err, ns.format, out)
         if key is None:
-            return 2
+            return 1
     from rulec.compiler.pipeline import compile_path
 
     result = compile_path(ns.src, sign_key=key)
@@ -40,7 +48,8 @@ def run(args, out, err) -> int:
     try:
         _write_atomic(ns.output, data)
     except OSError as exc:
-        err.write(f"rulec: cannot write {ns.output}: {exc.strerror or exc}\n")
+        msg = f"{ns.output}: cannot write the table: {exc.strerror or exc}"
+        render([Diagnostic("B714", msg)], err, ns.format, out)
         return 1
     if ns.format == "text":
         err.write(
@@ -50,13 +59,41 @@ def run(args, out, err) -> int:
     return 0
 
 
+def _target_problem(path, src) -> str | None:
+    """Why `path` must not be replaced by a table, or None. Only a regular file (or nothing)
+    is replaced: a symlink, FIFO, device or folder there is someone else's, and the source
+    must survive a typo in -o."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot check the target: {exc.strerror or exc}"
+    if stat.S_ISLNK(st.st_mode):
+        return "is a symbolic link (give the real path)"
+    if not stat.S_ISREG(st.st_mode):
+        return "is not a regular file"
+    try:
+        if os.path.samefile(path, src):
+            return "is the source file itself"
+    except OSError:
+        pass
+    return None
+
+
 def _write_atomic(path, data: bytes) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a table."""
+    """Write via a temporary file in the target folder and rename, so a reader never sees half
+    a table; the file gets the mode a new file would get (0666 less the umask)."""
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".rulec-", dir=folder)
     try:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rulec.cli.common import ArgParser, load_table_or_rules, render
+from rulec.cli.common import ArgParser, add_table_options, load_table_or_rules, render
 from rulec.common.vocab import MATCHED_STEPS
 from rulec.errors import Diagnostic, RulecError
 
@@ -15,6 +15,7 @@ def _parser(out, err):
     p.add_argument("--event", required=True, metavar="EVENT.json", help="one chat event")
     p.add_argument("--state", metavar="STATE.json", help="agents and contacts before the chat")
     p.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    add_table_options(p)
     return p
 
 
@@ -84,7 +85,7 @@ def run(args, out, err) -> int:
     ns, code = _parser(out, err).parse(args)
     if ns is None:
         return code
-    table = load_table_or_rules(ns.table, err)
+    table = load_table_or_rules(ns.table, err, ns)
     if table is None:
         return 1
     agents = {a["id"]: i for i, a in enumerate(table.agents)}

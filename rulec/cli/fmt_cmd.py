@@ -37,8 +37,20 @@ def canonical(text: str, file: str, to: str | None = None) -> str:
         result, out_name = printer_yaml.print_yaml(shop, comments), f"canonical{suffix}.yaml"
     else:
         result, out_name = print_rules(shop, comments), f"canonical{suffix}.rules"
-    # A safety net for the operator's file: the canonical text must mean the same rules.
-    if _plain(parse_source(result, out_name)) != _plain(shop):
+    # A safety net for the operator's file: the canonical text must mean the same rules (and
+    # read at all: an error there is a printer bug, not the source's, so it names no file).
+    try:
+        same = _plain(parse_source(result, out_name)) == _plain(shop)
+    except RulecError:
+        same = False
+    if not same:
+        from rulec.compiler.pipeline import check_model
+
+        # rules with errors the other surface cannot even write (two agents `a1`: YAML keys
+        # are unique) are refused for those errors, at their place in the source
+        errors = [d for d in check_model(shop) if d.is_error]
+        if errors:
+            raise RulecError(errors)
         raise FormatChanged(file)
     return result
 
@@ -74,8 +86,8 @@ def _one(src, ns, out, err):
         )
     except FormatChanged:
         err.write(
-            f"rulec fmt: internal error: the canonical form of {src.name} would change its "
-            "rules, so nothing was written (please report this)\n"
+            f"rulec fmt: internal error: the canonical form of {src.name} would not read back "
+            "as the same rules, so nothing was written (please report this)\n"
         )
     except RecursionError:
         err.write(f"rulec fmt: error: {src.name} is nested too deeply\n")

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 
-from rulec.cli.common import ArgParser, load_table_or_rules, read_key, render
-from rulec.errors import RulecError
+from rulec.cli.common import ArgParser, add_table_options, load_table, load_table_or_rules
 from rulec.table.expr import to_text
 
 
@@ -66,7 +65,7 @@ def run(args, out, err) -> int:
         "inspect", out, err, description="Show a compiled table (or the rules compiled)."
     )
     ap.add_argument("table", help="table file, or a rules source")
-    ap.add_argument("--sign-key", help="verify the signature with this key file")
+    add_table_options(ap)
     ap.add_argument("--json", action="store_true", help="print the header and body as JSON")
     ap.add_argument(
         "--view",
@@ -92,9 +91,6 @@ def run(args, out, err) -> int:
     ns, code = ap.parse(args)
     if ns is None:
         return code
-    key = read_key(ns.sign_key, err) if ns.sign_key else None
-    if ns.sign_key and key is None:
-        return 2
     from rulec.table import format as tables
 
     # sources by their suffix; anything else is read as a table, so a damaged table gets the
@@ -102,15 +98,13 @@ def run(args, out, err) -> int:
     if not tables.is_table(ns.table) and str(ns.table).endswith(
         (".rules", ".yaml", ".yml", ".json")
     ):
-        t = load_table_or_rules(ns.table, err)
+        t = load_table_or_rules(ns.table, err, ns)
         if t is None:
             return 1
         head = {}
     else:
-        try:
-            t = tables.load(ns.table, key=key)
-        except RulecError as exc:
-            render(exc.diagnostics, err)
+        t = load_table(ns.table, err, ns)
+        if t is None:
             return 1
         head = {k: v for k, v in t.header.items() if k != "checksum"}
     if ns.json:

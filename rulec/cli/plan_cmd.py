@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rulec.cli.common import ArgParser, load_table_or_rules, render
+from rulec.cli.common import ArgParser, add_table_options, load_table_or_rules, render
 from rulec.errors import Diagnostic, RulecError
 
 
@@ -44,7 +44,7 @@ def _parser(out, err):
         metavar="N",
         help="consumers decided and recorded per transaction (default 2000)",
     )
-    p.add_argument("--sign-key", metavar="FILE", help="key to verify a signed table")
+    add_table_options(p)
     p.add_argument(
         "--shard",
         metavar="I/N",
@@ -96,14 +96,7 @@ def run(args, out, err) -> int:
     except ValueError as exc:
         render([Diagnostic("E820", f"--now: {exc}")], err)
         return 1
-    key = None
-    if ns.sign_key:
-        from rulec.cli.common import read_key
-
-        key = read_key(ns.sign_key, err)
-        if key is None:
-            return 1
-    table = load_table_or_rules(ns.rules, err, key=key)
+    table = load_table_or_rules(ns.rules, err, ns)
     if table is None:
         return 1
     from rulec.cli.gc_tuning import fewer_collections

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rulec.cli.common import ArgParser, load_table_or_rules, render
+from rulec.cli.common import ArgParser, add_table_options, load_table_or_rules, render
 from rulec.errors import RulecError
 
 
@@ -36,6 +36,7 @@ def _parser(out, err):
         metavar="FILE",
         help="also append every decision and event to FILE (JSON Lines, docs/decision-log.md)",
     )
+    add_table_options(p)
     return p
 
 
@@ -47,7 +48,7 @@ def prepare(ns, out, err):
     a bad line) and read again while routing: memory stays flat in the file's size."""
     from rulec.routing.events import iter_events, read_state
 
-    table = load_table_or_rules(ns.table, err)
+    table = load_table_or_rules(ns.table, err, ns)
     if table is None:
         return None
     agents = {a["id"]: i for i, a in enumerate(table.agents)}

@@ -10,8 +10,15 @@ import socket
 import tempfile
 from typing import Any
 
-from rulec.cli.common import ArgParser, read_key, render
-from rulec.errors import RulecError
+from rulec.cli.common import (
+    SIGN_KEY_ENV,
+    ArgParser,
+    add_table_options,
+    read_key,
+    render,
+    table_trust,
+)
+from rulec.errors import Diagnostic, RulecError
 
 
 def _rate(text):
@@ -48,7 +55,7 @@ def _parser(out, err):
     )
     p.add_argument("--port-file", metavar="FILE", help="write the bound port here once listening")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--sign-key", metavar="FILE", help="require tables signed with this key")
+    add_table_options(p)  # --sign-key / --require-signed, and their variables, as every command
     p.add_argument("--decision-log", metavar="FILE|-", help="append every decision (JSON Lines)")
     p.add_argument("--mask-buyers", metavar="SALTFILE", help="log salted hashes of buyer ids")
     p.add_argument(
@@ -127,14 +134,22 @@ def run(args, out, err) -> int:
     if problem:
         err.write(f"{p.format_usage()}rulec serve: error: {problem}\n")
         return 2
-    if ns.sign_key and read_key(ns.sign_key, err) is None:
+    trust = table_trust(ns, err)
+    if trust is None:
+        return 1
+    key_file = ns.sign_key or os.environ.get(SIGN_KEY_ENV) or None
+    if trust[1] and key_file is None:
+        render(
+            [Diagnostic("B710", f"signed tables are required: give --sign-key or {SIGN_KEY_ENV}")],
+            err,
+        )
         return 1
     from rulec.serve.app import Config
 
     config = Config(
         path=os.path.abspath(ns.table),
         store=ns.store,
-        key_file=os.path.abspath(ns.sign_key) if ns.sign_key else None,
+        key_file=os.path.abspath(key_file) if key_file else None,
         seed=ns.seed,
         poll=ns.poll,
         decision_log=ns.decision_log,

@@ -7,6 +7,7 @@ through frontend_yaml, which positions every diagnostic."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
@@ -14,6 +15,12 @@ from rulec.compiler import model as m
 from rulec.compiler.frontend_predicate import parse_predicate
 from rulec.compiler.frontend_yaml import YamlReader, _Stop, parse_duration
 from rulec.errors import RulecError, Span
+
+# a high surrogate escape not followed by a low one, or a low one not after a high one
+_LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 
 
 class _Unsure(Exception):
@@ -97,8 +104,8 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def parse_json_fast(text: str, file: str = "<rules>") -> m.Shop | None:
     """A Shop read from plain JSON, or None to say "use the YAML path" (not JSON, a repeated
     key, anything unusual): that path then reports what is wrong, with positions."""
-    if not text.lstrip().startswith("{"):
-        return None
+    if not text.lstrip().startswith("{") or _LONE_SURROGATE.search(text):
+        return None  # json.loads would accept a lone "\ud800"; the YAML path refuses it
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicates)
     except (ValueError, RecursionError):

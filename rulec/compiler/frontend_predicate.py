@@ -39,7 +39,8 @@ TOKEN_NAMES = {
 
 
 def unescape(body: str) -> str:
-    """Decode a quoted literal's inside: \\n \\t \\r \\\\ \\" \\' \\uXXXX (never eval)."""
+    """Decode a quoted literal's inside: \\n \\t \\r \\\\ \\" \\' \\uXXXX (never eval). A UTF-16
+    surrogate pair (\\ud83d\\ude00) is one character; a lone surrogate is not text (ValueError)."""
     out, i, n = [], 0, len(body)
     while i < n:
         ch = body[i]
@@ -52,14 +53,38 @@ def unescape(body: str) -> str:
             out.append(_ESCAPES[nxt])
             i += 2
         elif nxt == "u" and i + 6 <= n:
-            try:
-                out.append(chr(int(body[i + 2 : i + 6], 16)))
-            except ValueError:
-                raise ValueError(f"bad escape \\u{body[i + 2 : i + 6]}") from None
+            code = _hex4(body, i)
             i += 6
+            if 0xD800 <= code <= 0xDBFF and body[i : i + 2] == "\\u" and i + 6 <= n:
+                low = _hex4(body, i)
+                if 0xDC00 <= low <= 0xDFFF:
+                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    i += 6
+            if 0xD800 <= code <= 0xDFFF:
+                raise EscapeError(
+                    i - 6,
+                    f"\\u{code:04x} is a lone UTF-16 surrogate, not a character "
+                    "(write the character itself, or a high and low pair)",
+                )
+            out.append(chr(code))
         else:
-            raise ValueError(f"unknown escape \\{nxt}")
+            raise EscapeError(i, f"unknown escape \\{nxt}")
     return "".join(out)
+
+
+class EscapeError(ValueError):
+    """A bad escape at `offset` in the literal's inside."""
+
+    def __init__(self, offset: int, message: str):
+        super().__init__(message)
+        self.offset = offset
+
+
+def _hex4(body: str, i: int) -> int:
+    digits = body[i + 2 : i + 6]
+    if not all(c in "0123456789abcdefABCDEF" for c in digits):
+        raise EscapeError(i, f"bad escape \\u{digits}")
+    return int(digits, 16)
 
 
 class Positions:
@@ -160,8 +185,10 @@ class PredicateBuilder(Transformer[Token, Any]):
         tok = items[0]
         try:
             value = unescape(str(tok)[1:-1])
-        except ValueError as exc:
-            raise _literal_error(self.pos.of(tok), str(exc)) from None
+        except EscapeError as exc:  # point at the escape (a string token is on one line)
+            col = tok.column + 1 + exc.offset
+            span = self.pos.span(tok.line, col, tok.line, col + 2)
+            raise _literal_error(span, str(exc)) from None
         return m.Literal(value, self.pos.of(tok))
 
     def true(self, meta: Meta, items: list[Any]) -> m.Literal:

@@ -10,6 +10,7 @@ from lark.exceptions import UnexpectedEOF, UnexpectedInput
 from rulec.compiler import model as m
 from rulec.compiler.frontend_predicate import (
     MAX_DEPTH,
+    MAX_PREDICATE,
     TOKEN_NAMES,
     Positions,
     _LiteralError,
@@ -17,12 +18,11 @@ from rulec.compiler.frontend_predicate import (
     tree_depth,
 )
 from rulec.compiler.frontend_tests import TestsBuilder
-from rulec.compiler.frontend_yaml import parse_duration
+from rulec.compiler.frontend_yaml import MAX_INT_DIGITS, parse_duration
 from rulec.errors import Diagnostic, RulecError, Span, did_you_mean
 
 MAX_SOURCE = 16 * 1024 * 1024
 _LOOKS_LIKE_YAML = re.compile(r"^\s*(?:shop|groups|agents|routing)\s*:\s*\S*\s*$", re.M)
-MAX_INT_DIGITS = 18
 
 FILE_TOKEN_NAMES = {
     "ID": "a name",
@@ -454,11 +454,24 @@ def rules_beside(test_file) -> str | None:
     return None
 
 
+def _acceptable(exc) -> set:
+    """The terminals the parser could take where it stopped. The LALR table's own list
+    (`exc.expected`) can mix in other blocks' words where states are shared (after `robot on`
+    it offers routing's `robot_first`); the interactive parser tries each one for real."""
+    ip = getattr(exc, "interactive_parser", None)
+    if ip is not None:
+        try:
+            return set(ip.accepts())
+        except Exception:
+            pass
+    return set(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())
+
+
 def _expected_names(exc) -> tuple:
     from rulec.grammar.loader import parser
 
     names = set()
-    for t in getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ():
+    for t in _acceptable(exc):
         if t in FILE_TOKEN_NAMES:
             names.add(FILE_TOKEN_NAMES[t])
         elif t in TOKEN_NAMES:
@@ -471,18 +484,98 @@ def _expected_names(exc) -> tuple:
             names.add(f"`{pat.value}`" if pat.type == "str" else t)
     if not names:
         return ()
+    # keywords for "did you mean", taken before the statement keywords are summed up
+    words = [n[1:-1] for n in names if n.startswith("`") and n[1:-1].isidentifier()]
     if STATEMENTS <= names and names - STATEMENTS - {"`;`", "end of input"}:
         names = (names - STATEMENTS - {"`;`"}) | {"a new statement (shop, agent, group, ...)"}
     shown = sorted(names, key=lambda n: (n.startswith("a new"), n.startswith("`"), n))
     more = f" or {len(shown) - 14} more" if len(shown) > 14 else ""
     tok = getattr(exc, "token", None)
-    words = [n[1:-1] for n in names if n.startswith("`") and n[1:-1].isidentifier()]
     close = (
         did_you_mean(str(tok), words)
-        if tok is not None and str(tok).isidentifier() and len(str(tok)) > 3
+        if tok is not None and str(tok).isidentifier() and len(str(tok)) >= 3
         else ()
     )
     return (f"expected {', '.join(shown[:14])}{more}",) + close
+
+
+def _unclosed_brace(text: str, upto: int) -> int | None:
+    """Offset of the last `{` left open before `upto` (strings and comments skipped)."""
+    opened, i, quote = [], 0, None
+    while i < upto:
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote or ch == "\n":
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            j = text.find("\n", i)
+            i = upto if j < 0 else j
+            continue
+        elif ch == "{":
+            opened.append(i)
+        elif ch == "}" and opened:
+            opened.pop()
+        i += 1
+    return opened[-1] if opened else None
+
+
+def _after_last_item(text: str, upto: int, pos: Positions) -> Span:
+    """Just after the last thing written before `upto` (blank and comment lines skipped)."""
+    lines = text[:upto].split("\n")
+    while len(lines) > 1 and (not lines[-1].strip() or lines[-1].lstrip().startswith("#")):
+        lines.pop()
+    return pos.span(len(lines), len(lines[-1].rstrip()) + 1)
+
+
+def _misplaced(exc, text: str, pos: Positions) -> Diagnostic | None:
+    """A diagnostic for two mistakes whose syntax error points elsewhere: a block left open
+    (the parser only notices at the next statement), and a time written `DATE HH:MM`."""
+    tok = getattr(exc, "token", None)
+    if tok is None or getattr(tok, "start_pos", None) is None:
+        return None
+    at = tok.start_pos if tok.type != "$END" else len(text)
+    is_end = tok.type == "$END"
+    line_start = text.rfind("\n", 0, at) + 1
+    first = text[line_start:at].split(maxsplit=1)
+    # `crowd NAME = ...` read as a group's `crowd NAME` item: the `=` shows it was a statement
+    starts = first[0] if str(tok) == "=" and first and first[0] in ("crowd", "intent") else None
+    if starts is None and f"`{tok}`" in STATEMENTS:
+        starts, line_start = str(tok), at
+    if (is_end or starts) and "RBRACE" in _acceptable(exc):
+        brace = _unclosed_brace(text, line_start)
+        if brace is not None:
+            head = text[text.rfind("\n", 0, brace) + 1 : brace + 1].strip()
+            head = head if len(head) <= 40 else "..." + head[-37:]
+            where = "at the end of the file" if is_end else f"before the `{starts}` statement"
+            return Diagnostic(
+                "P100",
+                f"missing `}}` to close `{head}` {where}",
+                _after_last_item(text, line_start, pos),
+                "error",
+                ("add `}` after the block's last item",),
+            )
+    before = text[:at]
+    date = re.search(r"(\d+-\d+-\d+)[ \t]+$", before)
+    clock = re.match(r"\d{1,2}:\d{2}(?::\d{2})?", text[at:])
+    if date and clock and tok.type != "$END":
+        start = date.start(1)
+        line = text.count("\n", 0, start) + 1
+        col = start - (text.rfind("\n", 0, start) + 1) + 1
+        end_col = col + (at + clock.end() - start)
+        hhmmss = clock.group(0) + (":00" if clock.group(0).count(":") == 1 else "")
+        return Diagnostic(
+            "P100",
+            f"`{date.group(1)} {clock.group(0)}` is not a time: join the date and the time with "
+            "`T` and give the UTC offset",
+            pos.span(line, col, line, end_col),
+            "error",
+            (f"write e.g. `{date.group(1)}T{hhmmss}+08:00` (an ISO-8601 time with an offset)",),
+        )
+    return None
 
 
 def _end_of(text: str, pos: Positions) -> Span:
@@ -492,10 +585,21 @@ def _end_of(text: str, pos: Positions) -> Span:
 
 
 def _depth_check(tree, pos):
-    """Each crowd/intent predicate may nest at most MAX_DEPTH levels (as in YAML)."""
+    """Each crowd/intent predicate may be at most MAX_PREDICATE characters long and nest at
+    most MAX_DEPTH levels: the limits of YAML's predicate strings, with the same diagnostic."""
     for stmt in tree.children:
         if getattr(stmt, "data", None) in ("crowd", "intent"):
             pred = stmt.children[-1]
+            if pred.meta.end_pos - pred.meta.start_pos > MAX_PREDICATE:
+                raise RulecError(
+                    [
+                        Diagnostic(
+                            "P104",
+                            f"predicate is longer than {MAX_PREDICATE} characters",
+                            pos.span(pred.meta.line, pred.meta.column),
+                        )
+                    ]
+                )
             if tree_depth(pred) > MAX_DEPTH:
                 raise RulecError(
                     [
@@ -518,6 +622,9 @@ def at_end(exc) -> bool:
 
 def syntax_diagnostic(exc, text: str, pos: Positions) -> Diagnostic:
     """P100 for a Lark parse error in `text`, with what was expected and a YAML hint."""
+    special = _misplaced(exc, text, pos)
+    if special is not None:
+        return special
     d = syntax_error(exc, pos, "the rules")
     span = _end_of(text, pos) if at_end(exc) else d.span  # just after the last thing written
     hints = _expected_names(exc)

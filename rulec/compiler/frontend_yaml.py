@@ -12,6 +12,7 @@ from rulec.errors import Diagnostic, RulecError, Span, did_you_mean
 
 MAX_DEPTH = 32
 # libyaml when PyYAML was built with it (10x faster); the pure-Python loader otherwise.
+MAX_INT_DIGITS = 18  # as in .rules: a whole number in rules never needs more
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 T_INT, T_FLOAT, T_BOOL, T_NULL = (
     "tag:yaml.org,2002:" + t for t in ("int", "float", "bool", "null")
@@ -72,6 +73,8 @@ def parse_duration(text: str) -> int | None:
     mt = _DURATION.match(text.strip()) if isinstance(text, str) else None
     if not mt or not text.strip() or not any(mt.groups()):
         return None
+    if any(g and len(g) > 12 for g in mt.groups()):
+        return m.MAX_DURATION + 1  # out of range whatever it says; never a 5,000-digit int
     d, h, mi, s = (int(g or 0) for g in mt.groups())
     return ((d * 24 + h) * 60 + mi) * 60 + s
 
@@ -160,6 +163,9 @@ class YamlReader:
 
     def integer(self, node, what) -> m.Value | None:
         if isinstance(node, yaml.ScalarNode) and node.tag == T_INT:
+            if len(node.value.lstrip("+-").replace("_", "")) > MAX_INT_DIGITS:
+                self.error("P107", f"{what}: number {node.value[:24]} is too large", node)
+                return None
             try:
                 return m.Value(int(node.value.replace("_", ""), 0), self.span(node))
             except ValueError:

@@ -289,6 +289,9 @@ ROUTING_DEFAULTS: dict[str, Any] = {
     "sticky_window": 72 * 3600,
     "drain_pool": False,
 }
+# The longest duration rulec accepts (10 years): every window, hold and delay added to a time
+# stays inside the calendar (the resolve pass reports a longer one, V410).
+MAX_DURATION = 3650 * 86400
 OUTREACH_DEFAULTS = {"cap_window": 7 * 24 * 3600, "max_delay": 24 * 3600}
 FACT_KEYS = (
     "tool_level",

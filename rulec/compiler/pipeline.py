@@ -194,7 +194,11 @@ def compile_source(
     body = lower.run(result.shop)
     # the body comes from lowering: the schema check is for loaded bytes
     table = Table(body, {"source_hash": digest.hexdigest(), "compiler_version": __version__})
-    result.data = pack(body, digest.digest(), __version__, sign_key)
+    try:
+        result.data = pack(body, digest.digest(), __version__, sign_key)
+    except RulecError as exc:  # beyond the table limits (B715)
+        result.diagnostics += [attrs.evolve(d, span=Span(file, 1, 1)) for d in exc.diagnostics]
+        return result
     result.body, result.table = body, table
     return result
 

@@ -45,6 +45,18 @@ def scalar(text) -> str:
     return dq(s)
 
 
+SIMPLE_KEY_MAX = 1000  # YAML readers take a simple key of at most 1,024 characters
+
+
+def map_key(text, indent: str = "  ") -> str:
+    """A mapping key and its `:`; a long name (a quoted name over the YAML simple-key limit)
+    as an explicit `? key` line, so that every name .rules accepts prints and reads back."""
+    k = scalar(text)
+    if len(k) <= SIMPLE_KEY_MAX:
+        return f"{indent}{k}:"
+    return f"{indent}? {k}\n{indent}:"
+
+
 def predicate(text: str) -> str:
     """A predicate: double quotes, or single quotes when it holds double quotes (contract)."""
     if '"' in text and "'" not in text and all(_yaml_printable(c) for c in text):
@@ -97,7 +109,7 @@ def routing(r: dict) -> list:
 
 
 def group(g: m.Group) -> list:
-    out = [f"  {scalar(g.name)}:"]
+    out = [map_key(g.name)]
     for key in ("agents", "crowd", "product", "intent", "order"):
         refs = getattr(g, key)
         if refs:
@@ -165,18 +177,18 @@ def entries(shop: m.Shop) -> list:
     section(
         "attributes",
         "attribute",
-        [[f"  {scalar(a.name)}: {scalar(a.type)}"] for a in shop.attributes],
+        [[f"{map_key(a.name)} {scalar(a.type)}"] for a in shop.attributes],
     )
     for header, kind, defs in (
         ("crowds", "crowd", shop.crowds),
         ("intents", "intent", shop.intents),
     ):
-        section(header, kind, [[f"  {scalar(d.name)}: {predicate(expr(d.expr))}"] for d in defs])
+        section(header, kind, [[f"{map_key(d.name)} {predicate(expr(d.expr))}"] for d in defs])
     section(
         "agents",
         "agent",
         [
-            [f"  {scalar(a.id)}: " + (f"{{level: {a.level}}}" if a.level != 3 else "{}")]
+            [f"{map_key(a.id)} " + (f"{{level: {a.level}}}" if a.level != 3 else "{}")]
             for a in shop.agents
         ],
     )
@@ -186,7 +198,7 @@ def entries(shop: m.Shop) -> list:
         "promo",
         [
             [
-                f"  {scalar(p.name)}: {{"
+                f"{map_key(p.name)} {{"
                 + ", ".join(
                     f"{k}: {dq(getattr(p, k).value)}"
                     for k in ("presale_start", "last_day")

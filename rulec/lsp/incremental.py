@@ -144,12 +144,9 @@ class IncrementalRules:
                     entry = self._parse_chunk(chunk, first, file)
                 except UnexpectedInput as exc:
                     self._parsed = {**self._parsed, **parsed}  # keep what parsed for the fix
-                    if fr.at_end(exc) or fr._LOOKS_LIKE_YAML.search(text):
-                        raise _Whole from None  # the full parser reads on into what follows
-                    # Every chunk before parsed, and this one starts a statement in the same
-                    # parser state, so the full parser stops at this very token.
-                    pos = Positions(file)
-                    raise RulecError([fr.syntax_diagnostic(exc, text, pos)]) from None
+                    # A syntax error's message reads what follows (a block left open is
+                    # reported where its `}` belongs), so the full parser reports it.
+                    raise _Whole from exc
             parsed.setdefault(chunk, entry)  # a second chunk with the same text: not cached
             items.extend(entry.items)
             diags.extend(entry.diags)

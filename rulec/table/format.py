@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import struct
 import zlib
 
@@ -12,9 +13,18 @@ from rulec.errors import Diagnostic, TableError
 from rulec.table import schema
 
 MAGIC = b"RULECTBL"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the checksum covers the header too (version 1 left it unchecked)
 FLAG_SIGNED = 1
-MAX_BODY = 256 * 1024 * 1024
+KNOWN_FLAGS = FLAG_SIGNED
+# Limits on what a table may expand to, checked before the work is done (a few hundred KB of
+# zlib can say 256 MB of `[],[],...`, which json.loads would turn into gigabytes): the
+# decompressed JSON text, and the number of JSON values and keys in it. The compiler refuses
+# to write a table beyond them (B715), so every table it writes loads.
+MAX_BODY = 32 * 1024 * 1024
+MAX_VALUES = 2_000_000
+MAX_FILE = MAX_BODY + (1 << 16)  # zlib never grows a body by more than a few bytes per 16 KB
+# an escaped UTF-16 surrogate: the canonical encoder never writes one (a lone one is not text)
+_SURROGATE_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F]")
 _FIXED = struct.Struct(">8sHHB")
 
 
@@ -23,27 +33,65 @@ def _fail(code: str, message: str, path: str | None = None) -> TableError:
     return TableError([Diagnostic(code, where + message)])
 
 
+def json_values_bound(text: bytes) -> int:
+    """An upper bound on the values and keys of a JSON text, without parsing it: each but the
+    root opens a container or follows a `,` or `:` (the count includes any inside strings)."""
+    return 1 + sum(text.count(c) for c in (b"[", b"{", b",", b":"))
+
+
+def limits_problem(text: bytes) -> str | None:
+    """Why a body's JSON text is beyond what a table may hold, or None."""
+    if len(text) > MAX_BODY:
+        return f"its body is larger than {MAX_BODY // 2**20} MiB"
+    n = json_values_bound(text)
+    if n > MAX_VALUES:
+        return f"its body holds more than {MAX_VALUES:,} values ({n:,})"
+    return None
+
+
 def encode_body(body: dict) -> bytes:
-    """Canonical JSON, zlib level 6: the same body always gives the same bytes."""
+    """Canonical JSON, zlib level 6: the same body always gives the same bytes. Raises
+    TableError (B715) for a body beyond the table limits or one that is not valid text."""
     text = json.dumps(
         body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
-    return zlib.compress(text.encode("utf-8"), 6)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _fail("B715", "the table cannot be written: it holds a lone surrogate") from None
+    problem = limits_problem(data) or schema.size_problem(body)
+    if problem:
+        raise _fail("B715", f"the table cannot be written: {problem}")
+    return zlib.compress(data, 6)
 
 
 def pack(
     body: dict, source_hash: bytes, compiler_version: str, sign_key: bytes | None = None
 ) -> bytes:
     """Serialise a (validated) body into table bytes."""
-    payload = encode_body(body)
+    return pack_payload(encode_body(body), source_hash, compiler_version, sign_key)
+
+
+def pack_payload(
+    payload: bytes, source_hash: bytes, compiler_version: str, sign_key: bytes | None = None
+) -> bytes:
+    """Table bytes around an already compressed body (pack; tests craft payloads with it)."""
     ver = compiler_version.encode("ascii")
     flags = FLAG_SIGNED if sign_key else 0
     head = _FIXED.pack(MAGIC, FORMAT_VERSION, flags, len(ver)) + ver + source_hash
-    head += struct.pack(">I", len(payload)) + hashlib.sha256(payload).digest()
-    data = head + payload
+    head += struct.pack(">I", len(payload))
+    data = head + _checksum(head, payload) + payload
     if sign_key:
         data += hmac.new(sign_key, data, hashlib.sha256).digest()
     return data
+
+
+def _checksum(head: bytes, payload: bytes) -> bytes:
+    """SHA-256 over every header byte before the checksum field, then the body: a flipped bit
+    anywhere in the file (header included) is caught, signed or not."""
+    h = hashlib.sha256(head)
+    h.update(payload)
+    return h.digest()
 
 
 def read_header(data: bytes, path: str | None = None) -> dict:
@@ -55,13 +103,15 @@ def read_header(data: bytes, path: str | None = None) -> dict:
     magic, version, flags, vlen = _FIXED.unpack_from(data)
     if magic != MAGIC:
         raise _fail("B702", "not a rulec table (no RULECTBL magic)", path)
-    if version > FORMAT_VERSION or version == 0:
+    if version != FORMAT_VERSION:
         raise _fail(
             "B703",
             f"table format version {version} is not supported "
-            f"(this runtime reads version {FORMAT_VERSION})",
+            f"(this runtime reads version {FORMAT_VERSION}; compile the rules again)",
             path,
         )
+    if flags & ~KNOWN_FLAGS:
+        raise _fail("B704", f"table header is corrupt (unknown flags {flags:#x})", path)
     pos = _FIXED.size
     need = pos + vlen + 32 + 4 + 32
     if len(data) < need:
@@ -75,6 +125,7 @@ def read_header(data: bytes, path: str | None = None) -> dict:
     pos += 32
     (length,) = struct.unpack_from(">I", data, pos)
     pos += 4
+    header_end = pos
     checksum = data[pos : pos + 32]
     pos += 32
     signed = bool(flags & FLAG_SIGNED)
@@ -89,6 +140,7 @@ def read_header(data: bytes, path: str | None = None) -> dict:
         "signed": signed,
         "compiler_version": compiler_version,
         "source_hash": source_hash.hex(),
+        "header_length": header_end,
         "body_offset": pos,
         "body_length": length,
         "checksum": checksum,
@@ -106,32 +158,56 @@ def unpack(
     head = read_header(data, path)
     start, length = head["body_offset"], head["body_length"]
     payload = data[start : start + length]
-    if not hmac.compare_digest(hashlib.sha256(payload).digest(), head["checksum"]):
-        raise _fail("B704", "table is corrupt (body checksum mismatch)", path)
+    if not hmac.compare_digest(_checksum(data[: head["header_length"]], payload), head["checksum"]):
+        raise _fail("B704", "table is corrupt (checksum mismatch)", path)
     if head["signed"]:
         if key is None:
-            raise _fail("B705", "table is signed: pass the key to verify it (--sign-key)", path)
+            raise _fail("B705", "table is signed: a key is needed to verify it", path)
         sig = data[start + length :]
         if not hmac.compare_digest(
             hmac.new(key, data[: start + length], hashlib.sha256).digest(), sig
         ):
             raise _fail("B705", "table signature does not match this key", path)
     elif key is not None or require_signature:
-        raise _fail("B705", "table is not signed, but a signature is required", path)
+        raise _fail("B705", "table is not signed, but a signed table is required", path)
     try:
-        d = zlib.decompressobj()
-        text = d.decompress(payload, MAX_BODY)
-        if d.unconsumed_tail or not d.eof:
-            raise _fail("B706", "table body is too large or incomplete", path)
+        text = _inflate(payload, path)
+        if _SURROGATE_ESCAPE.search(text):
+            raise _fail("B706", "table body holds an escaped UTF-16 surrogate", path)
         body = json.loads(text.decode("utf-8"), parse_constant=_no_constants)
     except TableError:
         raise
     except (zlib.error, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _fail("B706", f"table body does not decode: {exc}", path) from None
-    problem = schema.check_body(body)
+    problem = schema.check_body(body) or schema.size_problem(body)
     if problem:
         raise _fail("B706", f"table body is malformed: {problem}", path)
     return head, body
+
+
+def _inflate(payload: bytes, path) -> bytes:
+    """Decompress the body a chunk at a time, stopping as soon as the limits are passed (so a
+    zlib bomb costs a chunk, not the whole expansion)."""
+    d = zlib.decompressobj()
+    parts, size, values, rest = [], 0, 1, payload
+    while True:
+        chunk = d.decompress(rest, 1 << 20)
+        rest = d.unconsumed_tail
+        size += len(chunk)
+        values += json_values_bound(chunk) - 1
+        if size > MAX_BODY or values > MAX_VALUES:
+            problem = (
+                f"more than {MAX_BODY // 2**20} MiB"
+                if size > MAX_BODY
+                else f"more than {MAX_VALUES:,} values"
+            )
+            raise _fail("B706", f"table body is too large: it expands to {problem}", path)
+        parts.append(chunk)
+        if d.eof or (not chunk and not rest):
+            break
+    if not d.eof or d.unused_data:
+        raise _fail("B706", "table body is incomplete or has bytes after its end", path)
+    return b"".join(parts)
 
 
 def _no_constants(name):
@@ -200,9 +276,11 @@ def load(path, key: bytes | None = None, require_signature: bool = False) -> Tab
     path = str(path)
     try:
         with open(path, "rb") as fh:
-            data = fh.read(MAX_BODY + 1024)
+            data = fh.read(MAX_FILE + 1)
     except OSError as exc:
         raise _fail("B700", f"cannot read table: {exc.strerror or exc}", path) from None
+    if len(data) > MAX_FILE:
+        raise _fail("B706", f"table file is larger than {MAX_FILE:,} bytes", path)
     return Table.from_bytes(data, path, key, require_signature)
 
 

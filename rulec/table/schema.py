@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 from rulec.common.vocab import ATTR_TYPES, DIMS, KINDS, MODES, NOBODY_TARGETS, STRENGTHS
 
 MAX_EXPR_DEPTH = 64
 MAX_ITEMS = 1_000_000
+# The matcher keeps one group bitset per tree value: (values + 1) x groups bits in all.
+MAX_ROW_BITS = 1 << 30
 OPS = ("==", "!=", "<", "<=", ">", ">=")
 
 
@@ -49,6 +53,8 @@ def _keys(d, what, required, optional=()):
 
 
 def _lit(v, what):
+    if isinstance(v, float) and not math.isfinite(v):
+        raise Bad(f"{what} holds a number out of range")
     if isinstance(v, (bool, int, float, str)):
         return
     raise Bad(f"{what} is not a literal")
@@ -270,6 +276,22 @@ def _check_ids(ids, n, what):
         if not isinstance(x, int) or isinstance(x, bool) or not prev < x < n:
             raise Bad(f"{what} holds a bad group index")
         prev = x
+
+
+def size_problem(body) -> str | None:
+    """Why a body would make the matcher too large, or None (a malformed body is
+    check_body's to report)."""
+    try:
+        t = body["tree"]["index"]
+        bits = sum(len(t[d]) + 1 for d in DIMS) * max(len(body["groups"]), 1)
+    except (KeyError, TypeError):
+        return None
+    if bits > MAX_ROW_BITS:
+        return (
+            f"its decision tree needs {bits:,} bits of group bitsets "
+            f"(tree values x groups; at most {MAX_ROW_BITS:,})"
+        )
+    return None
 
 
 def check_body(body) -> str | None:

@@ -32,7 +32,7 @@ def test_header_fields(table_file):
     data = table_file.read_bytes()
     head = tables.read_header(data)
     assert data[:8] == b"RULECTBL"
-    assert head["format_version"] == 1 and head["compiler_version"] == rulec.__version__
+    assert head["format_version"] == 2 and head["compiler_version"] == rulec.__version__
     import hashlib
 
     assert head["source_hash"] == hashlib.sha256(CONTRACT.read_bytes()).hexdigest()

@@ -309,3 +309,17 @@ def test_store_passwords_are_not_shown():
     assert redact("redis://app:s3cret@10.0.0.5:6379/0") == "redis://app:***@10.0.0.5:6379/0"
     assert redact("rediss://:s3cret@h:6380/1?timeout=2") == "rediss://:***@h:6380/1?timeout=2"
     assert redact("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_signing_options_and_variables_as_every_command(tmp_path, cli, monkeypatch):
+    """serve takes --sign-key / --require-signed and RULEC_SIGN_KEY_FILE / RULEC_REQUIRE_SIGNED
+    the way route, explain, plan and inspect do (docs/table-format.md)."""
+    r = cli("serve", tmp_path, "--require-signed")
+    assert r.code == 1 and "B710" in r.err and "RULEC_SIGN_KEY_FILE" in r.err
+    monkeypatch.setenv("RULEC_REQUIRE_SIGNED", "maybe")
+    r = cli("serve", tmp_path)
+    assert r.code == 1 and "B712" in r.err
+    monkeypatch.setenv("RULEC_REQUIRE_SIGNED", "0")
+    monkeypatch.setenv("RULEC_SIGN_KEY_FILE", str(tmp_path / "missing.key"))
+    r = cli("serve", tmp_path)
+    assert r.code == 1 and "B710" in r.err

@@ -33,8 +33,12 @@ def _span(x: object, fallback: Span | None) -> Span | None:
 
 
 def _time(x: m.Value | None, parse: Callable[[Any], T]) -> T | None:
+    """The parsed time, or None when absent, bad or outside the calendar (resolve reports)."""
     try:
-        return parse(x.value) if x is not None and x.value is not None else None
+        t = parse(x.value) if x is not None and x.value is not None else None
+        if t is not None:
+            cal.check_representable(t)
+        return t
     except (ValueError, TypeError):
         return None
 

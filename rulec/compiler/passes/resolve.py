@@ -22,6 +22,9 @@ from rulec.errors import Diagnostic, Span, did_you_mean
 RESERVED_ATTRS = ("message",)
 
 
+YAML_SUFFIXES = (".yaml", ".yml", ".json")
+
+
 def _err(
     diags: list[Diagnostic], code: str, message: str, span: Span | None, hints: Iterable[str] = ()
 ) -> None:
@@ -60,15 +63,28 @@ def _unique(
             seen[k] = it
 
 
+_DURATIONS = (
+    ("routing", "sticky_hold"),
+    ("routing", "sticky_window"),
+    ("outreach", "cap_window"),
+    ("outreach", "max_delay"),
+)
+
+
 def _time(
     diags: list[Diagnostic], v: m.Value | None, what: str, parse: Callable[[Any], object]
 ) -> None:
     if v is None:
         return
     try:
-        parse(v.value)
+        t = parse(v.value)
     except (ValueError, TypeError) as exc:
         _err(diags, "V403", f"{what}: {exc}", v.span)
+        return
+    try:
+        calendar.check_representable(t)
+    except ValueError as exc:
+        _err(diags, "V410", f"{what}: {exc}", v.span)
 
 
 def run(shop: m.Shop) -> list[Diagnostic]:
@@ -102,11 +118,20 @@ def run(shop: m.Shop) -> list[Diagnostic]:
             f"busy_threshold {r['busy_threshold'].value} is out of range 0..10000",
             r["busy_threshold"].span,
         )
+    for section, key in _DURATIONS:
+        v = getattr(shop, section).get(key)
+        if v is not None and v.value > m.MAX_DURATION:
+            _err(
+                d,
+                "V410",
+                f"{key} is out of range: the longest duration is {m.MAX_DURATION // 86400}d",
+                v.span,
+            )
     hold = r.get("sticky_hold")
     window = r.get("sticky_window")
     h = hold.value if hold else m.ROUTING_DEFAULTS["sticky_hold"]
     w = window.value if window else m.ROUTING_DEFAULTS["sticky_window"]
-    if h > w:  # the defaults are in order, so one of the two was written
+    if h > w and max(h, w) <= m.MAX_DURATION:  # the defaults are in order: one was written
         _err(
             d,
             "V400",
@@ -149,7 +174,21 @@ def run(shop: m.Shop) -> list[Diagnostic]:
         for ref in g.order:
             _enum(d, ref.name, ref.span, ORDER_STATES, "order state")
         if _enum(d, g.mode, g.mode_span or g.span, MODES, "mode"):
-            if g.mode == CONVERSION:
+            if g.mode == CONVERSION and g.strength is None:
+                span = g.mode_span or g.span
+                yaml_form = span is not None and span.file.lower().endswith(YAML_SUFFIXES)
+                _err(
+                    d,
+                    "P108",
+                    f"group {g.name}: conversion mode needs a strength (low, medium or high)",
+                    span,
+                    (
+                        "write `mode: {conversion: medium}`"
+                        if yaml_form
+                        else "write `mode conversion medium`",
+                    ),
+                )
+            elif g.mode == CONVERSION:
                 _enum(d, g.strength, g.mode_span or g.span, STRENGTHS, "conversion strength")
             elif g.strength is not None:
                 _err(d, "V401", "efficiency mode takes no strength", g.mode_span or g.span)
