@@ -135,3 +135,30 @@ def test_damaged_campaign_state_is_refused(redis_url):
         with Planner(table(), redis_url) as p:
             p.plan(LINES, NOW)
     assert exc.value.code == "S941" and "'wk'" in str(exc.value)
+
+
+def test_two_planners_opening_a_fresh_ledger_at_once(redis_url):
+    """The meta record of a fresh ledger is created in one step: a second planner opening it at
+    the same moment never sees an identity without a format version (it saw S903 before)."""
+    import threading
+
+    for round_ in range(30):
+        url, shop = redis_url, f"竞速{round_}"
+        errors, idents = [], []
+        start = threading.Barrier(4)
+
+        def open_one():
+            start.wait()
+            try:
+                led = RedisLedger(url, shop)
+                idents.append(led.ident)
+                led.close()
+            except StoreError as exc:
+                errors.append(exc.code)
+
+        threads = [threading.Thread(target=open_one) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert errors == [] and len(set(idents)) == 1, (errors, idents)

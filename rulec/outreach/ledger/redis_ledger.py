@@ -187,6 +187,15 @@ return 1
 )
 # KEYS: meta camps. ARGV: a new ledger id. Format 1 (one state per campaign, no identity) ->
 # 2 (states per shard, all 1 of 1).
+# KEYS: meta. ARGV: a new ledger id, schema version, shop, created. Creates the meta record
+# unless one exists (two planners opening a fresh ledger: one wins, both read the same record).
+CREATE_META = Script("""
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'format', 'rulec-ledger', 'schema', ARGV[2],
+             'shop', ARGV[3], 'created', ARGV[4])
+end
+return redis.call('HGETALL', KEYS[1])
+""")
 MIGRATE_1 = Script("""
 local flat = redis.call('HGETALL', KEYS[2])
 for i = 1, #flat, 2 do
@@ -289,23 +298,11 @@ class RedisLedger(Ledger):
         flat = self._call(pack("HGETALL", self.k_meta))
         meta = dict(zip(flat[::2], flat[1::2]))
         if not meta:
-            ident = uuid.uuid4().hex
-            self._call(pack("HSETNX", self.k_meta, "id", ident))  # two planners: one wins
-            self._call(
-                pack(
-                    "HSET",
-                    self.k_meta,
-                    "format",
-                    "rulec-ledger",
-                    "schema",
-                    SCHEMA_VERSION,
-                    "shop",
-                    self.shop,
-                    "created",
-                    _now(),
-                )
+            # Created in one step, so a second planner opening the fresh ledger at the same
+            # moment sees either nothing or the whole record, never an id without a version.
+            flat = self._conn.script(
+                CREATE_META, (self.k_meta,), [uuid.uuid4().hex, SCHEMA_VERSION, self.shop, _now()]
             )
-            flat = self._call(pack("HGETALL", self.k_meta))
             meta = dict(zip(flat[::2], flat[1::2]))
         if meta.get("schema") == "1":
             self._conn.script(MIGRATE_1, (self.k_meta, self.k_camps), [uuid.uuid4().hex])
