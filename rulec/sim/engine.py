@@ -65,7 +65,6 @@ def simulate(
         log.append({"type": "close", "time": day0 + env.now, "agent": agent, "buyer": buyer})
 
     def session(i, start, chat, rnd):
-        yield env.timeout(start - env.now)
         chat["time"] = iso(env.now)
         d = router.route(chat)
         buyer = chat["buyer"]
@@ -113,21 +112,29 @@ def simulate(
     starts = sorted(h * 3600 + arr.random() * 3600 for h in hours)
     buyers: list = []
     labels = list(scen.mix["crowds"].items())
-    for i, start in enumerate(starts):
-        rnd = random.Random(seed * 1_000_003 + i)
-        if buyers and rnd.random() < scen.returning:
-            buyer = buyers[rnd.randrange(len(buyers))]
-        else:
-            buyer = f"b{i}"
-            buyers.append(buyer)
-        chat = {
-            "buyer": buyer,
-            "product": _pick(rnd, scen.mix["product"]),
-            "order": _pick(rnd, scen.mix["order"]),
-            "intent": _pick(rnd, scen.mix["intent"]),
-            "crowds": [c for c, p in labels if rnd.random() < p],
-        }
-        env.process(session(i, start, chat, rnd))
+
+    def arrivals():
+        # Sessions start as the day reaches them (not all created at 00:00), so the event
+        # queue and the live generators stay as small as the day's concurrency.
+        for i, start in enumerate(starts):
+            if start > env.now:
+                yield env.timeout(start - env.now)
+            rnd = random.Random(seed * 1_000_003 + i)
+            if buyers and rnd.random() < scen.returning:
+                buyer = buyers[rnd.randrange(len(buyers))]
+            else:
+                buyer = f"b{i}"
+                buyers.append(buyer)
+            chat = {
+                "buyer": buyer,
+                "product": _pick(rnd, scen.mix["product"]),
+                "order": _pick(rnd, scen.mix["order"]),
+                "intent": _pick(rnd, scen.mix["intent"]),
+                "crowds": [c for c, p in labels if rnd.random() < p],
+            }
+            env.process(session(i, start, chat, rnd))
+
+    env.process(arrivals())
     try:
         env.run()
     finally:
