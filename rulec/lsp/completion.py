@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from rulec.common import vocab
+from rulec.compiler import frontend_rules as fr
 from rulec.compiler import frontend_yaml as fy
 from rulec.compiler import model as m
 from rulec.compiler.frontend_yaml_tests import CHAT_KEYS
@@ -13,22 +14,7 @@ from rulec.lsp.incremental import STATEMENT_WORDS
 
 SWITCH = ("on", "off")
 PREDICATE_WORDS = ("and", "or", "not", "in", "contains", "contains_any", "true", "false")
-# The statements in the order docs/language.md gives them (a test holds them to the grammar's).
-STATEMENTS = (
-    "shop",
-    "timezone",
-    "routing",
-    "outreach",
-    "attribute",
-    "crowd",
-    "intent",
-    "agent",
-    "group",
-    "promo",
-    "facts",
-    "campaign",
-    "test",
-)
+STATEMENTS = fr.STATEMENT_WORDS
 CAMPAIGN_ITEMS = tuple(
     k for k in fy.CAMPAIGN_KEYS if k not in ("name", "kind", "targets", "segments")
 )

@@ -13,7 +13,7 @@ from rulec.compiler import model as m
 from rulec.compiler.frontend_predicate import MAX_DEPTH, Positions, tree_depth
 from rulec.errors import RulecError, Span
 
-STATEMENT_WORDS = frozenset(w.strip("`") for w in fr.STATEMENTS)
+STATEMENT_WORDS = frozenset(fr.STATEMENT_WORDS)
 _STARTS = re.compile(r"[ \t]*(?:%s)(?=[\s{;]|$)" % "|".join(sorted(STATEMENT_WORDS)))
 _PLAIN_TYPES = (str, int, float, bool, type(None))
 _FIELDS: dict = {}  # type -> its attrs field names, or None for a type that holds no Span
