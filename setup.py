@@ -73,6 +73,7 @@ setup(
             "prometheus-client==0.26.0",
         ],
         "sim": ["simpy>=4.1"],
+        "parquet": ["pyarrow==25.0.1"],
         "test": [
             "pytest>=7",
             "pytest-benchmark>=4",

@@ -20,8 +20,8 @@ def _parser(out, err):
     p.add_argument(
         "--audience",
         required=True,
-        metavar="AUDIENCE.jsonl",
-        help="consumers, one JSON object a line",
+        metavar="AUDIENCE",
+        help="consumers: JSON Lines (one object a line) or a Parquet file (by its magic bytes)",
     )
     p.add_argument(
         "--ledger",

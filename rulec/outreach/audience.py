@@ -63,6 +63,29 @@ def bad(code: str, message: str, name: str, lineno: int | None) -> InputError:
     return InputError([Diagnostic(code, message if span else where + message, span)])
 
 
+class Refused:
+    """A row a columnar source found bad before parsing (its error is raised in its turn, so
+    the rows before it are still decided, as with a bad JSON line)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: InputError):
+        self.error = error
+
+
+def open_source(audience, batch_rows: int = 2000):
+    """The audience's numbered lines: a Parquet file (by its magic bytes) or JSON Lines."""
+    if isinstance(audience, (str, os.PathLike)):
+        from rulec.outreach import parquet_audience as pqa
+
+        path = os.fspath(audience)
+        if pqa.is_parquet(path):
+            return pqa.ParquetSource(path, batch_rows=batch_rows)
+        if path.endswith((".parquet", ".pq")) and os.path.isfile(path):
+            raise bad("E887", "not a Parquet file (no PAR1 magic)", path, None)
+    return Source(audience)
+
+
 class Source:
     """Numbered audience lines from a path, a binary/text file, or an iterable of lines/dicts.
 
@@ -138,6 +161,8 @@ def parse(item, lineno: int, name: str) -> dict:
     """One audience line -> its dict, checking the fields every campaign reads."""
     if isinstance(item, dict):
         rec = item
+    elif type(item) is Refused:
+        raise item.error
     else:
         try:
             rec = _loads(item)

@@ -122,7 +122,9 @@ class Planner:
         camps = self._campaigns()
         acts = aud.read_activities(activities, self.tz) if activities is not None else []
         collected: list[dict] | None = [] if out is None and on_send is None else None
-        src = aud.Source(audience)  # opened first: an unreadable audience opens no campaign
+        src = aud.open_source(
+            audience, self.batch_size
+        )  # opened first: an unreadable audience opens no campaign
         try:
             if not allow_empty and src.empty():
                 raise InputError(
@@ -135,7 +137,10 @@ class Planner:
                         )
                     ]
                 )
-            active, opened = self._open(camps, now, acts, shard)
+            states, wanted = self._wanted(camps, now, acts, shard)
+            if hasattr(src, "require_columns"):  # a columnar audience: before any write (O14)
+                src.require_columns(self._fields_read(camps, states, wanted))
+            active, opened = self._open(camps, states, wanted, acts, shard)
             run = _Run(self, active, out, on_send, collected, keep_going, src.name)
             run.opened_now = opened
             if active:
@@ -158,8 +163,9 @@ class Planner:
                 ) from None
         return out
 
-    def _open(self, camps, now, acts, shard) -> tuple[list, set]:
-        """O12, O12s: which due campaigns this shard's run decides; opens the new ones."""
+    def _wanted(self, camps, now, acts, shard) -> tuple[dict, dict]:
+        """O12, O12s, read only: the ledger's campaign states and {campaign: (status, reason,
+        at)} of the due campaigns this run would open."""
         states = self.ledger.campaign_states(shard)
         wanted: dict[str, tuple] = {}  # campaign -> (status, reason, at) to open
         t_now = now.timestamp()
@@ -183,6 +189,20 @@ class Planner:
                 if not [a for a in acts if priv.activity_ok(a, c.send_at, self.tz)]:
                     found = (SKIPPED, "no_valid_activity")
             wanted[c.name] = found + (c.at,) if found else (STARTED, None, c.at)
+        return states, wanted
+
+    @staticmethod
+    def _fields_read(camps, states, wanted) -> set:
+        """Audience fields the campaigns this run will send read (the promo kinds, O6–O8)."""
+        out: set[str] = set()
+        for c in camps:
+            st = wanted.get(c.name) or (c.name in states and (states[c.name].status,))
+            if c.state != "not_due" and st and st[0] == STARTED and c.kind in aud.PROMO_FIELDS:
+                out.update(("exclusive",) + aud.PROMO_FIELDS[c.kind])
+        return out
+
+    def _open(self, camps, states, wanted, acts, shard) -> tuple[list, set]:
+        """O12, O12s: which due campaigns this shard's run decides; opens the new ones."""
         if wanted:
             states.update(self.ledger.open_campaigns(wanted, shard))
         active = []

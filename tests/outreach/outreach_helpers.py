@@ -75,3 +75,35 @@ def expected(n: int) -> set:
         if c["exclusive"] and not c["purchases"]:
             out.add(("rc", c["consumer"]))
     return out
+
+
+def ledger_dump(path) -> list:
+    """A SQLite ledger's content, less the wall-clock columns (opened_at, finished_at): the
+    campaigns, each shard's status and every consumer's sends row, in key order."""
+    import sqlite3
+
+    db = sqlite3.connect(str(path))
+    try:
+        return [
+            db.execute("SELECT id, name, shards, send_at FROM campaigns ORDER BY id").fetchall(),
+            db.execute(
+                "SELECT campaign, shard, status, reason FROM shards ORDER BY campaign, shard"
+            ).fetchall(),
+            db.execute("SELECT consumer, sends FROM consumers ORDER BY consumer").fetchall(),
+        ]
+    finally:
+        db.close()
+
+
+def to_parquet(rows, path, schema=None, row_group_size=None) -> None:
+    """The Parquet form of JSON Lines rows: one column per key any row has (a key a row lacks
+    is null there), types inferred per column unless `schema` is given."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    keys = sorted({k for r in rows for k in r})
+    if schema is not None:
+        tbl = pa.table({k: [r.get(k) for r in rows] for k in schema.names}, schema=schema)
+    else:
+        tbl = pa.table({k: [r.get(k) for r in rows] for k in keys})
+    pq.write_table(tbl, str(path), row_group_size=row_group_size)
