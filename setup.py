@@ -74,6 +74,8 @@ setup(
         ],
         "sim": ["simpy>=4.1"],
         "parquet": ["pyarrow==25.0.1"],
+        # the .rules parser's lexer and LALR loops in Cython (optional: Lark's own otherwise)
+        "fast": ["lark-cython==0.0.17"],
         "test": [
             "pytest>=7",
             "pytest-benchmark>=4",

@@ -41,3 +41,16 @@ def shop_source(groups: int, crowds: int, seed: int = 7, agents_per_group: int =
         "groups": group_defs,
     }
     return json.dumps(rules, ensure_ascii=False, indent=1)
+
+
+def shop_sources(groups: int, crowds: int, seed: int = 7) -> dict[str, str]:
+    """The same shop in the three surfaces: {"json": ..., "yaml": ..., "rules": ...} (the YAML
+    and .rules forms are printed from the JSON one by rulec's own printers)."""
+    from rulec.compiler.frontend_json import parse_json_fast
+    from rulec.compiler.printer_rules import print_rules
+    from rulec.compiler.printer_yaml import print_yaml
+
+    text = shop_source(groups, crowds, seed)
+    shop = parse_json_fast(text, "shop.json")
+    assert shop is not None, "the generated shop is clean JSON"
+    return {"json": text, "yaml": print_yaml(shop), "rules": print_rules(shop)}

@@ -10,6 +10,7 @@ from lark.tree import Meta
 
 from rulec.compiler import model as m
 from rulec.errors import Diagnostic, RulecError, Span
+from rulec.grammar.direct import TOKEN_TYPES, Fallback, direct
 
 MAX_DEPTH = 64
 MAX_PREDICATE = 64 * 1024
@@ -96,6 +97,9 @@ class Positions:
     def span(
         self, line: int, col: int, end_line: int | None = None, end_col: int | None = None
     ) -> Span:
+        if self.line == 1 and self.col == 1 and end_line is not None and end_col is not None:
+            return Span(self.file, line, col, end_line, end_col)  # a whole file's own places
+
         def at(ln: int, c: int) -> tuple[int, int]:
             return (self.line + ln - 1, c + self.col - 1 if ln == 1 else c)
 
@@ -106,7 +110,7 @@ class Positions:
         return Span(self.file, fl, fc, el, ec)
 
     def of(self, item: Any) -> Span | None:
-        if isinstance(item, Token):  # tokens from our parser always carry positions
+        if isinstance(item, TOKEN_TYPES):  # tokens from our parser always carry positions
             line, col = item.line or 1, item.column or 1
             return self.span(line, col, item.end_line, item.end_column)
         meta = getattr(item, "meta", None)
@@ -251,8 +255,6 @@ def syntax_error(exc: UnexpectedInput, pos: Positions, what: str) -> Diagnostic:
 
 def parse_predicate(text: str, file: str = "<predicate>", line: int = 1, col: int = 1) -> m.Expr:
     """Parse one predicate; raises RulecError (P100 syntax, P104 too deep/long, P107 literal)."""
-    from rulec.grammar.loader import parser
-
     pos = Positions(file, line, col)
     if len(text) > MAX_PREDICATE:
         raise RulecError(
@@ -264,6 +266,18 @@ def parse_predicate(text: str, file: str = "<predicate>", line: int = 1, col: in
         )
     if not text.strip():
         raise RulecError([Diagnostic("P100", "empty predicate", pos.span(1, 1))])
+    try:  # no tree for a clean predicate (rulec/grammar/direct.py)
+        e: m.Expr = direct("predicate", MAX_PREDICATE, MAX_DEPTH).parse(text, PredicateBuilder(pos))
+        return e
+    except (UnexpectedInput, Fallback, _LiteralError, RulecError):
+        return parse_predicate_tree(text, pos)
+
+
+def parse_predicate_tree(text: str, pos: Positions) -> m.Expr:
+    """The tree parser's reading of a predicate: what parse_predicate gives for anything but
+    a clean one, so that every diagnostic is written here."""
+    from rulec.grammar.loader import parser
+
     try:
         tree = parser().parse(text, start="predicate")
     except UnexpectedInput as exc:

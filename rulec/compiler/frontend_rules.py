@@ -20,6 +20,7 @@ from rulec.compiler.frontend_predicate import (
 from rulec.compiler.frontend_tests import TestsBuilder
 from rulec.compiler.frontend_yaml import MAX_INT_DIGITS, parse_duration
 from rulec.errors import Diagnostic, RulecError, Span, did_you_mean
+from rulec.grammar.direct import Fallback, direct
 
 MAX_SOURCE = 16 * 1024 * 1024
 _LOOKS_LIKE_YAML = re.compile(r"^\s*(?:shop|groups|agents|routing)\s*:\s*\S*\s*$", re.M)
@@ -644,7 +645,22 @@ def is_blank(text: str) -> bool:
 
 def parse_rules(text: str, file: str = "<rules>") -> m.Shop:
     """Parse a `.rules` file into a Shop; raises RulecError with every diagnostic found."""
-    return parse_rules_with_layout(text, file)[0]
+    shop = _parse_direct(text, file)
+    return shop if shop is not None else parse_rules_with_layout(text, file)[0]
+
+
+def _parse_direct(text: str, file: str) -> m.Shop | None:
+    """The Shop of a clean file, parsed without a tree (rulec/grammar/direct.py); None for
+    anything else (a syntax error, a diagnostic, a predicate beyond the limits), which the
+    tree parser then reports, so every message comes from one place."""
+    if len(text) > MAX_SOURCE or is_blank(text):
+        return None
+    builder = RulesBuilder(Positions(file), text)
+    try:
+        shop = direct("rules_file", MAX_PREDICATE, MAX_DEPTH).parse(text, builder)
+    except (UnexpectedInput, Fallback, _LiteralError, RulecError):
+        return None
+    return None if builder.diags else shop
 
 
 def parse_rules_with_layout(text: str, file: str = "<rules>") -> tuple:

@@ -1,0 +1,290 @@
+"""Parsing without a parse tree: Lark's lexer and LALR tables call a Transformer's methods at
+each reduction, with the positions Lark's `propagate_positions` gives (issue 15).
+
+Lark's own inline transformer (`Lark(transformer=...)`) passes no positions, and building the
+tree then walking it costs 3-4 times the parse itself. Here each reduction builds one small
+`Node` that is both the method's `meta` (line, column, start_pos, end_line, end_column,
+end_pos, empty: the same values the tree's meta would hold) and the holder of its result.
+Tree shaping follows Lark's: tokens filtered out (`"kw"`, `_TERM`), `_rule`s spliced into
+their parent, `?rule`s with one child passing it through (their span widening only the
+child's "container", as in Lark). The lexer and parser loops are lark-cython's when that
+is installed, Lark's own otherwise; the tokens differ in class, not in values.
+
+Callers fall back to the tree parser for anything but a clean parse (see `Fallback`)."""
+
+from __future__ import annotations
+
+import functools
+import gc
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from lark import Token
+from lark.lexer import LexerThread
+from lark.parse_tree_builder import _should_expand
+from lark.parsers.lalr_parser import _Parser
+from lark.visitors import _vargs_meta
+
+try:  # the Cython lexer and LALR loops (optional: requirements-dev.txt, setup.py extra `fast`)
+    from lark_cython import lark_cython as _lc  # type: ignore[import-untyped, unused-ignore]
+except ImportError:  # pragma: no cover - exercised by the RULEC_NO_LARK_CYTHON runs
+    _lc = None
+
+# RULEC_PURE=1 (no compiled code: the matcher's pure twin) also keeps Lark's own loops
+PURE = os.environ.get("RULEC_PURE") == "1"
+TOKEN_TYPES: tuple[type[Token], ...] = (Token,) if _lc is None else (Token, _lc.Token)
+_BUILD = threading.Lock()
+
+
+class Fallback(Exception):
+    """The direct parse cannot give the tree parser's answer on its own (a rule without a
+    method, a predicate deeper than the limit): parse with the tree parser instead."""
+
+
+class Node:
+    """A reduced rule: its result (`value`), its own first and last tokens (the meta the
+    method sees) and its container's (what the parent's span takes), its tree depth."""
+
+    __slots__ = ("value", "first", "last", "cfirst", "clast", "depth")
+
+    def __init__(self, first, last, depth=0):
+        self.first = self.cfirst = first
+        self.last = self.clast = last
+        self.depth = depth
+        self.value = None
+
+    @property
+    def empty(self) -> bool:
+        return self.first is None
+
+    @property
+    def line(self) -> int:
+        return self.first.line
+
+    @property
+    def column(self) -> int:
+        return self.first.column
+
+    @property
+    def start_pos(self) -> int:
+        return self.first.start_pos
+
+    @property
+    def end_line(self) -> int:
+        return self.last.end_line
+
+    @property
+    def end_column(self) -> int:
+        return self.last.end_column
+
+    @property
+    def end_pos(self) -> int:
+        return self.last.end_pos
+
+
+def _extent(children: list) -> tuple:
+    """First and last token of the children's containers (Lark's `_pp_get_meta`)."""
+    first = last = None
+    for c in children:
+        if type(c) is Node:
+            if c.cfirst is not None:
+                first = c.cfirst
+                break
+        else:
+            first = c
+            break
+    if first is None:
+        return None, None
+    for c in reversed(children):
+        if type(c) is Node:
+            if c.clast is not None:
+                last = c.clast
+                break
+        else:
+            last = c
+            break
+    return first, last
+
+
+def _kept(children: list, keep: tuple) -> list:
+    """The children a tree would hold: filtered tokens dropped, `_rule`s spliced in. The
+    first spliced list is reused, as Lark does, so a `(...)*` stays linear."""
+    out = None
+    for i, splice in keep:
+        c = children[i]
+        if splice:
+            if out:
+                out += c.value
+            else:
+                out = c.value
+        elif out is None:
+            out = [c]
+        else:
+            out.append(c)
+    return [] if out is None else out
+
+
+class _Rule:
+    """What a reduction of one grammar rule does, worked out once from the grammar."""
+
+    __slots__ = ("rule", "name", "keep", "all_kept", "inline", "expand1", "depth", "limit")
+
+    def __init__(self, rule, depth: bool, limit: tuple | None):
+        self.rule = rule
+        self.name = rule.alias or rule.origin.name
+        self.keep = tuple(
+            (i, _should_expand(sym))
+            for i, sym in enumerate(rule.expansion)
+            if not (sym.is_term and sym.filter_out)
+        )
+        self.all_kept = len(self.keep) == len(rule.expansion) and not any(s for _, s in self.keep)
+        self.inline = rule.origin.name.startswith("_")
+        self.expand1 = bool(rule.options.expand1) and not rule.alias
+        self.depth = depth
+        self.limit = limit  # (longest text, deepest tree) this rule may take, or None
+
+    def callback(self, method: Callable | None) -> Callable:
+        """The reduction, specialised for the common shapes (each a fixed cost per rule
+        reduced, and a large file reduces a few hundred thousand times)."""
+        keep, all_kept = self.keep, self.all_kept
+        if self.inline:
+            if len(keep) > 1 and keep[0] == (0, True) and not any(s for _, s in keep[1:]):
+                # `__x_star: __x_star item`: the list grows in place, its container widens
+                rest = tuple(i for i, _ in keep[1:])
+
+                def append(children):
+                    node = children[0]
+                    node.value.extend([children[i] for i in rest])
+                    node.cfirst, node.clast = _extent(children)
+                    return node
+
+                return append
+
+            def splice(children):
+                first, last = _extent(children)
+                node = Node(first, last)
+                node.value = children if all_kept else _kept(children, keep)
+                return node
+
+            return splice
+        if self.expand1 and keep == ((0, False),) and len(self.rule.expansion) == 1:
+            return _first  # `?rule: child`: the child itself, its container unchanged
+        expand1, depth = self.expand1, self.depth
+        longest, deepest = self.limit or (None, None)
+        name = self.name
+
+        def reduce(children):
+            first, last = _extent(children)
+            items = children if all_kept else _kept(children, keep)
+            if expand1 and len(items) == 1:
+                child = items[0]
+                if type(child) is Node and first is not None:
+                    if child.first is None:  # Lark fills an empty child's own span here too
+                        child.first, child.last = first, last
+                    child.cfirst, child.clast = first, last
+                return child
+            if method is None:
+                raise Fallback(name)
+            node = Node(first, last)
+            if depth:
+                node.depth = 1 + max((c.depth if type(c) is Node else 1 for c in items), default=0)
+                if longest is not None and (
+                    node.depth > deepest
+                    or (first is not None and last.end_pos - first.start_pos > longest)
+                ):
+                    raise Fallback(f"{name} beyond its limits")  # the tree parser says P104
+            node.value = method(node, [c.value if type(c) is Node else c for c in items])
+            return node
+
+        return reduce
+
+
+def _first(children):
+    return children[0]
+
+
+class DirectParser:
+    """One start symbol of a Lark LALR parser, run with reductions calling a builder."""
+
+    def __init__(self, lark, start: str, limits: dict | None = None, compiled: bool = True):
+        """`limits`: rule name -> (longest text, deepest tree): a reduction of that rule beyond
+        either raises Fallback (the tree depth is counted in the rules below such a rule).
+        `compiled`: lark-cython's loops when installed, else Lark's own."""
+        frontend = lark.parser
+        table = frontend.parser._parse_table
+        limits = limits or {}
+        self.start = start
+        deep = set().union(*(_reachable(lark.rules, name) for name in limits))
+        reach = _reachable(lark.rules, start)
+        self.rules = [
+            _Rule(r, r.origin.name in deep, limits.get(r.origin.name))
+            for r in lark.rules
+            if r.origin.name in reach
+        ]
+        self.compiled = compiled and _lc is not None
+        if self.compiled:
+            states = {i: list(t.keys()) for i, t in table.states.items()}
+            self._lexer = _lc.ContextualLexer(frontend.lexer_conf, states, always_accept=())
+            self._thread, self._parser = _lc.LexerThread, _lc._Parser
+        else:
+            self._lexer = frontend.lexer
+            self._thread, self._parser = LexerThread, _Parser
+        self._table = table
+        # the callbacks are looked up by the table's own Rule objects: equal ones are not the
+        # same objects, and comparing rules costs more than the reduction itself
+        reduce_args = {arg for state in table.states.values() for _action, arg in state.values()}
+        own = {r: r for r in reduce_args if not isinstance(r, (int, str))}
+        for r in self.rules:
+            r.rule = own.get(r.rule, r.rule)
+
+    def parse(self, text: str, builder: Any) -> Any:
+        """The builder's result for the start rule. Raises lark's UnexpectedInput on a syntax
+        error, Fallback, or whatever a builder method raises."""
+        cls = type(builder)
+        callbacks = {}
+        for r in self.rules:
+            wrapper = getattr(cls, r.name, None)
+            base = getattr(wrapper, "base_func", None)
+            meta_method = getattr(wrapper, "visit_wrapper", None) is _vargs_meta
+            callbacks[r.rule] = r.callback(
+                functools.partial(base, builder) if meta_method and base else None
+            )
+        parser = self._parser(self._table, callbacks)
+        # A parse allocates an object or more per token and frees none of them: the cycle
+        # collector's passes over that growing heap cost as much as the parse (none of these
+        # objects forms a cycle; the collector runs again once the parse is done).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            node = parser.parse(self._thread.from_text(self._lexer, text), self.start)
+        finally:
+            if collecting:
+                gc.enable()
+        return node.value if type(node) is Node else node
+
+
+def _reachable(rules, start: str) -> set:
+    """Rule names reachable from `start`."""
+    by_origin: dict = {}
+    for r in rules:
+        by_origin.setdefault(r.origin.name, []).append(r)
+    seen, todo = {start}, [start]
+    while todo:
+        for r in by_origin.get(todo.pop(), ()):
+            for sym in r.expansion:
+                if not sym.is_term and sym.name not in seen:
+                    seen.add(sym.name)
+                    todo.append(sym.name)
+    return seen
+
+
+@functools.cache
+def direct(start: str, longest: int, deepest: int, compiled: bool = not PURE) -> DirectParser:
+    """The direct parser for a start symbol of rules.lark (built once), with the limits of
+    a `predicate`: its text length and its tree depth."""
+    from rulec.grammar.loader import parser
+
+    with _BUILD:
+        return DirectParser(parser(), start, {"predicate": (longest, deepest)}, compiled)
