@@ -27,7 +27,7 @@ def _parser(out, err):
         "--ledger",
         required=True,
         metavar="DB",
-        help="SQLite file (or sqlite:///path, redis://host:port/db)",
+        help="SQLite file (or sqlite:///path, redis://host:port/db, redis+cluster://host:port,...)",
     )
     p.add_argument("--now", required=True, metavar="ISO", help="the planning moment, with offset")
     p.add_argument("--activities", metavar="ACTS.jsonl", help="shop promotions for O8")

@@ -24,7 +24,8 @@ def _parser(out, err):
         "--store",
         default="memory:",
         metavar="URL",
-        help="memory: (default), sqlite:///path/file.db, redis://host:port/db",
+        help="memory: (default), sqlite:///path/file.db, redis://host:port/db, "
+        "redis+cluster://host:port[,host:port...]",
     )
     p.add_argument(
         "--keep-going",

@@ -47,7 +47,8 @@ def _parser(out, err):
         default="memory:",
         metavar="URL",
         help="memory: (default), "
-        "sqlite:///path.db, redis://host:port/db (shared by workers and processes)",
+        "sqlite:///path.db, redis://host:port/db or redis+cluster://host:port,... "
+        "(shared by workers and processes)",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument(

@@ -5,7 +5,12 @@ URL: `redis://[user:pass@]host:port/db`, `rediss://…` or `unix:///path.sock?db
 options in the query: `on_error=degrade|fail` (router store), `timeout=SECONDS` (socket and
 connect timeout, default 1), `retry=SECONDS` (degraded mode: how often to try Redis again,
 default 1), `lock_ttl=SECONDS` (ledger batch locks, default 10), `prefix=NAME` (key prefix,
-default `rulec`). Other query options go to redis-py as they are.
+default `rulec`), `wait=N[/SECONDS]` (ledger: WAIT for N replicas after each commit, default
+off; SECONDS default 1), `cluster_wait=SECONDS` (Redis Cluster: how long a slot migration or a
+failover may keep a call waiting, default 10). Other query options go to redis-py as they are.
+
+`redis+cluster://host:port[,host:port…]` (or `rediss+cluster://`) names a Redis Cluster by any
+of its nodes: `open_conn` then gives a ClusterConn (rulec/common/redis_cluster.py).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ OPTIONS = {
     "retry": float,
     "lock_ttl": float,
     "prefix": str,
+    "wait": "replicas",
+    "cluster_wait": float,
 }
 DEFAULTS: dict[str, str | float] = {
     "on_error": "fail",
@@ -31,7 +38,12 @@ DEFAULTS: dict[str, str | float] = {
     "retry": 1.0,
     "lock_ttl": 10.0,
     "prefix": "rulec",
+    "wait": None,
+    "cluster_wait": 10.0,
 }
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+# error replies of a cluster node: the command was not run (redirect, slot busy, no quorum)
+CLUSTER_REPLIES = ("MOVED ", "ASK ", "TRYAGAIN", "CLUSTERDOWN")
 
 
 def fail(code, message):
@@ -55,7 +67,9 @@ def parse_url(url: str, what: str):
             rest.append((k, v))
             continue
         kind = OPTIONS[k]
-        if isinstance(kind, tuple):
+        if kind == "replicas":
+            opts[k] = _replicas(v, what)
+        elif isinstance(kind, tuple):
             if v not in kind:
                 raise fail("S900", f"{what} option {k}={v!r}: use {' or '.join(kind)}")
             opts[k] = v
@@ -76,6 +90,31 @@ def parse_url(url: str, what: str):
     if parts.password:
         shown = clean.replace(":" + parts.password + "@", ":***@", 1)
     return clean, opts, shown
+
+
+def _replicas(v: str, what: str) -> tuple[int, float]:
+    """`wait=N` or `wait=N/SECONDS` -> (N, seconds): WAIT for N replicas, at most SECONDS."""
+    n, _, t = v.partition("/")
+    try:
+        out = (int(n), float(t) if t else 1.0)
+    except ValueError:
+        out = (0, 0.0)
+    if not (1 <= out[0] <= 16 and 0 < out[1] <= 3600):
+        raise fail(
+            "S900",
+            f"{what} option wait={v!r}: use wait=N or wait=N/SECONDS "
+            "(N replicas 1..16, SECONDS in (0, 3600])",
+        )
+    return out
+
+
+def open_conn(url: str, what: str):
+    """A Conn for a single Redis URL, a ClusterConn for `redis+cluster://`."""
+    if url.startswith(CLUSTER_SCHEMES):
+        from rulec.common.redis_cluster import ClusterConn
+
+        return ClusterConn(url, what)
+    return Conn(url, what)
 
 
 def pack(*args) -> bytes:
@@ -109,12 +148,19 @@ class Script:
             out.append(b"$%d\r\n%s\r\n" % (len(a), a))
         return b"".join(out)
 
+    def eval_packed(self, keys, args) -> bytes:
+        """EVAL with the source: for a server that does not have the script (NOSCRIPT); it
+        keeps the script, so the next EVALSHA finds it."""
+        return pack("EVAL", self.source, len(keys), *keys, *args)
+
 
 class Conn:
     """One socket with a hiredis reply reader; `call(packed)` sends a command and returns its
     reply (str, int, list), raising Lost on connection trouble (refused, reset, timed out)
     and StoreError S912 on an error reply. redis-py parses the URL (host, port, db, user,
     password, unix path, rediss for TLS)."""
+
+    follows_failover = False  # one server: a lost connection is S911 (ClusterConn: relocated)
 
     def __init__(self, url: str, what: str):
         try:
@@ -145,6 +191,8 @@ class Conn:
             )
         self.sock = None
         self._reader = None
+        # a cluster node (ClusterConn's): MOVED/ASK/TRYAGAIN/CLUSTERDOWN raise Redirect
+        self.cluster_node = False
 
     def connect(self):
         """(Re)connect, authenticate, select the db and PING; StoreError S910 (with the
@@ -207,12 +255,15 @@ class Conn:
         while True:
             try:
                 return self.call(pack("EXISTS", "rulec:probe"))
+            except Redirect:  # a cluster node, loaded: the probe key is another node's
+                return 0
             except StoreError as exc:
                 if "LOADING" not in str(exc) or time.monotonic() > deadline:
                     raise
             time.sleep(0.05)
 
-    def call(self, packed: bytes):
+    def call(self, packed: bytes, retry: bool = False):
+        """`retry` (may a cluster resend it after a failover) means nothing to one server."""
         sock, reader = self.sock, self._reader
         try:
             if sock is None:
@@ -233,20 +284,34 @@ class Conn:
                 else (exc.strerror or str(exc) or type(exc).__name__)
             ) from None
         if isinstance(reply, self._hiredis.ReplyError):
-            if str(reply).startswith("NOSCRIPT"):
+            text = str(reply)
+            if text.startswith("NOSCRIPT"):
                 raise _NoScript
+            if text.startswith(CLUSTER_REPLIES):
+                if self.cluster_node:
+                    raise Redirect(text)
+                raise fail(
+                    "S971",
+                    f"{self.what}: Redis at {self.shown} is a Redis Cluster node ({text}); "
+                    "name the cluster with redis+cluster://host:port",
+                )
             raise fail("S912", f"{self.what}: Redis at {self.shown} answered an error: {reply}")
         return reply
 
-    def script(self, script: Script, keys, args):
-        """EVALSHA; loads the script once when the server does not have it (NOSCRIPT)."""
-        packed = script.packed(keys, args)
+    def script(self, script: Script, keys, args, retry=False):
+        """EVALSHA; EVAL (which loads the script) when the server does not have it (NOSCRIPT)."""
         try:
-            return self.call(packed)
+            return self.call(script.packed(keys, args))
         except _NoScript:
-            pass
-        self.call(pack("SCRIPT", "LOAD", script.source))
-        return self.call(packed)
+            return self.call(script.eval_packed(keys, args))
+
+    def replicas(self, n: int, seconds: float) -> int:
+        """WAIT: how many replicas have every write this connection made, waiting at most
+        `seconds` for `n` of them."""
+        return self.call(pack("WAIT", n, max(int(seconds * 1000), 1)))
+
+    def bind(self, key: str) -> None:
+        """The key whose slot this connection serves: nothing to do on one server."""
 
     def close(self):
         sock, self.sock = self.sock, None
@@ -259,3 +324,18 @@ class Conn:
 
 class _NoScript(Exception):
     """The server does not have a script (it restarted): load it and call again."""
+
+
+class Redirect(Exception):
+    """A cluster node did not run the command: MOVED/ASK (`.kind`, `.host`, `.port`: the
+    node to ask) or TRYAGAIN/CLUSTERDOWN (`.kind`: wait and send it again)."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text
+        self.kind = text.split(" ", 1)[0]
+        self.host, self.port = "", 0
+        if self.kind in ("MOVED", "ASK"):
+            addr = text.split(" ")[2] if text.count(" ") >= 2 else ""
+            host, _, port = addr.rpartition(":")
+            self.host, self.port = host, int(port) if port.isdigit() else 0

@@ -51,3 +51,26 @@ def own_server():
     server = RedisServer(aof=True).start()
     yield server
     server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster():
+    """A Redis Cluster of this session: three masters, a replica each (tests/redis/redis_cluster.py)."""
+    need_redis()
+    if shutil.which("redis-cli") is None:
+        pytest.skip("redis-cli is not installed (it creates the test cluster)")
+    from redis_cluster import RedisCluster
+
+    cluster = RedisCluster().start()
+    yield cluster
+    cluster.cleanup()
+
+
+_prefixes = itertools.count()
+
+
+@pytest.fixture
+def cluster_url(redis_cluster):
+    """redis+cluster://… (all six nodes) with a key prefix of this test's own: a cluster has
+    one database, so tests keep apart by prefix."""
+    return redis_cluster.url(f"prefix=t{os.getpid()}n{next(_prefixes)}")

@@ -37,6 +37,8 @@ class RedisServer:
     """`RedisServer(aof=False, save="").start()`; `.url(db)`, `.kill()` (SIGKILL), `.start()` again on
     the same port and directory (AOF replayed), `.stop()`."""
 
+    PROBE = b"EXISTS rulec:probe"  # answered with an integer once the data is loaded
+
     def __init__(self, aof: bool = False, binary: str | None = None, save: str = ""):
         self.binary = binary or shutil.which("redis-server")
         if self.binary is None:
@@ -88,6 +90,7 @@ class RedisServer:
             "--unixsocketperm",
             "700",
         ]
+        args += self.extra_args()
         if self.aof:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
@@ -111,7 +114,7 @@ class RedisServer:
         """Our process (by pid) answers on the port, with its data loaded (no -LOADING)."""
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                s.sendall(b"EXISTS rulec:probe\r\nINFO server\r\n")
+                s.sendall(self.PROBE + b"\r\nINFO server\r\n")
                 reply = b""
                 while b"process_id:" not in reply or not reply.endswith(b"\r\n"):
                     chunk = s.recv(65536)
@@ -122,6 +125,10 @@ class RedisServer:
             return False
         mine = f"process_id:{self.proc.pid}\r\n".encode() in reply
         return mine and reply.startswith(b":")
+
+    def extra_args(self) -> list:
+        """More redis-server arguments (a cluster node's)."""
+        return []
 
     def log(self) -> str:
         try:

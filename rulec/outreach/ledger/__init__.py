@@ -29,7 +29,9 @@ def open_ledger(url, shop: str, volatile: bool = False) -> Ledger:
             ]
         )
     url = os.fspath(url)
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    if url.startswith(
+        ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
+    ):
         try:
             from rulec.outreach.ledger.redis_ledger import RedisLedger
         except ImportError as exc:

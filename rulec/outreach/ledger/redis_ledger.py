@@ -30,7 +30,7 @@ import os
 import time
 import uuid
 
-from rulec.common.redis_conn import Conn, Lost, Script, fail, pack
+from rulec.common.redis_conn import Lost, Script, fail, open_conn, pack
 from rulec.errors import StoreError
 from rulec.outreach.ledger import rows
 from rulec.outreach.ledger.base import FINISHED, STARTED, WHOLE, Ledger
@@ -82,18 +82,43 @@ end)
 return {1, hist}
 """
 )
-# KEYS: locks sends meta. ARGV: token, n, ledger id, the n claimed consumers, then
-# (consumer, sends) pairs
+# KEYS: locks sends meta. ARGV: token, n, ledger id, again, the n claimed consumers, then
+# (consumer, sends) pairs. again = '1': this batch's first RECORD was sent and its connection
+# lost (a cluster failover), so it may have run, or run and been lost with the old master:
+# already there -> done (nothing written); else recorded if no other planner holds a live
+# lock (the claim itself may have been lost with the old master).
 RECORD = Script(
     _LIB
     + """
 if not same_ledger(KEYS[3], ARGV[3]) then return {-3} end
-local mine, n = ARGV[1] .. ':', tonumber(ARGV[2])
-for i = 4, n + 3 do
-  if not owned(redis.call('HGET', KEYS[1], ARGV[i]), mine) then return {-1, ARGV[i]} end
+local mine, n, again = ARGV[1] .. ':', tonumber(ARGV[2]), ARGV[4] == '1'
+if again then
+  local done = true
+  for i = n + 5, #ARGV, 2 do
+    if not string.find(redis.call('HGET', KEYS[2], ARGV[i]) or '', ARGV[i + 1], 1, true) then
+      done = false
+      break
+    end
+  end
+  if done then
+    for i = 5, n + 4 do
+      if owned(redis.call('HGET', KEYS[1], ARGV[i]), mine) then
+        redis.call('HDEL', KEYS[1], ARGV[i])
+      end
+    end
+    return {1, 0}
+  end
+end
+local now = now_ms()
+for i = 5, n + 4 do
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  if not owned(v, mine) and not (again and
+      (not v or tonumber(string.match(v, ':(%d+)$') or '0') <= now)) then
+    return {-1, ARGV[i]}
+  end
 end
 local new = {}
-for i = n + 4, #ARGV, 2 do
+for i = n + 5, #ARGV, 2 do
   local h = redis.call('HGET', KEYS[2], ARGV[i]) or ''
   local seen = {}
   for cid in string.gmatch(ARGV[i + 1], ';(%d+),') do
@@ -108,7 +133,7 @@ end
 each_chunk(1, #new / 2, function(i, j)
   redis.call('HSET', KEYS[2], unpack(new, 2 * i - 1, 2 * j))
 end)
-each_chunk(4, n + 3, function(i, j) redis.call('HDEL', KEYS[1], unpack(ARGV, i, j)) end)
+each_chunk(5, n + 4, function(i, j) redis.call('HDEL', KEYS[1], unpack(ARGV, i, j)) end)
 return {1, (#new / 2)}
 """
 )
@@ -224,8 +249,9 @@ class RedisLedger(Ledger):
         if not isinstance(shop, str) or not shop or "{" in shop or "}" in shop:
             raise fail("S900", f"shop {shop!r} cannot name Redis keys (no braces, not empty)")
         self.shop = shop
-        self._conn = Conn(url, "ledger")
+        self._conn = open_conn(url, "ledger")
         self.url, self.opts = self._conn.shown, self._conn.opts
+        self.wait = self.opts["wait"]  # (N replicas, seconds) or None
         base = f"{self.opts['prefix']}:{{{shop}}}:ledger:"
         self.k_meta, self.k_camps, self.k_cids, self.k_next, self.k_sends, self.k_locks = (
             base + k for k in ("meta", "camps", "cids", "nextid", "sends", "locks")
@@ -234,27 +260,35 @@ class RedisLedger(Ledger):
         self.ttl_ms = int(self.opts["lock_ttl"] * 1000)
         self._names: dict = {}  # campaign id (str) -> name
         self._ids: dict = {}  # name -> id (str)
+        self._conn.bind(self.k_meta)  # a Redis Cluster: the shop's slot
         self._conn.connect()
         try:
             if not volatile:
                 self._check_persistence()
+            if self.wait:
+                self._check_replicas()
             self.ident = self._check_meta()
         except BaseException:
             self._conn.close()
             raise
 
     # -- plumbing ---------------------------------------------------------------------------
+    # Every call but RECORD may be sent again after a cluster failover: reads, and scripts
+    # that set what they set (CLAIM by the same token, OPEN/FINISH only where not yet done).
     def _call(self, packed):
         try:
-            return self._conn.call(packed)
+            return self._conn.call(packed, True)
         except Lost as exc:
             raise self._lost(exc) from None
 
-    def _script(self, script, keys, args):
+    def _script(self, script, keys, args, retry=True):
         try:
-            reply = self._conn.script(script, keys, args)
+            return self._checked(self._conn.script(script, keys, args, retry))
         except Lost as exc:
             raise self._lost(exc) from None
+
+    def _checked(self, reply):
+        """A script's reply, or S944 when the script found another ledger identity."""
         if reply == -3 or isinstance(reply, list) and reply[:1] == [-3]:
             raise fail(
                 "S944",
@@ -293,6 +327,52 @@ class RedisLedger(Ledger):
                 "Redis crash), or pass --volatile-ledger to accept the risk",
             )
 
+    def _check_replicas(self):
+        """wait=N: refused at start (before anything is planned) when the master serving the
+        ledger has fewer than N replicas connected: no commit could be confirmed."""
+        info = self._call(pack("INFO", "replication"))
+        have = 0
+        for line in info.splitlines():
+            if line.startswith("connected_slaves:"):
+                have = int(line.partition(":")[2] or 0)
+        if have < self.wait[0]:
+            raise fail(
+                "S975",
+                f"ledger {self.url}: wait={self.wait[0]} asks every commit to reach "
+                f"{self.wait[0]} replica(s), but the master serving this shop has {have} "
+                "connected; nothing was planned (lower wait=, or add replicas)",
+            )
+
+    def _durable(self, redo):
+        """wait=N/S: return once N replicas have this planner's writes (WAIT). The master
+        lost meanwhile (a failover: the write may be gone with it): `redo` writes it again on
+        the master now serving the slot, and WAIT again. Fewer than N within S: S974, the
+        run stops (docs/deploy.md, "Failover")."""
+        if self.wait is None:
+            return
+        n, seconds = self.wait
+        deadline, redone = time.monotonic() + seconds, 0
+        while True:
+            try:
+                got = self._conn.replicas(n, max(deadline - time.monotonic(), 0.001))
+            except Lost as exc:
+                redone += 1
+                if redone > 3:
+                    raise self._lost(exc) from None
+                redo()
+                deadline = time.monotonic() + seconds
+                continue
+            if got >= n:
+                return
+            if time.monotonic() >= deadline:
+                raise fail(
+                    "S974",
+                    f"ledger {self.url}: a commit reached {got} of the {n} replica(s) asked "
+                    f"(wait={n}/{seconds:g}); the last batch was printed and is recorded on "
+                    "the master only, so the run stops here. Run the same command again when "
+                    "the replicas are back (a failover before then may lose that one batch)",
+                )
+
     def _check_meta(self) -> str:
         """The ledger identity, after checking the format version and shop (O14)."""
         flat = self._call(pack("HGETALL", self.k_meta))
@@ -300,12 +380,12 @@ class RedisLedger(Ledger):
         if not meta:
             # Created in one step, so a second planner opening the fresh ledger at the same
             # moment sees either nothing or the whole record, never an id without a version.
-            flat = self._conn.script(
-                CREATE_META, (self.k_meta,), [uuid.uuid4().hex, SCHEMA_VERSION, self.shop, _now()]
-            )
+            args = [uuid.uuid4().hex, SCHEMA_VERSION, self.shop, _now()]
+            flat = self._script(CREATE_META, (self.k_meta,), args)
             meta = dict(zip(flat[::2], flat[1::2]))
+            self._durable(lambda: self._script(CREATE_META, (self.k_meta,), args))
         if meta.get("schema") == "1":
-            self._conn.script(MIGRATE_1, (self.k_meta, self.k_camps), [uuid.uuid4().hex])
+            self._script(MIGRATE_1, (self.k_meta, self.k_camps), [uuid.uuid4().hex])
             flat = self._call(pack("HGETALL", self.k_meta))
             meta = dict(zip(flat[::2], flat[1::2]))
         if meta.get("schema") != SCHEMA_VERSION:
@@ -350,7 +430,9 @@ class RedisLedger(Ledger):
         args = [self.ident, str(shard[0]), shard[1], _now()]
         for name, (status, reason, send_at) in wanted.items():
             args += [name, int(send_at), status, reason or ""]
-        reply = self._script(OPEN, (self.k_camps, self.k_cids, self.k_next, self.k_meta), args)
+        keys = (self.k_camps, self.k_cids, self.k_next, self.k_meta)
+        reply = self._script(OPEN, keys, args)
+        self._durable(lambda: self._script(OPEN, keys, args))
         if reply[0] == 0:
             rows.check_shards(self.url, {reply[1]: int(reply[2])}, shard[1])
         states = self._parse_camps(reply[1], shard)
@@ -359,9 +441,9 @@ class RedisLedger(Ledger):
     def finish_campaigns(self, names, shard=WHOLE) -> None:
         names = list(names)
         if names:
-            self._script(
-                FINISH, (self.k_camps, self.k_meta), [self.ident, str(shard[0]), _now(), *names]
-            )
+            args = [self.ident, str(shard[0]), _now(), *names]
+            self._script(FINISH, (self.k_camps, self.k_meta), args)
+            self._durable(lambda: self._script(FINISH, (self.k_camps, self.k_meta), args))
 
     # -- sends ------------------------------------------------------------------------------
     def _entries(self, consumer, text):
@@ -410,10 +492,27 @@ class RedisLedger(Ledger):
         except BaseException:
             self._release(uniq)
             raise
-        args = [self.token, len(uniq), self.ident, *uniq]
+        args = [self.token, len(uniq), self.ident, "", *uniq]
         for consumer, text in per.items():
             args += [consumer, text]
-        reply = self._script(RECORD, (self.k_locks, self.k_sends, self.k_meta), args)
+        self._record(args)
+        self._durable(lambda: self._record(args, again=True))
+        return records
+
+    def _record(self, args, again=False):
+        """RECORD; its connection lost on a Redis Cluster (a failover): RECORD again on the
+        master now serving the slot, which records the batch unless it is already there."""
+        keys = (self.k_locks, self.k_sends, self.k_meta)
+        if not again:
+            try:
+                reply = self._checked(self._conn.script(RECORD, keys, args))
+            except Lost as exc:
+                if not self._conn.follows_failover:
+                    raise self._lost(exc) from None
+                again = True
+        if again:
+            args[3] = "1"
+            reply = self._script(RECORD, keys, args)
         if reply[0] == -1:
             raise fail(
                 "S906",
@@ -426,11 +525,11 @@ class RedisLedger(Ledger):
             raise fail(
                 "S906", f"ledger {self.url}: a send of consumer {reply[1]!r} was recorded twice"
             )
-        return records
+        return reply
 
     def _release(self, uniq):
         try:
-            self._conn.script(RELEASE, (self.k_locks,), [self.token, *uniq])
+            self._conn.script(RELEASE, (self.k_locks,), [self.token, *uniq], True)
         except Exception:
             pass
 

@@ -55,7 +55,9 @@ def open_store(url: str | None, shop: str) -> Store:
         from rulec.routing.stores.sqlite_store import SqliteStore
 
         return SqliteStore(shop, path, sync=sync, batch=batch)
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    if url.startswith(
+        ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
+    ):
         try:
             from rulec.routing.stores.redis_store import RedisStore
         except ImportError as exc:

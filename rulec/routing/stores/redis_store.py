@@ -25,7 +25,7 @@ import json
 import time as _time
 from typing import Any
 
-from rulec.common.redis_conn import Conn, Lost, Script, fail, pack
+from rulec.common.redis_conn import Lost, Script, fail, open_conn, pack
 from rulec.routing.stores.base import COMMITTED, DEGRADED, OFFLINE, REFUSED, Store
 
 SCHEMA_VERSION = "1"
@@ -141,7 +141,7 @@ class RedisStore(Store):
         super().__init__(shop)
         if not isinstance(shop, str) or not shop or "{" in shop or "}" in shop:
             raise fail("S900", f"shop {shop!r} cannot name Redis keys (no braces, not empty)")
-        self._conn = Conn(url, "state store")
+        self._conn = open_conn(url, "state store")
         self.url, self.opts = self._conn.shown, self._conn.opts
         self.degrade = self.opts["on_error"] == "degrade"
         self.degraded = False
@@ -155,6 +155,7 @@ class RedisStore(Store):
         self.pending: list[int] = []
         self.conversion: list[float | None] = []
         self._zeros: list[int] = []
+        self._conn.bind(self.keys[0])  # a Redis Cluster: the shop's slot
         self._conn.connect()
         try:
             self._check_meta()
@@ -162,17 +163,19 @@ class RedisStore(Store):
             raise fail("S910", f"state store {self.url}: Redis went away while opening") from None
 
     # -- plumbing -------------------------------------------------------------------------
-    def _call(self, packed):
+    def _call(self, packed, retry=False):
+        """One command; `retry`: safe to send again after a cluster failover (a read, or
+        a write that sets what it sets)."""
         self.round_trips += 1
         try:
-            return self._conn.call(packed)
+            return self._conn.call(packed, retry)
         except Lost as exc:
             self._lose(exc)
 
-    def _script(self, script, keys, args):
+    def _script(self, script, keys, args, retry=False):
         self.round_trips += 1
         try:
-            return self._conn.script(script, keys, args)
+            return self._conn.script(script, keys, args, retry)
         except Lost as exc:
             self._lose(exc)
 
@@ -185,10 +188,12 @@ class RedisStore(Store):
         raise _Degraded
 
     def _check_meta(self):
-        meta = self._call(pack("HGETALL", self.meta_key))
+        meta = self._call(pack("HGETALL", self.meta_key), retry=True)
         meta = dict(zip(meta[::2], meta[1::2]))
         if not meta:
-            self._call(pack("HSET", self.meta_key, "schema", SCHEMA_VERSION, "shop", self.shop))
+            self._call(
+                pack("HSET", self.meta_key, "schema", SCHEMA_VERSION, "shop", self.shop), True
+            )
         elif meta.get("schema") != SCHEMA_VERSION:
             raise fail(
                 "S903",
@@ -244,7 +249,7 @@ class RedisStore(Store):
         self._contacts[buyer] = (text, None if i is None else (i, float(t)))
 
     def _refresh(self, buyer=""):
-        self._install(self._script(FETCH, self.keys, (self._ver, buyer)), buyer or None)
+        self._install(self._script(FETCH, self.keys, (self._ver, buyer), True), buyer or None)
 
     def _recover(self):
         """Degraded: try Redis again (at most every `retry` seconds)."""
@@ -450,7 +455,7 @@ class RedisStore(Store):
         if self.degraded:
             return 0
         try:
-            return self._call(pack("LLEN", self.pool_key))
+            return self._call(pack("LLEN", self.pool_key), True)
         except _Degraded:
             return 0
 
@@ -459,7 +464,7 @@ class RedisStore(Store):
         out, cursor, index = [], "0", self.agent_index
         while True:
             try:
-                cursor, flat = self._call(pack("HSCAN", self.keys[4], cursor, "COUNT", 2000))
+                cursor, flat = self._call(pack("HSCAN", self.keys[4], cursor, "COUNT", 2000), True)
             except _Degraded:
                 raise fail("S911", f"state store {self.url}: Redis is unreachable") from None
             for b, text in zip(flat[::2], flat[1::2]):
