@@ -26,9 +26,10 @@ one server, and the next call goes to the new master.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from urllib.parse import urlsplit
 
-from rulec.common.redis_conn import Conn, Lost, Redirect, fail, pack, parse_url
+from rulec.common.redis_conn import Conn, Lost, NoScript, Redirect, fail, pack, parse_url
 
 ASKING = pack("ASKING")
 MAX_HOPS = 32  # MOVED/ASK in a row for one call: more is a redirect loop (S973)
@@ -70,6 +71,7 @@ class ClusterConn:
         self._last: Conn | None = None
         self._nodes: dict[tuple[str, int], Conn] = {}
         self.known = list(self.seeds)  # every node address seen: the seeds may be down
+        self.seen: Counter = Counter()  # redirects, NOSCRIPT and lost connections met (stats)
 
     def bind(self, key: str) -> None:
         self.key, self.slot = key, key_slot(key)
@@ -161,10 +163,30 @@ class ClusterConn:
 
     # -- calls ------------------------------------------------------------------------------
     def call(self, packed: bytes, retry: bool = False):
-        return self._run(lambda node: node.call(packed), retry)
+        def send(node, asking):
+            if asking:
+                node.call(ASKING)
+            return node.call(packed)
+
+        return self._run(send, retry)
 
     def script(self, script, keys, args, retry: bool = False):
-        return self._run(lambda node: node.script(script, keys, args), retry)
+        packed = script.packed(keys, args)
+
+        def send(node, asking):
+            # ASKING holds for one command only: again before the EVAL that loads the script
+            # on a node that lacks it (an importing node), or that node answers MOVED back
+            if asking:
+                node.call(ASKING)
+            try:
+                return node.call(packed)
+            except NoScript:
+                self.seen["NOSCRIPT"] += 1
+                if asking:
+                    node.call(ASKING)
+                return node.call(script.eval_packed(keys, args))
+
+        return self._run(send, retry)
 
     def _run(self, send, retry: bool):
         """Send to the slot's master, following redirects (module docstring)."""
@@ -179,12 +201,11 @@ class ClusterConn:
                     node = self._node(*target)
                     if not asking:  # MOVED: the slot's master from now on
                         self.master = node
-                if asking:
-                    node.call(ASKING)
-                reply = send(node)
+                reply = send(node, asking)
                 self._last = node
                 return reply
             except Redirect as r:
+                self.seen[r.kind] += 1
                 hops += 1
                 target, asking = None, False
                 if r.kind in ("MOVED", "ASK") and hops <= MAX_HOPS:
@@ -202,6 +223,7 @@ class ClusterConn:
                 if r.kind == "CLUSTERDOWN":  # a failover: the master may change
                     self.master = None
             except Lost:
+                self.seen["lost"] += 1
                 if node is not None:
                     node.close()
                 if node is None or node is self.master:
@@ -213,11 +235,20 @@ class ClusterConn:
                 pause = min(pause * 2, 0.1)
 
     def replicas(self, n: int, seconds: float) -> int:
-        """WAIT on the node that ran the last call (its writes are the ones to confirm)."""
+        """WAIT on the node that ran the last call (its writes are the ones to confirm);
+        Lost when that node is gone (the caller writes again, to the slot's new master)."""
         node = self._last or self.master
         if node is None:
             raise Lost("not connected")
-        return node.call(pack("WAIT", n, max(int(seconds * 1000), 1)))
+        try:
+            return node.call(pack("WAIT", n, max(int(seconds * 1000), 1)))
+        except Lost:
+            self.seen["lost"] += 1
+            node.close()
+            if node is self.master:
+                self.master = None
+            self._last = None
+            raise
 
     def close(self):
         for conn in self._nodes.values():

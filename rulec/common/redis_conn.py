@@ -286,7 +286,7 @@ class Conn:
         if isinstance(reply, self._hiredis.ReplyError):
             text = str(reply)
             if text.startswith("NOSCRIPT"):
-                raise _NoScript
+                raise NoScript
             if text.startswith(CLUSTER_REPLIES):
                 if self.cluster_node:
                     raise Redirect(text)
@@ -302,7 +302,7 @@ class Conn:
         """EVALSHA; EVAL (which loads the script) when the server does not have it (NOSCRIPT)."""
         try:
             return self.call(script.packed(keys, args))
-        except _NoScript:
+        except NoScript:
             return self.call(script.eval_packed(keys, args))
 
     def replicas(self, n: int, seconds: float) -> int:
@@ -322,7 +322,7 @@ class Conn:
                 pass
 
 
-class _NoScript(Exception):
+class NoScript(Exception):
     """The server does not have a script (it restarted): load it and call again."""
 
 

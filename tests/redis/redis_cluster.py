@@ -175,7 +175,11 @@ class RedisCluster:
         return out
 
     def master_of(self, key: str) -> ClusterNode:
-        slot = self.client(self.alive()[0]).execute_command("CLUSTER", "KEYSLOT", key)
+        return self.master_of_slot(
+            self.client(self.alive()[0]).execute_command("CLUSTER", "KEYSLOT", key)
+        )
+
+    def master_of_slot(self, slot: int) -> ClusterNode:
         for s in self.client(self.alive()[0]).execute_command("CLUSTER", "SLOTS"):
             if s[0] <= slot <= s[1]:
                 return self.by_port(int(s[2][1]))
@@ -187,6 +191,31 @@ class RedisCluster:
             if k.startswith("slave") and isinstance(v, dict):
                 return self.by_port(int(v["port"]))
         raise LookupError(f"master {master.port} has no replica")
+
+    # -- moving a slot by hand (what `redis-cli --cluster reshard` does, step by step) --------
+    def node_id(self, node: ClusterNode) -> str:
+        return self.client(node).execute_command("CLUSTER", "MYID")
+
+    def begin_migration(self, slot: int, src: ClusterNode, dst: ClusterNode) -> None:
+        """IMPORTING on the target, MIGRATING on the source: from now on the source answers
+        ASK for keys it no longer has, TRYAGAIN when a call's keys are split."""
+        self.client(dst).execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", self.node_id(src))
+        self.client(src).execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", self.node_id(dst))
+
+    def migrate_keys(self, slot: int, src: ClusterNode, dst: ClusterNode, keys=None) -> int:
+        """MIGRATE `keys` (default: every key left in the slot) from src to dst."""
+        c = self.client(src)
+        if keys is None:
+            keys = c.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100000)
+        if keys:
+            c.execute_command("MIGRATE", "127.0.0.1", dst.port, "", 0, 10000, "KEYS", *keys)
+        return len(keys)
+
+    def end_migration(self, slot: int, dst: ClusterNode) -> None:
+        """The slot is the target's: told to the target first, then every other master."""
+        owner = self.node_id(dst)
+        for node in [dst] + [m for m in self.masters() if m is not dst]:
+            self.client(node).execute_command("CLUSTER", "SETSLOT", slot, "NODE", owner)
 
     def cleanup(self) -> None:
         for node in self.nodes:

@@ -354,7 +354,9 @@ class RedisLedger(Ledger):
         deadline, redone = time.monotonic() + seconds, 0
         while True:
             try:
-                got = self._conn.replicas(n, max(deadline - time.monotonic(), 0.001))
+                # in slices shorter than the socket timeout, which would cut a long WAIT off
+                left = min(deadline - time.monotonic(), self.opts["timeout"] / 2)
+                got = self._conn.replicas(n, max(left, 0.001))
             except Lost as exc:
                 redone += 1
                 if redone > 3:
