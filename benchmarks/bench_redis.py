@@ -2,7 +2,12 @@
 one shop, and the round trips each decision costs (issue 5 target: >= 20,000/s per process).
 
 Run:  .venv/bin/python -m benchmarks.bench_redis [--chats N] [--aof] [--unix] [--group 64]
+      .venv/bin/python -m benchmarks.bench_redis --cluster [--chats N] [--consumers N]
       .venv/bin/pytest benchmarks/bench_redis.py --benchmark-only   (1 process, pytest-benchmark)
+`--cluster`: one redis-server against a Redis Cluster of three masters with a replica each
+(tests/redis/redis_cluster.py), in the same session: routing as below, and planning
+(bench_planner's shop and audience) with the ledger on one Redis, on the cluster, and on the
+cluster with `wait=1` (WAIT for the replica after each commit).
 Starts its own redis-server on a free loopback port (no persistence unless --aof, which uses
 appendfsync always). The shop is bench_router's (64 groups, 256 agents, all online) with a
 high busy threshold so pending growth does not change the routing work. Each process routes
@@ -29,6 +34,7 @@ from benchmarks.bench_router import chats
 from benchmarks.gen_rules import shop_source
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "redis"))
+from redis_cluster import RedisCluster
 from redis_server import RedisServer
 
 
@@ -56,17 +62,19 @@ def make_router(t, url):
     return r
 
 
-def server_counters(port):
-    """(EVALSHA calls, all commands incl. those run inside scripts, server CPU seconds)."""
+def server_counters(ports):
+    """(EVALSHA calls, all commands incl. those run inside scripts, server CPU seconds),
+    summed over the servers on `ports` (one port, or every node of a cluster)."""
     import redis
 
-    r = redis.Redis(port=port, db=1)
-    stats, cpu = r.info("commandstats"), r.info("cpu")
-    return (
-        stats.get("cmdstat_evalsha", {}).get("calls", 0),
-        sum(v["calls"] for v in stats.values()),
-        cpu["used_cpu_user"] + cpu["used_cpu_sys"],
-    )
+    out = [0, 0, 0.0]
+    for port in [ports] if isinstance(ports, int) else ports:
+        r = redis.Redis(port=port)
+        stats, cpu = r.info("commandstats"), r.info("cpu")
+        out[0] += stats.get("cmdstat_evalsha", {}).get("calls", 0)
+        out[1] += sum(v["calls"] for v in stats.values())
+        out[2] += cpu["used_cpu_user"] + cpu["used_cpu_sys"]
+    return tuple(out)
 
 
 def worker(url, t, prefix, n, ready, start, out, group):
@@ -86,7 +94,7 @@ def worker(url, t, prefix, n, ready, start, out, group):
     r.close()
 
 
-def run(url, port, tables, procs, n, group=1):
+def run(url, port, tables, procs, n, group=1, replicas=()):
     """`procs` router processes; process k uses tables[k % len(tables)] (one shop each, or
     all on one shop)."""
     ctx = mp.get_context("fork")
@@ -102,14 +110,17 @@ def run(url, port, tables, procs, n, group=1):
         p.start()
     ready.wait(timeout=300)
     ev0, calls0, cpu0 = server_counters(port)
+    rep0 = server_counters(list(replicas))[2]
     start.set()
     res = [out.get(timeout=600) for _ in ps]
     for p in ps:
         p.join()
     ev1, calls1, cpu1 = server_counters(port)
+    rep1 = server_counters(list(replicas))[2]
     total = procs * n
     return {
-        "url": url.split("?")[0].split("://")[0],
+        "url": url.split("?")[0].split("://")[0]
+        + ("" if isinstance(port, int) else f" x{len(port)}"),
         "processes": procs,
         "shops": len({tables[k % len(tables)].shop for k in range(procs)}),
         "api": f"route_many(group={group})" if group > 1 else "route",
@@ -121,6 +132,7 @@ def run(url, port, tables, procs, n, group=1):
         "redis_commands_per_decision_incl_in_scripts": round((calls1 - calls0) / total, 2),
         "router_cpu_us_per_decision": [round(r[2] * 1e6, 1) for r in res],
         "redis_cpu_us_per_decision": round((cpu1 - cpu0) / total * 1e6, 1),
+        "replicas_cpu_us_per_decision": round((rep1 - rep0) / total * 1e6, 1),
     }
 
 
@@ -139,7 +151,11 @@ def main(argv=None):
     ap.add_argument("--aof", action="store_true", help="appendonly yes, appendfsync always")
     ap.add_argument("--unix", action="store_true", help="also through the unix socket")
     ap.add_argument("--group", type=int, default=64, help="route_many group size")
+    ap.add_argument("--cluster", action="store_true", help="one Redis against a Redis Cluster")
+    ap.add_argument("--consumers", type=int, default=50_000, help="--cluster: audience size")
     ns = ap.parse_args(argv)
+    if ns.cluster:
+        return cluster_main(ns)
     t, t2 = table(), table("bench-2")
     server = RedisServer(aof=ns.aof).start()
     try:
@@ -164,6 +180,89 @@ def main(argv=None):
         print(json.dumps({"load_avg_1m_after": round(os.getloadavg()[0], 2)}))
     finally:
         server.cleanup()
+
+
+def shop_on_another_master(cluster, shop):
+    """A shop name whose slot another master serves than `shop`'s (2 shops = 2 masters)."""
+    first = cluster.master_of(f"rulec:{{{shop}}}:ver")
+    for k in range(1000):
+        if cluster.master_of(f"rulec:{{{shop}-{k}}}:ver") is not first:
+            return f"{shop}-{k}"
+    raise LookupError("every name hashed to one master")
+
+
+def plan_rate(url, consumers, tmp):
+    """Consumers planned (and recorded) per second with the ledger at `url`: wall, planner
+    CPU, and the Redis servers' CPU (`ports`) per consumer."""
+    from benchmarks import bench_planner as bp
+
+    aud = bp._workload(consumers, tmp)
+    tbl = bp.table()
+    tbl.matcher  # built outside the timed region
+    ports = url_ports(url)
+    if not isinstance(ports, int):  # the cluster's masters
+        ports = [p for p in ports if redis_role(p) == "master"]
+    _, _, rcpu0 = server_counters(ports)
+    c0, t0 = time.process_time(), time.perf_counter()
+    report = bp.plan_once(tbl, aud, url, bp._Null())
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    _, _, rcpu1 = server_counters(ports)
+    assert report["consumers"] == consumers
+    return {
+        "ledger": url.split("://")[0] + ("?" + url.split("?")[1] if "?" in url else ""),
+        "consumers": consumers,
+        "consumers_per_s_wall": round(consumers / wall),
+        "planner_cpu_us_per_consumer": round(cpu / consumers * 1e6, 1),
+        "redis_cpu_us_per_consumer_masters": round((rcpu1 - rcpu0) / consumers * 1e6, 1),
+        "consumers_per_planner_cpu_s": round(consumers / cpu),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def redis_role(port):
+    import redis
+
+    return redis.Redis(port=port).info("replication")["role"]
+
+
+def url_ports(url):
+    hosts = url.split("://")[1].split("/")[0].split("?")[0]
+    ports = [int(h.rpartition(":")[2]) for h in hosts.split(",")]
+    return ports[0] if not url.startswith("redis+cluster") else ports
+
+
+def cluster_main(ns):
+    """One redis-server and a 3-master cluster, same session: routing, then planning."""
+    import tempfile
+
+    import redis
+
+    single = RedisServer(save="3600 1").start()
+    cluster = RedisCluster().start()
+    try:
+        t = table()
+        t2 = table(shop_on_another_master(cluster, t.shop))
+        print(json.dumps({"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)}))
+        masters = [m.port for m in cluster.masters()]
+        replicas = [n.port for n in cluster.nodes if n.port not in masters]
+        # Redis CPU: the masters' (what one server does alone); the replicas' apart
+        targets = [(single.url(1), single.port, []), (cluster.url(), masters, replicas)]
+        for group in (1, ns.group):
+            for procs, tables in ((1, [t]), (2, [t, t2])):
+                for url, ports, reps in targets:
+                    print(json.dumps(run(url, ports, tables, procs, ns.chats, group, reps)))
+                    for port in [ports] if isinstance(ports, int) else ports:
+                        redis.Redis(port=port).flushall()
+        with tempfile.TemporaryDirectory() as tmp:
+            for k, url in enumerate(
+                [single.url(2), cluster.url(), cluster.url("wait=1/5")] * 2
+            ):  # twice, alternating: the second round shows the spread
+                sep = "&" if "?" in url else "?"
+                print(json.dumps(plan_rate(f"{url}{sep}prefix=p{k}", ns.consumers, tmp)))
+        print(json.dumps({"load_avg_1m_after": round(os.getloadavg()[0], 2)}))
+    finally:
+        cluster.cleanup()
+        single.cleanup()
 
 
 @pytest.fixture(scope="module")
