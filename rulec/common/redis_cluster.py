@@ -83,6 +83,12 @@ class ClusterConn:
         self.close()
         self._locate(time.monotonic() + self.opts["cluster_wait"], first=True)
 
+    def reconnect(self):
+        """One look at the slot map and one attempt (degraded routing tries again every
+        `retry` seconds rather than wait out a failover here)."""
+        self.close()
+        self._locate(time.monotonic(), first=True)
+
     def _slot_master(self) -> tuple[str, int]:
         """(host, port) of the slot's master from the slot map (redis-py's cluster client)."""
         try:

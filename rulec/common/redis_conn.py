@@ -313,6 +313,10 @@ class Conn:
     def bind(self, key: str) -> None:
         """The key whose slot this connection serves: nothing to do on one server."""
 
+    def reconnect(self):
+        """One attempt to connect again (degraded routing tries every `retry` seconds)."""
+        self.connect()
+
     def close(self):
         sock, self.sock = self.sock, None
         if sock is not None:

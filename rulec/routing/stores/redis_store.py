@@ -256,7 +256,7 @@ class RedisStore(Store):
         if _time.monotonic() - self._lost_at < self.opts["retry"]:
             return
         try:
-            self._conn.connect()
+            self._conn.reconnect()
             self._refresh()
         except (_Degraded, Exception):
             self._lost_at = _time.monotonic()
