@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from rulec.common.redis_conn import Conn, Lost, NoScript, Redirect, fail, pack, parse_url
 
@@ -65,7 +65,9 @@ class ClusterConn:
                 "prefix, wait, cluster_wait)",
             )
         self._userinfo = userinfo + "@" if userinfo else ""
-        self.username, self.password = parts.username, parts.password
+        self.username, self.password = (
+            None if v is None else unquote(v) for v in (parts.username, parts.password)
+        )
         self.key, self.slot = None, None
         self.master: Conn | None = None
         self._last: Conn | None = None

@@ -53,15 +53,27 @@ def own_server():
     server.cleanup()
 
 
-@pytest.fixture(scope="session")
-def redis_cluster():
-    """A Redis Cluster of this session: three masters, a replica each (tests/redis/redis_cluster.py)."""
+def _cluster():
     need_redis()
     if shutil.which("redis-cli") is None:
         pytest.skip("redis-cli is not installed (it creates the test cluster)")
     from redis_cluster import RedisCluster
 
-    cluster = RedisCluster().start()
+    return RedisCluster().start()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster():
+    """A Redis Cluster of this session: three masters, a replica each (tests/redis/redis_cluster.py)."""
+    cluster = _cluster()
+    yield cluster
+    cluster.cleanup()
+
+
+@pytest.fixture(scope="module")
+def own_cluster():
+    """A Redis Cluster of the test module's own, for tests that kill its nodes."""
+    cluster = _cluster()
     yield cluster
     cluster.cleanup()
 

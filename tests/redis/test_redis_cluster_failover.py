@@ -25,16 +25,10 @@ SHOP = "fo"
 AT = 1_700_000_000
 
 
-@pytest.fixture(scope="module")
-def cluster():
+@pytest.fixture
+def cluster(own_cluster):
     """A cluster of this module's own: its masters are killed."""
-    from conftest import need_redis
-    from redis_cluster import RedisCluster
-
-    need_redis()
-    c = RedisCluster().start()
-    yield c
-    c.cleanup()
+    return own_cluster
 
 
 @pytest.fixture
