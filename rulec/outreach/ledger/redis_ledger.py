@@ -16,6 +16,13 @@ planner that dies between emit and record leaves locks that expire after `lock_t
 with SQLite). With `appendonly yes` and `appendfsync always`, a recorded batch survives a
 Redis crash. Redis unreachable at start: S910; lost during a run: S911 (re-run completes).
 
+On a Redis Cluster (`redis+cluster://`, rulec/common/redis_cluster.py) a master lost mid-run
+is followed to the replica promoted in its place: calls are sent again there, RECORD in its
+`again` form (records the batch unless it is already there). `wait=N/S` WAITs for N
+replicas after each commit and, the master lost meanwhile, records the batch again on the
+new one; S974 when N replicas do not confirm within S, S975 when the master has fewer than N
+(docs/deploy.md, "Failover").
+
 O14: a server that persists nothing (AOF and RDB snapshots off) is refused at start (S943)
 unless the ledger is opened `volatile`. Every script checks the ledger identity this planner
 opened: a ledger wiped (a server restarted empty) or replaced during the run stops it (S944)
