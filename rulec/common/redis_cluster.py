@@ -74,6 +74,7 @@ class ClusterConn:
         self._nodes: dict[tuple[str, int], Conn] = {}
         self.known = list(self.seeds)  # every node address seen: the seeds may be down
         self.seen: Counter = Counter()  # redirects, NOSCRIPT and lost connections met (stats)
+        self._one_slot: set = set()  # key tuples checked to be all in self.slot
 
     def bind(self, key: str) -> None:
         self.key, self.slot = key, key_slot(key)
@@ -179,6 +180,16 @@ class ClusterConn:
         return self._run(send, retry)
 
     def script(self, script, keys, args, retry: bool = False):
+        if keys not in self._one_slot:  # checked once per key tuple (they are constants)
+            slots = {key_slot(k) for k in keys}
+            if slots != {self.slot}:
+                raise fail(
+                    "S976",
+                    f"{self.what}: a script would touch slots {sorted(slots)} "
+                    f"(keys {list(keys)!r}), not only slot {self.slot}: not sent (a rulec "
+                    "defect: a shop's keys share one hash tag)",
+                )
+            self._one_slot.add(keys)
         packed = script.packed(keys, args)
 
         def send(node, asking):

@@ -17,7 +17,7 @@ from rulec.outreach.ledger import open_ledger
 from rulec.outreach.ledger.redis_ledger import RedisLedger
 from rulec.outreach.planner import Planner
 from rulec.routing.stores import open_store
-from rulec.routing.stores.redis_store import RedisStore
+from rulec.routing.stores.redis_store import FETCH, RedisStore
 
 pytestmark = pytest.mark.redis
 
@@ -75,6 +75,18 @@ def test_every_key_of_a_shop_is_in_the_slot_bound(shop, prefix):
     for cls in (RedisStore, RedisLedger):
         keys, bound = _keys_of(cls, shop, prefix)
         assert len(bound) == 1 and {key_slot(k) for k in keys} == {key_slot(bound[0])}
+
+
+def test_a_script_naming_another_slot_is_never_sent(cluster_url):
+    """The guard behind CROSSSLOT: keys of two slots in one script call are refused (S976)
+    before anything is sent; the shop's own keys pass."""
+    store = open_store(cluster_url, "s")
+    conn = store._conn
+    with pytest.raises(StoreError) as exc:
+        conn.script(FETCH, (store.keys[0], "rulec:{other}:ver", *store.keys[2:]), (0, "b"))
+    assert exc.value.code == "S976"
+    assert conn.script(FETCH, store.keys, (-1, "b"))[0] == 0
+    store.close()
 
 
 def test_names_that_would_split_the_slot_are_refused():
