@@ -13,14 +13,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
 sys.path[:0] = [HERE, os.path.join(TESTS, "routing"), os.path.join(TESTS, "outreach")]
 
-from redis_server import RedisServer  # noqa: E402
-
-MISSING = "redis-server is not installed (apt-get install redis-server, or `make redis`)"
-
-
-def need_redis():
-    if shutil.which("redis-server") is None:
-        pytest.skip(MISSING)
+from redis_server import RedisServer, need_redis  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,17 @@ import subprocess
 import tempfile
 import time
 
+MISSING = "redis-server is not installed (apt-get install redis-server, or `make redis`)"
+
+
+def need_redis():
+    """Skip the calling test, saying why, when there is no redis-server binary (imported from
+    here rather than from conftest: another directory's conftest may hold that name)."""
+    if shutil.which("redis-server") is None:
+        import pytest
+
+        pytest.skip(MISSING)
+
 
 def free_port() -> int:
     with socket.socket() as s:

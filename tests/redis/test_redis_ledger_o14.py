@@ -4,9 +4,8 @@ unreadable rows stopping the run."""
 import json
 
 import pytest
-from conftest import need_redis
 from outreach_helpers import NOW, RULES, consumer, expected, table
-from redis_server import RedisServer
+from redis_server import RedisServer, need_redis
 
 from rulec.errors import StoreError
 from rulec.outreach.ledger.redis_ledger import RedisLedger
