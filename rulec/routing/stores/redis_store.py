@@ -17,6 +17,9 @@ Faults: Redis unreachable at start -> StoreError S910. Lost mid-run: `?on_error=
 (default) raises S911; `?on_error=degrade` keeps routing from the last known agent statuses
 with no stickiness and no pending (commits answer DEGRADED, and the router flags each decision),
 trying Redis again every `retry` seconds; state changes made meanwhile stay in this process.
+On a Redis Cluster (`redis+cluster://`) reads are sent again on the master promoted after a
+failover; a commit whose connection was lost may have run, so it is not: S911 or degraded
+routing as above, then the new master (docs/deploy.md, "Failover").
 """
 
 from __future__ import annotations
