@@ -74,8 +74,9 @@ setup(
         ],
         "sim": ["simpy>=4.1"],
         "parquet": ["pyarrow==25.0.1"],
-        # the .rules parser's lexer and LALR loops in Cython (optional: Lark's own otherwise)
-        "fast": ["lark-cython==0.0.17"],
+        # speed, all optional: the .rules parser's lexer and LALR loops in Cython (Lark's own
+        # otherwise); msgspec decodes audience batches (the json module otherwise)
+        "fast": ["lark-cython==0.0.17", "msgspec==0.22.0"],
         "test": [
             "pytest>=7",
             "pytest-benchmark>=4",

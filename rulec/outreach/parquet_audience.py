@@ -101,6 +101,11 @@ class ParquetSource:
         return self.rows == 0
 
     def __iter__(self):
+        for chunk in self.chunks():
+            yield from chunk
+
+    def chunks(self):
+        """The numbered rows, a record batch (at most `batch_rows`) at a time."""
         if self._started:
             return
         self._started = True
@@ -113,7 +118,7 @@ class ParquetSource:
                     use_threads=False,
                 )
                 for batch in batches:
-                    yield from self._rows(batch, first)
+                    yield list(self._rows(batch, first))
                     first += batch.num_rows
             except self._pa.ArrowException as exc:
                 raise bad(

@@ -1,0 +1,99 @@
+"""The planner's fast paths change nothing (issue 15): the benchmark's shop on a seeded audience
+(repeated consumers, a bad line skipped, two runs on one ledger: capped, green_taken,
+already_sent) gives the very bytes the code before them gave, whichever path decodes and reads
+the lines: msgspec or the standard json module, a file read in chunks or lines one by one."""
+
+import hashlib
+import importlib.util
+import io
+import json
+import pathlib
+import re
+
+import pytest
+from outreach_helpers import ledger_dump
+
+from rulec.outreach import audience
+from rulec.outreach.planner import Planner
+
+# sha256 of run_workload()'s text, made by the code before the fast paths (main at 337bcc1:
+# `PYTHONPATH=/tmp/pp-old python -c "…print(run_workload(tmp))"`, see RESULTS-planner.md)
+OLD_DIGEST = "c27396085631eff0e8a87ac7e789a241b341f17946b3e6618e850e0e37722a32"
+
+
+def _bench():
+    path = pathlib.Path(__file__).parents[2] / "benchmarks" / "bench_planner.py"
+    spec = importlib.util.spec_from_file_location("bench_planner", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def workload(tmp) -> list:
+    """The seeded audience lines: 4,000 consumers, every ninth line repeated later, a blank
+    line and one bad line (skipped with keep_going)."""
+    bp = _bench()
+    path = pathlib.Path(tmp) / "w.jsonl"
+    bp.write_audience(path, 4000, seed=5)
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines += lines[::9]
+    lines.insert(1234, b"\n")
+    lines.insert(2345, b'{"consumer": 5}\n')
+    return lines
+
+
+def run_workload(tmp, audience_of=None) -> str:
+    """Two runs on one ledger (the second three hours later): stdout, reports and the ledger,
+    as one text. `audience_of(lines)` gives what plan() is handed (default: a file)."""
+    bp = _bench()
+    lines = workload(tmp)
+    path = pathlib.Path(tmp) / "a.jsonl"
+    path.write_bytes(b"".join(lines))
+    ledger = pathlib.Path(tmp) / "l.db"
+    texts = []
+    with Planner(bp.table(), str(ledger), batch_size=700) as p:
+        for now in (bp.NOW, "2023-12-12T23:00:00+08:00"):
+            out = io.StringIO()
+            aud = str(path) if audience_of is None else audience_of(lines)
+            r = p.plan(aud, now, activities=bp.ACTIVITIES, out=out, keep_going=True)
+            texts += [out.getvalue(), json.dumps(r.report, sort_keys=True, ensure_ascii=False)]
+            texts += [_diagnostic(d) for d in r.bad]
+    texts.append(json.dumps(ledger_dump(ledger), ensure_ascii=False))
+    return "\n".join(texts)
+
+
+def _diagnostic(d) -> str:
+    """Code, line and message, without the file's name (a temporary path, or <audience>)."""
+    if d.span is not None:
+        return f"{d.code} {d.span.line} {d.message}"
+    return f"{d.code} " + re.sub(r"^.*?:(\d+): ", r"\1 ", d.message)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_same_bytes_as_the_code_before(tmp_path):
+    text = run_workload(tmp_path)
+    assert text.count('"campaign"') > 10_000  # a real workload, sends of every kind
+    assert _digest(text) == OLD_DIGEST
+
+
+@pytest.mark.parametrize("decoder", ["standard", "msgspec"])
+@pytest.mark.parametrize("reading", ["file", "lines", "dicts"])
+def test_every_path_gives_the_same_bytes(tmp_path, monkeypatch, decoder, reading):
+    if decoder == "standard":
+        monkeypatch.setattr(audience, "_decode_batch", lambda b: audience._decode(b.decode()))
+    else:
+        msgspec = pytest.importorskip("msgspec")
+        monkeypatch.setattr(audience, "_decode_batch", msgspec.json.Decoder().decode)
+    of = {
+        "file": None,
+        "lines": lambda lines: iter(lines),  # not a file: looked at line by line
+        "dicts": None,
+    }[reading]
+    if reading == "dicts":  # already decoded (the bad line stays text, to be refused)
+        of = lambda lines: [
+            json.loads(x) if x.strip() and b'{"consumer": 5}' not in x else x for x in lines
+        ]
+    assert _digest(run_workload(tmp_path, of)) == OLD_DIGEST
