@@ -113,7 +113,8 @@ class Source:
     `size` is the byte size when known and `done` the bytes consumed so far (progress)."""
 
     def __init__(self, audience, batch: int = 2000):
-        self.size, self.done, self._fh, self._peeked = None, 0, None, None
+        self.size, self.done, self._fh = None, 0, None
+        self._peeked: list | bool | None = None  # the first chunk, read ahead by empty()
         if isinstance(audience, (str, os.PathLike)):
             self.name = os.fspath(audience)
             try:
