@@ -46,19 +46,20 @@ def own_server():
     server.cleanup()
 
 
-def _cluster():
+def _cluster(password=None):
     need_redis()
     if shutil.which("redis-cli") is None:
         pytest.skip("redis-cli is not installed (it creates the test cluster)")
     from redis_cluster import RedisCluster
 
-    return RedisCluster().start()
+    return RedisCluster(password=password).start()
 
 
 @pytest.fixture(scope="session")
 def redis_cluster():
-    """A Redis Cluster of this session: three masters, a replica each (tests/redis/redis_cluster.py)."""
-    cluster = _cluster()
+    """A Redis Cluster of this session: three masters, a replica each, a password on every
+    node (so every test through it authenticates; the module clusters have none)."""
+    cluster = _cluster(password="rulec-test-pw")
     yield cluster
     cluster.cleanup()
 

@@ -47,14 +47,18 @@ class ClusterNode(RedisServer):
 
     PROBE = b"DBSIZE"  # no key: a node serving no slot yet answers it
 
-    def __init__(self, root: str):
+    def __init__(self, root: str, password: str | None = None):
         super().__init__(save="3600 1")  # RDB configured: ledgers accept it (O14)
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = tempfile.mkdtemp(prefix="node-", dir=root)
         self.port = cluster_port()
+        self.password = password
+        if password:
+            self.PROBE, self.PROBE_OK = b"AUTH " + password.encode() + b"\r\nDBSIZE", b"+OK\r\n:"
 
     def extra_args(self) -> list:
-        return [
+        auth = ["--requirepass", self.password, "--masterauth", self.password]
+        return (auth if self.password else []) + [
             "--cluster-enabled",
             "yes",
             "--cluster-config-file",
@@ -83,25 +87,28 @@ class ClusterNode(RedisServer):
     def info(self, section: str) -> dict:
         import redis
 
-        return redis.Redis(port=self.port, socket_timeout=2).info(section)
+        return redis.Redis(port=self.port, password=self.password, socket_timeout=2).info(section)
 
 
 class RedisCluster:
-    """`RedisCluster().start()`: six nodes, three masters with a replica each, every slot
-    served. `.url(query)` is a `redis+cluster://` URL naming all nodes; `.master_of(key)`,
+    """`RedisCluster(password=None).start()`: six nodes, three masters with a replica each,
+    every slot served (with `password`: requirepass and masterauth on every node). `.url(query)` is a `redis+cluster://` URL naming all nodes; `.master_of(key)`,
     `.replica_of(node)`, `.wait_ok()`; `.cleanup()` stops every node and removes the files."""
 
-    def __init__(self, masters: int = 3, replicas: int = 1):
+    def __init__(self, masters: int = 3, replicas: int = 1, password: str | None = None):
         self.root = tempfile.mkdtemp(prefix="rulec-cluster-")
-        self.nodes = [ClusterNode(self.root) for _ in range(masters * (1 + replicas))]
+        self.nodes = [ClusterNode(self.root, password) for _ in range(masters * (1 + replicas))]
         self.replicas = replicas
+        self.password = password
 
     def start(self, timeout: float = 60.0) -> RedisCluster:
         try:
             for node in self.nodes:
                 node.start()
             create = subprocess.run(
-                [shutil.which("redis-cli") or "redis-cli", "--cluster", "create"]
+                [shutil.which("redis-cli") or "redis-cli", "--no-auth-warning"]
+                + (["-a", self.password] if self.password else [])
+                + ["--cluster", "create"]
                 + [f"127.0.0.1:{n.port}" for n in self.nodes]
                 + ["--cluster-replicas", str(self.replicas), "--cluster-yes"],
                 capture_output=True,
@@ -118,12 +125,15 @@ class RedisCluster:
 
     def url(self, query: str = "") -> str:
         hosts = ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
-        return f"redis+cluster://{hosts}" + (f"?{query}" if query else "")
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis+cluster://{auth}{hosts}" + (f"?{query}" if query else "")
 
     def client(self, node):
         import redis
 
-        return redis.Redis(port=node.port, decode_responses=True, socket_timeout=5)
+        return redis.Redis(
+            port=node.port, password=self.password, decode_responses=True, socket_timeout=5
+        )
 
     def alive(self) -> list:
         return [n for n in self.nodes if n.proc is not None and n.proc.poll() is None]
@@ -208,7 +218,8 @@ class RedisCluster:
         if keys is None:
             keys = c.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100000)
         if keys:
-            c.execute_command("MIGRATE", "127.0.0.1", dst.port, "", 0, 10000, "KEYS", *keys)
+            auth = ["AUTH", self.password] if self.password else []
+            c.execute_command("MIGRATE", "127.0.0.1", dst.port, "", 0, 10000, *auth, "KEYS", *keys)
         return len(keys)
 
     def end_migration(self, slot: int, dst: ClusterNode) -> None:

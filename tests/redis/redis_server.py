@@ -49,6 +49,7 @@ class RedisServer:
     the same port and directory (AOF replayed), `.stop()`."""
 
     PROBE = b"EXISTS rulec:probe"  # answered with an integer once the data is loaded
+    PROBE_OK = b":"  # how the answer to PROBE starts
 
     def __init__(self, aof: bool = False, binary: str | None = None, save: str = ""):
         self.binary = binary or shutil.which("redis-server")
@@ -135,7 +136,7 @@ class RedisServer:
         except OSError:
             return False
         mine = f"process_id:{self.proc.pid}\r\n".encode() in reply
-        return mine and reply.startswith(b":")
+        return mine and reply.startswith(self.PROBE_OK)
 
     def extra_args(self) -> list:
         """More redis-server arguments (a cluster node's)."""

@@ -136,8 +136,16 @@ def test_a_redis_url_at_a_cluster_node_says_use_the_cluster_scheme(redis_cluster
         n for n in redis_cluster.masters() if n is not redis_cluster.master_of("rulec:{s}:ver")
     )
     with pytest.raises(StoreError) as exc:
-        open_store(f"redis://127.0.0.1:{node.port}/0", "s")
+        open_store(f"redis://:{redis_cluster.password}@127.0.0.1:{node.port}/0", "s")
     assert exc.value.code == "S971" and "redis+cluster://" in str(exc.value)
+
+
+def test_a_wrong_cluster_password_is_a_clear_error(redis_cluster):
+    url = redis_cluster.url().replace(redis_cluster.password, "wrong", 1)
+    for opener in (open_store, open_ledger):
+        with pytest.raises(StoreError) as exc:
+            opener(url, "s")
+        assert exc.value.code == "S910" and "wrong" not in str(exc.value), exc.value
 
 
 def _pending(cluster_url):
@@ -145,8 +153,12 @@ def _pending(cluster_url):
 
     parts = urlsplit(cluster_url)
     prefix = parse_qs(parts.query)["prefix"][0]
-    host, port = parts.netloc.split(",")[0].split(":")
-    rc = RedisCluster(startup_nodes=[ClusterNode(host, int(port))], decode_responses=True)
+    host, port = parts.netloc.rpartition("@")[2].split(",")[0].split(":")
+    rc = RedisCluster(
+        startup_nodes=[ClusterNode(host, int(port))],
+        password=parts.password,
+        decode_responses=True,
+    )
     try:
         return {a: int(rc.hget(f"{prefix}:{{s}}:pending", a) or 0) for a in AGENTS}
     finally:
@@ -202,3 +214,15 @@ def _plan_rules():
     from outreach_helpers import RULES as PLAN_RULES
 
     return PLAN_RULES
+
+
+def test_cli_plan_refuses_a_wait_no_replica_set_can_meet(tmp_path, cluster_url, cli):
+    """`rulec plan --ledger 'redis+cluster://…?wait=2'` on one replica per master: exit 1,
+    S975, nothing printed (refused before planning); wait=1 plans."""
+    (tmp_path / "shop.json").write_text(json.dumps(_plan_rules()), encoding="utf-8")
+    write_audience(tmp_path / "aud.jsonl", 50)
+    args = ("plan", tmp_path / "shop.json", "--audience", tmp_path / "aud.jsonl", "--now", NOW)
+    r = cli(*args, "--ledger", cluster_url + "&wait=2")
+    assert r.code == 1 and "S975" in r.err and r.out == "" and "Traceback" not in r.err, r
+    r = cli(*args, "--ledger", cluster_url + "&wait=1/5")
+    assert r.code == 0 and len(r.out.splitlines()) == len(expected(50)), r.err

@@ -1,6 +1,7 @@
 """`rulec serve --store redis+cluster://…`: two server processes share a shop's state through
 the cluster (R2 sticky across them, an event through one seen by the other), as on one
-Redis (tests/serve/test_serve_redis.py); the URL shown by /v1/tables is the cluster's."""
+Redis (tests/serve/test_serve_redis.py); the URL shown by /v1/tables is the cluster's, with
+its password masked."""
 
 import os
 import sys
@@ -36,4 +37,5 @@ def test_two_serve_processes_share_the_cluster(tmp_path, cluster_url):
         _, c = one.post("/v1/route", {"chat": chat("late", 61)})
         assert c["decision"]["step"] == "nobody_online"
         _, tables = one.get("/v1/tables")
-        assert tables["tables"][0]["store"].startswith("redis+cluster://127.0.0.1:")
+        shown = tables["tables"][0]["store"]  # the cluster's URL, its password masked
+        assert shown.startswith("redis+cluster://:***@127.0.0.1:") and "rulec-test-pw" not in shown
