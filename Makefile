@@ -23,23 +23,27 @@ help:
 	@echo "lock       refresh constraints.txt (lock-upgrade: newest allowed versions)"
 	@echo "clean      remove build outputs (the next setup rebuilds the matcher)"
 
-# The stamp says "dependencies installed"; the matcher extension is checked on every run,
-# because `make clean` (or a Python upgrade) removes it while the venv stays.
+# The stamp says "dependencies installed"; the extensions (matcher, router decision path) are
+# checked on every run, because `make clean` (or a Python upgrade) removes them while the venv
+# stays.
+EXTENSIONS_LIVE := import rulec, rulec.routing.router as r; \
+	print('rulec matcher:', rulec.implementation, '/ router:', r.implementation)
 setup: $(VENV)/.installed
 	@if [ "$$RULEC_REQUIRE_EXTENSIONS" = 1 ] && ! env -u RULEC_PURE $(PY) -c \
-	  "import rulec, sys; sys.exit(rulec.implementation != 'cython')"; then \
-	  echo "rulec matcher extension missing: building it"; \
+	  "import rulec, sys, rulec.routing.router as r; \
+	  sys.exit(rulec.implementation != 'cython' or r.implementation != 'cython')"; then \
+	  echo "a rulec extension is missing: building them"; \
 	  $(PIP) --no-build-isolation -e . && \
-	  env -u RULEC_PURE $(PY) -c "import rulec; print('rulec matcher:', rulec.implementation)"; \
+	  env -u RULEC_PURE $(PY) -c "$(EXTENSIONS_LIVE)"; \
 	fi
 
 $(VENV)/.installed: setup.py pyproject.toml requirements-dev.txt constraints.txt \
-		rulec/matching/_matcher.pyx
+		rulec/matching/_matcher.pyx rulec/routing/_decide.pyx
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) pip setuptools wheel Cython
 	$(PIP) -r requirements-dev.txt
 	$(PIP) --no-build-isolation -e .
-	env -u RULEC_PURE $(PY) -c "import rulec; print('rulec matcher:', rulec.implementation)"
+	env -u RULEC_PURE $(PY) -c "$(EXTENSIONS_LIVE)"
 	touch $@
 
 # The TextMate engine of VS Code (npm), for tests/lsp/test_textmate.py; the test installs it too.
@@ -104,5 +108,6 @@ lock-upgrade:
 	$(PYTHON) scripts/lock.py --upgrade
 
 clean:
-	rm -rf build dist *.egg-info rulec/matching/*.c rulec/matching/*.so demo-out mutants \
+	rm -rf build dist *.egg-info rulec/matching/*.c rulec/matching/*.so rulec/routing/*.c \
+		rulec/routing/*.so demo-out mutants \
 		.coverage .coverage.* htmlcov $(VENV)/.installed

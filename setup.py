@@ -1,4 +1,5 @@
-"""Build rulec: the Cython matcher is optional unless RULEC_REQUIRE_EXTENSIONS=1."""
+"""Build rulec: the Cython extensions (the matcher, the router's decision path) are optional
+unless RULEC_REQUIRE_EXTENSIONS=1."""
 
 import os
 import sys
@@ -28,12 +29,20 @@ class OptionalBuildExt(build_ext):
         if REQUIRE:
             raise
         sys.stderr.write(
-            f"warning: rulec matcher extension not built ({exc}); using the pure-Python matcher\n"
+            f"warning: a rulec extension was not built ({exc}); using its pure-Python twin\n"
         )
 
 
+# module name -> its Cython source; each has a pure-Python twin chosen at import
+SOURCES = {
+    "rulec.matching._matcher": "rulec/matching/_matcher.pyx",
+    "rulec.routing._decide": "rulec/routing/_decide.pyx",
+}
+
+
 def extensions():
-    if not os.path.exists("rulec/matching/_matcher.pyx") and not REQUIRE:
+    present = {name: src for name, src in SOURCES.items() if os.path.exists(src)}
+    if not present and not REQUIRE:
         return []
     try:
         from Cython.Build import cythonize
@@ -43,11 +52,9 @@ def extensions():
         return []
     from setuptools import Extension
 
-    ext = Extension(
-        "rulec.matching._matcher", ["rulec/matching/_matcher.pyx"], extra_compile_args=["-O3"]
-    )
+    exts = [Extension(name, [src], extra_compile_args=["-O3"]) for name, src in present.items()]
     return cythonize(
-        [ext],
+        exts,
         language_level=3,
         quiet=True,
         compiler_directives={"boundscheck": False, "wraparound": False},

@@ -6,22 +6,23 @@ events; `route(chat, trace=False)` returns the decision dict of the contract and
 chat takes one path, whatever the store: a snapshot of what the decision needs, the
 decision (R1–R9, matching with `table.matcher.match_outcome`, R6 data cached per outcome
 id), the trace observer (R10; by default one that does nothing), and one commit (decided
-again on the fresh state when a shared store refuses it). docs/routing.md gives the details.
+again on the fresh state when a shared store refuses it). That path is a Decider: the
+Cython `_decide` when built, else (or with RULEC_PURE=1) its pure-Python twin `decide`.
+docs/routing.md gives the details.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from bisect import bisect_right
 from operator import itemgetter
+from types import ModuleType
 
 from rulec.common import vocab as v
 from rulec.errors import Diagnostic, InputError, StoreError
-from rulec.routing import modes
+from rulec.matching.matcher import PURE
+from rulec.routing import decide, modes
 from rulec.routing.events import (
-    _time_cache,
-    bad_exclusive,
     check_chat,
     check_chat_key,
     check_event,
@@ -30,8 +31,34 @@ from rulec.routing.events import (
 )
 from rulec.routing.records import Candidates, Choice
 from rulec.routing.stores import use_store
-from rulec.routing.stores.base import DEGRADED, OFFLINE, ONLINE, STATUS_CODES, SUSPENDED
+from rulec.routing.stores.base import ONLINE, STATUS_CODES
 from rulec.routing.trace import NO_TRACE, Trace, Tracer
+
+_decide: ModuleType | None
+extension_error: str | None
+try:
+    from rulec.routing import _decide
+except ImportError as exc:  # extension not built
+    _decide = None
+    extension_error = str(exc)
+else:
+    extension_error = None
+
+# which decision path is live: the Cython one when built, unless RULEC_PURE=1
+implementation = "cython" if _decide is not None and not PURE else "python"
+
+
+def decider(impl=None):
+    """The Decider class of `impl` ("cython", "python", None: the live one)."""
+    impl = impl or implementation
+    if impl == "python":
+        return decide.Decider
+    if impl == "cython":
+        if _decide is None:
+            raise RuntimeError(f"the Cython decision path is not available ({extension_error})")
+        return _decide.Decider
+    raise ValueError(f"unknown decision path implementation {impl!r}")
+
 
 CACHE_MAX = 65536
 COMMIT_TRIES = 16  # decisions refused by a shared store (redis) before giving up
@@ -41,9 +68,10 @@ MIN_GROUP = 4  # a refused group shrinks the next ones (x1/4, down to this), a c
 
 
 class Router:
-    """Routes chats of one shop's table; state lives in `store` (a URL or a Store)."""
+    """Routes chats of one shop's table; state lives in `store` (a URL or a Store). `impl`
+    picks the decision path: "cython", "python" or None for the live one (`implementation`)."""
 
-    def __init__(self, table, store="memory:", seed=0):
+    def __init__(self, table, store="memory:", seed=0, impl=None):
         self.table = table
         body = table.body
         r = body["routing"]
@@ -86,7 +114,6 @@ class Router:
         self._choices()
         self.seed = seed
         self.rng = random.Random(seed if seed is not None else 0)
-        self._random = self.rng.random
         self.store, self._owns_store = use_store(store, table.shop)
         if self.store.shop != table.shop:
             raise StoreError(
@@ -100,9 +127,10 @@ class Router:
         self.store.attach(self.ids)
         self._snapshot = self.store.snapshot
         self._commit = self.store.commit
-        self._outcome = None  # the table matcher's match_outcome, bound on first use
         self._cands: dict = {}  # outcome id -> Candidates (see _cand_info)
         self._tracer = Tracer(self)
+        self._decider = decider(impl)(self)
+        self._route = self._decider.route
 
     def _choices(self):
         """Every Choice a decision can make, built once (records.Choice)."""
@@ -160,7 +188,7 @@ class Router:
         self.store.clear()
         self.seed = seed
         self.rng = random.Random(seed if seed is not None else 0)
-        self._random = self.rng.random
+        self._decider.set_rng(self.rng)
 
     def close(self) -> None:
         if self._owns_store:
@@ -241,54 +269,11 @@ class Router:
             self.rng.setstate(rng_state)  # the fresh state is in: decide the group again
         return self._one_by_one(chats, trace), False
 
-    def _route(self, chat, obs, commit, drained=None):
-        """The one path of every chat on every store: snapshot, decide, let the observer see
-        why (R10), commit (`commit`: the store's, or its `stage` inside a group); decided
-        again on the fresh state when a shared store refuses. Returns the decision dict (the
-        only place one is built). `drained`: (buyer, time text, epoch, queued at) of a chat
-        drained from the message pool."""
-        if drained is None:
-            try:  # the common chat: an ASCII buyer, a time parsed before; else the full check
-                buyer = chat["buyer"]
-                ts = chat["time"]
-                t = _time_cache[ts]
-                plain = buyer.isascii() and buyer != ""
-            except (KeyError, TypeError, AttributeError):
-                plain = False
-            if not plain:
-                buyer, ts, t = check_chat_key(chat)
-            queued_at = None
-        else:
-            buyer, ts, t, queued_at = drained
-        snap = self._snapshot(buyer)
-        c = self._decide(chat, t, snap)
-        obs.decided(chat, t, snap, c)
-        a, target, step, _, group = c
-        done = commit(a, buyer, t)
-        if not done:
-            c, done = self._decide_again(chat, buyer, t, obs, commit)
-            a, target, step, _, group = c
-        if queued_at is None:
-            if c is self._to_pool:
-                check_pool_chat(chat)
-                self.store.pool_push(buyer, t, json.dumps(chat, ensure_ascii=False))
-                obs.queued()
-            d = {"buyer": buyer, "time": ts, "target": target, "step": step, "group": group}
-        else:
-            d = {
-                "buyer": buyer,
-                "time": ts,
-                "target": target,
-                "step": "pool_drain",
-                "group": group,
-                "via": step,
-                "queued_at": queued_at,
-            }
-        if obs.lines is not None:
-            d["trace"] = obs.lines
-        if done == DEGRADED:
-            d["degraded"] = True
-        return d
+    def _queue(self, chat, buyer, t, obs):
+        """A chat that went to the message pool (drain_pool) waits there."""
+        check_pool_chat(chat)
+        self.store.pool_push(buyer, t, json.dumps(chat, ensure_ascii=False))
+        obs.queued()
 
     def _decide_again(self, chat, buyer, t, obs, commit):
         """A shared store refused the commit and took in the fresh state: decide on it,
@@ -296,7 +281,7 @@ class Router:
         for _ in range(COMMIT_TRIES - 1):
             obs.refused()
             snap = self._snapshot(buyer)
-            c = self._decide(chat, t, snap)
+            c = self._decider.decide(chat, t, snap)
             obs.decided(chat, t, snap, c)
             done = commit(c.agent, buyer, t)
             if done:
@@ -309,38 +294,13 @@ class Router:
             ]
         )
 
-    def _decide(self, chat, t, snap):
-        """R1–R9 on a snapshot (contact, status, pending, conversion): a Choice; no writes."""
-        contact, status, pending, conv = snap
-        if ONLINE not in status:
-            return self._nobody
-        if contact is not None:
-            c = self._sticky(contact, t, status, pending, conv)
-            if c is not None:
-                return c
-        ex = chat.get("exclusive_agent")
-        if ex is not None:
-            i = self.index.get(ex) if ex.__class__ is str else bad_exclusive(ex)
-            if self.exclusive_direct and i is not None and status[i] == ONLINE:
-                return self._exclusive_c[i]
-        if self.robot_first:
-            return self._robot_first
-        info = self._cands.get((self._outcome or self._bind_matcher())(chat))
-        return self._r6(info or self._cand_info(chat), status, pending, conv)
-
     def candidates(self, chat) -> Candidates:
         """R5 of `chat` with its R6 data (cached per match outcome)."""
-        return self._cands.get((self._outcome or self._bind_matcher())(chat)) or self._cand_info(
-            chat
-        )
+        oid = self.table.matcher.match_outcome(chat)
+        return self._cands.get(oid) or self._cand_info(chat, oid)
 
-    def _bind_matcher(self):
-        self._outcome = self.table.matcher.match_outcome
-        return self._outcome
-
-    def _cand_info(self, chat):
-        """Candidates (records.Candidates) of `chat`'s R5 outcome, computed and cached."""
-        oid = self._outcome(chat)
+    def _cand_info(self, chat, oid):
+        """Candidates (records.Candidates) of `chat`'s R5 outcome `oid`, computed and cached."""
         cands = self.table.matcher.match_indices(chat)
         humans = [g for g in cands if not self.g_robot[g]]
         first = {}
@@ -365,92 +325,17 @@ class Router:
         self._cands[oid] = info
         return info
 
-    def _r6(self, info, status, pending, conv):
-        """R6/R7 (decision): drop groups with no available agent and no robot; none left →
-        fallback_any; only robot groups left → the first one's robot; else the available
-        agents of the remaining robot-off groups, in that group's mode when one remains,
-        else efficiency. A group without an available agent adds no available agent, so
-        the union of all robot-off candidates has exactly the remaining groups' agents."""
-        members, cum, choice, robot, humans, conv_groups, total, _ = info
-        if conv_groups:
-            g = self._only_remaining(humans, status)
-            if g is not None and self.g_mode[g] == modes.CONVERSION:
-                return self._group_c[g][self._conversion(g, status, pending, conv)]
-        if total:  # the first rejection-sampling try, inline (see modes.draw_efficiency)
-            a = members[bisect_right(cum, self._random() * total)]
-            if status[a] == ONLINE and pending[a] <= self.busy:
-                return choice[a]
-        a = modes.draw_efficiency(
-            members, cum, status, pending, self.busy, self.level, self.rng, modes.TRIES - 1
-        )
-        if a >= 0:
-            return choice[a]
-        if robot is not None:
-            return self._group_robot_c[robot]
-        a = modes.draw_efficiency(
-            self.all_agents, self.all_cum, status, pending, self.busy, self.level, self.rng
-        )
-        return self._fallback_c[a]
-
-    def _only_remaining(self, humans, status):
-        """The one robot-off group with an available agent, or None (none or several)."""
-        found = None
-        g_agents = self.g_agents
-        for g in humans:
-            for a in g_agents[g]:
-                if status[a] == ONLINE:
-                    if found is not None:
-                        return None
-                    found = g
-                    break
-        return found
-
-    def _conversion(self, g, status, pending, conv):
-        """R9 in group g; its weights are cached until one of its members' rates changes."""
-        members = self.g_agents[g]
+    def conversion_weights(self, g, conv):
+        """(rates, weights, running sums) of conversion group g (R9, C1–C4), cached until
+        one of its members' rates changes (the same tuple while they do not)."""
         key = self._g_rates[g](conv)
         cached = self._conv_tables[g]
         if cached is None or cached[0] != key:
             cached = self._conv_tables[g] = (
                 key,
-                *modes.conversion_table(members, self.level, conv, self.g_k[g]),
+                *modes.conversion_table(self.g_agents[g], self.level, conv, self.g_k[g]),
             )
-        return modes.draw_weighted(
-            members, cached[1], cached[2], status, pending, self.busy, self.level, self.rng
-        )
-
-    def _sticky(self, contact, t, status, pending, conv):
-        """R2a–R2e: a Choice, or None to continue with R3."""
-        ca, ct = contact
-        age = t - ct if t >= ct else 0.0  # a contact later than the chat: age 0 (routing.md)
-        if age >= self.window:
-            return None
-        st = status[ca]
-        if age < self.hold:
-            if st != OFFLINE:
-                return self._sticky_c[ca]  # R2a
-        elif st == ONLINE:
-            return self._sticky_c[ca]  # R2b
-        elif st == SUSPENDED:  # R2c
-            for g in self.agent_groups[ca]:
-                if self.g_mode[g] == modes.CONVERSION:
-                    a = self._conversion(g, status, pending, conv)
-                else:
-                    a = modes.draw_efficiency(
-                        self.g_agents[g],
-                        self.g_cum[g],
-                        status,
-                        pending,
-                        self.busy,
-                        self.level,
-                        self.rng,
-                    )
-                if a >= 0:
-                    return self._sticky_group_c[g][a]
-            return None
-        if self.robot_first:  # R2d
-            return self._offline_robot
-        return None
+        return cached
 
     # -- message pool (drain_pool) ------------------------------------------------------
     def _can_serve(self):
