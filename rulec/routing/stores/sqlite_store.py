@@ -3,10 +3,15 @@
 By default every write is one committed transaction (WAL, synchronous=NORMAL: a committed
 decision survives a process crash). URL options trade durability for speed:
 `?sync=normal|off|full` (PRAGMA synchronous) and `?batch=N` (commit every N writes and on
-close: a crash loses at most the last N-1 writes; a clean restart loses nothing). The database is opened with an exclusive lock that is held
-while the store is open, so a second process is refused (StoreError S904) instead of
-silently diverging; that lock is also what lets this store serve reads from an in-process
-mirror of the agents and a cache of contacts, without a query per decision.
+close: a crash loses at most the last N-1 writes; a clean restart loses nothing). The
+database is opened with an exclusive lock that is held while the store is open, so a second
+process is refused (StoreError S904) instead of silently diverging; that lock is also what
+lets this store serve reads from an in-process mirror of the agents and a cache of contacts,
+without a query per decision. When the file holds few enough contacts (PRELOAD_CONTACTS)
+they are all read at open, and a buyer the cache does not know has none: a new buyer costs
+no query either. An assignment is one statement (an INSERT into a temporary view whose
+trigger updates the agent's pending and the buyer's contact), so with batch=1 it is one
+autocommitted transaction of one call.
 
 A damaged file is refused, never half-read: on open, `PRAGMA quick_check` and the schema
 (tables, columns, format version in `meta`) are verified (S920), every row read is checked
@@ -25,6 +30,16 @@ from rulec.routing.stores.base import OFFLINE, Store
 
 SCHEMA_VERSION = "1"
 MAX_CONTACT_CACHE = 1_000_000
+PRELOAD_CONTACTS = 200_000  # read every contact at open when the file holds no more
+# One assignment, one statement (atomic: a statement and its trigger are one transaction).
+# TEMP objects live in this connection only: the file's schema is unchanged.
+_ASSIGN_VIEW = """
+CREATE TEMP VIEW IF NOT EXISTS assign (buyer, agent, time) AS SELECT NULL, NULL, NULL;
+CREATE TEMP TRIGGER IF NOT EXISTS assign_one INSTEAD OF INSERT ON assign BEGIN
+    UPDATE agents SET pending = pending + 1 WHERE id = NEW.agent;
+    INSERT OR REPLACE INTO contacts VALUES (NEW.buyer, NEW.agent, NEW.time);
+END;
+"""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, status INTEGER NOT NULL,
@@ -68,6 +83,7 @@ class SqliteStore(Store):
         self._broken = None
         self._db = None
         self._contacts: dict = {}
+        self._complete = False  # every contact of the file is in _contacts
         try:
             self._open()
         except StoreError:
@@ -96,6 +112,7 @@ class SqliteStore(Store):
         if tables & set(_COLUMNS):  # a store already: verify it as it is, never re-create
             self._verify(db)
         db.executescript(_SCHEMA)  # the first write takes the lock; exclusive mode keeps it
+        db.executescript(_ASSIGN_VIEW)
         db.execute("BEGIN IMMEDIATE")
         try:
             meta = dict(db.execute("SELECT key, value FROM meta"))
@@ -157,6 +174,9 @@ class SqliteStore(Store):
             raise _error("S905", self._broken)
         db = self._db
         try:
+            if self.batch == 1 and len(statements) == 1:  # autocommit: its own transaction
+                db.execute(*statements[0])
+                return
             if not db.in_transaction:
                 db.execute("BEGIN")
             for sql, params in statements:
@@ -208,31 +228,39 @@ class SqliteStore(Store):
         self.pending = [rows[a][1] for a in ids]
         self.conversion = [rows[a][2] for a in ids]
         self._contacts.clear()
+        self._complete = False
+        if self._query("SELECT COUNT(*) FROM contacts")[0][0] <= PRELOAD_CONTACTS:
+            index = self.agent_index
+            for buyer, aid, t in self._contact_rows():
+                i = index.get(aid)
+                self._contacts[buyer] = None if i is None else (i, t)
+            self._complete = True
+
+    def _remember(self, buyer, contact):
+        """Cache a buyer's contact (None: none); a full cache starts again, incomplete."""
+        if len(self._contacts) >= MAX_CONTACT_CACHE:
+            self._contacts.clear()
+            self._complete = False
+        self._contacts[buyer] = contact
 
     def snapshot(self, buyer):
         c = self._contacts.get(buyer, False)
         if c is False:
+            if self._complete:  # every contact is cached: this buyer has none
+                return None, self.status, self.pending, self.conversion
             rows = self._query("SELECT agent, time FROM contacts WHERE buyer = ?", (buyer,))
             row = rows[0] if rows else None
             if row is not None and (row[0].__class__ is not str or not _number(row[1])):
                 raise self._damaged(f"the contact row of buyer {buyer!r}", row)
             i = self.agent_index.get(row[0]) if row else None
             c = None if i is None else (i, row[1])
-            if len(self._contacts) >= MAX_CONTACT_CACHE:
-                self._contacts.clear()
-            self._contacts[buyer] = c
+            self._remember(buyer, c)
         return c, self.status, self.pending, self.conversion
 
     def assign(self, agent, buyer, time):
-        aid = self.agent_ids[agent]
-        self._write(
-            [
-                ("UPDATE agents SET pending = pending + 1 WHERE id = ?", (aid,)),
-                ("INSERT OR REPLACE INTO contacts VALUES (?, ?, ?)", (buyer, aid, time)),
-            ]
-        )
+        self._write([("INSERT INTO assign VALUES (?, ?, ?)", (buyer, self.agent_ids[agent], time))])
         self.pending[agent] += 1
-        self._contacts[buyer] = (agent, time)
+        self._remember(buyer, (agent, time))
 
     def set_status(self, agent, status):
         self._write(
@@ -283,7 +311,7 @@ class SqliteStore(Store):
                 )
             ]
         )
-        self._contacts[buyer] = (agent, time)
+        self._remember(buyer, (agent, time))
 
     def pool_push(self, buyer, time, chat_json):
         self._write(
@@ -304,13 +332,16 @@ class SqliteStore(Store):
         return self._query("SELECT COUNT(*) FROM pool")[0][0]
 
     def contacts(self):
-        index, out = self.agent_index, []
-        for r in self._query("SELECT buyer, agent, time FROM contacts ORDER BY buyer"):
+        index = self.agent_index
+        return [r for r in self._contact_rows() if r[1] in index]
+
+    def _contact_rows(self):
+        """Every contact row (buyer, agent id, time), checked (S921), by buyer."""
+        rows = self._query("SELECT buyer, agent, time FROM contacts ORDER BY buyer")
+        for r in rows:
             if r[0].__class__ is not str or r[1].__class__ is not str or not _number(r[2]):
                 raise self._damaged("a contact row", r)
-            if r[1] in index:
-                out.append(r)
-        return out
+        return rows
 
     def _abandon(self):
         """Close a store that failed to open, keeping the error that made it fail."""
