@@ -68,7 +68,7 @@ class ClusterConn:
         self.username, self.password = (
             None if v is None else unquote(v) for v in (parts.username, parts.password)
         )
-        self.key, self.slot = None, None
+        self.key, self.slot = "", -1  # set by bind()
         self.master: Conn | None = None
         self._last: Conn | None = None
         self._nodes: dict[tuple[str, int], Conn] = {}

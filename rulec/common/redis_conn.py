@@ -19,6 +19,7 @@ import hashlib
 import socket
 import struct
 import time
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from rulec.errors import Diagnostic, StoreError
@@ -32,7 +33,7 @@ OPTIONS = {
     "wait": "replicas",
     "cluster_wait": float,
 }
-DEFAULTS: dict[str, str | float] = {
+DEFAULTS: dict[str, Any] = {  # wait: None or (replicas, seconds)
     "on_error": "fail",
     "timeout": 1.0,
     "retry": 1.0,
