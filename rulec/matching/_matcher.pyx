@@ -49,7 +49,6 @@ cdef extern from *:
     int __builtin_ctzll(unsigned long long)
 
 DEF EXACT = 9007199254740992.0  # 2**53
-cdef uint64_t MASK64 = 0xFFFFFFFFFFFFFFFF
 cdef Py_ssize_t TABLE_MAX = 1 << 20
 
 cdef object K_ATTRS = "attrs"
@@ -156,6 +155,32 @@ cdef class IntTable:
         p[0] = val
 
 
+cdef int _to_words(object bits, uint64_t* out, int W) except -1:
+    """A group bitset (an int below 2**(64 W)) as W words, in O(W): shifting the int 64 bits
+    at a time copies it for every word (O(W^2), minutes at 100,000 groups)."""
+    cdef bytes b = bits.to_bytes(8 * W, "little")
+    cdef const unsigned char* p = b
+    cdef int w, j
+    cdef uint64_t x
+    for w in range(W):
+        x = 0
+        for j in range(8):
+            x |= (<uint64_t>p[8 * w + j]) << (8 * j)
+        out[w] = x
+    return 0
+
+
+cdef object _from_words(const uint64_t* words, int W):
+    """The int of W words, in O(W) (the inverse of _to_words)."""
+    cdef bytearray b = bytearray(8 * W)
+    cdef unsigned char* p = b
+    cdef int w, j
+    for w in range(W):
+        for j in range(8):
+            p[8 * w + j] = <unsigned char>(words[w] >> (8 * j))
+    return int.from_bytes(b, "little")
+
+
 @cython.final
 cdef class Rows:
     """Group bitsets as W uint64 words each; row 0 is empty."""
@@ -176,15 +201,13 @@ cdef class Rows:
 
     cdef Py_ssize_t add(self, object bits) except -1:
         cdef uint64_t* p
-        cdef int w
         if self.n == self.cap:
             p = <uint64_t*>realloc(self.data, 2 * self.cap * (self.W if self.W else 1) * sizeof(uint64_t))
             if p == NULL:
                 raise MemoryError()
             self.data = p
             self.cap *= 2
-        for w in range(self.W):
-            self.data[self.n * self.W + w] = <uint64_t>((bits >> (64 * w)) & MASK64)
+        _to_words(bits, self.data + self.n * self.W, self.W)
         self.n += 1
         return self.n - 1
 
@@ -577,11 +600,8 @@ cdef class CMatcher:
         """Unusual chat: validate (raises E840) and answer with the pure-Python plan."""
         check_chat(chat)
         bits = self.py.candidates(chat)
-        cdef uint64_t* cand = self.buf
-        cdef int w
-        for w in range(self.W):
-            cand[w] = <uint64_t>((bits >> (64 * w)) & MASK64)
-        return cand
+        _to_words(bits, self.buf, self.W)
+        return self.buf
 
     cdef uint64_t* _cand(self, PyObject* chat) except NULL:
         """R5 candidates of one chat dict, as W words in self.buf."""
@@ -745,17 +765,13 @@ cdef class CMatcher:
         if self.busy:
             return self.py.match_outcome(chat)
         cdef const uint64_t* cand
-        cdef int w
         cdef int32_t oid
         self.busy = 1
         try:
             cand = self._cand(<PyObject*>chat)
             oid = self.outcomes_table.get(<int32_t*>cand)
             if oid < 0:
-                bits = 0
-                for w in range(self.W):
-                    bits |= (<object>cand[w]) << (64 * w)
-                oid = self.py.outcome_id(bits)
+                oid = self.py.outcome_id(_from_words(cand, self.W))
                 self.outcomes_table.put(<int32_t*>cand, oid)
         finally:
             self.busy = 0
@@ -921,10 +937,7 @@ cdef class CMatcher:
                     cand = tmp
             oid = self.outcomes_table.get(<int32_t*>cand)
             if oid < 0:
-                bits = 0
-                for w in range(W):
-                    bits |= (<object>cand[w]) << (64 * w)
-                oid = self.py.outcome_id(bits)
+                oid = self.py.outcome_id(_from_words(cand, W))
                 self.outcomes_table.put(<int32_t*>cand, oid)
             outv[i] = oid
         return out

@@ -286,10 +286,17 @@ class PredSet:
 
 
 def _bits(indices) -> int:
-    b = 0
+    """The bitset of group indices, in O(len + max index / 8) (OR-ing `1 << i` one index at a
+    time copies the growing int each time: quadratic in the groups)."""
+    if len(indices) < 16:
+        b = 0
+        for i in indices:
+            b |= 1 << i
+        return b
+    buf = bytearray((max(indices) >> 3) + 1)
     for i in indices:
-        b |= 1 << i
-    return b
+        buf[i >> 3] |= 1 << (i & 7)
+    return int.from_bytes(buf, "little")
 
 
 def _label_list(names: tuple, labels) -> list:
@@ -467,11 +474,21 @@ class PyMatcher:
 
 
 def _indices(bits: int) -> list:
+    """Ascending set bit positions, in O(bits / 64 + count) (clearing the lowest bit one at a
+    time copies the whole int each time)."""
+    if bits < 1 << 64:
+        out = []
+        while bits:
+            low = bits & -bits
+            out.append(low.bit_length() - 1)
+            bits ^= low
+        return out
+    s = format(bits, "b")[::-1]  # str.find scans in C
     out = []
-    while bits:
-        low = bits & -bits
-        out.append(low.bit_length() - 1)
-        bits ^= low
+    i = s.find("1")
+    while i >= 0:
+        out.append(i)
+        i = s.find("1", i + 1)
     return out
 
 
