@@ -38,7 +38,7 @@ setup: $(VENV)/.installed
 	fi
 
 $(VENV)/.installed: setup.py pyproject.toml requirements-dev.txt constraints.txt \
-		rulec/matching/_matcher.pyx rulec/routing/_decide.pyx
+		rulec/matching/_matcher.pyx rulec/matching/_rows.pxi rulec/routing/_decide.pyx
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) pip setuptools wheel Cython
 	$(PIP) -r requirements-dev.txt

@@ -38,6 +38,8 @@ SOURCES = {
     "rulec.matching._matcher": "rulec/matching/_matcher.pyx",
     "rulec.routing._decide": "rulec/routing/_decide.pyx",
 }
+# files a source includes (a change rebuilds the module)
+DEPENDS = {"rulec.matching._matcher": ["rulec/matching/_rows.pxi"]}
 
 
 def extensions():
@@ -52,7 +54,10 @@ def extensions():
         return []
     from setuptools import Extension
 
-    exts = [Extension(name, [src], extra_compile_args=["-O3"]) for name, src in present.items()]
+    exts = [
+        Extension(name, [src], depends=DEPENDS.get(name, []), extra_compile_args=["-O3"])
+        for name, src in present.items()
+    ]
     return cythonize(
         exts,
         language_level=3,

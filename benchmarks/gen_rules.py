@@ -7,7 +7,9 @@ ORDER = ["no_active_order", "unpaid", "paid_unshipped", "shipped", "completed", 
 CITIES = ["杭州", "上海", "北京", "广州", "深圳", "成都", "武汉", "南京"]
 
 
-def shop_source(groups: int, crowds: int, seed: int = 7, agents_per_group: int = 2) -> str:
+def shop_source(
+    groups: int, crowds: int, seed: int = 7, agents_per_group: int = 2, compact: bool = False
+) -> str:
     """A clean shop (no diagnostics): every agent in exactly one group, no shadowed group."""
     rnd = random.Random(seed)
     crowd_defs = {}
@@ -40,6 +42,8 @@ def shop_source(groups: int, crowds: int, seed: int = 7, agents_per_group: int =
         "agents": agents,
         "groups": group_defs,
     }
+    if compact:  # 100,000 groups stay under the 16 MiB source limit
+        return json.dumps(rules, ensure_ascii=False, separators=(",", ":"))
     return json.dumps(rules, ensure_ascii=False, indent=1)
 
 

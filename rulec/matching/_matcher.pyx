@@ -155,61 +155,7 @@ cdef class IntTable:
         p[0] = val
 
 
-cdef int _to_words(object bits, uint64_t* out, int W) except -1:
-    """A group bitset (an int below 2**(64 W)) as W words, in O(W): shifting the int 64 bits
-    at a time copies it for every word (O(W^2), minutes at 100,000 groups)."""
-    cdef bytes b = bits.to_bytes(8 * W, "little")
-    cdef const unsigned char* p = b
-    cdef int w, j
-    cdef uint64_t x
-    for w in range(W):
-        x = 0
-        for j in range(8):
-            x |= (<uint64_t>p[8 * w + j]) << (8 * j)
-        out[w] = x
-    return 0
-
-
-cdef object _from_words(const uint64_t* words, int W):
-    """The int of W words, in O(W) (the inverse of _to_words)."""
-    cdef bytearray b = bytearray(8 * W)
-    cdef unsigned char* p = b
-    cdef int w, j
-    for w in range(W):
-        for j in range(8):
-            p[8 * w + j] = <unsigned char>(words[w] >> (8 * j))
-    return int.from_bytes(b, "little")
-
-
-@cython.final
-cdef class Rows:
-    """Group bitsets as W uint64 words each; row 0 is empty."""
-    cdef int W
-    cdef uint64_t* data
-    cdef Py_ssize_t n, cap
-
-    def __cinit__(self, int W):
-        self.W = W
-        self.cap = 64
-        self.data = <uint64_t*>calloc(self.cap * W if W else 1, sizeof(uint64_t))
-        if self.data == NULL:
-            raise MemoryError()
-        self.n = 1
-
-    def __dealloc__(self):
-        free(self.data)
-
-    cdef Py_ssize_t add(self, object bits) except -1:
-        cdef uint64_t* p
-        if self.n == self.cap:
-            p = <uint64_t*>realloc(self.data, 2 * self.cap * (self.W if self.W else 1) * sizeof(uint64_t))
-            if p == NULL:
-                raise MemoryError()
-            self.data = p
-            self.cap *= 2
-        _to_words(bits, self.data + self.n * self.W, self.W)
-        self.n += 1
-        return self.n - 1
+include "_rows.pxi"
 
 
 @cython.final
@@ -503,36 +449,6 @@ cdef class PSet:
         return self.py.results[rid][1]
 
 
-cdef inline uint64_t* _narrow(uint64_t* cand, uint64_t* hits, const uint64_t* row, int W) noexcept nogil:
-    """R5 step: hits = cand & row; returns the new candidates (hits if any, else cand)."""
-    cdef uint64_t anyb = 0, h
-    cdef int w
-    for w in range(W):
-        h = cand[w] & row[w]
-        hits[w] = h
-        anyb |= h
-    return hits if anyb else cand
-
-
-cdef inline bint _narrow_r(const uint64_t* cand, uint64_t* hits, const uint64_t* row,
-                           int* lo, int* hi) noexcept nogil:
-    """R5 step on words [lo, hi): hits = cand & row; True (range shrunk to hits) when any."""
-    cdef int w, nlo = hi[0], nhi = lo[0]
-    cdef uint64_t h
-    for w in range(lo[0], hi[0]):
-        h = cand[w] & row[w]
-        hits[w] = h
-        if h:
-            if w < nlo:
-                nlo = w
-            nhi = w + 1
-    if nhi > nlo:
-        lo[0] = nlo
-        hi[0] = nhi
-        return True
-    return False
-
-
 @cython.final
 cdef class CMatcher:
     """The Cython matcher (see rulec.matching.matcher for the interface)."""
@@ -546,8 +462,12 @@ cdef class CMatcher:
     cdef int32_t* code_row[4]
     cdef int ncodes[4]
     cdef Py_ssize_t all_row
-    cdef uint64_t* buf   # 4 scratch bitsets: cand, hits, crowd row, intent row
-    cdef IntTable outcomes_table
+    # 5 scratch lists of W entries: candidates (2, in turn), crowd rows OR-ed with labels
+    # (2, in turn), the intent row OR-ed with its label
+    cdef int32_t* bi
+    cdef uint64_t* bb
+    cdef RowView cand    # the last chat's candidates (set by _cand / _r5)
+    cdef ListTable outcomes_table
     # Set while C scratch buffers are in use. A Python callback on a cache miss can let
     # another thread in; such a call is answered by the pure-Python plan instead.
     cdef int busy
@@ -579,16 +499,23 @@ cdef class CMatcher:
         self.codes_order = py.codes["order"]
         self.crowd = PSet(py.crowd, self.rows)
         self.intent = PSet(py.intent, self.rows)
-        self.buf = <uint64_t*>calloc(4 * W + 4, sizeof(uint64_t))
-        if self.buf == NULL:
+        self.bi = <int32_t*>malloc((5 * W + 5) * sizeof(int32_t))
+        self.bb = <uint64_t*>malloc((5 * W + 5) * sizeof(uint64_t))
+        if self.bi == NULL or self.bb == NULL:
             raise MemoryError()
-        self.outcomes_table = IntTable(2 * W)
+        self.cand = self.rows.view(self.all_row)
+        self.outcomes_table = ListTable()
 
     def __dealloc__(self):
         cdef int d
         for d in range(4):
             free(self.code_row[d])
-        free(self.buf)
+        free(self.bi)
+        free(self.bb)
+
+    def row_forms(self):
+        """(dense rows, sparse rows) in the row store (see _rows.pxi)."""
+        return self.rows.n_dense, self.rows.n_sparse
 
     cdef inline Py_ssize_t _code_row(self, int d, dict codes, PyObject* v) noexcept:
         cdef PyObject* c = PyDict_GetItem(<PyObject*>codes, v)
@@ -596,23 +523,53 @@ cdef class CMatcher:
             return 0
         return self.code_row[d][PyLong_AsLong(c)]
 
-    cdef uint64_t* _slow(self, object chat) except NULL:
+    cdef int _slow(self, object chat) except -1:
         """Unusual chat: validate (raises E840) and answer with the pure-Python plan."""
         check_chat(chat)
-        bits = self.py.candidates(chat)
-        _to_words(bits, self.buf, self.W)
-        return self.buf
+        cdef Py_ssize_t k = _words_of(self.py.candidates(chat), self.W, self.bi, self.bb)
+        self.cand = _list(self.bi, self.bb, k)
+        return 0
 
-    cdef uint64_t* _cand(self, PyObject* chat) except NULL:
-        """R5 candidates of one chat dict, as W words in self.buf."""
+    cdef inline RowView _scratch(self, int i) noexcept:
+        return _list(self.bi + i * self.W, self.bb + i * self.W, 0)
+
+    cdef int _r5(self, RowView crow, Py_ssize_t prow, RowView irow, Py_ssize_t orow) except -1:
+        """R5 from every group: narrow by crowd > product > intent > order (each row that
+        is not empty; a step that would leave no candidate is skipped) into self.cand."""
+        cdef Rows rows = self.rows
+        cdef RowView steps[4]
+        cdef RowView c = rows.view(self.all_row)
+        cdef bint every = True
+        cdef int s, nb = 0, W = self.W
+        cdef Py_ssize_t k
+        steps[0] = crow
+        steps[1] = rows.view(prow)
+        steps[2] = irow
+        steps[3] = rows.view(orow)
+        for s in range(4):
+            if steps[s].n == 0:
+                continue
+            if every:  # every row is a subset of all groups: the hits are its words
+                k = _copy_set(steps[s], self.bi + nb * W, self.bb + nb * W)
+            else:
+                k = _hits(c, steps[s], self.bi + nb * W, self.bb + nb * W)
+            if k:
+                c = _list(self.bi + nb * W, self.bb + nb * W, k)
+                nb ^= 1
+                every = False
+        self.cand = c
+        return 0
+
+    cdef int _cand(self, PyObject* chat) except -1:
+        """R5 candidates of one chat dict, into self.cand."""
         cdef PyObject* attrs
         cdef PyObject* msg
         cdef PyObject* labels
         cdef PyObject* prod
         cdef PyObject* order
         cdef PyObject* it
-        cdef Py_ssize_t i, nl, r
-        cdef int W = self.W, w
+        cdef Py_ssize_t i, nl, r, prow = 0, orow = 0
+        cdef int nb = 0
         cdef int32_t crid, irid
         if Py_TYPE(chat) != &PyDict_Type:
             return self._slow(<object>chat)
@@ -633,78 +590,53 @@ cdef class CMatcher:
         crid = self.crowd.lookup(attrs, NULL)
         irid = self.intent.lookup(attrs, msg)
         # every row is final now (lookups may have grown the row store)
-        cdef uint64_t* data = self.rows.data
-        cdef uint64_t* crow = data + self.crowd.res_row[crid] * W
-        cdef uint64_t* irow = data + self.intent.res_row[irid] * W
-        cdef uint64_t* tmp
-        cdef const uint64_t* lrow
-        if nl:
-            tmp = self.buf + 2 * W
-            memcpy(tmp, crow, W * sizeof(uint64_t))
-            for i in range(nl):
-                r = self._code_row(0, self.codes_crowd, PyList_GET_ITEM(labels, i))
-                if r:
-                    lrow = data + r * W
-                    for w in range(W):
-                        tmp[w] |= lrow[w]
-            crow = tmp
+        cdef Rows rows = self.rows
+        cdef RowView crow = rows.view(self.crowd.res_row[crid])
+        cdef RowView irow = rows.view(self.intent.res_row[irid])
+        cdef RowView o
+        for i in range(nl):
+            r = self._code_row(0, self.codes_crowd, PyList_GET_ITEM(labels, i))
+            if r:
+                o = self._scratch(2 + nb)
+                crow = _union(crow, rows.view(r), <int32_t*>o.idx, <uint64_t*>o.bits)
+                nb ^= 1
         if it != NULL:
             r = self._code_row(2, self.codes_intent, it)
             if r:
-                tmp = self.buf + 3 * W
-                lrow = data + r * W
-                for w in range(W):
-                    tmp[w] = irow[w] | lrow[w]
-                irow = tmp
-        # narrow over the word range [lo, hi) that still holds candidates
-        cdef const uint64_t* cur = data + self.all_row * W
-        cdef uint64_t* bufs[2]
-        cdef int nb = 0, lo = 0, hi = W
-        bufs[0] = self.buf
-        bufs[1] = self.buf + W
-        if _narrow_r(cur, bufs[nb], crow, &lo, &hi):
-            cur = bufs[nb]
-            nb ^= 1
+                o = self._scratch(4)
+                irow = _union(irow, rows.view(r), <int32_t*>o.idx, <uint64_t*>o.bits)
         if prod != NULL:
-            r = self._code_row(1, self.codes_product, prod)
-            if r and _narrow_r(cur, bufs[nb], data + r * W, &lo, &hi):
-                cur = bufs[nb]
-                nb ^= 1
-        if _narrow_r(cur, bufs[nb], irow, &lo, &hi):
-            cur = bufs[nb]
-            nb ^= 1
+            prow = self._code_row(1, self.codes_product, prod)
         if order != NULL:
-            r = self._code_row(3, self.codes_order, order)
-            if r and _narrow_r(cur, bufs[nb], data + r * W, &lo, &hi):
-                cur = bufs[nb]
-                nb ^= 1
-        if cur != self.buf:
-            memmove(self.buf + lo, cur + lo, (hi - lo) * sizeof(uint64_t))
-        if lo:
-            memset(self.buf, 0, lo * sizeof(uint64_t))
-        if hi < W:
-            memset(self.buf + hi, 0, (W - hi) * sizeof(uint64_t))
-        return self.buf
+            orow = self._code_row(3, self.codes_order, order)
+        return self._r5(crow, prow, irow, orow)
 
-    cdef list _names(self, const uint64_t* cand):
-        cdef int W = self.W, w, b
-        cdef Py_ssize_t n = 0, j = 0
+    cdef list _names(self):
+        cdef RowView c = self.cand
+        cdef Py_ssize_t n = 0, j, k = 0
         cdef uint64_t x
-        for w in range(W):
-            n += __builtin_popcountll(cand[w])
+        for j in range(c.n):
+            n += __builtin_popcountll(c.bits[j])
         cdef list out = PyList_New(n)
         cdef PyObject* names = <PyObject*>self.names
         cdef PyObject* name
-        for w in range(W):
-            x = cand[w]
+        for j in range(c.n):
+            x = c.bits[j]
             while x:
-                b = __builtin_ctzll(x)
+                name = PyList_GET_ITEM(names, 64 * c.idx[j] + __builtin_ctzll(x))
                 x &= x - 1
-                name = PyList_GET_ITEM(names, 64 * w + b)
                 Py_INCREF(<object>name)
-                PyList_SET_ITEM(out, j, <object>name)
-                j += 1
+                PyList_SET_ITEM(out, k, <object>name)
+                k += 1
         return out
+
+    cdef int32_t _outcome(self) except -1:
+        """The outcome id of self.cand."""
+        cdef int32_t oid = self.outcomes_table.get(self.cand)
+        if oid < 0:
+            oid = self.py.outcome_of(tuple(_members(self.cand)))
+            self.outcomes_table.put(self.cand, oid)
+        return oid
 
     def match(self, chat):
         """R5 candidate group names for one chat dict, in declaration order."""
@@ -712,7 +644,8 @@ cdef class CMatcher:
             return self.py.match(chat)
         self.busy = 1
         try:
-            return self._names(self._cand(<PyObject*>chat))
+            self._cand(<PyObject*>chat)
+            return self._names()
         finally:
             self.busy = 0
 
@@ -730,7 +663,8 @@ cdef class CMatcher:
         self.busy = 1
         try:
             for i in range(n):
-                names = self._names(self._cand(PyList_GET_ITEM(<PyObject*>seq, i)))
+                self._cand(PyList_GET_ITEM(<PyObject*>seq, i))
+                names = self._names()
                 Py_INCREF(names)
                 PyList_SET_ITEM(out, i, names)
         finally:
@@ -743,39 +677,24 @@ cdef class CMatcher:
         """Ascending group indices of the R5 candidates."""
         if self.busy:
             return self.py.match_indices(chat)
-        cdef const uint64_t* cand
-        cdef int w
-        cdef uint64_t x
-        out = []
         self.busy = 1
         try:
-            cand = self._cand(<PyObject*>chat)
-            for w in range(self.W):
-                x = cand[w]
-                while x:
-                    out.append(64 * w + __builtin_ctzll(x))
-                    x &= x - 1
+            self._cand(<PyObject*>chat)
+            return _members(self.cand)
         finally:
             self.busy = 0
-        return out
 
     def match_outcome(self, chat):
         """The outcome id of one chat's R5 candidates (an index of outcomes(), as from
         match_columns): callers can cache per id instead of per candidate list."""
         if self.busy:
             return self.py.match_outcome(chat)
-        cdef const uint64_t* cand
-        cdef int32_t oid
         self.busy = 1
         try:
-            cand = self._cand(<PyObject*>chat)
-            oid = self.outcomes_table.get(<int32_t*>cand)
-            if oid < 0:
-                oid = self.py.outcome_id(_from_words(cand, self.W))
-                self.outcomes_table.put(<int32_t*>cand, oid)
+            self._cand(<PyObject*>chat)
+            return self._outcome()
         finally:
             self.busy = 0
-        return oid
 
     def crowds_of(self, attrs, labels=()):
         """Defined crowds that hold over attrs (body order), then the given labels."""
@@ -841,9 +760,8 @@ cdef class CMatcher:
     def _columns(self, Py_ssize_t n, product, order, intent, crowd, columns, out):
         from array import array
         cdef const int32_t* dimp[4]
-        cdef int d, w, W = self.W
+        cdef int d
         cdef Py_ssize_t i
-        cdef int32_t oid
         cdef const int32_t[::1] mv
         cdef int32_t[::1] outv
         if n < 0:
@@ -876,14 +794,10 @@ cdef class CMatcher:
         cols = dict(columns or {})
         ca = ColArgs(self.crowd, {k: v for k, v in cols.items() if k != "message"}, n)
         ia = ColArgs(self.intent, cols, n)
-        cdef uint64_t* data
-        cdef uint64_t* cand
-        cdef uint64_t* hits
-        cdef uint64_t* tmp
-        cdef uint64_t* crow
-        cdef uint64_t* irow
-        cdef const uint64_t* lrow
-        cdef int32_t crid, irid
+        cdef Rows rows = self.rows
+        cdef RowView crow, irow, o
+        cdef Py_ssize_t prow, orow
+        cdef int32_t crid, irid, c
         cdef int kc = self.crowd.k, ki = self.intent.k, B = 512, j = 0, mb = 0
         cdef ColArgs cargs = ca, iargs = ia
         blocks = array("i", bytes(4 * B * (kc + ki + 2)))
@@ -899,47 +813,21 @@ cdef class CMatcher:
             crid = cargs.result(ccls + j * kc)
             irid = iargs.result(icls + j * ki)
             j += 1
-            data = self.rows.data
-            cand = self.buf
-            hits = self.buf + W
-            crow = data + self.crowd.res_row[crid] * W
-            irow = data + self.intent.res_row[irid] * W
-            if dimp[0] != NULL and dimp[0][i]:
-                tmp = self.buf + 2 * W
-                lrow = data + self.code_row[0][dimp[0][i]] * W
-                for w in range(W):
-                    tmp[w] = crow[w] | lrow[w]
-                crow = tmp
-            if dimp[2] != NULL and dimp[2][i]:
-                tmp = self.buf + 3 * W
-                lrow = data + self.code_row[2][dimp[2][i]] * W
-                for w in range(W):
-                    tmp[w] = irow[w] | lrow[w]
-                irow = tmp
-            memcpy(cand, data + self.all_row * W, W * sizeof(uint64_t))
-            tmp = _narrow(cand, hits, crow, W)
-            if tmp != cand:
-                hits = cand
-                cand = tmp
-            if dimp[1] != NULL and dimp[1][i]:
-                tmp = _narrow(cand, hits, data + self.code_row[1][dimp[1][i]] * W, W)
-                if tmp != cand:
-                    hits = cand
-                    cand = tmp
-            tmp = _narrow(cand, hits, irow, W)
-            if tmp != cand:
-                hits = cand
-                cand = tmp
-            if dimp[3] != NULL and dimp[3][i]:
-                tmp = _narrow(cand, hits, data + self.code_row[3][dimp[3][i]] * W, W)
-                if tmp != cand:
-                    hits = cand
-                    cand = tmp
-            oid = self.outcomes_table.get(<int32_t*>cand)
-            if oid < 0:
-                oid = self.py.outcome_id(_from_words(cand, W))
-                self.outcomes_table.put(<int32_t*>cand, oid)
-            outv[i] = oid
+            # every row is final now (results may have grown the row store)
+            crow = rows.view(self.crowd.res_row[crid])
+            irow = rows.view(self.intent.res_row[irid])
+            c = dimp[0][i] if dimp[0] != NULL else 0
+            if c:
+                o = self._scratch(2)
+                crow = _union(crow, rows.view(self.code_row[0][c]), <int32_t*>o.idx, <uint64_t*>o.bits)
+            c = dimp[2][i] if dimp[2] != NULL else 0
+            if c:
+                o = self._scratch(4)
+                irow = _union(irow, rows.view(self.code_row[2][c]), <int32_t*>o.idx, <uint64_t*>o.bits)
+            prow = self.code_row[1][dimp[1][i]] if dimp[1] != NULL else 0
+            orow = self.code_row[3][dimp[3][i]] if dimp[3] != NULL else 0
+            self._r5(crow, prow, irow, orow)
+            outv[i] = self._outcome()
         return out
 
 

@@ -1,8 +1,9 @@
-"""Pure-Python R5 matcher (twin of _matcher.pyx): value→group bitsets and class-cached predicates.
+"""Pure-Python R5 matcher (twin of _matcher.pyx): value→group rows and class-cached predicates.
 
 How it works (the Cython matcher reads the same plan):
-- every tree value of every dimension becomes a group bitset (a Python int) already masked by
-  the dimension's bound groups, so R5 narrowing is `hits = cand & row`;
+- every tree value of every dimension becomes a group row already masked by the dimension's
+  bound groups, so R5 narrowing is `hits = cand & row`; a row is an int bitset when dense and
+  a frozenset of indices when sparse (rulec/matching/rows.py: cost linear in the groups);
 - the crowd predicates and the intent predicates form two predicate sets. Each set reads a few
   attribute slots. For each slot the value is reduced to a *class*: the id of the truth vector
   of every leaf (comparison, in, contains...) that reads the slot. Numbers are classed by their
@@ -19,6 +20,7 @@ import operator
 from bisect import bisect_left
 
 from rulec.common.vocab import DIMS
+from rulec.matching import rows as R
 from rulec.matching.reference import check_chat
 
 MEMO_MAX = 1 << 16  # distinct strings remembered per slot before the memo is cleared
@@ -143,7 +145,8 @@ def _numbers(expr):
 class PredSet:
     """A family of predicates (crowds over attrs, or intents over attrs + message)."""
 
-    def __init__(self, preds, rows: dict, message_slot: bool):
+    def __init__(self, preds, rows: dict, message_slot: bool, n_groups: int):
+        self.n_groups = n_groups
         self.names = [p["name"] for p in preds]
         self.rows = [rows.get(n, 0) for n in self.names]
         leaves: list = []
@@ -230,28 +233,15 @@ class PredSet:
 
     def result_for(self, env: dict) -> int:
         """Evaluate every predicate over `env`; the id of (group bitset, holding names)."""
-        holding = []
-        row = 0
-        for n, f, r in zip(self.names, self.funcs, self.rows):
-            if f(env):
-                holding.append(n)
-                row |= r
-        held = tuple(holding)
-        rid = self.result_ids.get(held)
-        if rid is None:
-            rid = self.result_ids[held] = len(self.results)
-            self.results.append((row, held))
-        return rid
+        held = bytes(1 if f(env) else 0 for f in self.funcs)
+        return self.result_of_held(held)
 
     def result_of_held(self, held: bytes) -> int:
         """Result id for a byte string of predicate truths (one byte per predicate)."""
         names = tuple(n for n, h in zip(self.names, held) if h)
         rid = self.result_ids.get(names)
         if rid is None:
-            row = 0
-            for r, h in zip(self.rows, held):
-                if h:
-                    row |= r
+            row = R.union((r for r, h in zip(self.rows, held) if h), self.n_groups)
             rid = self.result_ids[names] = len(self.results)
             self.results.append((row, names))
         return rid
@@ -285,20 +275,6 @@ class PredSet:
         return rid
 
 
-def _bits(indices) -> int:
-    """The bitset of group indices, in O(len + max index / 8) (OR-ing `1 << i` one index at a
-    time copies the growing int each time: quadratic in the groups)."""
-    if len(indices) < 16:
-        b = 0
-        for i in indices:
-            b |= 1 << i
-        return b
-    buf = bytearray((max(indices) >> 3) + 1)
-    for i in indices:
-        buf[i >> 3] |= 1 << (i & 7)
-    return int.from_bytes(buf, "little")
-
-
 def _label_list(names: tuple, labels) -> list:
     out = list(names)
     for label in labels:
@@ -308,7 +284,7 @@ def _label_list(names: tuple, labels) -> list:
 
 
 class PyMatcher:
-    """R5 over a table body with Python-int bitsets (any number of groups)."""
+    """R5 over a table body with group rows (int bitsets or index sets: rows.py), any size."""
 
     implementation = "python"
 
@@ -322,18 +298,21 @@ class PyMatcher:
         self.codes = {}  # dim -> {value: code}
         self.row_list = {}  # dim -> [bits], indexed by code
         self.rows = {}  # dim -> {value: bits}
+        n = self.n
         for d in DIMS:
-            bound = _bits(tree["bound"][d])
-            vals = list(tree["index"][d])
+            bound = R.bitmap(R.bits(tree["bound"][d]))
+            index = tree["index"][d]
+            vals = list(index)
             self.values[d] = vals
             self.codes[d] = {v: i + 1 for i, v in enumerate(vals)}
-            self.row_list[d] = [0] + [_bits(tree["index"][d][v]) & bound for v in vals]
+            self.row_list[d] = [0] + [R.make(R.within(index[v], bound), n) for v in vals]
             self.rows[d] = dict(zip(vals, self.row_list[d][1:]))
-        self.crowd = PredSet(body["crowds"], self.rows["crowd"], False)
-        self.intent = PredSet(body["intents"], self.rows["intent"], True)
+        self.crowd = PredSet(body["crowds"], self.rows["crowd"], False, n)
+        self.intent = PredSet(body["intents"], self.rows["intent"], True, n)
         self._out: dict = {}
         self._outcomes: list = []
-        self._outcome_ids: dict = {}
+        self._outcome_ids: dict = {}  # candidate row -> outcome id
+        self._canonical: dict = {}  # member indices -> outcome id (an int and a set may agree)
 
     # one chat ------------------------------------------------------------------------
     def candidates(self, chat) -> int:
@@ -358,23 +337,30 @@ class PyMatcher:
             for label in labels:
                 if type(label) is not str:
                     check_chat(chat)
-                crow |= cr.get(label, 0)
+            crow = R.union([crow] + [cr.get(label, 0) for label in labels], self.n)
         irow = self.intent.results[self.intent.lookup(attrs, message)][0]
-        cand = self.all
         for f in ("intent", "product", "order"):
             v = chat.get(f)
             if v is not None and type(v) is not str:
                 check_chat(chat)
         label = chat.get("intent")
         if label is not None:
-            irow |= rows["intent"].get(label, 0)
+            irow = R.union((irow, rows["intent"].get(label, 0)), self.n)
         prod = chat.get("product")
         prow = rows["product"].get(prod, 0) if prod is not None else 0
         order = chat.get("order")
         orow = rows["order"].get(order, 0) if order is not None else 0
-        for row in (crow, prow, irow, orow):
+        return self._narrow(crow, prow, irow, orow)
+
+    def _narrow(self, *rows):
+        """R5: narrow every group by each non-empty row in turn, keeping a non-empty result."""
+        cand = self.all
+        for row in rows:
             if row:
-                hits = cand & row
+                if cand is self.all:  # every row is a subset of all
+                    cand = row
+                    continue
+                hits = cand & row if type(cand) is int and type(row) is int else R.both(cand, row)
                 if hits:
                     cand = hits
         return cand
@@ -383,7 +369,7 @@ class PyMatcher:
         names = self._out.get(cand)
         if names is None:
             gn = self.group_names
-            names = tuple(gn[i] for i in _indices(cand))
+            names = tuple(gn[i] for i in R.members(cand))
             if len(self._out) >= CACHE_MAX:
                 self._out.clear()
             self._out[cand] = names
@@ -397,7 +383,7 @@ class PyMatcher:
         return [list(names(cands(c))) for c in chats]
 
     def match_indices(self, chat) -> list:
-        return _indices(self.candidates(chat))
+        return R.members(self.candidates(chat))
 
     def match_outcome(self, chat) -> int:
         """The outcome id of one chat's R5 candidates (an index of outcomes())."""
@@ -429,11 +415,19 @@ class PyMatcher:
         """Outcome id -> tuple of candidate group names (ids from match_columns)."""
         return list(self._outcomes)
 
-    def outcome_id(self, cand: int) -> int:
+    def outcome_id(self, cand) -> int:
+        """The outcome id of a candidate row."""
         oid = self._outcome_ids.get(cand)
         if oid is None:
-            oid = self._outcome_ids[cand] = len(self._outcomes)
-            self._outcomes.append(tuple(self.group_names[i] for i in _indices(cand)))
+            oid = self._outcome_ids[cand] = self.outcome_of(tuple(R.members(cand)))
+        return oid
+
+    def outcome_of(self, indices: tuple) -> int:
+        """The outcome id of ascending candidate group indices (one id per candidate set)."""
+        oid = self._canonical.get(indices)
+        if oid is None:
+            oid = self._canonical[indices] = len(self._outcomes)
+            self._outcomes.append(tuple(self.group_names[i] for i in indices))
         return oid
 
     def match_columns(
@@ -456,40 +450,15 @@ class PyMatcher:
             message = attrs.pop("message", None)
             crow = self.crowd.results[self.crowd.lookup(attrs)][0]
             irow = self.intent.results[self.intent.lookup(attrs, message)][0]
-            crow |= rl["crowd"][dims["crowd"][i]]
-            irow |= rl["intent"][dims["intent"][i]]
-            cand = self.all
-            for row in (
-                crow,
-                rl["product"][dims["product"][i]],
-                irow,
-                rl["order"][dims["order"][i]],
-            ):
-                if row:
-                    hits = cand & row
-                    if hits:
-                        cand = hits
-            out[i] = self.outcome_id(cand)
+            label = rl["crowd"][dims["crowd"][i]]
+            if label:
+                crow = R.union((crow, label), self.n)
+            label = rl["intent"][dims["intent"][i]]
+            if label:
+                irow = R.union((irow, label), self.n)
+            prow, orow = rl["product"][dims["product"][i]], rl["order"][dims["order"][i]]
+            out[i] = self.outcome_id(self._narrow(crow, prow, irow, orow))
         return out
-
-
-def _indices(bits: int) -> list:
-    """Ascending set bit positions, in O(bits / 64 + count) (clearing the lowest bit one at a
-    time copies the whole int each time)."""
-    if bits < 1 << 64:
-        out = []
-        while bits:
-            low = bits & -bits
-            out.append(low.bit_length() - 1)
-            bits ^= low
-        return out
-    s = format(bits, "b")[::-1]  # str.find scans in C
-    out = []
-    i = s.find("1")
-    while i >= 0:
-        out.append(i)
-        i = s.find("1", i + 1)
-    return out
 
 
 def _column_getter(name, col, n):

@@ -8,7 +8,9 @@ from rulec.common.vocab import ATTR_TYPES, DIMS, KINDS, MODES, NOBODY_TARGETS, S
 
 MAX_EXPR_DEPTH = 64
 MAX_ITEMS = 1_000_000
-# The matcher keeps one group bitset per tree value: (values + 1) x groups bits in all.
+# The matcher keeps one group row per tree value (rulec/matching/_rows.pxi): its non-zero
+# 64-group words, 12 bytes each, or all W = groups / 64 of them when more than a quarter are
+# non-zero. So a value held by k groups costs at most 12 x min(4k, W) bytes.
 MAX_ROW_BITS = 1 << 30
 OPS = ("==", "!=", "<", "<=", ">", ">=")
 
@@ -283,13 +285,15 @@ def size_problem(body) -> str | None:
     check_body's to report)."""
     try:
         t = body["tree"]["index"]
-        bits = sum(len(t[d]) + 1 for d in DIMS) * max(len(body["groups"]), 1)
-    except (KeyError, TypeError):
+        words = (len(body["groups"]) + 63) // 64
+        rows = (min(4 * len(ids), words) for d in DIMS for ids in t[d].values())
+        bits = 96 * (sum(rows) + 6 * words)  # + the row of every group, 5 scratch rows
+    except (KeyError, TypeError, AttributeError):
         return None
     if bits > MAX_ROW_BITS:
         return (
             f"its decision tree needs {bits:,} bits of group bitsets "
-            f"(tree values x groups; at most {MAX_ROW_BITS:,})"
+            f"(96 per row word; at most {MAX_ROW_BITS:,})"
         )
     return None
 

@@ -120,3 +120,51 @@ def test_wide_tables_agree_with_reference(case):
         assert [list(m.outcomes()[i]) for i in out] == [reference.match(body, c) for c in one]
         # one id per distinct candidate list, whichever path made it
         assert len(set(m.outcomes())) == len(m.outcomes()), m
+
+
+def _at_cutoff_body():
+    """1,536 groups (24 words): values on both sides of both cut-offs. Cython keeps a row
+    dense when more than 24 / 4 = 6 words are non-zero; the pure twin when it has at least
+    1,536 / 64 = 24 members."""
+    n = 1536
+    held = {
+        "w6": [64 * w + 5 for w in range(6)],  # Cython sparse (6 words), pure sparse
+        "w7": [64 * w + 9 for w in range(7)],  # Cython dense (7 words), pure sparse
+        "m24": list(range(100, 124)),  # Cython sparse (1 word), pure dense (24 members)
+        "m23": list(range(200, 223)),  # both sparse
+        "half": list(range(0, n, 2)),  # both dense
+    }
+    groups = [{"name": f"g{i}"} for i in range(n)]
+    for v, ids in held.items():
+        for i in ids:
+            groups[i].setdefault("product", []).append(v)
+    for i in range(0, n, 3):
+        groups[i]["crowd"] = ["k0"]
+    for i in (5, 9, 100, 200, 201):
+        groups[i]["order"] = ["paid"]
+    return make_body(groups, CROWDS[:1], INTENTS[:1], {"a": "int"}), list(held)
+
+
+def test_rows_on_both_sides_of_the_cutoffs():
+    """The row forms really differ (each twin holds dense and sparse rows) and every mix
+    of them narrows to the reference's candidates."""
+    body, values = _at_cutoff_body()
+    Table.from_body(body)
+    ms = matchers(body)
+    kinds = {type(r).__name__ for r in ms[0].row_list["product"][1:]}
+    assert kinds == {"int", "frozenset"}
+    if len(ms) > 1:
+        dense, sparse = ms[1].row_forms()
+        assert dense >= 2 and sparse >= 3, (dense, sparse)
+    chats = [
+        {"attrs": {"a": a}, "product": p, "order": o, "crowds": labels}
+        for a in (0, 5)
+        for p in values + ["none", None]
+        for o in ("paid", None)
+        for labels in ([], ["k0"])
+    ]
+    want = [reference.match(body, c) for c in chats]
+    for m in ms:
+        assert m.match_many(chats) == want, m
+        ids = [m.match_outcome(c) for c in chats]
+        assert [list(m.outcomes()[i]) for i in ids] == want, m

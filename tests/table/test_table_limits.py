@@ -104,15 +104,23 @@ def _text_with_tree(groups: int, values: int) -> bytes:
     return text.replace('"GROUPS"', many).replace('"INDEX"', index).encode()
 
 
-def test_matcher_bitsets_are_bounded_before_building(tmp_path):
-    """20,000 groups x 55,000 tree values would be 140 MB of group bitsets: refused at load
-    (and never written by pack)."""
-    text = _text_with_tree(20_000, 55_000)
-    body = json.loads(text)
+def test_matcher_rows_are_bounded_before_building(tmp_path, monkeypatch):
+    """20,000 groups x 55,000 tree values of one group each were 140 MB of dense group
+    bitsets (refused); as sparse rows they cost 12 bytes a value, so the table loads. The
+    bound still refuses, before building, a body whose rows would pass it."""
+    body = json.loads(_text_with_tree(20_000, 55_000))
     assert schema.check_body(body) is None
-    assert "bitsets" in schema.size_problem(body)  # what encode_body refuses (B715)
-    msg = _refused_within(_table(text), 200, tmp_path)
-    assert "bitsets" in msg
+    assert schema.size_problem(body) is None
+    assert tables.Table.from_bytes(_table(json.dumps(body).encode())).body["groups"]
+    words = 20_000 // 64 + 1
+    # every one of the 55,000 product rows costs 4 words (one group each): 220,000 words
+    monkeypatch.setattr(schema, "MAX_ROW_BITS", 96 * (220_000 + 6 * words))
+    assert schema.size_problem(body) is None
+    monkeypatch.setattr(schema, "MAX_ROW_BITS", 96 * (220_000 + 6 * words) - 1)
+    assert "bitsets" in schema.size_problem(body)
+    with pytest.raises(TableError) as exc:
+        tables.Table.from_bytes(_table(json.dumps(body).encode()))
+    assert exc.value.code == "B706" and "bitsets" in str(exc.value)
 
 
 def test_compiler_refuses_a_table_beyond_the_limits(monkeypatch):
