@@ -57,7 +57,8 @@ def build_matcher(body: dict, impl: str | None = None):
     impl = impl or implementation
     if impl not in ("python", "cython"):
         raise ValueError(f"unknown matcher implementation {impl!r}")
-    if impl == "cython" and _matcher is None:
+    ext = _matcher
+    if impl == "cython" and ext is None:
         raise RuntimeError(f"the Cython matcher is not available ({extension_error})")
     # The build allocates many containers while the whole table body is live: each
     # collection would re-scan the body (2x the build time at 30,000 groups). It makes no
@@ -66,7 +67,7 @@ def build_matcher(body: dict, impl: str | None = None):
     gc.disable()
     try:
         py = PyMatcher(body)
-        return py if impl == "python" else _matcher.CMatcher(py)
+        return py if ext is None or impl == "python" else ext.CMatcher(py)
     finally:
         if paused:
             gc.enable()
