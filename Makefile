@@ -84,9 +84,12 @@ conformance: setup
 	$(PYTHON) ../shared/conformance/run --rulec $(RULEC) ../shared/conformance/cel
 	$(PYTHON) ../shared/conformance/plan-run --rulec $(RULEC)
 
-# benchmarks/pytest.ini collects bench_*.py (the test suite's config does not).
+# benchmarks/pytest.ini collects bench_*.py (the test suite's config does not); then the cost
+# curves of compile, load, matcher build and match, 10 to 100,000 groups (fails on a step
+# growing faster than n log n; plots into benchmarks/plots/).
 bench: setup redis
 	$(PYTEST) -c benchmarks/pytest.ini --rootdir=. benchmarks --benchmark-only
+	$(PY) -m benchmarks.bench_scaling --memory
 
 # Mutation testing (docs/mutation.md): slow, so not in CI. MUTATE narrows the run, e.g.
 # `make mutate MUTATE=rulec.compiler.passes.lint`.

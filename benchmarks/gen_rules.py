@@ -47,14 +47,38 @@ def shop_source(
     return json.dumps(rules, ensure_ascii=False, indent=1)
 
 
-def shop_sources(groups: int, crowds: int, seed: int = 7) -> dict[str, str]:
+def shop_sources(groups: int, crowds: int, seed: int = 7, compact: bool = False) -> dict[str, str]:
     """The same shop in the three surfaces: {"json": ..., "yaml": ..., "rules": ...} (the YAML
     and .rules forms are printed from the JSON one by rulec's own printers)."""
     from rulec.compiler.frontend_json import parse_json_fast
     from rulec.compiler.printer_rules import print_rules
     from rulec.compiler.printer_yaml import print_yaml
 
-    text = shop_source(groups, crowds, seed)
+    text = shop_source(groups, crowds, seed, compact=compact)
     shop = parse_json_fast(text, "shop.json")
     assert shop is not None, "the generated shop is clean JSON"
     return {"json": text, "yaml": print_yaml(shop), "rules": print_rules(shop)}
+
+
+def shop_chats(groups: int, n: int, seed: int = 11) -> list:
+    """n contract chats for shop_source(groups, ...): its products (and unknown ones), order
+    states, and the attributes its crowds read."""
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        attrs = {"level": rnd.randint(1, 5), "spent": rnd.randint(0, 20000)}
+        if rnd.random() < 0.8:
+            attrs["orders"] = rnd.randint(0, 40)
+        if rnd.random() < 0.8:
+            attrs["city"] = rnd.choice(CITIES)
+        out.append(
+            {
+                "type": "chat",
+                "buyer": f"u{i}",
+                "product": f"p{rnd.randrange(groups * 4 + 10)}",
+                "order": rnd.choice(ORDER + [None]),
+                "attrs": attrs,
+                "message": "你好",
+            }
+        )
+    return out

@@ -449,6 +449,24 @@ cdef class PSet:
         return self.py.results[rid][1]
 
 
+cdef inline uint64_t _r5_word(uint64_t c, uint64_t crow, uint64_t prow, uint64_t irow,
+                              uint64_t orow) noexcept nogil:
+    """R5 over one word (at most 64 groups): each step keeps its hits when there are any."""
+    cdef uint64_t h = c & crow
+    if h:
+        c = h
+    h = c & prow
+    if h:
+        c = h
+    h = c & irow
+    if h:
+        c = h
+    h = c & orow
+    if h:
+        c = h
+    return c
+
+
 @cython.final
 cdef class CMatcher:
     """The Cython matcher (see rulec.matching.matcher for the interface)."""
@@ -468,6 +486,11 @@ cdef class CMatcher:
     cdef uint64_t* bb
     cdef RowView cand    # the last chat's candidates (set by _cand / _r5)
     cdef ListTable outcomes_table
+    # Tables of at most 64 groups (W == 1, the common shop) take a path of plain words:
+    # the R5 steps are four ANDs and outcome ids are kept per word (two int32 keys).
+    cdef bint one
+    cdef uint64_t all1
+    cdef IntTable outcomes1
     # Set while C scratch buffers are in use. A Python callback on a cache miss can let
     # another thread in; such a call is answered by the pure-Python plan instead.
     cdef int busy
@@ -505,6 +528,9 @@ cdef class CMatcher:
             raise MemoryError()
         self.cand = self.rows.view(self.all_row)
         self.outcomes_table = ListTable()
+        self.one = W == 1
+        self.all1 = self.rows.word0(self.all_row) if W == 1 else 0
+        self.outcomes1 = IntTable(2)
 
     def __dealloc__(self):
         cdef int d
@@ -542,6 +568,12 @@ cdef class CMatcher:
         cdef bint every = True
         cdef int s, nb = 0, W = self.W
         cdef Py_ssize_t k
+        if self.one:
+            self.bi[0] = 0
+            self.bb[0] = _r5_word(self.all1, crow.bits[0] if crow.n else 0, rows.word0(prow),
+                                  irow.bits[0] if irow.n else 0, rows.word0(orow))
+            self.cand = _list(self.bi, self.bb, 1 if self.bb[0] else 0)
+            return 0
         steps[0] = crow
         steps[1] = rows.view(prow)
         steps[2] = irow
@@ -797,7 +829,8 @@ cdef class CMatcher:
         cdef Rows rows = self.rows
         cdef RowView crow, irow, o
         cdef Py_ssize_t prow, orow
-        cdef int32_t crid, irid, c
+        cdef int32_t crid, irid, c, oid
+        cdef uint64_t x, y, all1 = self.all1
         cdef int kc = self.crowd.k, ki = self.intent.k, B = 512, j = 0, mb = 0
         cdef ColArgs cargs = ca, iargs = ia
         blocks = array("i", bytes(4 * B * (kc + ki + 2)))
@@ -813,6 +846,24 @@ cdef class CMatcher:
             crid = cargs.result(ccls + j * kc)
             irid = iargs.result(icls + j * ki)
             j += 1
+            if self.one:
+                x = rows.word0(self.crowd.res_row[crid])
+                y = rows.word0(self.intent.res_row[irid])
+                if dimp[0] != NULL:
+                    x |= rows.word0(self.code_row[0][dimp[0][i]])
+                if dimp[2] != NULL:
+                    y |= rows.word0(self.code_row[2][dimp[2][i]])
+                x = _r5_word(all1, x, rows.word0(self.code_row[1][dimp[1][i]]) if dimp[1] != NULL else 0,
+                             y, rows.word0(self.code_row[3][dimp[3][i]]) if dimp[3] != NULL else 0)
+                oid = self.outcomes1.get(<int32_t*>&x)
+                if oid < 0:
+                    self.bi[0] = 0
+                    self.bb[0] = x
+                    self.cand = _list(self.bi, self.bb, 1 if x else 0)
+                    oid = self._outcome()
+                    self.outcomes1.put(<int32_t*>&x, oid)
+                outv[i] = oid
+                continue
             # every row is final now (results may have grown the row store)
             crow = rows.view(self.crowd.res_row[crid])
             irow = rows.view(self.intent.res_row[irid])

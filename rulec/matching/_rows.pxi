@@ -149,6 +149,10 @@ cdef class Rows:
         self.n += 1
         return self.n - 1
 
+    cdef inline uint64_t word0(self, Py_ssize_t r) noexcept nogil:
+        """The one word of row r in a table of at most 64 groups (W == 1)."""
+        return self.bits[self.off[r]] if self.cnt[r] else 0
+
     cdef inline RowView view(self, Py_ssize_t r) noexcept nogil:
         """Row r (valid until the next add: the arena may move)."""
         cdef RowView v
