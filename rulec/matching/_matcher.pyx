@@ -68,7 +68,6 @@ cdef inline uint64_t _hash(const int32_t* key, int k) noexcept nogil:
     return h ^ (h >> 29)
 
 
-@cython.final
 cdef inline PyObject* _typed_field(PyObject* chat, object key, PyTypeObject* tp, bint* odd):
     """A chat field (NULL when absent or null); sets *odd when it has another type than tp
     (the caller then takes the checked slow path)."""
@@ -80,6 +79,7 @@ cdef inline PyObject* _typed_field(PyObject* chat, object key, PyTypeObject* tp,
     return v
 
 
+@cython.final  # direct calls: probes inline into the per-chat loops
 cdef class IntTable:
     """Open addressing map: k int32 (a class tuple, or bitset words) -> int32 >= 0.
 
@@ -887,6 +887,43 @@ def _bad_col(name, msg):
     return InputError([Diagnostic("E841", f"column {name!r}: {msg}")])
 
 
+cdef int _float_classes(PSet ps, int s, const double* dp, int m, int32_t* out, int k,
+                        int32_t miss) except -1:
+    """Classes of m float64 values (NaN: missing) of a slot whose literals are exact doubles,
+    into out[0], out[k], ...: PSet.num_class with the slot's tables loaded once (the stores
+    to `out` would otherwise make the compiler reload them for every value)."""
+    cdef const double* t = ps.thr[s]
+    cdef int32_t* pv = ps.posvec[s]
+    cdef int nt = ps.nthr[s], j, q, lo, hi, mid, eq
+    cdef int32_t r
+    cdef double x
+    for j in range(m):
+        x = dp[j]
+        if x != x:
+            out[j * k] = miss
+            continue
+        lo = 0
+        eq = 0
+        if nt <= 16:  # branch-free count: no mispredicted jumps on random values
+            for q in range(nt):
+                lo += t[q] < x
+                eq |= t[q] == x
+        else:
+            hi = nt
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if t[mid] < x:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            eq = lo < nt and t[lo] == x
+        r = pv[2 * lo + eq]
+        if r < 0:
+            r = ps.num_miss(s, 2 * lo + eq, x, NULL)
+        out[j * k] = r
+    return 0
+
+
 @cython.final
 cdef class ColArgs:
     """The columns one predicate set reads, resolved per slot for match_columns."""
@@ -988,7 +1025,9 @@ cdef class ColArgs:
         for s in range(k):
             kd = self.kind[s]
             miss = ps.special_vec(s, 3, None)
-            if kd == 1:
+            if kd == 1 and ps.fast[s]:
+                _float_classes(ps, s, self.dp[s] + base, m, out + s, k, miss)
+            elif kd == 1:
                 dp = self.dp[s] + base
                 for j in range(m):
                     x = dp[j]
