@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 
+from rulec.common.gc_pause import gc_paused
 from rulec.compiler import model as m
 from rulec.compiler.passes import lint, lower, outreach, resolve, types
 from rulec.compiler.passes import tests as tests_pass
@@ -128,6 +129,13 @@ def check_source(
     server report). `parse(text, file) -> Shop` replaces the frontend (the language server's
     incremental .rules parser); never raises for bad input."""
     data = source.encode("utf-8") if isinstance(source, str) else bytes(source)
+    with gc_paused():  # the model of a large shop is millions of objects (issue 15)
+        return _check(data, file, now, parse)
+
+
+def _check(
+    data: bytes, file: str, now: Now, parse: Callable[[str, str], m.Shop] | None
+) -> CompileResult:
     try:
         text = decode_source(data, file)
         shop = _fast_json(text, file, now)
@@ -184,6 +192,11 @@ def compile_source(
 ) -> CompileResult:
     """Compile source text or bytes; never raises for bad input (diagnostics say what is wrong)."""
     data = source.encode("utf-8") if isinstance(source, str) else bytes(source)
+    with gc_paused():
+        return _compile(data, file, now, sign_key)
+
+
+def _compile(data: bytes, file: str, now: Now, sign_key: bytes | None) -> CompileResult:
     result = check_source(data, file, now)
     if result.errors:
         return result

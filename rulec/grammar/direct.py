@@ -15,7 +15,6 @@ Callers fall back to the tree parser for anything but a clean parse (see `Fallba
 from __future__ import annotations
 
 import functools
-import gc
 import os
 import threading
 from collections.abc import Callable
@@ -26,6 +25,8 @@ from lark.lexer import LexerThread
 from lark.parse_tree_builder import _should_expand
 from lark.parsers.lalr_parser import _Parser
 from lark.visitors import _vargs_meta
+
+from rulec.common.gc_pause import gc_paused
 
 try:  # the Cython lexer and LALR loops (optional: requirements-dev.txt, setup.py extra `fast`)
     from lark_cython import lark_cython as _lc  # type: ignore[import-untyped, unused-ignore]
@@ -242,27 +243,34 @@ class DirectParser:
     def parse(self, text: str, builder: Any) -> Any:
         """The builder's result for the start rule. Raises lark's UnexpectedInput on a syntax
         error, Fallback, or whatever a builder method raises."""
-        cls = type(builder)
+        methods = _methods(type(builder))
         callbacks = {}
         for r in self.rules:
-            wrapper = getattr(cls, r.name, None)
-            base = getattr(wrapper, "base_func", None)
-            meta_method = getattr(wrapper, "visit_wrapper", None) is _vargs_meta
+            base = methods.get(r.name)
             callbacks[r.rule] = r.callback(
-                functools.partial(base, builder) if meta_method and base else None
+                None if base is None else functools.partial(base, builder)
             )
         parser = self._parser(self._table, callbacks)
-        # A parse allocates an object or more per token and frees none of them: the cycle
-        # collector's passes over that growing heap cost as much as the parse (none of these
-        # objects forms a cycle; the collector runs again once the parse is done).
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with gc_paused():  # a parse allocates an object or more per token, and frees none
             node = parser.parse(self._thread.from_text(self._lexer, text), self.start)
-        finally:
-            if collecting:
-                gc.enable()
         return node.value if type(node) is Node else node
+
+
+_METHODS: dict[type, dict[str, Callable]] = {}
+
+
+def _methods(cls: type) -> dict[str, Callable]:
+    """name -> function of each `v_args(meta=True)` method of a Transformer class (looking one
+    up on the class builds a wrapper each time: a predicate's parse would cost twice as much)."""
+    found = _METHODS.get(cls)
+    if found is None:
+        found = {}
+        for name in dir(cls):
+            wrapper = getattr(cls, name, None)
+            if getattr(wrapper, "visit_wrapper", None) is _vargs_meta:
+                found[name] = wrapper.base_func  # type: ignore[union-attr]
+        _METHODS[cls] = found
+    return found
 
 
 def _reachable(rules, start: str) -> set:
