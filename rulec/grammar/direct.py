@@ -88,6 +88,13 @@ class Node:
 def _extent(children: list) -> tuple:
     """First and last token of the children's containers (Lark's `_pp_get_meta`)."""
     first = last = None
+    c = children[0] if children else None  # the usual case first: a token or a node with one
+    if c is not None and (type(c) is not Node or c.cfirst is not None):
+        c2 = children[-1]
+        if type(c2) is not Node:
+            return (c if type(c) is not Node else c.cfirst), c2
+        if c2.clast is not None:
+            return (c if type(c) is not Node else c.cfirst), c2.clast
     for c in children:
         if type(c) is Node:
             if c.cfirst is not None:
@@ -170,11 +177,21 @@ class _Rule:
                 return node
 
             return splice
-        if self.expand1 and keep == ((0, False),) and len(self.rule.expansion) == 1:
+        one = keep == ((0, False),) and len(self.rule.expansion) == 1
+        if one and self.expand1:
             return _first  # `?rule: child`: the child itself, its container unchanged
         expand1, depth = self.expand1, self.depth
         longest, deepest = self.limit or (None, None)
         name = self.name
+        if one and self.rule.expansion[0].is_term and method is not None and not depth:
+
+            def token(children):  # `name: ID -> ident`: the token is the whole span
+                tok = children[0]
+                node = Node(tok, tok)
+                node.value = method(node, children)
+                return node
+
+            return token
 
         def reduce(children):
             first, last = _extent(children)
