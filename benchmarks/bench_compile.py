@@ -4,6 +4,7 @@ of repeated compiles, and the ratio to an older checkout measured in the same ru
 
     .venv/bin/python -m benchmarks.bench_compile                       # this checkout
     .venv/bin/python -m benchmarks.bench_compile --old /tmp/pc-old     # + baseline and ratio
+    .venv/bin/python -m benchmarks.bench_compile --parts               # inside a .rules parse
     .venv/bin/python -m pytest -c benchmarks/pytest.ini benchmarks/bench_compile.py  # smoke
 
 `--old DIR` is a checkout with its own .venv (`git worktree add --detach DIR main && make -C
@@ -57,13 +58,57 @@ def run_worker(checkout: pathlib.Path, files: list[str], repeat: int) -> dict:
     return {row["file"]: row for row in map(json.loads, out.splitlines())}
 
 
+def parts(text: str, repeat: int) -> dict:
+    """Where a direct `.rules` parse goes (CPU s, min of `repeat`, collector paused): the
+    lexer and LALR loop with empty callbacks, then with the reductions' node work and no-op
+    methods, then the whole parse."""
+    import time
+
+    from rulec.common.gc_pause import gc_paused
+    from rulec.compiler.frontend_predicate import MAX_DEPTH, MAX_PREDICATE, Positions
+    from rulec.compiler.frontend_rules import RulesBuilder
+    from rulec.grammar.direct import direct
+
+    d = direct("rules_file", MAX_PREDICATE, MAX_DEPTH)
+
+    def loop(callbacks):
+        return d._parser(d._table, callbacks).parse(
+            d._thread.from_text(d._lexer, text), "rules_file"
+        )
+
+    runs = {
+        "lexer + LALR loop": lambda: loop({r.rule: lambda s: None for r in d.rules}),
+        "+ node work": lambda: loop({r.rule: r.callback(lambda m, i: None) for r in d.rules}),
+        "+ builder methods (whole parse)": lambda: d.parse(
+            text, RulesBuilder(Positions("shop.rules"), text)
+        ),
+    }
+    out = {}
+    with gc_paused():
+        for name, fn in runs.items():
+            best = float("inf")
+            for _ in range(repeat):
+                t0 = time.process_time()
+                fn()
+                best = min(best, time.process_time() - t0)
+            out[name] = best
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--old", type=pathlib.Path, help="an older checkout with its own .venv")
     ap.add_argument("--groups", type=int, default=10000)
     ap.add_argument("--crowds", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--parts", action="store_true", help="where a .rules parse goes, then stop")
     args = ap.parse_args(argv)
+    if args.parts:
+        text = shop_sources(args.groups, args.crowds)["rules"]
+        for name, secs in parts(text, args.repeat).items():
+            print(f"{name:34s} {secs:.2f} s CPU")
+        print(f"load average: {os.getloadavg()[0]:.2f}")
+        return 0
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         files = []
