@@ -13,15 +13,18 @@ live matcher and a router with every agent online before it is reported.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from functools import reduce
 from itertools import islice, product
+from operator import or_
 from typing import Any
 
 import attrs
 
 from rulec.analysis import solve
 from rulec.common.vocab import DIMS, ORDER_STATES
-from rulec.matching.reference import explain
+from rulec.matching import reference
 
 MAX_COMBOS = 16  # value combinations of one victim's own bindings that are tried
 MAX_PER_DIM = 4  # values per bound dimension in those combinations
@@ -63,7 +66,9 @@ class Tree:
             d: {v: _mask(ids) for v, ids in body["tree"]["index"][d].items()} for d in DIMS
         }
         self.intent_labels = set(body["labels"]["intent"])
+        self.shortest = {d: min((len(g[d]) for g in self.groups if g[d]), default=0) for d in DIMS}
         self.distinct: dict = {}  # (dim, candidates) -> values with distinct hits (a cache)
+        self.states: dict = {}  # search state -> its summary (a cache, `_state`)
 
     def run(self, vals: dict):
         """R5 on value lists per dimension: (candidates, fully matching, decided dim or None)."""
@@ -96,42 +101,47 @@ def _mask(ids: Iterable[int]) -> int:
 
 
 def _bits(mask: int) -> list[int]:
-    out, i = [], 0
-    while mask:
-        if mask & 1:
-            out.append(i)
-        mask >>= 1
-        i += 1
-    return out
+    # the binary digits read in C: a loop over 10,000-bit masks in Python was a tenth of the run
+    return [i for i, ch in enumerate(reversed(bin(mask)[2:])) if ch == "1"]
 
 
 def _distinct_values(tree: Tree, d: str, within: int) -> list:
-    """One value per distinct hit set among the values of `d` that hit a group of `within`
-    (read from the groups' own value lists when `within` is small, else from the index);
-    remembered, since many victims reach the same candidates."""
+    """One value per distinct hit set among the values of `d` that hit a group of `within`."""
+    return _distinct(tree, d, within)[0]
+
+
+def _distinct(tree: Tree, d: str, within: int) -> tuple[list, list]:
+    """(values, their hits within `within`): one value per distinct hit set among the values of
+    `d` that hit a group of `within` (read from the groups' own value lists when `within` is
+    small, else from the index); remembered, since many victims reach the same candidates."""
     key = (d, within)
     hit = tree.distinct.get(key)
     if hit is None:
         if len(tree.distinct) > 100_000:
             tree.distinct.clear()
-        hit = tree.distinct[key] = _distinct_values_of(tree, d, within)
+        hit = tree.distinct[key] = _distinct_of(tree, d, within)
     return hit
 
 
-def _distinct_values_of(tree: Tree, d: str, within: int) -> list:
-    members = _bits(within) if within != tree.all else None
-    values: dict[Any, Any]
-    if members is not None and sum(len(tree.groups[i][d]) for i in members) < len(tree.index[d]):
-        values = dict.fromkeys(v for i in members for v in tree.groups[i][d])
-    else:
-        values = tree.index[d]
-    seen, out = set(), []
+def _distinct_of(tree: Tree, d: str, within: int) -> tuple[list, list]:
+    values: dict[Any, Any] = tree.index[d]
+    bound = within & tree.bound[d]  # the groups within that have values on d
+    # the groups' own lists are shorter than the index only when few groups are within (each
+    # bound group has at least `shortest` values): listing them is skipped when it cannot be
+    if within != tree.all and bound.bit_count() * tree.shortest[d] < len(values):
+        members = _bits(bound)
+        if sum(len(tree.groups[i][d]) for i in members) < len(values):
+            values = dict.fromkeys(v for i in members for v in tree.groups[i][d])
+    seen: set = set()
+    out: list = []
+    hits: list = []
     for v in values:
         hit = tree.index[d][v] & within
         if hit and hit not in seen:
             seen.add(hit)
             out.append(v)
-    return out
+            hits.append(hit)
+    return out, hits
 
 
 def _own_combos(g: dict):
@@ -170,17 +180,6 @@ def _extras(tree: Tree, own: dict, useful: int):
 MAX_PAIRS = 16  # a free crowd/intent dimension with at most this many values is also tried in pairs
 
 
-def _free_values(tree: Tree, d: str, within: int):
-    """Value lists for a dimension the victim does not bind: each distinct value, and on the
-    multi-valued dimensions (a buyer in several crowds) pairs of them while few."""
-    singles = _distinct_values(tree, d, within)
-    yield from ([v] for v in singles)
-    if d in ("crowd", "intent") and len(singles) <= MAX_PAIRS:
-        for i, a in enumerate(singles):
-            for b in singles[i + 1 :]:
-                yield [a, b]
-
-
 def _hit(tree: Tree, d: str, values) -> int:
     hit = 0
     for v in values:
@@ -195,7 +194,7 @@ def _candidate_captures(tree: Tree):
     """(victim index, decided dim, union of the takers masks, example value lists) for every
     capture kind the bitmask search finds. For each state (victim values, free dimension d)
     the candidates before d, the full-match mask without d and the hits after d are computed
-    once; each value tried at d then costs a few mask operations."""
+    once, then every value tried at d is scanned (`_scan`)."""
     for gi, g in enumerate(tree.groups):
         free = [d for d in DIMS if not g[d]]
         if not free:
@@ -214,8 +213,8 @@ def _candidate_captures(tree: Tree):
                     for e in DIMS[:k]:
                         if cand & hits[e]:
                             cand &= hits[e]
-                    after = [hits[e] for e in DIMS[k + 1 :]]
-                    state = (d, cand, tuple(after))
+                    after = tuple(hits[e] for e in DIMS[k + 1 :])
+                    state = (d, cand, after)
                     if state in states:
                         continue
                     states.add(state)
@@ -223,35 +222,129 @@ def _candidate_captures(tree: Tree):
                     for e in DIMS:
                         if e != d:
                             full_rest &= (tree.all ^ tree.bound[e]) | hits[e]
-                    if not (full_rest >> gi) & 1:
-                        continue
-                    unbound_d = tree.all ^ tree.bound[d]
-                    for vs in _free_values(tree, d, cand):
-                        if d == "intent" and len([i for i in vs if i in tree.intent_labels]) > 1:
-                            continue
-                        hit_d = _hit(tree, d, vs)
-                        full = full_rest & (unbound_d | hit_d)
-                        if not cand & full:
-                            continue  # every fully matching group was gone before d
-                        c = cand & hit_d
-                        decided = None if c & full else d
-                        for e, h_e in zip(DIMS[k + 1 :], after):
-                            h = c & h_e
-                            if h:
-                                if decided is None and not h & full:
-                                    decided = e
-                                c = h
-                        if decided is None:
-                            continue
-                        entry = found.get(decided)
-                        if entry is None:
-                            found[decided] = [c, [dict(base, **{d: vs})]]
-                        else:
-                            entry[0] |= c
-                            if len(entry[1]) < EXAMPLES:
+                    if (full_rest >> gi) & 1:
+                        summary = _state(tree, d, cand, after, full_rest)
+                        for decided, (takers, examples) in summary.items():
+                            entry = found.setdefault(decided, [0, []])
+                            entry[0] |= takers
+                            for vs in examples[: EXAMPLES - len(entry[1])]:
                                 entry[1].append(dict(base, **{d: vs}))
         for decided, (takers, examples) in found.items():
             yield gi, decided, takers, examples
+
+
+MAX_STATES = 20_000  # state summaries remembered (victims with the same values share them)
+
+
+def _state(tree: Tree, d: str, cand: int, after: tuple, full_rest: int) -> dict:
+    """decided dim -> [takers, first example value lists at d] for one state; it does not
+    depend on the victim, so victims that reach the same state share it."""
+    key = (d, cand, after, full_rest)
+    got = tree.states.get(key)
+    if got is None:
+        if len(tree.states) > MAX_STATES:
+            tree.states.clear()
+        got = tree.states[key] = _scan(tree, d, cand, after, full_rest)
+    return got
+
+
+def _scan(tree: Tree, d: str, cand: int, after: tuple, full_rest: int) -> dict:
+    """Every value (and, while few, pair of values) of the free dimension `d` in one state.
+    A value whose hits hold no group of `fully` (candidates that fully match on every other
+    dimension) cannot keep a fully matching group past d: it is decided at d, its takers
+    narrowed by the later hits, without the full R5 step; only the values that touch `fully`
+    and a later hit take that step."""
+    found: dict = {}
+    values, hits = _distinct(tree, d, cand)
+    unbound_d = tree.all ^ tree.bound[d]
+    fully = cand & full_rest
+    # a group that fully matches whatever the value at d: without one, a value that keeps no
+    # fully matching group leaves none among the candidates at all (no capture)
+    keeps_full = fully & unbound_d
+    later = [(e, h) for e, h in zip(DIMS[DIMS.index(d) + 1 :], after) if h]
+    later_any = 0
+    for _, h in later:
+        later_any |= h
+    touch = fully | later_any
+    ctx = (fully, keeps_full, later, later_any, full_rest, unbound_d)
+    n = len(values)
+    if not keeps_full:
+        # only a value that keeps a fully matching group and meets a later hit can be a capture
+        for j in [j for j, hv in enumerate(hits) if hv & fully and hv & later_any]:
+            _step(found, d, [values[j]], hits[j], later, full_rest & (unbound_d | hits[j]))
+    else:
+        # a value that touches neither `fully` nor a later hit is decided at d with its hits
+        # as takers: once the examples at d are complete, all such values are added in one
+        # pass, and only the others are stepped one by one (in order, for the examples)
+        # the examples at d come from the first values that keep no fully matching group
+        at_d = [j for j, hv in enumerate(hits) if not hv & fully]
+        stop = at_d[EXAMPLES - 1] + 1 if len(at_d) >= EXAMPLES else n
+        for j in range(stop):
+            _value(found, d, values[j], hits[j], ctx)
+        if stop < n:
+            rest = range(stop, n)
+            takers = reduce(or_, [hits[j] for j in rest if not hits[j] & touch], 0)
+            for j in [j for j in rest if hits[j] & touch]:
+                hv = hits[j]
+                if not hv & fully:  # decided at d, takers narrowed by the later hits
+                    for _, h_e in later:
+                        if hv & h_e:
+                            hv &= h_e
+                    takers |= hv
+                elif hv & later_any:
+                    _step(found, d, [values[j]], hv, later, full_rest & (unbound_d | hv))
+            found[d][0] |= takers
+    if d in ("crowd", "intent") and n <= MAX_PAIRS:
+        for i, a in enumerate(values):
+            for j in range(i + 1, n):
+                vs = [a, values[j]]
+                if d == "intent" and len([x for x in vs if x in tree.intent_labels]) > 1:
+                    continue
+                hv = hits[i] | hits[j]
+                full = full_rest & (unbound_d | hv)
+                if cand & full:
+                    _step(found, d, vs, hv, later, full)
+    return found
+
+
+def _value(found, d, v, hv, ctx):
+    """One value at d (hits `hv` among the candidates); ctx: the state's masks (`_scan`)."""
+    fully, keeps_full, later, later_any, full_rest, unbound_d = ctx
+    if hv & fully:
+        # a fully matching group stays past d: only a later dimension can decide
+        if hv & later_any:
+            _step(found, d, [v], hv, later, full_rest & (unbound_d | hv))
+    elif keeps_full:
+        c = hv
+        if hv & later_any:
+            for _, h_e in later:
+                if c & h_e:
+                    c &= h_e
+        _record(found, d, c, [v])
+
+
+def _step(found, d, vs, c, later, full):
+    """The rest of R5 from d for candidates `c` (the hits at d), with `full` the groups that
+    fully match: which dimension, if any, leaves no fully matching group."""
+    decided = None if c & full else d
+    for e, h_e in later:
+        h = c & h_e
+        if h:
+            if decided is None and not h & full:
+                decided = e
+            c = h
+    if decided is not None:
+        _record(found, decided, c, vs)
+
+
+def _record(found, decided, takers, vs):
+    entry = found.get(decided)
+    if entry is None:
+        found[decided] = [takers, [vs]]
+    else:
+        entry[0] |= takers
+        if len(entry[1]) < EXAMPLES:
+            entry[1].append(vs)
 
 
 class Witnesses:
@@ -266,6 +359,7 @@ class Witnesses:
         self.intent_expr = {c["name"]: c["expr"] for c in self.body["intents"]}
         self._router = None
         self._envs: dict = {}
+        self._classes: dict = {}  # attrs, labels and message -> reference crowds, intents
 
     def chat(self, vals: dict, exclude: Iterable[str] = ()):
         """A chat whose crowds include vals["crowd"], intents vals["intent"], with the given
@@ -312,8 +406,17 @@ class Witnesses:
         }
 
     def candidates(self, chat) -> list:
-        """R5 candidates by the reference evaluator (the independent check)."""
-        return explain(self.body, chat)["candidates"]
+        """R5 candidates by the reference evaluator (the independent check); its crowds and
+        intents are evaluated once per distinct attrs and message (witnesses share them)."""
+        key = json.dumps(
+            [chat.get(k) for k in ("attrs", "crowds", "message", "intent")],
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+        classes = self._classes.get(key)
+        if classes is None:
+            classes = self._classes[key] = reference.classify(self.body, chat)
+        return reference.match(self.body, chat, classes)
 
     def routed_group(self, chat):
         """The group a router with every agent online gives the chat (None: no group)."""
@@ -337,8 +440,8 @@ def analyze(table) -> list[Finding]:
     out = []
     for gi, decided, takers, examples in _candidate_captures(tree):
         for vals in examples:
-            f = _capture_finding(tree, wit, gi, vals)
-            if f is not None and f.dim == decided:
+            f = _capture_finding(tree, wit, gi, vals, decided)
+            if f is not None:
                 out.append(attrs.evolve(f, takers=tree.names_of(takers)))
                 break
     out.sort(key=lambda f: (tree.names.index(f.group), DIMS.index(f.dim)))
@@ -347,7 +450,8 @@ def analyze(table) -> list[Finding]:
     return out
 
 
-def _capture_finding(tree, wit, gi, vals):
+def _capture_finding(tree, wit, gi, vals, want: str):
+    """The capture of victim `gi` decided at `want` that `vals` leads to, verified; or None."""
     chat = wit.chat(vals)
     for _ in range(2):
         if chat is None:
@@ -360,6 +464,8 @@ def _capture_finding(tree, wit, gi, vals):
         chat = wit.chat(vals, exclude=extra) if extra else None
     else:
         return None
+    if decided != want:
+        return None  # another kind of capture: not checked (the costly part) for nothing
     takers = tree.names_of(cand)
     if tuple(wit.candidates(chat)) != takers or tuple(wit.table.matcher.match(chat)) != takers:
         return None  # the reference, the live matcher and the bitmask model must agree

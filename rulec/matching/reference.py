@@ -135,24 +135,19 @@ def _intents(body, chat, missing):
     return names
 
 
-def explain(body: dict, chat: dict) -> dict:
-    """R5 with every step shown: crowds, intents, absent attributes read, candidates per dim."""
-    check_chat(chat)
-    missing: list = []
-    crowds = _crowds(body, chat, missing)
-    intents = _intents(body, chat, missing)
-    groups = body["groups"]
-    values = {
-        "crowd": crowds,
-        "intent": intents,
-        "product": [chat["product"]] if chat.get("product") is not None else [],
-        "order": [chat["order"]] if chat.get("order") is not None else [],
-    }
+def classify(body: dict, chat: dict, missing: list | None = None) -> tuple[list, list]:
+    """The chat's crowds and intents: the predicates over its attrs and message, plus labels."""
+    return _crowds(body, chat, missing), _intents(body, chat, missing)
+
+
+def _steps(groups: list, values: dict) -> list:
+    """R5 over the chat's value lists, one step per dimension."""
     cand = list(range(len(groups)))
     steps = []
     for dim in DIMS:
         vals = values[dim]
-        hits = [i for i in cand if groups[i][dim] and any(v in groups[i][dim] for v in vals)]
+        wanted = set(vals)  # "a value of the chat is in the group's list", read in C
+        hits = [i for i in cand if groups[i][dim] and not wanted.isdisjoint(groups[i][dim])]
         if hits:
             cand = hits
         steps.append(
@@ -164,15 +159,37 @@ def explain(body: dict, chat: dict) -> dict:
                 "skipped": not hits,
             }
         )
+    return steps
+
+
+def _values(chat: dict, crowds: list, intents: list) -> dict:
+    return {
+        "crowd": crowds,
+        "intent": intents,
+        "product": [chat["product"]] if chat.get("product") is not None else [],
+        "order": [chat["order"]] if chat.get("order") is not None else [],
+    }
+
+
+def explain(body: dict, chat: dict) -> dict:
+    """R5 with every step shown: crowds, intents, absent attributes read, candidates per dim."""
+    check_chat(chat)
+    missing: list = []
+    crowds, intents = classify(body, chat, missing)
+    steps = _steps(body["groups"], _values(chat, crowds, intents))
     return {
         "crowds": crowds,
         "intents": intents,
         "missing": missing,
         "steps": steps,
-        "candidates": [groups[i]["name"] for i in cand],
+        "candidates": steps[-1]["candidates"],
     }
 
 
-def match(body: dict, chat: dict) -> list:
-    """Candidate group names after R5, in declaration order."""
-    return explain(body, chat)["candidates"]
+def match(body: dict, chat: dict, classes: tuple | None = None) -> list:
+    """Candidate group names after R5, in declaration order. `classes`: the chat's
+    `classify(body, chat)` when the caller already has it (many chats, same attrs)."""
+    if classes is None:
+        return explain(body, chat)["candidates"]
+    check_chat(chat)
+    return _steps(body["groups"], _values(chat, *classes))[-1]["candidates"]
