@@ -23,6 +23,8 @@ from typing import Any
 import attrs
 
 from rulec.analysis import solve
+from rulec.analysis.bitset import bits as _bits
+from rulec.analysis.bitset import mask as _mask
 from rulec.common.vocab import DIMS, ORDER_STATES
 from rulec.matching import reference
 
@@ -91,18 +93,6 @@ class Tree:
 
     def names_of(self, mask: int) -> tuple:
         return tuple(self.names[i] for i in _bits(mask))
-
-
-def _mask(ids: Iterable[int]) -> int:
-    m = 0
-    for i in ids:
-        m |= 1 << i
-    return m
-
-
-def _bits(mask: int) -> list[int]:
-    # the binary digits read in C: a loop over 10,000-bit masks in Python was a tenth of the run
-    return [i for i, ch in enumerate(reversed(bin(mask)[2:])) if ch == "1"]
 
 
 def _distinct_values(tree: Tree, d: str, within: int) -> list:

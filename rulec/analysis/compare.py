@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from rulec.errors import RulecError
-from rulec.routing.events import read_events, read_state
+from rulec.routing.events import check_event, read_events, read_state
 
 
 @attrs.define
@@ -55,16 +55,17 @@ def replay(
     ]
     res = Replay()
     try:
+        (old_router, _), (new_router, _) = sides
         for ev, _t, _line in events:
-            outs: list[Any] = []
-            for router, known in sides:
-                if ev["type"] != "chat" and ev.get("agent") not in known:
-                    outs.append([])
-                    continue
-                outs.append(router.feed(ev))
             if ev["type"] != "chat":
+                for router, known in sides:
+                    if ev.get("agent") in known:
+                        router.feed(ev)
                 continue
-            a, b = outs[0][0], outs[1][0]
+            # feed() of a chat is check_event() then route(): the check is the same for both
+            # sides (a chat names no agent it checks), so it is made once
+            check_event(ev, agents)
+            a, b = old_router.route(ev), new_router.route(ev)
             res.chats += 1
             res.matrix[(a["target"], b["target"])] += 1
             res.groups_old[a["group"]] += 1

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from rulec.analysis import solve
+from rulec.analysis.bitset import mask, pick
 from rulec.analysis.capture import Witnesses
 from rulec.common.vocab import DIMS, ORDER_STATES
 from rulec.table.expr import to_text
@@ -135,19 +136,12 @@ class _Side:
     def __init__(self, body: dict, names: dict):
         self.index = {
             d: {
-                v: _mask(names[body["groups"][i]["name"]] for i in ids)
+                v: mask(names[body["groups"][i]["name"]] for i in ids)
                 for v, ids in body["tree"]["index"][d].items()
             }
             for d in DIMS
         }
-        self.all = _mask(names[g["name"]] for g in body["groups"])
-
-
-def _mask(bits) -> int:
-    m = 0
-    for b in bits:
-        m |= 1 << b
-    return m
+        self.all = mask(names[g["name"]] for g in body["groups"])
 
 
 def _classes(old: dict, new: dict, d: str):
@@ -195,44 +189,67 @@ def regions(old_table, new_table, limit: int = MAX_REGIONS):
         and not any(c[3][0] in ("only_old", "only_new") for cs in classes[k:] for c in cs)
         for k in range(len(DIMS))
     ]
-    # state (old candidates, new candidates) -> [an example path, labels per dim, combinations]
-    states: dict[tuple[int, int], list[Any]] = {(o.all, n.all): [(), [[] for _ in DIMS], 1]}
+    # state (old candidates, new candidates) -> [an example path, combinations, the (state of
+    # the previous dimension, class label) pairs that lead to it]; the labels of a state are
+    # read back from those pairs only for the regions listed (`_labels`)
+    states: dict[tuple[int, int], list[Any]] = {(o.all, n.all): [(), 1, []]}
     for k, d in enumerate(DIMS):
+        # each class's hits do not depend on the state: computed once per dimension
+        hits = [(cls, _hit(o.index[d], cls[1]), _hit(n.index[d], cls[2])) for cls in classes[k]]
         nxt: dict = {}
-        for (co, cn), (path, labels, count) in states.items():
+        for (co, cn), entry in states.items():
             if co == cn and same_after[k]:
                 continue
-            for cls in classes[k]:
-                _, vo, vn, _ = cls
-                ho = co & _hit(o.index[d], vo)
-                hn = cn & _hit(n.index[d], vn)
-                key = (ho or co, hn or cn)
+            path, count = entry[0], entry[1]
+            for cls, hit_o, hit_n in hits:
+                key = (co & hit_o or co, cn & hit_n or cn)
                 st = nxt.get(key)
                 if st is None:
-                    nxt[key] = [path + (cls,), [list(x) for x in labels[:k]] + [[cls[0]]], count]
-                    continue
-                for i in range(k):
-                    st[1][i] = list(dict.fromkeys(st[1][i] + labels[i]))
-                if cls[0] not in st[1][k]:
-                    st[1][k].append(cls[0])
-                st[2] += count
+                    nxt[key] = [path + (cls,), count, [(entry, cls[0])]]
+                else:
+                    st[1] += count
+                    st[2].append((entry, cls[0]))
         states = nxt
+    names_of = {}  # mask -> group names (each state's masks are read several times)
+
+    def named(m):
+        got = names_of.get(m)
+        if got is None:
+            got = names_of[m] = pick(order, m)
+        return got
+
     changed = [(k, v) for k, v in states.items() if k[0] != k[1]]
-    changed.sort(key=lambda kv: (_names(kv[0][0], order), _names(kv[0][1], order)))
+    changed.sort(key=lambda kv: (named(kv[0][0]), named(kv[0][1])))
     out = []
     wo, wn = Witnesses(old_table), Witnesses(new_table)
-    for (co, cn), (path, labels, count) in changed[:limit]:
+    memo: dict = {}
+    for (co, cn), (path, count, _) in changed[:limit]:
+        labels = _labels(states[(co, cn)], len(DIMS), memo)
         chat = _witness(path, wo, wn)
         if chat is not None and (
-            tuple(old_table.matcher.match(chat)) != _names(co, order)
-            or tuple(new_table.matcher.match(chat)) != _names(cn, order)
+            tuple(old_table.matcher.match(chat)) != named(co)
+            or tuple(new_table.matcher.match(chat)) != named(cn)
         ):
             chat = None  # the solved attributes brought in other crowds: no witness claimed
         values = {}
         for d, labs, cs in zip(DIMS, labels, classes):
-            values[d] = ["(any)"] if len(labs) == len(cs) else labs
-        out.append(Region(values, _names(co, order), _names(cn, order), chat, count))
+            values[d] = ["(any)"] if len(labs) == len(cs) else list(labs)
+        out.append(Region(values, named(co), named(cn), chat, count))
     return out, len(changed)
+
+
+def _labels(entry, level: int, memo: dict) -> list[dict]:
+    """The class labels per dimension that lead to a state (keys of dicts, first seen first):
+    in the order the walk reached it, each way's labels after the previous ones."""
+    got = memo.get(id(entry))
+    if got is None:
+        got = memo[id(entry)] = [{} for _ in range(level)]
+        for parent, label in entry[2]:
+            if level > 1:
+                for mine, theirs in zip(got, _labels(parent, level - 1, memo)):
+                    mine.update(theirs)
+            got[level - 1][label] = None
+    return got
 
 
 def _hit(index: dict, values) -> int:
@@ -240,10 +257,6 @@ def _hit(index: dict, values) -> int:
     for v in values:
         h |= index.get(v, 0)
     return h
-
-
-def _names(mask: int, order: list) -> tuple:
-    return tuple(order[i] for i in range(len(order)) if (mask >> i) & 1)
 
 
 def _require(d, v, wo, wn, need, labels):
