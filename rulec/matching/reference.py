@@ -22,8 +22,22 @@ from rulec.errors import Diagnostic, InputError
 _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
+_KINDS = {
+    type(None): "missing",
+    bool: "bool",
+    int: "number",
+    float: "number",
+    str: "string",
+    list: "set",
+    tuple: "set",
+}
+
+
 def kind(v) -> str:
     """The runtime kind of a value: missing, bool, number, string, set or other."""
+    k = _KINDS.get(v.__class__)  # the plain JSON types at once; subclasses below
+    if k is not None:
+        return k
     if v is None:
         return "missing"
     if isinstance(v, bool):
