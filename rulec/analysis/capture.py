@@ -256,12 +256,15 @@ def _scan(tree: Tree, d: str, cand: int, after: tuple, full_rest: int) -> dict:
     for _, h in later:
         later_any |= h
     touch = fully | later_any
-    ctx = (fully, keeps_full, later, later_any, full_rest, unbound_d)
+    # a later dimension decides only where its hits leave the fully matching groups: a value
+    # whose later hits all fully match cannot be decided after d
+    later_out = later_any & ~fully
+    ctx = (fully, keeps_full, later, later_any, later_out)
     n = len(values)
     if not keeps_full:
         # only a value that keeps a fully matching group and meets a later hit can be a capture
-        for j in [j for j, hv in enumerate(hits) if hv & fully and hv & later_any]:
-            _step(found, d, [values[j]], hits[j], later, full_rest & (unbound_d | hits[j]))
+        for j in [j for j, hv in enumerate(hits) if hv & fully and hv & later_out]:
+            _later(found, values[j], hits[j], later, fully)
     else:
         # a value that touches neither `fully` nor a later hit is decided at d with its hits
         # as takers: once the examples at d are complete, all such values are added in one
@@ -281,8 +284,8 @@ def _scan(tree: Tree, d: str, cand: int, after: tuple, full_rest: int) -> dict:
                         if hv & h_e:
                             hv &= h_e
                     takers |= hv
-                elif hv & later_any:
-                    _step(found, d, [values[j]], hv, later, full_rest & (unbound_d | hv))
+                elif hv & later_out:
+                    _later(found, values[j], hv, later, fully)
             found[d][0] |= takers
     if d in ("crowd", "intent") and n <= MAX_PAIRS:
         for i, a in enumerate(values):
@@ -299,11 +302,11 @@ def _scan(tree: Tree, d: str, cand: int, after: tuple, full_rest: int) -> dict:
 
 def _value(found, d, v, hv, ctx):
     """One value at d (hits `hv` among the candidates); ctx: the state's masks (`_scan`)."""
-    fully, keeps_full, later, later_any, full_rest, unbound_d = ctx
+    fully, keeps_full, later, later_any, later_out = ctx
     if hv & fully:
         # a fully matching group stays past d: only a later dimension can decide
-        if hv & later_any:
-            _step(found, d, [v], hv, later, full_rest & (unbound_d | hv))
+        if hv & later_out:
+            _later(found, v, hv, later, fully)
     elif keeps_full:
         c = hv
         if hv & later_any:
@@ -311,6 +314,20 @@ def _value(found, d, v, hv, ctx):
                 if c & h_e:
                     c &= h_e
         _record(found, d, c, [v])
+
+
+def _later(found, v, c, later, fully):
+    """`_step` for one value at d whose hits `c` keep a fully matching group: within the hits
+    the groups that fully match are those of `fully`, and d cannot decide."""
+    decided = None
+    for e, h_e in later:
+        h = c & h_e
+        if h:
+            if decided is None and not h & fully:
+                decided = e
+            c = h
+    if decided is not None:
+        _record(found, decided, c, [v])
 
 
 def _step(found, d, vs, c, later, full):
