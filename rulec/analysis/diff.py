@@ -210,7 +210,9 @@ def regions(old_table, new_table, limit: int = MAX_REGIONS):
                     st[1] += count
                     st[2].append((entry, cls[0]))
         states = nxt
-    names_of: dict[int, tuple] = {}  # mask -> group names (each state's masks are read several times)
+    names_of: dict[
+        int, tuple
+    ] = {}  # mask -> group names (each state's masks are read several times)
 
     def named(m):
         got = names_of.get(m)
