@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 
 import attrs
 
+from rulec.common.codes import CODES
+
 E = TypeVar("E", bound="RulecError")
 
 
@@ -64,11 +66,25 @@ class RulecError(Exception):
     def of(
         cls: type[E], code: str, message: str, span: Span | None = None, hints: Iterable[str] = ()
     ) -> E:
-        return cls([Diagnostic(code, message, span, "error", tuple(hints))])
+        """This error with one diagnostic made by `diag`: `raise StoreError.of("S905", ...)`."""
+        return cls([diag(code, message, span, "error", hints)])
 
     @property
     def code(self) -> str:
         return self.diagnostics[0].code if self.diagnostics else ""
+
+
+def diag(
+    code: str,
+    message: str,
+    span: Span | None = None,
+    severity: str = "error",
+    hints: Iterable[str] = (),
+) -> Diagnostic:
+    """The one way to make a Diagnostic: refuses a code missing from rulec/common/codes.py."""
+    if code not in CODES:
+        raise ValueError(f"diagnostic code {code!r} is not registered in rulec/common/codes.py")
+    return Diagnostic(code, message, span, severity, tuple(hints))
 
 
 class TableError(RulecError):

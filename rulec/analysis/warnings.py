@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import attrs
 
 from rulec.analysis.capture import Finding, Tree
-from rulec.errors import Diagnostic
+from rulec.errors import Diagnostic, diag
 
 CODES = {"capture": "A101", "unreachable": "A102", "unbound": "A103"}
 
@@ -68,7 +68,7 @@ def to_diagnostics(findings: Iterable[Finding], spans: dict | None = None) -> li
     for f in findings:
         text, hints = message(f)
         span = spans.get(f.group) if f.group else spans.get(f.value) or spans.get(("order", None))
-        out.append(Diagnostic(CODES[f.kind], text, span, "warning", hints))
+        out.append(diag(CODES[f.kind], text, span, "warning", hints))
     return out
 
 

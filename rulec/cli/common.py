@@ -8,7 +8,7 @@ import unicodedata
 
 import attrs
 
-from rulec.errors import Diagnostic, RulecError
+from rulec.errors import Diagnostic, RulecError, diag
 
 MAX_DIAGNOSTICS = 50
 
@@ -161,7 +161,7 @@ def table_trust(options, err, fmt="text", out=None):
     flag = os.environ.get(REQUIRE_SIGNED_ENV, "").strip().lower()
     if flag not in ("", "0", "1", "true", "false", "yes", "no"):
         render(
-            [Diagnostic("B712", f"{REQUIRE_SIGNED_ENV}={flag!r}: write 1 (require) or 0")],
+            [diag("B712", f"{REQUIRE_SIGNED_ENV}={flag!r}: write 1 (require) or 0")],
             err,
             fmt,
             out,
@@ -212,7 +212,7 @@ def load_table_or_rules(path, err, options=None, fmt="text", out=None):
         return None
     if trust[1]:
         msg = f"{path}: a signed table is required, and this is not a table (compile and sign it)"
-        render([Diagnostic("B711", msg)], err, fmt, out)
+        render([diag("B711", msg)], err, fmt, out)
         return None
     try:
         from rulec.compiler.pipeline import compile_path
@@ -239,6 +239,6 @@ def read_key(path, err, fmt="text", out=None):
         if not key:
             problem = f"key file {path} is empty"
     if problem:
-        render([Diagnostic("B710", problem)], err, fmt, out)
+        render([diag("B710", problem)], err, fmt, out)
         return None
     return key

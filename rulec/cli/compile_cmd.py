@@ -7,7 +7,7 @@ import stat
 import tempfile
 
 from rulec.cli.common import ArgParser, read_key, render, summary
-from rulec.errors import Diagnostic
+from rulec.errors import diag
 
 
 def run(args, out, err) -> int:
@@ -26,9 +26,7 @@ def run(args, out, err) -> int:
         return code
     problem = _target_problem(ns.output, ns.src)
     if problem:
-        render(
-            [Diagnostic("B713", f"{ns.output}: {problem}; no table written")], err, ns.format, out
-        )
+        render([diag("B713", f"{ns.output}: {problem}; no table written")], err, ns.format, out)
         return 1
     key = None
     if ns.sign_key:
@@ -49,7 +47,7 @@ def run(args, out, err) -> int:
         _write_atomic(ns.output, data)
     except OSError as exc:
         msg = f"{ns.output}: cannot write the table: {exc.strerror or exc}"
-        render([Diagnostic("B714", msg)], err, ns.format, out)
+        render([diag("B714", msg)], err, ns.format, out)
         return 1
     if ns.format == "text":
         err.write(

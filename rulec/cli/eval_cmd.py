@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from rulec.cli.common import ArgParser, painter, render
-from rulec.errors import Diagnostic, RulecError
+from rulec.errors import RulecError, diag
 
 
 def _parser(out, err):
@@ -80,7 +80,7 @@ def _predicate(ns, result):
     names = [d.name for d in defs]
     raise RulecError(
         [
-            Diagnostic(
+            diag(
                 "U130",
                 f"no {kind} `{name}` in {ns.rules}",
                 None,

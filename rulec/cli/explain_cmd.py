@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rulec.cli.common import ArgParser, add_table_options, load_table_or_rules, render
 from rulec.common.vocab import MATCHED_STEPS
-from rulec.errors import Diagnostic, RulecError
+from rulec.errors import RulecError, diag
 
 
 def _parser(out, err):
@@ -29,11 +29,10 @@ def _read_event(path, agents):
         check_event(ev, agents)
     except RulecError as exc:
         return None, [
-            Diagnostic(d.code, f"{path}: {d.message}", None, "error", d.hints)
-            for d in exc.diagnostics
+            diag(d.code, f"{path}: {d.message}", None, "error", d.hints) for d in exc.diagnostics
         ]
     if ev["type"] != "chat":
-        return None, [Diagnostic("E802", f"{path}: explain needs a chat event, got {ev['type']!r}")]
+        return None, [diag("E802", f"{path}: explain needs a chat event, got {ev['type']!r}")]
     return ev, []
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from rulec.cli.common import ArgParser, render
-from rulec.errors import Diagnostic, InputError, RulecError, Span
+from rulec.errors import InputError, RulecError, Span, diag
 
 KINDS = ("visit", "click", "claim")
 
@@ -15,9 +15,7 @@ def _records(path):
     try:
         fh = open(path, encoding="utf-8")
     except OSError as exc:
-        raise InputError(
-            [Diagnostic("E800", f"cannot read {path}: {exc.strerror or exc}")]
-        ) from None
+        raise InputError([diag("E800", f"cannot read {path}: {exc.strerror or exc}")]) from None
     with fh:
         for n, line in enumerate(iter(lambda: fh.readline(1 << 20), ""), 1):
             if not line.strip():
@@ -26,7 +24,7 @@ def _records(path):
             try:
                 rec = json.loads(line)
             except (json.JSONDecodeError, RecursionError):
-                raise InputError([Diagnostic("M106", f"line {n}: not JSON", where)]) from None
+                raise InputError([diag("M106", f"line {n}: not JSON", where)]) from None
             if (
                 not isinstance(rec, dict)
                 or rec.get("type") not in KINDS
@@ -34,7 +32,7 @@ def _records(path):
             ):
                 raise InputError(
                     [
-                        Diagnostic(
+                        diag(
                             "M106",
                             f"line {n}: needs type visit|click|claim and a user string",
                             where,
@@ -60,7 +58,7 @@ def run(args, out, err) -> int:
         diags = (
             exc.diagnostics
             if isinstance(exc, RulecError)
-            else [Diagnostic("M106", f"{ns.log}: not UTF-8")]
+            else [diag("M106", f"{ns.log}: not UTF-8")]
         )
         render(diags, err)
         return 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from rulec.cli.common import ArgParser, add_table_options, load_table_or_rules, render
-from rulec.errors import Diagnostic, RulecError
+from rulec.errors import RulecError, diag
 
 
 def _parser(out, err):
@@ -94,7 +94,7 @@ def run(args, out, err) -> int:
     try:
         now = cal.parse_time(ns.now)
     except ValueError as exc:
-        render([Diagnostic("E820", f"--now: {exc}")], err)
+        render([diag("E820", f"--now: {exc}")], err)
         return 1
     table = load_table_or_rules(ns.rules, err, ns)
     if table is None:

@@ -18,7 +18,7 @@ from rulec.cli.common import (
     render,
     table_trust,
 )
-from rulec.errors import Diagnostic, RulecError
+from rulec.errors import RulecError, diag
 
 
 def _rate(text):
@@ -141,7 +141,7 @@ def run(args, out, err) -> int:
     key_file = ns.sign_key or os.environ.get(SIGN_KEY_ENV) or None
     if trust[1] and key_file is None:
         render(
-            [Diagnostic("B710", f"signed tables are required: give --sign-key or {SIGN_KEY_ENV}")],
+            [diag("B710", f"signed tables are required: give --sign-key or {SIGN_KEY_ENV}")],
             err,
         )
         return 1

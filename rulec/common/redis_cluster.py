@@ -29,7 +29,8 @@ import time
 from collections import Counter
 from urllib.parse import unquote, urlsplit
 
-from rulec.common.redis_conn import Conn, Lost, NoScript, Redirect, fail, pack, parse_url
+from rulec.common.redis_conn import Conn, Lost, NoScript, Redirect, pack, parse_url
+from rulec.errors import StoreError
 
 ASKING = pack("ASKING")
 MAX_HOPS = 32  # MOVED/ASK in a row for one call: more is a redirect loop (S973)
@@ -58,7 +59,7 @@ class ClusterConn:
         userinfo, _, hosts = parts.netloc.rpartition("@")
         self.seeds = [_host_port(h, self.shown) for h in hosts.split(",")]
         if parts.path not in ("", "/", "/0") or parts.query:
-            raise fail(
+            raise StoreError.of(
                 "S970",
                 f"{what} URL {self.shown!r}: a Redis Cluster has database 0 only and takes "
                 "no redis-py options (only rulec's: on_error, timeout, retry, lock_ttl, "
@@ -100,7 +101,9 @@ class ClusterConn:
             from redis.exceptions import RedisClusterException, RedisError
             from redis.retry import Retry
         except ImportError as exc:
-            raise fail("S906", f"{self.what}: Redis Cluster needs redis-py ({exc})") from None
+            raise StoreError.of(
+                "S906", f"{self.what}: Redis Cluster needs redis-py ({exc})"
+            ) from None
         t = self.opts["timeout"]
         try:
             rc = RedisCluster(
@@ -138,14 +141,14 @@ class ClusterConn:
             except Lost as exc:
                 reason = exc.reason
                 if first and reason.startswith("no node of the cluster answered"):
-                    raise fail(
+                    raise StoreError.of(
                         "S910", f"{self.what}: cannot reach Redis Cluster {self.shown}: {reason}"
                     ) from None
             except Redirect as r:
                 reason = r.text
             if time.monotonic() > deadline:
                 if first:
-                    raise fail(
+                    raise StoreError.of(
                         "S972",
                         f"{self.what}: Redis Cluster {self.shown} has no reachable master for "
                         f"slot {self.slot} (key {self.key!r}) after "
@@ -183,7 +186,7 @@ class ClusterConn:
         if keys not in self._one_slot:  # checked once per key tuple (they are constants)
             slots = {key_slot(k) for k in keys}
             if slots != {self.slot}:
-                raise fail(
+                raise StoreError.of(
                     "S976",
                     f"{self.what}: a script would touch slots {sorted(slots)} "
                     f"(keys {list(keys)!r}), not only slot {self.slot}: not sent (a rulec "
@@ -231,7 +234,7 @@ class ClusterConn:
                     target, asking = (r.host, r.port), r.kind == "ASK"
                     continue
                 if time.monotonic() > deadline:
-                    raise fail(
+                    raise StoreError.of(
                         "S973",
                         f"{self.what}: Redis Cluster {self.shown} kept answering {r.kind} "
                         f"for slot {self.slot} past cluster_wait="
@@ -279,7 +282,7 @@ def _host_port(text: str, shown: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     host = host.strip("[]")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise fail(
+        raise StoreError.of(
             "S970",
             f"Redis Cluster URL {shown!r}: {text!r} is not host:port "
             "(name one or more nodes: redis+cluster://h1:7000,h2:7001)",

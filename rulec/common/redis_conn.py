@@ -22,7 +22,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from rulec.errors import Diagnostic, StoreError
+from rulec.errors import StoreError
 
 OPTIONS = {
     "on_error": ("degrade", "fail"),
@@ -47,10 +47,6 @@ CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
 CLUSTER_REPLIES = ("MOVED ", "ASK ", "TRYAGAIN", "CLUSTERDOWN")
 
 
-def fail(code, message):
-    return StoreError([Diagnostic(code, message)])
-
-
 class Lost(Exception):
     """The connection failed (refused, reset or timed out); `.reason` says how."""
 
@@ -72,7 +68,7 @@ def parse_url(url: str, what: str):
             opts[k] = _replicas(v, what)
         elif isinstance(kind, tuple):
             if v not in kind:
-                raise fail("S900", f"{what} option {k}={v!r}: use {' or '.join(kind)}")
+                raise StoreError.of("S900", f"{what} option {k}={v!r}: use {' or '.join(kind)}")
             opts[k] = v
         elif kind is float:
             try:
@@ -80,11 +76,13 @@ def parse_url(url: str, what: str):
             except ValueError:
                 seconds = -1.0
             if not 0 < seconds <= 3600:
-                raise fail("S900", f"{what} option {k}={v!r}: use a number of seconds (0, 3600]")
+                raise StoreError.of(
+                    "S900", f"{what} option {k}={v!r}: use a number of seconds (0, 3600]"
+                )
             opts[k] = seconds
         else:
             if not v or any(c in v for c in "{}: "):
-                raise fail("S900", f"{what} option {k}={v!r}: use a plain name")
+                raise StoreError.of("S900", f"{what} option {k}={v!r}: use a plain name")
             opts[k] = v
     clean = url.partition("?")[0] + ("?" + urlencode(rest) if rest else "")
     shown = clean
@@ -101,7 +99,7 @@ def _replicas(v: str, what: str) -> tuple[int, float]:
     except ValueError:
         out = (0, 0.0)
     if not (1 <= out[0] <= 16 and 0 < out[1] <= 3600):
-        raise fail(
+        raise StoreError.of(
             "S900",
             f"{what} option wait={v!r}: use wait=N or wait=N/SECONDS "
             "(N replicas 1..16, SECONDS in (0, 3600])",
@@ -169,7 +167,7 @@ class Conn:
             from redis.connection import SSLConnection, UnixDomainSocketConnection
             from redis.connection import parse_url as redis_parse_url
         except ImportError as exc:
-            raise fail(
+            raise StoreError.of(
                 "S906", f"{what}: Redis support needs the redis and hiredis packages ({exc})"
             ) from None
 
@@ -179,7 +177,7 @@ class Conn:
         try:
             kw = redis_parse_url(clean)
         except (ValueError, TypeError) as exc:
-            raise fail("S900", f"{what} URL {self.shown!r}: {exc}") from None
+            raise StoreError.of("S900", f"{what} URL {self.shown!r}: {exc}") from None
         cls = kw.pop("connection_class", None)
         self.tls = cls is SSLConnection
         self.path = kw.pop("path", None) if cls is UnixDomainSocketConnection else None
@@ -187,7 +185,7 @@ class Conn:
         self.db = int(kw.pop("db", 0) or 0)
         self.username, self.password = kw.pop("username", None), kw.pop("password", None)
         if kw:
-            raise fail(
+            raise StoreError.of(
                 "S900", f"{what} URL {self.shown!r}: unsupported option(s) {', '.join(sorted(kw))}"
             )
         self.sock = None
@@ -214,7 +212,7 @@ class Conn:
                     sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
             sock.settimeout(t)
         except OSError as exc:
-            raise fail(
+            raise StoreError.of(
                 "S910", f"{self.what}: cannot reach Redis at {self.shown}: {exc.strerror or exc}"
             ) from None
         self.sock, self._reader = sock, self._hiredis.Reader(encoding="utf-8")
@@ -238,12 +236,12 @@ class Conn:
             self._loaded()
         except Lost as exc:
             self.close()
-            raise fail(
+            raise StoreError.of(
                 "S910", f"{self.what}: cannot reach Redis at {self.shown}: {exc.reason}"
             ) from None
         except StoreError as exc:
             self.close()
-            raise fail(
+            raise StoreError.of(
                 "S910",
                 f"{self.what}: Redis at {self.shown} refused the session: "
                 f"{exc.diagnostics[0].message}",
@@ -291,12 +289,14 @@ class Conn:
             if text.startswith(CLUSTER_REPLIES):
                 if self.cluster_node:
                     raise Redirect(text)
-                raise fail(
+                raise StoreError.of(
                     "S971",
                     f"{self.what}: Redis at {self.shown} is a Redis Cluster node ({text}); "
                     "name the cluster with redis+cluster://host:port",
                 )
-            raise fail("S912", f"{self.what}: Redis at {self.shown} answered an error: {reply}")
+            raise StoreError.of(
+                "S912", f"{self.what}: Redis at {self.shown} answered an error: {reply}"
+            )
         return reply
 
     def script(self, script: Script, keys, args, retry=False):

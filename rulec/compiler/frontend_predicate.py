@@ -9,7 +9,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.tree import Meta
 
 from rulec.compiler import model as m
-from rulec.errors import Diagnostic, RulecError, Span
+from rulec.errors import Diagnostic, RulecError, Span, diag
 from rulec.grammar.direct import TOKEN_TYPES, Fallback, direct
 
 MAX_DEPTH = 64
@@ -211,7 +211,7 @@ class _LiteralError(Exception):
 
 
 def _literal_error(span: Span | None, message: str) -> _LiteralError:
-    return _LiteralError(Diagnostic("P107", message, span))
+    return _LiteralError(diag("P107", message, span))
 
 
 def tree_depth(tree: Tree[Token]) -> int:
@@ -250,7 +250,7 @@ def syntax_error(exc: UnexpectedInput, pos: Positions, what: str) -> Diagnostic:
         }
     )
     hints = (f"expected {', '.join(expected[:8])}",) if expected else ()
-    return Diagnostic("P100", msg, pos.span(line, col), "error", hints)
+    return diag("P100", msg, pos.span(line, col), "error", hints)
 
 
 def parse_predicate(text: str, file: str = "<predicate>", line: int = 1, col: int = 1) -> m.Expr:
@@ -258,14 +258,10 @@ def parse_predicate(text: str, file: str = "<predicate>", line: int = 1, col: in
     pos = Positions(file, line, col)
     if len(text) > MAX_PREDICATE:
         raise RulecError(
-            [
-                Diagnostic(
-                    "P104", f"predicate is longer than {MAX_PREDICATE} characters", pos.span(1, 1)
-                )
-            ]
+            [diag("P104", f"predicate is longer than {MAX_PREDICATE} characters", pos.span(1, 1))]
         )
     if not text.strip():
-        raise RulecError([Diagnostic("P100", "empty predicate", pos.span(1, 1))])
+        raise RulecError([diag("P100", "empty predicate", pos.span(1, 1))])
     try:  # no tree for a clean predicate (rulec/grammar/direct.py)
         e: m.Expr = direct("predicate", MAX_PREDICATE, MAX_DEPTH).parse(text, PredicateBuilder(pos))
         return e
@@ -295,7 +291,7 @@ def build(tree: Tree[Token], builder: PredicateBuilder, pos: Positions) -> Any:
     if tree_depth(tree) > MAX_DEPTH:
         raise RulecError(
             [
-                Diagnostic(
+                diag(
                     "P104",
                     f"expression is nested deeper than {MAX_DEPTH} levels",
                     pos.of(tree) or pos.span(1, 1),

@@ -19,7 +19,7 @@ from rulec.compiler.frontend_predicate import (
 )
 from rulec.compiler.frontend_tests import TestsBuilder
 from rulec.compiler.frontend_yaml import MAX_INT_DIGITS, parse_duration
-from rulec.errors import Diagnostic, RulecError, Span, did_you_mean
+from rulec.errors import Diagnostic, RulecError, Span, diag, did_you_mean
 from rulec.grammar.direct import Fallback, direct
 
 MAX_SOURCE = 16 * 1024 * 1024
@@ -88,7 +88,7 @@ class RulesBuilder(TestsBuilder):
         self._lines: list | None = None
 
     def error(self, code, message, span, hints=()):
-        self.diags.append(Diagnostic(code, message, span, "error", tuple(hints)))
+        self.diags.append(diag(code, message, span, "error", tuple(hints)))
 
     def _items(self, what, items, seen=None):
         """(key, value) pairs of a block, reporting a key written twice (P103)."""
@@ -119,9 +119,7 @@ class RulesBuilder(TestsBuilder):
     def _int(self, tok) -> m.Value:
         text = str(tok)
         if len(text.lstrip("-")) > MAX_INT_DIGITS:
-            raise _LiteralError(
-                Diagnostic("P107", f"number {text[:24]} is too large", self.pos.of(tok))
-            )
+            raise _LiteralError(diag("P107", f"number {text[:24]} is too large", self.pos.of(tok)))
         return m.Value(int(text), self.pos.of(tok))
 
     # -- words ---------------------------------------------------------------------------
@@ -551,7 +549,7 @@ def _misplaced(exc, text: str, pos: Positions) -> Diagnostic | None:
             head = text[text.rfind("\n", 0, brace) + 1 : brace + 1].strip()
             head = head if len(head) <= 40 else "..." + head[-37:]
             where = "at the end of the file" if is_end else f"before the `{starts}` statement"
-            return Diagnostic(
+            return diag(
                 "P100",
                 f"missing `}}` to close `{head}` {where}",
                 _after_last_item(text, line_start, pos),
@@ -567,7 +565,7 @@ def _misplaced(exc, text: str, pos: Positions) -> Diagnostic | None:
         col = start - (text.rfind("\n", 0, start) + 1) + 1
         end_col = col + (at + clock.end() - start)
         hhmmss = clock.group(0) + (":00" if clock.group(0).count(":") == 1 else "")
-        return Diagnostic(
+        return diag(
             "P100",
             f"`{date.group(1)} {clock.group(0)}` is not a time: join the date and the time with "
             "`T` and give the UTC offset",
@@ -593,7 +591,7 @@ def _depth_check(tree, pos):
             if pred.meta.end_pos - pred.meta.start_pos > MAX_PREDICATE:
                 raise RulecError(
                     [
-                        Diagnostic(
+                        diag(
                             "P104",
                             f"predicate is longer than {MAX_PREDICATE} characters",
                             pos.span(pred.meta.line, pred.meta.column),
@@ -603,7 +601,7 @@ def _depth_check(tree, pos):
             if tree_depth(pred) > MAX_DEPTH:
                 raise RulecError(
                     [
-                        Diagnostic(
+                        diag(
                             "P104",
                             f"expression is nested deeper than {MAX_DEPTH} levels",
                             pos.of(pred) or pos.span(1, 1),
@@ -633,7 +631,7 @@ def syntax_diagnostic(exc, text: str, pos: Positions) -> Diagnostic:
             "this looks like YAML: give the file a .yaml name, or see "
             "docs/language.md for the .rules form",
         )
-    return Diagnostic(d.code, d.message, span, d.severity, hints)
+    return diag(d.code, d.message, span, d.severity, hints)
 
 
 def is_blank(text: str) -> bool:
@@ -671,10 +669,10 @@ def parse_rules_with_layout(text: str, file: str = "<rules>") -> tuple:
     pos = Positions(file)
     if len(text) > MAX_SOURCE:
         raise RulecError(
-            [Diagnostic("P104", f"source is larger than {MAX_SOURCE // 2**20} MiB", pos.span(1, 1))]
+            [diag("P104", f"source is larger than {MAX_SOURCE // 2**20} MiB", pos.span(1, 1))]
         )
     if is_blank(text):
-        raise RulecError([Diagnostic("P101", "the rules file is empty", pos.span(1, 1))])
+        raise RulecError([diag("P101", "the rules file is empty", pos.span(1, 1))])
     try:
         tree = parser().parse(text, start="rules_file")
     except UnexpectedInput as exc:

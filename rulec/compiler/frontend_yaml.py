@@ -8,7 +8,7 @@ import yaml
 
 from rulec.compiler import model as m
 from rulec.compiler.frontend_predicate import parse_predicate
-from rulec.errors import Diagnostic, RulecError, Span, did_you_mean
+from rulec.errors import Diagnostic, RulecError, Span, diag, did_you_mean
 
 MAX_DEPTH = 32
 # libyaml when PyYAML was built with it (10x faster); the pure-Python loader otherwise.
@@ -93,7 +93,7 @@ class YamlReader:
 
     def error(self, code, message, node, hints=()):
         self.diags.append(
-            Diagnostic(
+            diag(
                 code, message, self.span(node) if node is not None else None, "error", tuple(hints)
             )
         )
@@ -229,9 +229,7 @@ class YamlReader:
                 self.sec_tests(shop, keys["tests"])
             return shop
         if "shop" not in keys:
-            self.diags.append(
-                Diagnostic("P108", "missing required key `shop`", Span(self.file, 1, 1))
-            )
+            self.diags.append(diag("P108", "missing required key `shop`", Span(self.file, 1, 1)))
             raise _Stop
         name = self.scalar(keys["shop"], "shop")
         shop = m.Shop(name=name or "", file=self.file, span=self.span(keys["shop"]))
@@ -423,7 +421,7 @@ def _shape_problem(root, file):
         node, d = stack.pop()
         if d > MAX_DEPTH:
             mk = node.start_mark
-            return Diagnostic(
+            return diag(
                 "P104",
                 f"YAML is nested deeper than {MAX_DEPTH} levels",
                 Span(file, mk.line + 1, mk.column + 1),
@@ -432,7 +430,7 @@ def _shape_problem(root, file):
             continue
         if id(node) in seen:
             mk = node.start_mark
-            return Diagnostic(
+            return diag(
                 "P109",
                 "YAML anchors and aliases are not supported",
                 Span(file, mk.line + 1, mk.column + 1),
@@ -457,7 +455,7 @@ def _too_deep(text: str, file: str) -> Diagnostic | None:
                 if depth > MAX_DEPTH:
                     mk = ev.start_mark
                     at = Span(file, mk.line + 1, mk.column + 1) if mk else Span(file, 1, 1)
-                    return Diagnostic("P104", f"YAML is nested deeper than {MAX_DEPTH} levels", at)
+                    return diag("P104", f"YAML is nested deeper than {MAX_DEPTH} levels", at)
             elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 depth -= 1
     except (yaml.YAMLError, RecursionError):
@@ -470,9 +468,9 @@ def _raise_syntax(exc, file: str):
         mk = exc.problem_mark or exc.context_mark
         where = Span(file, mk.line + 1, mk.column + 1) if mk else Span(file, 1, 1)
         raise RulecError(
-            [Diagnostic("P100", f"YAML syntax error: {exc.problem or exc}", where)]
+            [diag("P100", f"YAML syntax error: {exc.problem or exc}", where)]
         ) from None
-    raise RulecError([Diagnostic("P100", f"YAML error: {exc}", Span(file, 1, 1))]) from None
+    raise RulecError([diag("P100", f"YAML error: {exc}", Span(file, 1, 1))]) from None
 
 
 def parse_yaml(text: str, file: str = "<rules>") -> m.Shop:
@@ -488,7 +486,7 @@ def parse_yaml(text: str, file: str = "<rules>") -> m.Shop:
             raise RulecError([deep]) from None
         _raise_syntax(exc, file)
     if root is None:
-        raise RulecError([Diagnostic("P101", "the rules file is empty", Span(file, 1, 1))])
+        raise RulecError([diag("P101", "the rules file is empty", Span(file, 1, 1))])
     problem = _shape_problem(root, file)
     if problem is not None:
         raise RulecError([problem])

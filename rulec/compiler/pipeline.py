@@ -15,7 +15,7 @@ from rulec.common.gc_pause import gc_paused
 from rulec.compiler import model as m
 from rulec.compiler.passes import lint, lower, outreach, resolve, types
 from rulec.compiler.passes import tests as tests_pass
-from rulec.errors import Diagnostic, RulecError, Span
+from rulec.errors import Diagnostic, RulecError, Span, diag
 from rulec.table.format import Table, pack
 
 MAX_SOURCE = 16 * 1024 * 1024
@@ -55,20 +55,18 @@ def decode_source(data: bytes, file: str) -> str:
     """Source bytes -> text; refuses empty, binary, non-UTF-8 and oversized input."""
     at = Span(file, 1, 1)
     if len(data) > MAX_SOURCE:
-        raise RulecError(
-            [Diagnostic("P104", f"source is larger than {MAX_SOURCE // 2**20} MiB", at)]
-        )
+        raise RulecError([diag("P104", f"source is larger than {MAX_SOURCE // 2**20} MiB", at)])
     if b"\0" in data:
-        raise RulecError([Diagnostic("P102", "this is a binary file, not rules", at)])
+        raise RulecError([diag("P102", "this is a binary file, not rules", at)])
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise RulecError(
-            [Diagnostic("P102", f"source is not UTF-8 (byte {exc.start})", Span(file, line, 1))]
+            [diag("P102", f"source is not UTF-8 (byte {exc.start})", Span(file, line, 1))]
         ) from None
     if not text.strip():
-        raise RulecError([Diagnostic("P101", "the rules file is empty", at)])
+        raise RulecError([diag("P101", "the rules file is empty", at)])
     return text
 
 
@@ -148,13 +146,11 @@ def _check(
     except RulecError as exc:
         return CompileResult(_sort(exc.diagnostics))
     except RecursionError:
-        return CompileResult(
-            [Diagnostic("P104", "the rules are nested too deeply", Span(file, 1, 1))]
-        )
+        return CompileResult([diag("P104", "the rules are nested too deeply", Span(file, 1, 1))])
 
 
 def no_rules_beside(test_file: str) -> Diagnostic:
-    return Diagnostic(
+    return diag(
         "U106",
         "no rules file beside this test file (shop_test.rules tests shop.rules)",
         Span(test_file, 1, 1),
@@ -162,7 +158,7 @@ def no_rules_beside(test_file: str) -> Diagnostic:
 
 
 def rules_broken(test_file: str, rules: str) -> Diagnostic:
-    return Diagnostic(
+    return diag(
         "U106",
         f"the rules these tests are for ({rules}) have errors",
         Span(test_file, 1, 1),
@@ -244,9 +240,7 @@ def compile_path(
     try:
         data = pathlib.Path(path).read_bytes()
     except OSError as exc:
-        return CompileResult(
-            [Diagnostic("P110", f"cannot read {file}: {exc.strerror or exc}", None)]
-        )
+        return CompileResult([diag("P110", f"cannot read {file}: {exc.strerror or exc}", None)])
     return compile_source(data, file, now, sign_key)
 
 

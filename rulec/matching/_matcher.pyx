@@ -18,7 +18,7 @@ from libc.string cimport memcpy, memset, memcmp, memmove
 
 from rulec.common.vocab import DIMS
 from rulec.matching.reference import check_chat
-from rulec.errors import Diagnostic, InputError
+from rulec.errors import InputError, diag
 
 cdef extern from "Python.h":
     ctypedef struct PyTypeObject:
@@ -884,7 +884,7 @@ cdef class CMatcher:
 
 def _bad_col(name, msg):
     """The InputError (E841) for a bad columnar input."""
-    return InputError([Diagnostic("E841", f"column {name!r}: {msg}")])
+    return InputError([diag("E841", f"column {name!r}: {msg}")])
 
 
 cdef int _float_classes(PSet ps, int s, const double* dp, int m, int32_t* out, int k,

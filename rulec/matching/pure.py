@@ -462,10 +462,10 @@ class PyMatcher:
 
 
 def _column_getter(name, col, n):
-    from rulec.errors import Diagnostic, InputError
+    from rulec.errors import InputError, diag
 
     def bad(msg):
-        raise InputError([Diagnostic("E841", f"column {name!r}: {msg}")])
+        raise InputError([diag("E841", f"column {name!r}: {msg}")])
 
     if isinstance(col, tuple):
         if len(col) != 2:
@@ -490,7 +490,7 @@ def _column_getter(name, col, n):
 
 
 def _check_out(out, n):
-    from rulec.errors import Diagnostic, InputError
+    from rulec.errors import InputError, diag
 
     try:
         mv = memoryview(out)
@@ -499,13 +499,13 @@ def _check_out(out, n):
         ok = False
     if not ok:
         raise InputError(
-            [Diagnostic("E841", f"column 'out': must be a writable int32 buffer of {n}+ values")]
+            [diag("E841", f"column 'out': must be a writable int32 buffer of {n}+ values")]
         )
 
 
 def read_columns(m, n, product, order, intent, crowd, columns):
     """Check columnar inputs; (dim -> code sequence, attr -> getter(i) -> value or None)."""
-    from rulec.errors import Diagnostic, InputError
+    from rulec.errors import InputError, diag
 
     dims = {}
     for d, col in (("crowd", crowd), ("product", product), ("intent", intent), ("order", order)):
@@ -514,11 +514,11 @@ def read_columns(m, n, product, order, intent, crowd, columns):
             continue
         codes = memoryview(col)
         if codes.format not in ("i", "l") or codes.itemsize != 4 or len(codes) < n:
-            raise InputError([Diagnostic("E841", f"{d} codes must be {n}+ int32 values")])
+            raise InputError([diag("E841", f"{d} codes must be {n}+ int32 values")])
         top = len(m.values[d])
         for c in codes[:n]:
             if not 0 <= c <= top:
-                raise InputError([Diagnostic("E841", f"{d} code {c} is not a code of this table")])
+                raise InputError([diag("E841", f"{d} code {c} is not a code of this table")])
         dims[d] = codes
     cols = {name: _column_getter(name, col, n) for name, col in (columns or {}).items()}
     return dims, cols

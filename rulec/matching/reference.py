@@ -17,7 +17,7 @@ from __future__ import annotations
 import operator
 
 from rulec.common.vocab import DIMS
-from rulec.errors import Diagnostic, InputError
+from rulec.errors import InputError, diag
 
 _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
@@ -107,7 +107,7 @@ def check_chat(chat) -> None:
     """Raise InputError (E840) when a chat's matching fields have the wrong JSON types."""
 
     def bad(msg):
-        raise InputError([Diagnostic("E840", f"chat {msg}")])
+        raise InputError([diag("E840", f"chat {msg}")])
 
     if not isinstance(chat, dict):
         bad(f"must be an object, got {type(chat).__name__}")

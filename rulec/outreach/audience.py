@@ -9,7 +9,7 @@ import os
 import secrets
 
 from rulec.common import calendar as cal
-from rulec.errors import Diagnostic, InputError, Span
+from rulec.errors import InputError, Span, diag
 from rulec.outreach.privileges import ACT_KEYS
 
 MAX_LINE = 1 << 20  # bytes per audience line
@@ -80,7 +80,7 @@ _SEP = b"," + json.dumps(_SEP_TEXT).encode() + b","
 def bad(code: str, message: str, name: str, lineno: int | None) -> InputError:
     where = f"{name}:{lineno}: " if lineno else f"{name}: "
     span = Span(name, lineno, 1) if lineno and os.path.isfile(name) else None
-    return InputError([Diagnostic(code, message if span else where + message, span)])
+    return InputError([diag(code, message if span else where + message, span)])
 
 
 class Refused:
@@ -122,7 +122,7 @@ class Source:
                 self.size = os.fstat(self._fh.fileno()).st_size
             except OSError as exc:
                 raise bad(
-                    "E807", f"cannot read audience: {exc.strerror or exc}", self.name, None
+                    "E800", f"cannot read audience: {exc.strerror or exc}", self.name, None
                 ) from None
             self._it = self._fh
         else:
@@ -182,7 +182,7 @@ class Source:
                 n,
             )
         if len(item) > MAX_LINE:
-            raise bad("E806", f"line is longer than {MAX_LINE} bytes", self.name, n)
+            raise bad("E801", f"line is longer than {MAX_LINE} bytes", self.name, n)
         if item[:1] != _OPEN and not item.strip():  # blank lines are skipped
             return None
         return bytes(item) if type(item) is bytearray else item
@@ -223,11 +223,11 @@ def parse(item, lineno: int, name: str) -> dict:
         except (ValueError, RecursionError) as exc:
             raise bad("E801", f"audience line is not JSON: {exc}", name, lineno) from None
         if type(rec) is not dict:
-            raise bad("E802", "audience line is not a JSON object", name, lineno)
+            raise bad("E801", "audience line is not a JSON object", name, lineno)
     c = rec.get("consumer")
     if type(c) is not str or not c or len(c) > 1024 or not c.isprintable() and not _utf8(c):
         raise bad(
-            "E803",
+            "E806",
             "audience line needs `consumer`: a non-empty string (at most 1024 "
             "characters, valid Unicode)",
             name,
@@ -235,13 +235,13 @@ def parse(item, lineno: int, name: str) -> dict:
         )
     a = rec.get("attrs")
     if a is not None and type(a) is not dict:
-        raise bad("E804", "`attrs` must be an object", name, lineno)
+        raise bad("E806", "`attrs` must be an object", name, lineno)
     labels = rec.get("crowds")
     if labels is not None and (type(labels) is not list or not all(type(x) is str for x in labels)):
-        raise bad("E804", "`crowds` must be a list of strings", name, lineno)
+        raise bad("E806", "`crowds` must be a list of strings", name, lineno)
     for key in ("exclusive", "interested"):
         if key in rec and type(rec[key]) is not bool:
-            raise bad("E804", f"`{key}` must be true or false", name, lineno)
+            raise bad("E806", f"`{key}` must be true or false", name, lineno)
     return rec
 
 
@@ -318,7 +318,7 @@ def _time(v, what, name, lineno) -> float:
     try:
         t = cal.parse_time(v).timestamp()
     except ValueError as exc:
-        raise bad("E805", f"{what}: {exc}", name, lineno) from None
+        raise bad("E804", f"{what}: {exc}", name, lineno) from None
     if len(_TIMES) > 100_000:
         _TIMES.clear()
     _TIMES[v] = t
@@ -329,7 +329,7 @@ def purchases(rec: dict, name: str, lineno: int) -> list:
     """The consumer's purchase times (epoch seconds)."""
     ps = rec.get("purchases")
     if type(ps) is not list or len(ps) > MAX_LIST:
-        raise bad("E804", "`purchases` must be a list of times", name, lineno)
+        raise bad("E806", "`purchases` must be a list of times", name, lineno)
     get = _TIMES.get  # the cached times first: no message text is built on the way
     out = [get(p) if type(p) is str else None for p in ps]
     if None in out:
@@ -341,13 +341,13 @@ def cart_adds(rec: dict, name: str, lineno: int) -> list:
     """The consumer's cart adds as (epoch seconds, item)."""
     cs = rec.get("cart_adds")
     if type(cs) is not list or len(cs) > MAX_LIST:
-        raise bad("E804", "`cart_adds` must be a list of {time, item}", name, lineno)
+        raise bad("E806", "`cart_adds` must be a list of {time, item}", name, lineno)
     out, get = [], _TIMES.get
     for i, c in enumerate(cs):
         item = c.get("item") if type(c) is dict else None
         if type(item) is not str or not (item.isascii() or _utf8(item)):
             raise bad(
-                "E804",
+                "E806",
                 f'cart_adds[{i}] must be {{"time", "item"}} with a string item (valid Unicode)',
                 name,
                 lineno,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from rulec.common import calendar as cal
-from rulec.errors import Diagnostic, InputError, TableError
+from rulec.errors import InputError, TableError, diag
 from rulec.outreach import audience as aud
 from rulec.outreach import privileges as priv
 from rulec.outreach.campaign import Campaign
@@ -30,7 +30,7 @@ def parse_shard(shard) -> tuple:
     if type(i) is not int or type(n) is not int or not 1 <= i <= n <= MAX_SHARDS:
         raise InputError(
             [
-                Diagnostic(
+                diag(
                     "E880",
                     f"shard {shard!r}: write I/N with 1 <= I <= N <= {MAX_SHARDS:,} "
                     "(shard I of an audience split in N parts, O12s)",
@@ -46,13 +46,13 @@ def check_now(now) -> dt.datetime:
     try:
         now = cal.parse_time(now) if isinstance(now, str) else now
     except ValueError as exc:
-        raise InputError([Diagnostic("E820", f"now: {exc}")]) from None
+        raise InputError([diag("E820", f"now: {exc}")]) from None
     if not isinstance(now, dt.datetime) or now.utcoffset() is None:
-        raise InputError([Diagnostic("E820", "now must be a time with a UTC offset")])
+        raise InputError([diag("E820", "now must be a time with a UTC offset")])
     try:
         cal.check_representable(now)
     except ValueError as exc:
-        raise InputError([Diagnostic("E882", f"now: {exc} (O14)")]) from None
+        raise InputError([diag("E882", f"now: {exc} (O14)")]) from None
     return now
 
 
@@ -74,13 +74,11 @@ class Planner:
         try:
             self.tz = cal.zone(self.body["timezone"])
         except ValueError as exc:
-            raise TableError([Diagnostic("B706", str(exc))]) from None
+            raise TableError([diag("B706", str(exc))]) from None
         self.window = self.body["outreach"]["cap_window"]
         self.max_delay = self.body["outreach"]["max_delay"]
         if type(batch_size) is not int or batch_size < 1:
-            raise InputError(
-                [Diagnostic("E883", f"batch_size {batch_size!r}: a whole number >= 1")]
-            )
+            raise InputError([diag("E883", f"batch_size {batch_size!r}: a whole number >= 1")])
         self.batch_size = batch_size
         self.ledger = open_ledger(ledger, table.shop, volatile=volatile_ledger)
         self.ledger_name = getattr(self.ledger, "url", None) or getattr(self.ledger, "path", "")
@@ -126,7 +124,7 @@ class Planner:
             if not allow_empty and src.empty():
                 raise InputError(
                     [
-                        Diagnostic(
+                        diag(
                             "E881",
                             f"audience {src.name} has no consumer line: a run on it would "
                             "settle every due campaign with nobody reached (O14); pass "
@@ -156,7 +154,7 @@ class Planner:
                 out.append(Campaign(c, i, self.body, self.tz))
             except (ValueError, KeyError, TypeError, OverflowError) as exc:
                 raise TableError(
-                    [Diagnostic("B706", f"campaign {c.get('name')!r} cannot be planned: {exc}")]
+                    [diag("B706", f"campaign {c.get('name')!r} cannot be planned: {exc}")]
                 ) from None
         return out
 

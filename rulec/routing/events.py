@@ -17,7 +17,7 @@ import json
 
 from rulec.common.calendar import parse_time
 from rulec.common.vocab import ORDER_STATES, STATUSES
-from rulec.errors import Diagnostic, InputError, Span, did_you_mean
+from rulec.errors import InputError, Span, diag, did_you_mean
 from rulec.routing.jsonin import Bad as _Bad
 from rulec.routing.jsonin import check_json, loads
 from rulec.routing.jsonin import check_str as _check_str
@@ -64,9 +64,7 @@ def _coded(fn):
         try:
             return fn(*args)
         except _Bad as exc:
-            raise InputError(
-                [Diagnostic(exc.code, exc.message, None, "error", exc.hints)]
-            ) from None
+            raise InputError([diag(exc.code, exc.message, None, "error", exc.hints)]) from None
 
     checked.__doc__, checked.__name__ = fn.__doc__, fn.__name__
     return checked
@@ -226,7 +224,7 @@ def iter_events(path, agents, diags: list, keep_going=False):
     try:
         fh = open(path, encoding="utf-8")
     except OSError as exc:
-        diags.append(Diagnostic("E800", f"cannot read events file {path}: {exc.strerror or exc}"))
+        diags.append(diag("E800", f"cannot read events file {path}: {exc.strerror or exc}"))
         return
     last, bad = None, 0
     with fh:
@@ -239,7 +237,7 @@ def iter_events(path, agents, diags: list, keep_going=False):
                     line = fh.readline(MAX_LINE + 1)  # the rest of an over-long line
             except UnicodeDecodeError as exc:
                 diags.append(
-                    Diagnostic(
+                    diag(
                         "E801",
                         f"events file is not UTF-8 ({exc.reason}) after line {lineno}",
                         Span(str(path), lineno + 1, 1),
@@ -267,9 +265,7 @@ def iter_events(path, agents, diags: list, keep_going=False):
                 if bad <= MAX_KEPT:
                     span = Span(str(path), lineno, 1)
                     diags.append(
-                        Diagnostic(
-                            exc.code, f"line {lineno}: {exc.message}", span, "error", exc.hints
-                        )
+                        diag(exc.code, f"line {lineno}: {exc.message}", span, "error", exc.hints)
                     )
                 if bad >= 50 and not keep_going:
                     break
@@ -279,7 +275,7 @@ def iter_events(path, agents, diags: list, keep_going=False):
 
 
 def _state_bad(code, path, where, message):
-    return Diagnostic(code, f"{path}: {where}: {message}")
+    return diag(code, f"{path}: {where}: {message}")
 
 
 def read_state(path, agents):
@@ -297,15 +293,13 @@ def read_json_file(path, what: str, limit: int, not_json_code: str):
             text = fh.read(limit)
     except (OSError, UnicodeDecodeError) as exc:
         return None, [
-            Diagnostic(
-                "E800", f"cannot read {what} file {path}: {getattr(exc, 'strerror', None) or exc}"
-            )
+            diag("E800", f"cannot read {what} file {path}: {getattr(exc, 'strerror', None) or exc}")
         ]
     try:
         return loads(text), []
     except _Bad as exc:
         code = not_json_code if exc.code == "E801" else exc.code
-        return None, [Diagnostic(code, f"{path}: {exc.message}")]
+        return None, [diag(code, f"{path}: {exc.message}")]
 
 
 def check_state(doc, agents, path="<state>"):
@@ -329,7 +323,7 @@ def check_state(doc, agents, path="<state>"):
         where = f"agents.{aid}"
         if aid not in agents:
             diags.append(
-                Diagnostic(
+                diag(
                     "E831",
                     f"{path}: {where}: unknown agent {aid!r}",
                     None,
@@ -401,7 +395,7 @@ def check_state(doc, agents, path="<state>"):
             continue
         if c["agent"] not in agents:
             diags.append(
-                Diagnostic(
+                diag(
                     "E831",
                     f"{path}: {where}.agent: unknown agent {c['agent']!r}",
                     None,

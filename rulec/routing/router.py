@@ -19,7 +19,7 @@ from operator import itemgetter
 from types import ModuleType
 
 from rulec.common import vocab as v
-from rulec.errors import Diagnostic, InputError, StoreError
+from rulec.errors import InputError, StoreError, diag
 from rulec.matching.matcher import PURE
 from rulec.routing import decide, modes
 from rulec.routing.events import (
@@ -118,7 +118,7 @@ class Router:
         if self.store.shop != table.shop:
             raise StoreError(
                 [
-                    Diagnostic(
+                    diag(
                         "S902",
                         f"store is for shop {self.store.shop!r}, table is for {table.shop!r}",
                     )
@@ -287,11 +287,7 @@ class Router:
             if done:
                 return c, done
         raise StoreError(
-            [
-                Diagnostic(
-                    "S913", "the shared state store kept changing; no decision could be committed"
-                )
-            ]
+            [diag("S913", "the shared state store kept changing; no decision could be committed")]
         )
 
     def candidates(self, chat) -> Candidates:
@@ -352,7 +348,7 @@ class Router:
         except (ValueError, TypeError, RecursionError, InputError):
             raise StoreError(
                 [
-                    Diagnostic(
+                    diag(
                         "S922",
                         f"state store {self.store.url}: a queued chat in the message pool is "
                         f"damaged: {str(chat_json)[:80]!r}",

@@ -7,7 +7,7 @@ import json
 
 from starlette.responses import Response
 
-from rulec.errors import Diagnostic, RulecError, did_you_mean
+from rulec.errors import RulecError, diag, did_you_mean
 
 MAX_BODY = 1 << 20  # bytes of a request body, unless --max-body says otherwise
 
@@ -22,15 +22,14 @@ class HttpError(Exception):
 
     @classmethod
     def of(cls, status: int, code: str, message: str, hints=()):
-        return cls(status, [Diagnostic(code, message, None, "error", tuple(hints))])
+        return cls(status, [diag(code, message, None, "error", tuple(hints))])
 
     @classmethod
     def from_rulec(cls, status: int, exc: RulecError, where: str = ""):
-        diags = exc.diagnostics or [Diagnostic("H199", str(exc))]
+        diags = exc.diagnostics or [diag("H199", str(exc))]
         if where:
             diags = [
-                Diagnostic(d.code, f"{where}: {d.message}", d.span, d.severity, d.hints)
-                for d in diags
+                diag(d.code, f"{where}: {d.message}", d.span, d.severity, d.hints) for d in diags
             ]
         return cls(status, diags)
 

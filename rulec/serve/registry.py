@@ -10,16 +10,12 @@ import time
 
 import attrs
 
-from rulec.errors import Diagnostic, RulecError, TableError
+from rulec.errors import RulecError, TableError, diag
 from rulec.routing.router import Router
 from rulec.routing.stores import open_store
 from rulec.table.format import MAX_BODY, Table
 
 SUFFIX = ".rtbl"
-
-
-def _fail(code: str, message: str) -> TableError:
-    return TableError([Diagnostic(code, message)])
 
 
 @attrs.frozen
@@ -79,7 +75,7 @@ def read_table(path: str, key: bytes | None, seed, store) -> Loaded:
         with open(path, "rb") as fh:
             data = fh.read(MAX_BODY + 1024)
     except OSError as exc:
-        raise _fail("B700", f"{path}: cannot read table: {exc.strerror or exc}") from None
+        raise TableError.of("B700", f"{path}: cannot read table: {exc.strerror or exc}") from None
     table = Table.from_bytes(data, path, key, require_signature=key is not None)
     table.matcher  # noqa: B018 -- build the matcher now, not on the first request
     router = Router(table, store=store, seed=seed) if store is not None else None
@@ -128,7 +124,9 @@ class Registry:
         try:
             names = sorted(os.listdir(self.path))
         except OSError as exc:
-            raise _fail("B700", f"{self.path}: cannot list: {exc.strerror or exc}") from None
+            raise TableError.of(
+                "B700", f"{self.path}: cannot list: {exc.strerror or exc}"
+            ) from None
         # dot-files are half-written temporaries (rulec compile -o writes .rulec-* then renames)
         return [
             os.path.join(self.path, n)
@@ -148,7 +146,7 @@ class Registry:
             except RulecError as exc:
                 diags += exc.diagnostics
             except OSError as exc:
-                diags.append(Diagnostic("B700", f"{path}: {exc.strerror or exc}"))
+                diags.append(diag("B700", f"{path}: {exc.strerror or exc}"))
         if diags:
             self.close()
             raise RulecError(diags)
@@ -236,7 +234,7 @@ class Registry:
         return True
 
     def _refused(self, name, path, exc, shop=None) -> None:
-        d = exc.diagnostics[0] if exc.diagnostics else Diagnostic("B700", str(exc))
+        d = exc.diagnostics[0] if exc.diagnostics else diag("B700", str(exc))
         msg = d.message if d.message.startswith(path) else f"{path}: {d.message}"
         self.log(f"refused {msg} [{d.code}]; the loaded table keeps serving")
         if shop is not None:

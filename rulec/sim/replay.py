@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from rulec.errors import Diagnostic, InputError, RulecError, Span
+from rulec.errors import InputError, RulecError, Span, diag
 from rulec.routing.events import MAX_LINE, check_event, epoch, read_state
 
 
@@ -19,9 +19,7 @@ def _events(path):
     try:
         fh = open(path, encoding="utf-8")
     except OSError as exc:
-        raise InputError(
-            [Diagnostic("E800", f"cannot read log {path}: {exc.strerror or exc}")]
-        ) from None
+        raise InputError([diag("E800", f"cannot read log {path}: {exc.strerror or exc}")]) from None
     with fh:
         n = 0
         while True:
@@ -29,11 +27,7 @@ def _events(path):
                 line = fh.readline(MAX_LINE + 1)
             except UnicodeDecodeError:
                 raise InputError(
-                    [
-                        Diagnostic(
-                            "E801", f"log is not UTF-8 after line {n}", Span(str(path), n + 1, 1)
-                        )
-                    ]
+                    [diag("E801", f"log is not UTF-8 after line {n}", Span(str(path), n + 1, 1))]
                 ) from None
             if not line:
                 return
@@ -43,14 +37,14 @@ def _events(path):
             where = Span(str(path), n, 1)
             if len(line) > MAX_LINE:
                 raise InputError(
-                    [Diagnostic("E801", f"line {n}: longer than {MAX_LINE} characters", where)]
+                    [diag("E801", f"line {n}: longer than {MAX_LINE} characters", where)]
                 )
             try:
                 rec = json.loads(line)
             except (json.JSONDecodeError, RecursionError):
-                raise InputError([Diagnostic("E801", f"line {n}: not JSON", where)]) from None
+                raise InputError([diag("E801", f"line {n}: not JSON", where)]) from None
             if not isinstance(rec, dict):
-                raise InputError([Diagnostic("E801", f"line {n}: not a JSON object", where)])
+                raise InputError([diag("E801", f"line {n}: not a JSON object", where)])
             if "kind" in rec and "v" in rec:  # a decision-log record
                 ev = rec.get("event") if rec["kind"] == "event" else rec.get("input")
                 if ev is None:
@@ -81,20 +75,18 @@ def replay_log(table, path, state_path=None, seed: int = 0, store="memory:"):
             try:
                 if ev.get("type") == "message":
                     if not isinstance(ev.get("buyer"), str):
-                        raise InputError(
-                            [Diagnostic("E801", "a message event needs a buyer string")]
-                        )
+                        raise InputError([diag("E801", "a message event needs a buyer string")])
                     t = epoch(ev.get("time"))
                 else:
                     t = check_event(ev, agents)
             except (InputError, ValueError, TypeError) as exc:
                 msg = exc.diagnostics[0].message if isinstance(exc, InputError) else str(exc)
                 code = exc.diagnostics[0].code if isinstance(exc, InputError) else "E801"
-                raise InputError([Diagnostic(code, f"line {n}: {msg}", where)]) from None
+                raise InputError([diag(code, f"line {n}: {msg}", where)]) from None
             if last is not None and t < last:
                 raise InputError(
                     [
-                        Diagnostic(
+                        diag(
                             "E805",
                             f"line {n}: earlier than the previous event (events must be in time order)",
                             where,

@@ -10,7 +10,7 @@ import math
 import os
 from statistics import mean, stdev
 
-from rulec.errors import Diagnostic, InputError
+from rulec.errors import InputError, diag
 from rulec.report import html, svg
 from rulec.table.format import Table
 
@@ -59,7 +59,7 @@ def apply_override(table, text: str):
     body = copy.deepcopy(table.body)
 
     def bad(msg):
-        raise InputError([Diagnostic("M103", f"variant {text!r}: {msg}")])
+        raise InputError([diag("M103", f"variant {text!r}: {msg}")])
 
     if len(words) == 2 and words[0] == "busy_threshold" and words[1].isdigit():
         body["routing"]["busy_threshold"] = int(words[1])
@@ -70,7 +70,7 @@ def apply_override(table, text: str):
 
             raise InputError(
                 [
-                    Diagnostic(
+                    diag(
                         "M103",
                         f"variant {text!r}: no group {words[1]!r}",
                         None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from rulec.errors import Diagnostic, InputError
+from rulec.errors import InputError, diag
 from rulec.sim import metrics, report
 
 
@@ -21,7 +21,7 @@ def variants(table, specs, load):
             if t.body["shop"] != table.body["shop"]:
                 raise InputError(
                     [
-                        Diagnostic(
+                        diag(
                             "M104",
                             f"variant {spec}: shop {t.body['shop']!r} is not {table.body['shop']!r}",
                         )
@@ -62,7 +62,7 @@ def write(doc: dict, out_dir, out) -> int:
         report.write_html(doc, os.path.join(out_dir, "report.html"))
     except OSError as exc:
         raise InputError(
-            [Diagnostic("M105", f"cannot write the report to {out_dir}: {exc.strerror or exc}")]
+            [diag("M105", f"cannot write the report to {out_dir}: {exc.strerror or exc}")]
         ) from None
     out.write(report.summary(doc))
     out.write(

@@ -30,7 +30,7 @@ import attrs
 import yaml
 
 from rulec.common.vocab import ORDER_STATES
-from rulec.errors import Diagnostic, InputError, Span, did_you_mean
+from rulec.errors import InputError, Span, diag, did_you_mean
 
 KEYS = ("date", "chats", "arrivals", "mix", "returning", "rounds", "silent", "think", "agents")
 AGENT_KEYS = ("shift", "breaks", "reply", "conversion", "robot_share")
@@ -214,25 +214,25 @@ def load(path, agent_ids: list) -> Scenario:
         with open(path, encoding="utf-8") as fh:
             text = fh.read(1 << 22)
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError([Diagnostic("M100", f"cannot read scenario {file}: {exc}")]) from None
+        raise InputError([diag("M100", f"cannot read scenario {file}: {exc}")]) from None
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mk = getattr(exc, "problem_mark", None)
         where = Span(file, mk.line + 1, mk.column + 1) if mk else Span(file, 1, 1)
         raise InputError(
-            [Diagnostic("M101", f"scenario is not YAML: {getattr(exc, 'problem', exc)}", where)]
+            [diag("M101", f"scenario is not YAML: {getattr(exc, 'problem', exc)}", where)]
         ) from None
     except RecursionError:
         raise InputError(
-            [Diagnostic("M101", "scenario is nested too deeply", Span(file, 1, 1))]
+            [diag("M101", "scenario is nested too deeply", Span(file, 1, 1))]
         ) from None
     try:
         return parse(doc if doc is not None else {}, agent_ids)
     except _Bad as exc:
         raise InputError(
             [
-                Diagnostic(
+                diag(
                     "M102",
                     f"{exc.where}: {exc.message}" if exc.where else exc.message,
                     Span(file, _line(text, exc.where), 1),

@@ -9,7 +9,7 @@ import re
 import struct
 import zlib
 
-from rulec.errors import Diagnostic, TableError
+from rulec.errors import TableError, diag
 from rulec.table import schema
 
 MAGIC = b"RULECTBL"
@@ -30,7 +30,7 @@ _FIXED = struct.Struct(">8sHHB")
 
 def _fail(code: str, message: str, path: str | None = None) -> TableError:
     where = f"{path}: " if path else ""
-    return TableError([Diagnostic(code, where + message)])
+    return TableError([diag(code, where + message)])
 
 
 def json_values_bound(text: bytes) -> int:
@@ -234,7 +234,7 @@ class Table:
         """Build from a body dict (checked against the schema; used by tests and the compiler)."""
         problem = schema.check_body(body)
         if problem:
-            raise TableError([Diagnostic("B706", f"table body is malformed: {problem}")])
+            raise TableError([diag("B706", f"table body is malformed: {problem}")])
         return cls(body)
 
     @classmethod

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from rulec.compiler import model as m
-from rulec.errors import Diagnostic, RulecError
+from rulec.errors import RulecError, diag
 
 if TYPE_CHECKING:
     from rulec.compiler.pipeline import CompileResult
@@ -93,9 +93,7 @@ def route_expected(c: m.TestChat) -> dict:
 
 
 def _input_error(exc: RulecError, what: str, span) -> list:
-    return [
-        Diagnostic("U120", f"{what}: {d.message}", span, "error", d.hints) for d in exc.diagnostics
-    ]
+    return [diag("U120", f"{what}: {d.message}", span, "error", d.hints) for d in exc.diagnostics]
 
 
 class _ChatError(Exception):

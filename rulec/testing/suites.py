@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rulec.compiler.frontend_rules import is_test_file, rules_beside
 from rulec.compiler.pipeline import CompileResult, no_rules_beside, rules_broken
-from rulec.errors import Diagnostic, RulecError
+from rulec.errors import RulecError, diag
 from rulec.testing.discovery import read
 from rulec.testing.runner import Suite
 
@@ -33,7 +33,7 @@ def _test_file(src, cache) -> Suite:
         with open(rules, "rb") as fh:
             data = fh.read()
     except OSError as exc:
-        d = Diagnostic("P110", f"cannot read {rules}: {exc.strerror or exc}", None)
+        d = diag("P110", f"cannot read {rules}: {exc.strerror or exc}", None)
         return Suite(src.name, rules, None, shop.tests, [d])
     result = _compile(cache, rules, data)
     if not result.ok:
@@ -50,7 +50,7 @@ def load(sources) -> tuple:
     for src in sources:
         read(src)
         if src.error is not None:
-            d = Diagnostic("P110", f"cannot read {src.name}: {src.error}", None)
+            d = diag("P110", f"cannot read {src.name}: {src.error}", None)
             suites.append(Suite(src.name, src.name, None, diagnostics=[d]))
         elif is_test_file(src.name):
             suites.append(_test_file(src, cache))
@@ -72,5 +72,5 @@ def diagnostics_of(src, now=None) -> list:
 
     read(src)
     if src.error is not None:
-        return [Diagnostic("P110", f"cannot read {src.name}: {src.error}", None)]
+        return [diag("P110", f"cannot read {src.name}: {src.error}", None)]
     return check_source(src.data, src.name, now=now).diagnostics

@@ -79,6 +79,13 @@ def test_foreign_file(tmp_path, cli):
     _refused(tmp_path, b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "B702", cli)
 
 
+def test_unreadable_table_file(tmp_path):
+    """`tables.load` of a path that cannot be opened: B700 naming the file, not an OSError."""
+    with pytest.raises(TableError) as exc:
+        tables.load(tmp_path / "missing.rtbl")
+    assert exc.value.code == "B700" and "missing.rtbl" in str(exc.value)
+
+
 def test_newer_format_version(tmp_path, cli, table_file):
     data = bytearray(table_file.read_bytes())
     struct.pack_into(">H", data, 8, 99)

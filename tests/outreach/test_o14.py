@@ -168,8 +168,8 @@ def test_api_ledger_of_the_wrong_type(ledger, tmp_path, monkeypatch):
         (None, "E883"),
         (5, "E883"),
         ({"consumer": "c1"}, "E883"),
-        ([{"consumer": ["c1"], "exclusive": False}], "E803"),
-        ([{"consumer": "c1", "exclusive": "no"}], "E804"),
+        ([{"consumer": ["c1"], "exclusive": False}], "E806"),
+        ([{"consumer": "c1", "exclusive": "no"}], "E806"),
         (['{"consumer": "c1", "exclusive": false, "attrs": {"spend": NaN}}'], "E884"),
     ],
 )

@@ -30,14 +30,14 @@ GOOD = [json.dumps(consumer(i)) for i in range(12, 18)]
     "line,code",
     [
         ("{oops", "E801"),
-        ("[1, 2]", "E802"),
-        ('{"attrs": {}}', "E803"),
-        ('{"consumer": ""}', "E803"),
-        ('{"consumer": "x", "attrs": [1]}', "E804"),
-        ('{"consumer": "x", "crowds": "vip"}', "E804"),
-        ('{"consumer": "x", "exclusive": "yes"}', "E804"),
-        ('{"consumer": "x", "exclusive": true, "purchases": ["2023-12-05 10:00"]}', "E805"),
-        ('{"consumer": "x", "exclusive": true, "purchases": ["yesterday"]}', "E805"),
+        ("[1, 2]", "E801"),
+        ('{"attrs": {}}', "E806"),
+        ('{"consumer": ""}', "E806"),
+        ('{"consumer": "x", "attrs": [1]}', "E806"),
+        ('{"consumer": "x", "crowds": "vip"}', "E806"),
+        ('{"consumer": "x", "exclusive": "yes"}', "E806"),
+        ('{"consumer": "x", "exclusive": true, "purchases": ["2023-12-05 10:00"]}', "E804"),
+        ('{"consumer": "x", "exclusive": true, "purchases": ["yesterday"]}', "E804"),
         ('{"consumer": "x", "exclusive": true}', "E886"),  # recall reads purchases (O7)
         ('{"consumer": "x", "purchases": []}', "E886"),  # every line: exclusive (O6-O8)
         ('{"consumer": "x", "exclusive": false, "attrs": {"spend": NaN}}', "E884"),
@@ -116,7 +116,7 @@ def test_usage_errors_exit_2(cli, shop, tmp_path):
 
 def test_missing_audience_file(cli, shop, tmp_path):
     r = _plan(cli, shop, tmp_path / "nope.jsonl", tmp_path)
-    assert r.code == 1 and "E807" in r.err
+    assert r.code == 1 and "E800" in r.err
 
 
 def test_bad_activities(cli, shop, tmp_path):
@@ -162,7 +162,19 @@ def test_activity_field_of_the_wrong_type(cli, shop, tmp_path, change, code):
 
 
 @pytest.mark.parametrize(
-    "content,code", [(b"this is not sqlite at all" * 100, "S902"), (None, "S904")]
+    "lines,code",
+    [(["{oops"], "E811"), (["[1]"], "E812"), (["{}"] * 100_001, "E816"), (None, "E817")],
+    ids=["not-json", "not-object", "too-many", "unreadable"],
+)
+def test_bad_activities_file(cli, shop, tmp_path, lines, code):
+    acts = tmp_path / "missing.jsonl" if lines is None else _aud(tmp_path, lines, "acts.jsonl")
+    r = _plan(cli, shop, _aud(tmp_path, GOOD), tmp_path, "--activities", acts)
+    assert r.code == 1 and f"error[{code}]" in r.err and r.out == ""
+    assert "Traceback" not in r.err
+
+
+@pytest.mark.parametrize(
+    "content,code", [(b"this is not sqlite at all" * 100, "S903"), (None, "S902")]
 )
 def test_bad_ledger(cli, shop, tmp_path, content, code):
     db = tmp_path / "l.db"
@@ -185,7 +197,7 @@ def test_foreign_sqlite_file_is_refused(cli, shop, tmp_path):
     db.commit()
     db.close()
     r = _plan(cli, shop, _aud(tmp_path, GOOD), tmp_path)
-    assert r.code == 1 and "S902" in r.err
+    assert r.code == 1 and "S903" in r.err
 
 
 def test_ledger_directory_missing(cli, shop, tmp_path):
@@ -249,7 +261,7 @@ def test_ledger_locked_past_the_timeout_is_a_store_error(tmp_path):
 
 
 def test_ledger_refuses_to_record_a_send_twice(tmp_path):
-    """O13: the ledger itself refuses a (campaign, consumer) it holds (S906) and keeps nothing
+    """O13: the ledger itself refuses a (campaign, consumer) it holds (S960) and keeps nothing
     of that batch."""
     from rulec.errors import StoreError
     from rulec.outreach.ledger.sqlite_ledger import SqliteLedger
@@ -264,10 +276,10 @@ def test_ledger_refuses_to_record_a_send_twice(tmp_path):
     ):
         with pytest.raises(StoreError) as exc:
             led.decide_and_record(["a", "b"], lambda h, r=records: r, lambda: printed.append(1))
-        assert exc.value.code == "S906"
+        assert exc.value.code == "S960"
     with pytest.raises(StoreError) as exc:
         led.decide_and_record(["c"], lambda h: [("nope", "c", "exempt", 5)])
-    assert exc.value.code == "S905"
+    assert exc.value.code == "S962"
     assert printed == [] and led.sends() == [("wk", "a", "regular", 5)]
     assert (
         led.decide_and_record(["a"], lambda h: [] if h["a"] == [("wk", "regular", 5)] else 1) == []

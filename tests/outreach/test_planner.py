@@ -141,7 +141,7 @@ def test_ledger_of_another_shop_is_refused(tmp_path, cli):
     Planner(table(), db).close()
     with pytest.raises(StoreError) as exc:
         Planner(table(dict(RULES, shop="other")), db)
-    assert exc.value.code == "S904"
+    assert exc.value.code == "S902"
 
 
 @pytest.mark.parametrize(

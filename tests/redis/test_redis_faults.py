@@ -140,3 +140,20 @@ def test_cli_route_fails_fast_when_redis_goes_away(tmp_path, own_server):
     printed = out_file.read().splitlines()
     out_file.close()
     assert 150 <= len(printed) < 100_000  # ver counts the agent event too
+
+
+def test_an_error_reply_is_a_store_error(redis_url, redis_server):
+    """State keys of the wrong type (someone else's data at rulec's keys): Redis answers an
+    error, reported as S912 with Redis's words, not a traceback."""
+    import redis
+
+    r = router(RULES, store=redis_url)
+    r.feed({"type": "agent", "time": at(0), "agent": "a1", "status": "online"})
+    r.route({"type": "chat", "buyer": "u1", "time": at(1)})
+    db = redis.Redis(port=redis_server.port, db=int(redis_url.rsplit("/", 1)[1]))
+    for key in db.keys("*pending*"):
+        db.delete(key)
+        db.sadd(key, "not a hash")
+    with pytest.raises(StoreError) as exc:
+        r.route({"type": "chat", "buyer": "u2", "time": at(2)})
+    assert exc.value.code == "S912" and "WRONGTYPE" in str(exc.value)

@@ -169,13 +169,13 @@ def test_a_dead_planners_locks_expire(redis_url):
     assert live.sends() == [("c", "u2", "regular", 5)]
     with pytest.raises(StoreError) as exc:  # a decision ignoring the history is refused (O13)
         dead.decide_and_record(["u2"], lambda h: [("c", "u2", "regular", 6)])
-    assert exc.value.code == "S906" and "recorded twice" in str(exc.value)
+    assert exc.value.code == "S960" and "recorded twice" in str(exc.value)
     assert live.sends() == [("c", "u2", "regular", 5)]
 
 
 def test_a_batch_slower_than_lock_ttl_is_not_recorded(redis_url):
     """A planner whose batch outlived its locks (another planner took them over) records
-    nothing and says so (S906), instead of recording on top of the other planner."""
+    nothing and says so (S961), instead of recording on top of the other planner."""
     url = redis_url + "?lock_ttl=0.3"
     slow, fast = RedisLedger(url, "hx"), RedisLedger(url, "hx")
     slow.open_campaigns({"c": ("started", None, 0)})
@@ -188,5 +188,5 @@ def test_a_batch_slower_than_lock_ttl_is_not_recorded(redis_url):
 
     with pytest.raises(StoreError) as exc:
         slow.decide_and_record(["u7"], decide)
-    assert exc.value.code == "S906" and "lock_ttl" in str(exc.value)
+    assert exc.value.code == "S961" and "lock_ttl" in str(exc.value)
     assert slow.sends() == [("c", "u7", "regular", 1)]

@@ -128,3 +128,21 @@ def test_pool_not_queued_without_drain_pool():
     r.route(chat("u1"))
     assert r.store.pool_len() == 0
     assert r.feed({"type": "agent", "time": at(5), "agent": "a1", "status": "online"}) == []
+
+
+def test_a_shared_store_that_keeps_refusing_the_commit_is_s913():
+    """A shared store commits a decision only on the state it was taken on; when every retry
+    finds the state changed again, the chat is refused (S913), not assigned on stale state."""
+    from rulec.errors import StoreError
+    from rulec.routing.router import Router
+    from rulec.routing.stores.memory import MemoryStore
+
+    class AlwaysChanged(MemoryStore):
+        def commit(self, agent, buyer, time):
+            return False  # another router always committed first
+
+    r = Router(table_from_rules(TWO), store=AlwaysChanged("s"))
+    r.load_state(online("a1"))
+    with pytest.raises(StoreError) as exc:
+        r.route(chat("u1", product="a"))
+    assert exc.value.code == "S913" and "kept changing" in str(exc.value)

@@ -56,6 +56,34 @@ def test_sqlite_refuses_a_second_process(tmp_path):
     store.close()
 
 
+def test_sqlite_write_failure_is_a_store_error(tmp_path):
+    """A write the database refuses (here: full, as on a full disk) is S905, not a traceback;
+    the chat is not assigned."""
+    r = router(
+        RULES, {"agents": {"a1": {"status": "online"}}}, store=f"sqlite:///{tmp_path / 's.db'}"
+    )
+    db = r.store._db  # cap the file at its current size: the next growing write fails
+    db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
+    with pytest.raises(StoreError) as exc:
+        for i in range(10_000):
+            r.route({"buyer": f"buyer-{i:05d}-" + "x" * 200, "time": at(0)})
+    assert exc.value.code == "S905" and "full" in str(exc.value)
+    r.close()
+
+
+def test_redis_support_missing_is_s906():
+    """Without the redis/hiredis packages a redis:// store is refused with S906, not an
+    ImportError."""
+    code = (
+        "import sys\nsys.modules['hiredis'] = None\nsys.modules['redis'] = None\n"
+        "from rulec.routing.stores import open_store\nfrom rulec.errors import StoreError\n"
+        "try:\n    open_store('redis://127.0.0.1:1/0', 's')\nexcept StoreError as e:\n"
+        "    print(e.code)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "S906", out.stderr
+
+
 def test_sqlite_refuses_a_file_that_is_not_a_database(tmp_path):
     p = tmp_path / "x.db"
     p.write_bytes(b"not sqlite at all" * 100)

@@ -7,7 +7,7 @@ from typing import Any
 
 from rulec.common.vocab import CONVERSION, DIMS
 from rulec.compiler import model as m
-from rulec.errors import Diagnostic, Span, did_you_mean
+from rulec.errors import Diagnostic, Span, diag, did_you_mean
 
 Binds = dict[str, set[str]]  # dimension -> the values a group binds
 
@@ -15,7 +15,7 @@ Binds = dict[str, set[str]]  # dimension -> the values a group binds
 def _warn(
     d: list[Diagnostic], code: str, message: str, span: Span | None, hints: Iterable[str] = ()
 ) -> None:
-    d.append(Diagnostic(code, message, span, "warning", tuple(hints)))
+    d.append(diag(code, message, span, "warning", tuple(hints)))
 
 
 def _binds(g: m.Group) -> Binds:

@@ -9,7 +9,7 @@ from typing import Any, Protocol, TypeVar
 from rulec.common import calendar as cal
 from rulec.common.vocab import DEFAULT_ZONE, KINDS
 from rulec.compiler import model as m
-from rulec.errors import Diagnostic, Span
+from rulec.errors import Diagnostic, Span, diag
 from rulec.outreach import privileges as priv
 
 SOON = dt.timedelta(days=1)  # `check --now`: deadlines within a day are reported
@@ -112,7 +112,7 @@ def _campaign(
     here = _span(c.kind, c.span)
 
     def add(code: str, msg: str, span: Span | None = None, severity: str = "error") -> None:
-        d.append(Diagnostic(code, f"campaign {c.name}: {msg}", span or here, severity))
+        d.append(diag(code, f"campaign {c.name}: {msg}", span or here, severity))
 
     send_at = _send_at(c, kind, tz, promos)
     given = _time(c.send_at, cal.parse_time)

@@ -17,7 +17,7 @@ from rulec.common.vocab import (
     STRENGTHS,
 )
 from rulec.compiler import model as m
-from rulec.errors import Diagnostic, Span, did_you_mean
+from rulec.errors import Diagnostic, Span, diag, did_you_mean
 
 RESERVED_ATTRS = ("message",)
 
@@ -28,7 +28,7 @@ YAML_SUFFIXES = (".yaml", ".yml", ".json")
 def _err(
     diags: list[Diagnostic], code: str, message: str, span: Span | None, hints: Iterable[str] = ()
 ) -> None:
-    diags.append(Diagnostic(code, message, span, "error", tuple(hints)))
+    diags.append(diag(code, message, span, "error", tuple(hints)))
 
 
 def _enum(
@@ -204,7 +204,7 @@ def run(shop: m.Shop) -> list[Diagnostic]:
         for g in f["grants"].value:
             if g not in GRANTS:
                 d.append(
-                    Diagnostic(
+                    diag(
                         "W507",
                         f"unknown grant `{g}` (known: {', '.join(GRANTS)})",
                         f["grants"].span,

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from rulec.common import calendar, vocab
 from rulec.common.vocab import ORDER_STATES, STATUSES, STEPS
 from rulec.compiler import model as m
-from rulec.errors import Diagnostic, Span, did_you_mean
+from rulec.errors import Diagnostic, Span, diag, did_you_mean
 
 T = TypeVar("T")
 
@@ -46,7 +46,7 @@ class _Check:
         self.tz = (shop.timezone.value if shop.timezone else None) or vocab.DEFAULT_ZONE
 
     def err(self, code: str, message: str, span: Span | None, hints: Iterable[str] = ()) -> None:
-        self.d.append(Diagnostic(code, message, span, "error", tuple(hints)))
+        self.d.append(diag(code, message, span, "error", tuple(hints)))
 
     def known(
         self, code: str, what: str, ref_name: str, span: Span | None, choices: Sequence[str]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rulec.compiler import model as m
-from rulec.errors import Diagnostic, Span, did_you_mean
+from rulec.errors import Diagnostic, Span, diag, did_you_mean
 
 CLASS = {"int": "number", "number": "number", "string": "string", "bool": "bool", "set": "set"}
 ORDERING = ("<", "<=", ">", ">=")
@@ -28,7 +28,7 @@ class Checker:
         self.types, self.where, self.is_intent, self.d = types, where, is_intent, diags
 
     def err(self, code: str, message: str, span: Span | None, hints: Iterable[str] = ()) -> None:
-        self.d.append(Diagnostic(code, f"{self.where}: {message}", span, "error", tuple(hints)))
+        self.d.append(diag(code, f"{self.where}: {message}", span, "error", tuple(hints)))
 
     def attr_class(self, a: m.Attr) -> str | None:
         """The attribute's class, None when untyped; reports unknown attributes."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from rulec.errors import Diagnostic, StoreError
+from rulec.errors import StoreError, diag
 from rulec.outreach.ledger.base import Ledger
 
 __all__ = ["Ledger", "open_ledger"]
@@ -15,14 +15,12 @@ def open_ledger(url, shop: str, volatile: bool = False) -> Ledger:
     accepts a Redis server that does not persist writes (O14)."""
     if isinstance(url, Ledger):
         if url.shop != shop:
-            raise StoreError(
-                [Diagnostic("S904", f"ledger belongs to shop {url.shop!r}, not {shop!r}")]
-            )
+            raise StoreError([diag("S902", f"ledger belongs to shop {url.shop!r}, not {shop!r}")])
         return url
     if not isinstance(url, (str, os.PathLike)):
         raise StoreError(
             [
-                Diagnostic(
+                diag(
                     "S945",
                     f"ledger must be a path, a URL or a Ledger, not {type(url).__name__}",
                 )
@@ -35,9 +33,7 @@ def open_ledger(url, shop: str, volatile: bool = False) -> Ledger:
         try:
             from rulec.outreach.ledger.redis_ledger import RedisLedger
         except ImportError as exc:
-            raise StoreError(
-                [Diagnostic("S900", f"the redis ledger is not available: {exc}")]
-            ) from None
+            raise StoreError([diag("S906", f"the redis ledger is not available: {exc}")]) from None
         return RedisLedger(url, shop, volatile=volatile)
     from rulec.outreach.ledger.sqlite_ledger import SqliteLedger
 
@@ -48,5 +44,5 @@ def open_ledger(url, shop: str, volatile: bool = False) -> Ledger:
         if url.startswith("/") and url[1:2] == "/":  # sqlite:///abs/path
             url = url[1:]
     if not url:
-        raise StoreError([Diagnostic("S901", "empty ledger path")])
+        raise StoreError([diag("S901", "empty ledger path")])
     return SqliteLedger(url, shop)

@@ -37,7 +37,7 @@ import os
 import time
 import uuid
 
-from rulec.common.redis_conn import Lost, Script, fail, open_conn, pack
+from rulec.common.redis_conn import Lost, Script, open_conn, pack
 from rulec.errors import StoreError
 from rulec.outreach.ledger import rows
 from rulec.outreach.ledger.base import FINISHED, STARTED, WHOLE, Ledger
@@ -254,7 +254,9 @@ class RedisLedger(Ledger):
 
     def __init__(self, url: str, shop: str, volatile: bool = False):
         if not isinstance(shop, str) or not shop or "{" in shop or "}" in shop:
-            raise fail("S900", f"shop {shop!r} cannot name Redis keys (no braces, not empty)")
+            raise StoreError.of(
+                "S900", f"shop {shop!r} cannot name Redis keys (no braces, not empty)"
+            )
         self.shop = shop
         self._conn = open_conn(url, "ledger")
         self.url, self.opts = self._conn.shown, self._conn.opts
@@ -297,7 +299,7 @@ class RedisLedger(Ledger):
     def _checked(self, reply):
         """A script's reply, or S944 when the script found another ledger identity."""
         if reply == -3 or isinstance(reply, list) and reply[:1] == [-3]:
-            raise fail(
+            raise StoreError.of(
                 "S944",
                 f"ledger {self.url} is no longer the ledger this run opened (its identity "
                 "is gone: the server restarted empty, or the keys were deleted or "
@@ -307,7 +309,7 @@ class RedisLedger(Ledger):
         return reply
 
     def _lost(self, exc):
-        return fail(
+        return StoreError.of(
             "S911",
             f"ledger {self.url}: connection to Redis lost ({exc.reason}); the "
             "batch in progress was not recorded - run the same command again "
@@ -325,7 +327,7 @@ class RedisLedger(Ledger):
             info = self._call(pack("INFO", "persistence"))
             on = ("aof_enabled:1" in info, False)
         if not any(on):
-            raise fail(
+            raise StoreError.of(
                 "S943",
                 f"ledger {self.url}: the Redis server does not persist writes (appendonly "
                 "no and no RDB `save` rule, or they cannot be read); a restart would wipe "
@@ -343,7 +345,7 @@ class RedisLedger(Ledger):
             if line.startswith("connected_slaves:"):
                 have = int(line.partition(":")[2] or 0)
         if have < self.wait[0]:
-            raise fail(
+            raise StoreError.of(
                 "S975",
                 f"ledger {self.url}: wait={self.wait[0]} asks every commit to reach "
                 f"{self.wait[0]} replica(s), but the master serving this shop has {have} "
@@ -374,7 +376,7 @@ class RedisLedger(Ledger):
             if got >= n:
                 return
             if time.monotonic() >= deadline:
-                raise fail(
+                raise StoreError.of(
                     "S974",
                     f"ledger {self.url}: a commit reached {got} of the {n} replica(s) asked "
                     f"(wait={n}/{seconds:g}); the last batch was printed and is recorded on "
@@ -398,13 +400,13 @@ class RedisLedger(Ledger):
             flat = self._call(pack("HGETALL", self.k_meta))
             meta = dict(zip(flat[::2], flat[1::2]))
         if meta.get("schema") != SCHEMA_VERSION:
-            raise fail(
+            raise StoreError.of(
                 "S903",
                 f"ledger {self.url} has format version {meta.get('schema')!r} for shop "
                 f"{self.shop!r}; this rulec reads versions 1 and {SCHEMA_VERSION}",
             )
         if meta.get("shop") != self.shop or not meta.get("id"):
-            raise fail(
+            raise StoreError.of(
                 "S941",
                 f"ledger {self.url} is damaged: its meta record names shop "
                 f"{meta.get('shop')!r} and identity {meta.get('id')!r}",
@@ -471,7 +473,7 @@ class RedisLedger(Ledger):
             if reply[0] == 1:
                 return reply[1]
             if time.monotonic() > deadline:
-                raise fail(
+                raise StoreError.of(
                     "S907",
                     f"ledger {self.url}: consumer {reply[1]!r} stayed locked by "
                     "another planner past lock_ttl; try again",
@@ -494,7 +496,9 @@ class RedisLedger(Ledger):
             for name, consumer, channel, at in records:
                 cid = self._ids.get(name)
                 if cid is None:
-                    raise fail("S905", f"campaign {name!r} was never opened in this ledger")
+                    raise StoreError.of(
+                        "S962", f"campaign {name!r} was never opened in this ledger"
+                    )
                 per[consumer] = per.get(consumer, "") + rows.token(cid, channel, at)
             if emit is not None:
                 emit()
@@ -523,16 +527,16 @@ class RedisLedger(Ledger):
             args[3] = "1"
             reply = self._script(RECORD, keys, args)
         if reply[0] == -1:
-            raise fail(
-                "S906",
+            raise StoreError.of(
+                "S961",
                 f"ledger {self.url}: this planner's lock on consumer "
                 f"{reply[1]!r} was taken over (the batch took longer than "
                 f"lock_ttl={self.opts['lock_ttl']:g}s); its sends were printed "
                 "but not recorded",
             )
         if reply[0] == -2:
-            raise fail(
-                "S906", f"ledger {self.url}: a send of consumer {reply[1]!r} was recorded twice"
+            raise StoreError.of(
+                "S960", f"ledger {self.url}: a send of consumer {reply[1]!r} was recorded twice"
             )
         return reply
 

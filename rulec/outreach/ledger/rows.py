@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rulec.errors import Diagnostic, StoreError
+from rulec.errors import StoreError, diag
 from rulec.outreach.ledger.base import CHANNEL_CODE, CHANNELS, STATUSES, CampaignState
 
 MAX_AT = 253402300799  # 9999-12-31T23:59:59Z: the last second the calendar can show
@@ -47,7 +47,7 @@ def damaged(where: str, consumer, exc) -> StoreError:
     why = f"unknown campaign id {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
     return StoreError(
         [
-            Diagnostic(
+            diag(
                 "S941",
                 f"ledger {where} is damaged: the history of consumer {str(consumer)[:200]!r} "
                 f"cannot be read ({why}); nothing was planned for its batch - restore the "
@@ -69,7 +69,7 @@ def campaign_state(where, name, shards, status, reason, finished) -> CampaignSta
     if not ok:
         raise StoreError(
             [
-                Diagnostic(
+                diag(
                     "S941",
                     f"ledger {where} is damaged: the state of campaign {str(name)[:200]!r} "
                     f"cannot be read (shards {shards!r}, status {status!r})",
@@ -85,7 +85,7 @@ def check_shards(where, known: dict, n: int) -> None:
         if m != n:
             raise StoreError(
                 [
-                    Diagnostic(
+                    diag(
                         "S940",
                         f"ledger {where}: campaign {name!r} is planned in {m} shard"
                         f"{'s' * (m != 1)}; this run says {n} (--shard I/{n}). Every shard "

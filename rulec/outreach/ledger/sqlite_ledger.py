@@ -21,7 +21,7 @@ import sqlite3
 import time
 import uuid
 
-from rulec.errors import Diagnostic, StoreError
+from rulec.errors import StoreError
 from rulec.outreach.ledger import rows
 from rulec.outreach.ledger.base import FINISHED, STARTED, WHOLE, Ledger
 
@@ -69,10 +69,6 @@ STATES = (
 )
 
 
-def _fail(code, message):
-    return StoreError([Diagnostic(code, message)])
-
-
 def _busy(exc) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and (
         "locked" in str(exc) or "busy" in str(exc)
@@ -90,10 +86,10 @@ def _guard(method):
         except sqlite3.DatabaseError as exc:
             text = str(exc)
             if type(exc) is sqlite3.OperationalError and "malformed" not in text:
-                raise _fail("S907", f"ledger {self.path}: {exc}") from None
-            raise _fail("S941", f"ledger {self.path} is damaged: {exc}") from None
+                raise StoreError.of("S907", f"ledger {self.path}: {exc}") from None
+            raise StoreError.of("S941", f"ledger {self.path} is damaged: {exc}") from None
         except sqlite3.Error as exc:
-            raise _fail("S907", f"ledger {self.path}: {exc}") from None
+            raise StoreError.of("S907", f"ledger {self.path}: {exc}") from None
 
     return run
 
@@ -108,18 +104,22 @@ def _now():
 
 
 class SqliteLedger(Ledger):
-    """Ledger in one SQLite file (`:memory:` for tests). Refuses another shop's file (S904)."""
+    """Ledger in one SQLite file (`:memory:` for tests). Refuses another shop's file (S902)."""
 
     def __init__(self, path, shop: str, timeout: float = 120.0):
         if not isinstance(path, (str, os.PathLike)):
-            raise _fail("S945", f"ledger must be a path or URL string, not {type(path).__name__}")
+            raise StoreError.of(
+                "S945", f"ledger must be a path or URL string, not {type(path).__name__}"
+            )
         self.path, self.shop, self.timeout = os.fspath(path), shop, timeout
         if self.path != ":memory:":
             parent = os.path.dirname(os.path.abspath(self.path))
             if not os.path.isdir(parent):
-                raise _fail("S901", f"ledger {self.path}: directory {parent} does not exist")
+                raise StoreError.of(
+                    "S901", f"ledger {self.path}: directory {parent} does not exist"
+                )
             if os.path.exists(self.path) and not os.path.isfile(self.path):
-                raise _fail("S941", f"ledger {self.path} is not a regular file")
+                raise StoreError.of("S941", f"ledger {self.path} is not a regular file")
         self._ids: dict[str, int] = {}  # campaign name -> id
         self._names: dict[int, str] = {}
         try:
@@ -133,14 +133,14 @@ class SqliteLedger(Ledger):
         except sqlite3.OperationalError as exc:
             self._close_quietly()
             if _busy(exc):
-                raise _fail(
+                raise StoreError.of(
                     "S907", f"ledger {self.path}: {exc} (another planner holds it)"
                 ) from None
-            raise _fail("S902", f"ledger {self.path} cannot be opened: {exc}") from None
+            raise StoreError.of("S903", f"ledger {self.path} cannot be opened: {exc}") from None
         except sqlite3.DatabaseError as exc:
             self._close_quietly()
-            raise _fail(
-                "S902", f"ledger {self.path} is not a rulec ledger or is damaged: {exc}"
+            raise StoreError.of(
+                "S903", f"ledger {self.path} is not a rulec ledger or is damaged: {exc}"
             ) from None
 
     def _close_quietly(self):
@@ -198,22 +198,22 @@ class SqliteLedger(Ledger):
         """O14: this shop's ledger, a known format version, every table and column there."""
         db = self.db
         if "meta" not in tables:
-            raise _fail(
-                "S902",
+            raise StoreError.of(
+                "S903",
                 f"ledger {self.path} is not a rulec ledger (a SQLite file with tables "
                 f"{', '.join(sorted(tables)[:5])}) or lost its `meta` table",
             )
         meta = dict(db.execute("SELECT key, value FROM meta"))
         schema = meta.get("schema")
         if schema not in ("2", SCHEMA_VERSION):
-            raise _fail(
+            raise StoreError.of(
                 "S903",
                 f"ledger {self.path} has format version {schema!r}; this rulec reads "
                 f"versions 2 and {SCHEMA_VERSION}",
             )
         if meta.get("shop") != self.shop:
-            raise _fail(
-                "S904",
+            raise StoreError.of(
+                "S902",
                 f"ledger {self.path} belongs to shop {meta.get('shop')!r}, not {self.shop!r}",
             )
         if schema == "2" and {"campaigns", "consumers"} <= tables and "shards" not in tables:
@@ -222,14 +222,14 @@ class SqliteLedger(Ledger):
             tables = tables | {"shards"}
         for table, cols in COLUMNS.items():
             if table not in tables:
-                raise _fail(
+                raise StoreError.of(
                     "S941",
                     f"ledger {self.path} is damaged: table `{table}` is missing (a re-created "
                     "empty table would send everything again)",
                 )
             have = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
             if have != cols:
-                raise _fail(
+                raise StoreError.of(
                     "S941",
                     f"ledger {self.path} is damaged: table `{table}` has columns "
                     f"{', '.join(have)}; expected {', '.join(cols)}",
@@ -238,7 +238,7 @@ class SqliteLedger(Ledger):
     def _load_ids(self):
         for cid, name in self.db.execute("SELECT id, name FROM campaigns"):
             if type(cid) is not int or type(name) is not str:
-                raise _fail(
+                raise StoreError.of(
                     "S941", f"ledger {self.path} is damaged: campaign row {cid!r} is unreadable"
                 )
             self._ids[name], self._names[cid] = cid, name
@@ -344,15 +344,15 @@ class SqliteLedger(Ledger):
         ids, toks = self._ids, {}
         for k in dict.fromkeys(map(_TOKEN_KEY, records)):  # (campaign, channel, at), in order
             if k[0] not in ids:
-                raise _fail("S905", f"campaign {k[0]!r} was never opened in this ledger")
+                raise StoreError.of("S962", f"campaign {k[0]!r} was never opened in this ledger")
             toks[k] = rows.token(ids[k[0]], k[1], k[2])
         seen = set(map(_PAIR, records))
         clash = len(seen) != len(records) or any(
             (h[0], consumer) in seen for consumer, hs in history.items() for h in hs
         )
         if clash:
-            raise _fail(
-                "S906", f"ledger {self.path}: a (campaign, consumer) send was decided twice"
+            raise StoreError.of(
+                "S960", f"ledger {self.path}: a (campaign, consumer) send was decided twice"
             )
         packed: dict[str, str] = {}
         get = packed.get

@@ -7,7 +7,7 @@ rulec/routing/stores/redis_store.py). State is kept per shop.
 
 from __future__ import annotations
 
-from rulec.errors import Diagnostic, StoreError
+from rulec.errors import StoreError, diag
 from rulec.routing.stores.base import OFFLINE, ONLINE, SUSPENDED, Store  # noqa: F401
 
 
@@ -23,9 +23,7 @@ def open_store(url: str | None, shop: str) -> Store:
     """The router state store named by `url`, for `shop`; StoreError when it cannot be used."""
     url = url or "memory:"
     if not isinstance(url, str):
-        raise StoreError(
-            [Diagnostic("S900", f"store URL must be a string, got {type(url).__name__}")]
-        )
+        raise StoreError([diag("S900", f"store URL must be a string, got {type(url).__name__}")])
     if url == "memory:" or url == "memory://":
         from rulec.routing.stores.memory import MemoryStore
 
@@ -42,7 +40,7 @@ def open_store(url: str | None, shop: str) -> Store:
             else:
                 raise StoreError(
                     [
-                        Diagnostic(
+                        diag(
                             "S900",
                             f"unknown sqlite store option {item!r} (sync=normal|off|full, batch=N)",
                         )
@@ -51,7 +49,7 @@ def open_store(url: str | None, shop: str) -> Store:
         if path.startswith("//"):
             path = "/" + path.lstrip("/")  # sqlite:///abs/path -> /abs/path
         if not path:
-            raise StoreError([Diagnostic("S900", f"store URL {url!r} names no file")])
+            raise StoreError([diag("S900", f"store URL {url!r} names no file")])
         from rulec.routing.stores.sqlite_store import SqliteStore
 
         return SqliteStore(shop, path, sync=sync, batch=batch)
@@ -61,11 +59,11 @@ def open_store(url: str | None, shop: str) -> Store:
         try:
             from rulec.routing.stores.redis_store import RedisStore
         except ImportError as exc:
-            raise StoreError([Diagnostic("S906", f"redis store is not available: {exc}")]) from None
+            raise StoreError([diag("S906", f"redis store is not available: {exc}")]) from None
         return RedisStore(url, shop)
     raise StoreError(
         [
-            Diagnostic(
+            diag(
                 "S900",
                 f"unknown store URL {url!r}: use memory:, "
                 "sqlite:///path/file.db or redis://host:port/db",

@@ -28,7 +28,8 @@ import json
 import time as _time
 from typing import Any
 
-from rulec.common.redis_conn import Lost, Script, fail, open_conn, pack
+from rulec.common.redis_conn import Lost, Script, open_conn, pack
+from rulec.errors import StoreError
 from rulec.routing.stores.base import COMMITTED, DEGRADED, OFFLINE, REFUSED, Store
 
 SCHEMA_VERSION = "1"
@@ -143,7 +144,9 @@ class RedisStore(Store):
     def __init__(self, url: str, shop: str):
         super().__init__(shop)
         if not isinstance(shop, str) or not shop or "{" in shop or "}" in shop:
-            raise fail("S900", f"shop {shop!r} cannot name Redis keys (no braces, not empty)")
+            raise StoreError.of(
+                "S900", f"shop {shop!r} cannot name Redis keys (no braces, not empty)"
+            )
         self._conn = open_conn(url, "state store")
         self.url, self.opts = self._conn.shown, self._conn.opts
         self.degrade = self.opts["on_error"] == "degrade"
@@ -163,7 +166,9 @@ class RedisStore(Store):
         try:
             self._check_meta()
         except _Degraded:
-            raise fail("S910", f"state store {self.url}: Redis went away while opening") from None
+            raise StoreError.of(
+                "S910", f"state store {self.url}: Redis went away while opening"
+            ) from None
 
     # -- plumbing -------------------------------------------------------------------------
     def _call(self, packed, retry=False):
@@ -184,7 +189,7 @@ class RedisStore(Store):
 
     def _lose(self, exc):
         if not self.degrade:
-            raise fail(
+            raise StoreError.of(
                 "S911", f"state store {self.url}: connection to Redis lost: {exc.reason}"
             ) from None
         self.degraded, self._lost_at, self._ver = True, _time.monotonic(), -1
@@ -198,7 +203,7 @@ class RedisStore(Store):
                 pack("HSET", self.meta_key, "schema", SCHEMA_VERSION, "shop", self.shop), True
             )
         elif meta.get("schema") != SCHEMA_VERSION:
-            raise fail(
+            raise StoreError.of(
                 "S903",
                 f"state store {self.url}: shop {self.shop!r} has schema "
                 f"{meta.get('schema')!r} (this runtime: {SCHEMA_VERSION})",
@@ -469,7 +474,9 @@ class RedisStore(Store):
             try:
                 cursor, flat = self._call(pack("HSCAN", self.keys[4], cursor, "COUNT", 2000), True)
             except _Degraded:
-                raise fail("S911", f"state store {self.url}: Redis is unreachable") from None
+                raise StoreError.of(
+                    "S911", f"state store {self.url}: Redis is unreachable"
+                ) from None
             for b, text in zip(flat[::2], flat[1::2]):
                 t, _, aid = text.partition("|")
                 if aid in index:

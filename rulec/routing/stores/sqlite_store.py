@@ -25,7 +25,7 @@ import math
 import os
 import sqlite3
 
-from rulec.errors import Diagnostic, StoreError
+from rulec.errors import StoreError
 from rulec.routing.stores.base import OFFLINE, Store
 
 SCHEMA_VERSION = "1"
@@ -60,10 +60,6 @@ _COLUMNS = {
 MAX_PENDING = 1 << 31
 
 
-def _error(code, message):
-    return StoreError([Diagnostic(code, message)])
-
-
 def _number(v) -> bool:
     return v.__class__ in (int, float) and math.isfinite(v)
 
@@ -76,9 +72,9 @@ class SqliteStore(Store):
         self.path = path
         self.url = f"sqlite:///{path}" if path.startswith("/") else f"sqlite:{path}"
         if sync not in ("normal", "off", "full"):
-            raise _error("S900", f"store option sync={sync!r}: use normal, off or full")
+            raise StoreError.of("S900", f"store option sync={sync!r}: use normal, off or full")
         if not 1 <= batch <= 100_000:
-            raise _error("S900", f"store option batch={batch}: use 1..100000")
+            raise StoreError.of("S900", f"store option batch={batch}: use 1..100000")
         self.sync, self.batch, self._uncommitted = sync, batch, 0
         self._broken = None
         self._db = None
@@ -93,15 +89,19 @@ class SqliteStore(Store):
             self._abandon()
             msg = str(exc)
             if "locked" in msg:
-                raise _error("S904", f"state store {path} is in use by another process") from None
-            raise _error(
+                raise StoreError.of(
+                    "S904", f"state store {path} is in use by another process"
+                ) from None
+            raise StoreError.of(
                 "S903", f"state store {path} is not a usable SQLite database: {msg}"
             ) from None
 
     def _open(self):
         parent = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(parent):
-            raise _error("S901", f"state store {self.path}: directory {parent} does not exist")
+            raise StoreError.of(
+                "S901", f"state store {self.path}: directory {parent} does not exist"
+            )
         db = self._db = sqlite3.connect(
             self.path, timeout=0.5, isolation_level=None, check_same_thread=False
         )
@@ -122,13 +122,13 @@ class SqliteStore(Store):
                     [("shop", self.shop), ("schema", SCHEMA_VERSION)],
                 )
             elif meta.get("shop") != self.shop:
-                raise _error(
+                raise StoreError.of(
                     "S902",
                     f"state store {self.path} holds the state of shop "
                     f"{meta.get('shop')!r}, not {self.shop!r}",
                 )
             elif meta.get("schema") != SCHEMA_VERSION:
-                raise _error(
+                raise StoreError.of(
                     "S903",
                     f"state store {self.path} has schema version "
                     f"{meta.get('schema')!r} (this runtime: {SCHEMA_VERSION})",
@@ -144,13 +144,13 @@ class SqliteStore(Store):
         dropped table is damage to report, not a table to create again empty)."""
         problems = [r[0] for r in db.execute("PRAGMA quick_check(5)")]
         if problems != ["ok"]:
-            raise _error(
+            raise StoreError.of(
                 "S920", f"state store {self.path} is damaged: {'; '.join(map(str, problems))}"
             )
         for table, columns in _COLUMNS.items():
             got = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
             if got != columns:
-                raise _error(
+                raise StoreError.of(
                     "S920",
                     f"state store {self.path}: table {table} has columns {got}, not {columns}",
                 )
@@ -160,10 +160,10 @@ class SqliteStore(Store):
         try:
             return self._db.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
-            raise _error("S923", f"state store {self.path}: read failed: {exc}") from None
+            raise StoreError.of("S923", f"state store {self.path}: read failed: {exc}") from None
 
     def _damaged(self, what, row):
-        return _error("S921", f"state store {self.path}: {what} is damaged: {row!r:.200}")
+        return StoreError.of("S921", f"state store {self.path}: {what} is damaged: {row!r:.200}")
 
     # -- writes -------------------------------------------------------------------------
     def _write(self, statements):
@@ -171,7 +171,7 @@ class SqliteStore(Store):
         the open batch transaction (batch > 1). A failed write inside a batch rolls the whole
         batch back; the mirror no longer matches the file, so the store refuses further use."""
         if self._broken:
-            raise _error("S905", self._broken)
+            raise StoreError.of("S905", self._broken)
         db = self._db
         try:
             if self.batch == 1 and len(statements) == 1:  # autocommit: its own transaction
@@ -195,7 +195,7 @@ class SqliteStore(Store):
             if self._uncommitted:
                 self._broken = msg + " (the uncommitted batch was lost; reopen the store)"
             self._uncommitted = 0
-            raise _error("S905", msg) from None
+            raise StoreError.of("S905", msg) from None
 
     def flush(self):
         """Commit the writes of an open batch."""
@@ -203,7 +203,7 @@ class SqliteStore(Store):
             if self._db is not None and self._db.in_transaction:
                 self._db.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise _error("S905", f"state store {self.path}: commit failed: {exc}") from None
+            raise StoreError.of("S905", f"state store {self.path}: commit failed: {exc}") from None
         self._uncommitted = 0
 
     def _attached(self):
