@@ -140,6 +140,7 @@ CODES = {
     "H111": "two table files for the same shop",
     "H112": "a reloaded file holds another shop's table",
     "H113": "the buyer-masking salt file is missing or empty",
+    "H114": "the decision log file cannot be opened",
     "H120": "not ready",
     "H199": "an internal error",
 }
