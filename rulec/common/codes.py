@@ -48,6 +48,10 @@ CODES = {
     "W504": "a crowd or intent used but not defined",
     "W505": "an `in []` / `not in []` test",
     "W507": "an unknown platform grant",
+    # A: analysis of the decision table (warnings)
+    "A101": "a capture: chats a group fully matches go to other groups",
+    "A102": "an unreachable group",
+    "A103": "a value bound by no group",
     # O: outreach checks (O5–O10)
     "O604": "a send_at given for a privilege with a fixed schedule",
     "O606": "targets given for a privilege that picks its own audience",

@@ -85,7 +85,7 @@ def test_random_row_damage_never_sends_twice(tmp_path, seed):
 
 
 def test_random_file_damage_is_a_coded_error(tmp_path):
-    """Random bytes of the ledger file overwritten: the re-run is a coded error (S902, S907,
+    """Random bytes of the ledger file overwritten: the re-run is a coded error (S903, S907,
     S941) or, when the damage missed the pages read, a run that sends nothing twice."""
     rnd, outcomes = random.Random(5), []
     for k in range(8):
@@ -106,7 +106,7 @@ def test_random_file_damage_is_a_coded_error(tmp_path):
             with Planner(table(), db) as p:
                 again = {(s["campaign"], s["consumer"]) for s in p.plan(LINES, NOW).sends}
         except StoreError as exc:
-            assert exc.code in ("S902", "S907", "S941"), exc
+            assert exc.code in ("S903", "S907", "S941"), exc
             outcomes.append(exc.code)
         else:
             assert not again & first

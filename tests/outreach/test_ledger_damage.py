@@ -90,10 +90,10 @@ def _rows(db, skip=None):
         ("DROP TABLE consumers", "S941", "`consumers` is missing"),
         ("DROP TABLE shards", "S941", "`shards` is missing"),
         ("DROP TABLE campaigns", "S941", "`campaigns` is missing"),
-        ("DROP TABLE meta", "S902", "not a rulec ledger"),
+        ("DROP TABLE meta", "S903", "not a rulec ledger"),
         ("ALTER TABLE consumers ADD COLUMN x TEXT", "S941", "columns"),
         ("UPDATE meta SET value = '99' WHERE key = 'schema'", "S903", "'99'"),
-        ("UPDATE meta SET value = 'other' WHERE key = 'shop'", "S904", "'other'"),
+        ("UPDATE meta SET value = 'other' WHERE key = 'shop'", "S902", "'other'"),
         ("UPDATE shards SET status = 'weird'", "S941", "state of campaign"),
         ("UPDATE campaigns SET shards = 'x'", "S941", "state of campaign"),
     ],
@@ -120,7 +120,7 @@ def test_damaged_schema_or_campaign_rows_are_refused(ledger, stmt, code, words):
 
 
 def test_damaged_file_is_a_coded_error(ledger, cli, tmp_path):
-    """Bytes overwritten in the middle of the file: S941/S902/S907, never a traceback."""
+    """Bytes overwritten in the middle of the file: S941/S903/S907, never a traceback."""
     data = bytearray(ledger.read_bytes())
     for k in range(4096, len(data), 1024):
         data[k : k + 16] = b"\xff" * 16
@@ -132,7 +132,7 @@ def test_damaged_file_is_a_coded_error(ledger, cli, tmp_path):
     try:
         _rerun(ledger)
     except StoreError as exc:
-        assert exc.code in ("S941", "S902", "S907")
+        assert exc.code in ("S941", "S903", "S907")
     else:
         assert _sent(ledger)  # an undamaged page set: the run went through
 
