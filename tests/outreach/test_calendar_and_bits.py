@@ -106,4 +106,4 @@ def test_redis_url_without_the_module(monkeypatch):
     monkeypatch.setitem(sys.modules, "rulec.outreach.ledger.redis_ledger", None)
     with pytest.raises(StoreError) as exc:
         open_ledger("redis://127.0.0.1:6379/0", "s")
-    assert exc.value.code == "S900" and "redis ledger is not available" in str(exc.value)
+    assert exc.value.code == "S906" and "redis ledger is not available" in str(exc.value)
