@@ -6,7 +6,8 @@ import json
 import re
 import time
 
-from rulec.cli.common import ArgParser, painter
+from rulec.cli.common import ArgParser, painter, render
+from rulec.errors import diag
 
 
 def _parser(out, err):
@@ -82,16 +83,14 @@ def run(args, out, err) -> int:
             return 1
     if total == 0:
         where = ", ".join(ns.paths)
-        err.write(f"rulec test: no tests found in {where}" + (" (U121)\n"))
-        if untested:
-            err.write(f"  rules without tests: {', '.join(untested[:10])}\n")
+        hints = [f"rules without tests: {', '.join(untested[:10])}"] if untested else []
+        sev = "warning" if ns.allow_empty else "error"
+        render([diag("U121", f"no tests found in {where}", None, sev, hints)], err)
         return 0 if ns.allow_empty else 1
     if n["failed"] or n["error"]:
         return 1
     if ns.fail_under is not None and figures is not None and figures["percent"] < ns.fail_under:
-        err.write(
-            f"rulec test: coverage {figures['percent']:.1f}% is below --fail-under "
-            f"{ns.fail_under:g}% (U122)\n"
-        )
+        below = f"coverage {figures['percent']:.1f}% is below --fail-under {ns.fail_under:g}%"
+        render([diag("U122", below)], err)
         return 1
     return 0

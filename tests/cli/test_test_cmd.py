@@ -78,8 +78,10 @@ def test_a_test_naming_an_unknown_group_is_a_compile_error(cli, shop):
 def test_no_tests_found_is_exit_1_unless_allowed(cli, shop, tmp_path):
     p = shop()
     r = cli("test", p)
-    assert r.code == 1 and "no tests found" in r.err
-    assert cli("test", "--allow-empty", p).code == 0
+    assert r.code == 1 and "rulec: error[U121]: no tests found in" in r.err
+    assert "= help: rules without tests:" in r.err
+    r = cli("test", "--allow-empty", p)
+    assert r.code == 0 and "warning[U121]" in r.err
     assert cli("test", tmp_path / "missing").code == 1
 
 
@@ -153,7 +155,8 @@ def test_coverage_figures_on_a_shop_counted_by_hand(cli, shop):
     assert missing["group G2"] == 11 and missing["intent refund"] == 4
     assert missing["crowd vip: level >= 3 never false"] == 3
     assert "step group" not in missing and "step fallback_any" in missing
-    assert cli("test", "--fail-under", "50", p).code == 1
+    r = cli("test", "--fail-under", "50", p)
+    assert r.code == 1 and "error[U122]: coverage 43.8% is below --fail-under 50%" in r.err
     assert cli("test", "--fail-under", "40", p).code == 0
     text = cli("test", "--coverage", p).out
     assert "groups        1/2     50.0%" in text and f"{p}:11:7: group G2" in text

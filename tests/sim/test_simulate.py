@@ -218,3 +218,17 @@ def test_html_report_renders_every_plot(files, tmp_path, cli):
     res = open_page(out / "report.html", height=2600)
     res.save(tmp_path / "report.png")
     assert res.errors == [] and res.ink() > 0.02
+
+
+def test_unreadable_scenario_foreign_variant_and_unwritable_report_are_coded(files, tmp_path, cli):
+    rules, scen = files(2, chats=20)
+    r = cli("simulate", rules, "--scenario", tmp_path / "none.yaml", "--out", tmp_path / "x")
+    assert r.code == 1 and "error[M100]: cannot read scenario" in r.err, r
+    other = tmp_path / "other.rules"
+    other.write_text(shop(2, "efficiency").replace("shop 试衣间", "shop 别家"), encoding="utf-8")
+    r = cli("simulate", rules, "--scenario", scen, "--variant", other, "--out", tmp_path / "x")
+    assert r.code == 1 and "error[M104]" in r.err and "'别家' is not '试衣间'" in r.err, r
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    r = cli("simulate", rules, "--scenario", scen, "--out", blocker / "report")
+    assert r.code == 1 and "error[M105]: cannot write the report to" in r.err, r
