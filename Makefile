@@ -17,7 +17,7 @@ help:
 	@echo "demo       compile, route, explain and plan the examples (demo-out/)"
 	@echo "test       the test suite (Cython matcher); test-pure: with RULEC_PURE=1"
 	@echo "coverage   the suite under coverage (subprocesses too), fails below the floor"
-	@echo "lint       ruff check + ruff format --check; typecheck: mypy"
+	@echo "lint       ruff check, ruff format --check, no copied blocks; typecheck: mypy"
 	@echo "soak       long-running tests (marked soak); bench: every benchmark"
 	@echo "mutate     mutation testing (mutmut; MUTATE=module to narrow; not in CI)"
 	@echo "lock       refresh constraints.txt (lock-upgrade: newest allowed versions)"
@@ -97,9 +97,11 @@ MUTATE ?=
 mutate: setup redis
 	sh scripts/mutate.sh $(MUTATE)
 
+# check_duplicates: no verbatim copied block longer than today's longest (scripts/).
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) scripts/check_duplicates.py rulec
 
 typecheck: setup
 	$(VENV)/bin/mypy

@@ -29,6 +29,20 @@ ATTR_TYPES = ("int", "number", "string", "bool", "set")
 # Campaign kinds (O1–O10) and the privileges a campaign may be granted.
 KINDS = ("batch", "green", "cart_coupon", "recall", "super_discount", "new_arrival", "restock")
 GRANTS = ("green_channel", "cart_coupon", "super_discount")
+# A campaign's fields: its YAML keys and its record in a table (docs/table-format.md).
+CAMPAIGN_FIELDS = (
+    "name",
+    "kind",
+    "send_at",
+    "promo",
+    "date",
+    "configured_at",
+    "created_at",
+    "copy",
+    "coupon",
+    "targets",
+    "segments",
+)
 
 # The shop's zone when its rules name none.
 DEFAULT_ZONE = "Asia/Shanghai"

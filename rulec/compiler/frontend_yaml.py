@@ -6,6 +6,7 @@ import re
 
 import yaml
 
+from rulec.common.vocab import CAMPAIGN_FIELDS
 from rulec.compiler import model as m
 from rulec.compiler.frontend_predicate import parse_predicate
 from rulec.errors import Diagnostic, RulecError, Span, diag, did_you_mean
@@ -49,19 +50,7 @@ AGENT_KEYS = ("level",)
 PROMO_KEYS = ("presale_start", "last_day")
 COUPON_KEYS = ("id", "kind")
 TARGET_KEYS = ("crowd", "copy", "coupon")
-CAMPAIGN_KEYS = (
-    "name",
-    "kind",
-    "send_at",
-    "promo",
-    "date",
-    "configured_at",
-    "created_at",
-    "copy",
-    "coupon",
-    "targets",
-    "segments",
-)
+CAMPAIGN_KEYS = CAMPAIGN_FIELDS
 
 
 class _Stop(Exception):

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import math
 
-from rulec.common.vocab import ATTR_TYPES, DIMS, KINDS, MODES, NOBODY_TARGETS, STRENGTHS
+from rulec.common.vocab import (
+    ATTR_TYPES,
+    CAMPAIGN_FIELDS,
+    DIMS,
+    KINDS,
+    MODES,
+    NOBODY_TARGETS,
+    STRENGTHS,
+)
 
 MAX_EXPR_DEPTH = 64
 MAX_ITEMS = 1_000_000
@@ -116,23 +124,7 @@ def _coupon(c, what):
 
 
 def _check_campaign(c, what):
-    _keys(
-        c,
-        what,
-        (
-            "name",
-            "kind",
-            "send_at",
-            "promo",
-            "date",
-            "configured_at",
-            "created_at",
-            "copy",
-            "coupon",
-            "targets",
-            "segments",
-        ),
-    )
+    _keys(c, what, CAMPAIGN_FIELDS)
     _is(c["name"], str, what)
     if c["kind"] not in KINDS:
         raise Bad(f"{what}: unknown kind {c['kind']!r}")
