@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Any, NoReturn
 
 import yaml
 
@@ -18,6 +20,8 @@ LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 T_INT, T_FLOAT, T_BOOL, T_NULL = (
     "tag:yaml.org,2002:" + t for t in ("int", "float", "bool", "null")
 )
+# A composed YAML node; PlainReader (frontend_json) passes plain JSON values instead.
+Node = Any
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 TOP_KEYS = (
@@ -71,30 +75,33 @@ def parse_duration(text: str) -> int | None:
 class YamlReader:
     """Walks composed YAML nodes into the model, collecting diagnostics."""
 
-    def __init__(self, file: str):
+    def __init__(self, file: str) -> None:
         self.file = file
         self.diags: list[Diagnostic] = []
 
     # -- helpers ------------------------------------------------------------------------
-    def span(self, node) -> Span | None:  # None in the plain JSON reader (no positions)
+    def span(self, node: Node) -> Span | None:  # None in the plain JSON reader (no positions)
         a, b = node.start_mark, node.end_mark
         return Span(self.file, a.line + 1, a.column + 1, b.line + 1, b.column + 1)
 
-    def error(self, code, message, node, hints=()):
+    def error(self, code: str, message: str, node: Node, hints: Iterable[str] = ()) -> None:
         self.diags.append(
             diag(
                 code, message, self.span(node) if node is not None else None, "error", tuple(hints)
             )
         )
 
-    def mapping(self, node, what, keys=None):
+    def mapping(
+        self, node: Node, what: str, keys: Iterable[str] | None = None
+    ) -> list[tuple[str, Any, Node]]:
         """(key, key_node, value_node) triples; duplicate keys are errors (P103)."""
         if isinstance(node, yaml.ScalarNode) and node.tag == T_NULL:
             return []
         if not isinstance(node, yaml.MappingNode):
             self.error("P105", f"{what} should be a mapping", node)
             return []
-        seen, out = {}, []
+        seen: dict[str, Node] = {}
+        out: list[tuple[str, Any, Node]] = []
         for k, v in node.value:
             if not isinstance(k, yaml.ScalarNode):
                 self.error("P105", f"a key in {what} should be a plain name", k)
@@ -115,22 +122,23 @@ class YamlReader:
             out.append((key, k, v))
         return out
 
-    def seq(self, node, what):
+    def seq(self, node: Node, what: str) -> list[Node]:
         if isinstance(node, yaml.ScalarNode) and node.tag == T_NULL:
             return []
         if not isinstance(node, yaml.SequenceNode):
             self.error("P105", f"{what} should be a list", node)
             return []
-        return node.value
+        items: list[Node] = node.value
+        return items
 
-    def is_mapping(self, node) -> bool:
+    def is_mapping(self, node: Node) -> bool:
         return isinstance(node, yaml.MappingNode)
 
-    def raw(self, node):
+    def raw(self, node: Node) -> Any:
         """A scalar node's text as written."""
         return node.value
 
-    def scalar(self, node, what):
+    def scalar(self, node: Node, what: str) -> str | None:
         if (
             not isinstance(node, yaml.ScalarNode)
             or node.tag == T_NULL
@@ -138,19 +146,20 @@ class YamlReader:
         ):
             self.error("P105", f"{what} should be a single value", node)
             return None
-        return node.value
+        value: str = node.value
+        return value
 
-    def text(self, node, what) -> m.Value | None:
+    def text(self, node: Node, what: str) -> m.Value | None:
         v = self.scalar(node, what)
         return None if v is None else m.Value(v, self.span(node))
 
-    def boolean(self, node, what) -> m.Value | None:
+    def boolean(self, node: Node, what: str) -> m.Value | None:
         if isinstance(node, yaml.ScalarNode) and node.tag == T_BOOL:
             return m.Value(node.value.lower() in ("true", "yes", "on", "y"), self.span(node))
         self.error("P105", f"{what} should be true or false", node)
         return None
 
-    def integer(self, node, what) -> m.Value | None:
+    def integer(self, node: Node, what: str) -> m.Value | None:
         if isinstance(node, yaml.ScalarNode) and node.tag == T_INT:
             if len(node.value.lstrip("+-").replace("_", "")) > MAX_INT_DIGITS:
                 self.error("P107", f"{what}: number {node.value[:24]} is too large", node)
@@ -162,7 +171,7 @@ class YamlReader:
         self.error("P105", f"{what} should be a whole number", node)
         return None
 
-    def duration(self, node, what) -> m.Value | None:
+    def duration(self, node: Node, what: str) -> m.Value | None:
         if isinstance(node, yaml.ScalarNode):
             secs = parse_duration(node.value)
             if secs is not None:
@@ -175,7 +184,7 @@ class YamlReader:
         self.error("V402", f"{what} should be a duration like 90s, 30m, 24h or 7d", node)
         return None
 
-    def names(self, node, what) -> list:
+    def names(self, node: Node, what: str) -> list[m.NameRef]:
         out = []
         for item in self.seq(node, what):
             v = self.scalar(item, f"an item of {what}")
@@ -183,7 +192,7 @@ class YamlReader:
                 out.append(m.NameRef(v, self.span(item)))
         return out
 
-    def predicate(self, node, what):
+    def predicate(self, node: Node, what: str) -> m.Expr | None:
         v = self.scalar(node, what)
         if v is None:
             return None
@@ -196,7 +205,7 @@ class YamlReader:
             return None
 
     # -- sections -----------------------------------------------------------------------
-    def shop(self, root) -> m.Shop:
+    def shop(self, root: Node) -> m.Shop:
         if not self.is_mapping(root):
             self.error("P105", "rules should be a mapping with at least `shop:`", root)
             raise _Stop
@@ -229,13 +238,13 @@ class YamlReader:
                 getattr(self, f"sec_{key}")(shop, v)
         return shop
 
-    def sec_shop(self, shop, node):
+    def sec_shop(self, shop: m.Shop, node: Node) -> None:
         pass
 
-    def sec_timezone(self, shop, node):
+    def sec_timezone(self, shop: m.Shop, node: Node) -> None:
         shop.timezone = self.text(node, "timezone")
 
-    def sec_routing(self, shop, node):
+    def sec_routing(self, shop: m.Shop, node: Node) -> None:
         for key, _, v in self.mapping(node, "routing", ROUTING_KEYS):
             if key == "when_nobody_online":
                 val = self.text(v, key)
@@ -252,19 +261,19 @@ class YamlReader:
             if val is not None:
                 shop.routing[key] = val
 
-    def sec_outreach(self, shop, node):
+    def sec_outreach(self, shop: m.Shop, node: Node) -> None:
         for key, _, v in self.mapping(node, "outreach", OUTREACH_KEYS):
             val = self.duration(v, key)
             if val is not None:
                 shop.outreach[key] = val
 
-    def sec_attributes(self, shop, node):
+    def sec_attributes(self, shop: m.Shop, node: Node) -> None:
         for key, _k, v in self.mapping(node, "attributes"):
             t = self.scalar(v, f"the type of attribute {key}")
             if t is not None:
                 shop.attributes.append(m.AttributeDecl(key, t, self.span(v)))
 
-    def _predicates(self, node, what):
+    def _predicates(self, node: Node, what: str) -> list[m.PredicateDef]:
         out = []
         for key, k, v in self.mapping(node, what):
             expr = self.predicate(v, f"the predicate of {key}")
@@ -272,13 +281,13 @@ class YamlReader:
                 out.append(m.PredicateDef(key, expr, self.span(k), self.raw(v)))
         return out
 
-    def sec_crowds(self, shop, node):
+    def sec_crowds(self, shop: m.Shop, node: Node) -> None:
         shop.crowds = self._predicates(node, "crowds")
 
-    def sec_intents(self, shop, node):
+    def sec_intents(self, shop: m.Shop, node: Node) -> None:
         shop.intents = self._predicates(node, "intents")
 
-    def sec_agents(self, shop, node):
+    def sec_agents(self, shop: m.Shop, node: Node) -> None:
         for key, k, v in self.mapping(node, "agents"):
             agent = m.Agent(key, span=self.span(k))
             for _ak, _, av in self.mapping(v, f"agent {key}", AGENT_KEYS):
@@ -287,7 +296,7 @@ class YamlReader:
                     agent.level, agent.level_span = lv.value, lv.span
             shop.agents.append(agent)
 
-    def sec_groups(self, shop, node):
+    def sec_groups(self, shop: m.Shop, node: Node) -> None:
         for key, k, v in self.mapping(node, "groups"):
             g = m.Group(key, span=self.span(k))
             for gk, _gkn, gv in self.mapping(v, f"group {key}", GROUP_KEYS):
@@ -300,7 +309,7 @@ class YamlReader:
                     self._mode(g, gv)
             shop.groups.append(g)
 
-    def _mode(self, g, node):
+    def _mode(self, g: m.Group, node: Node) -> None:
         g.mode_span = self.span(node)
         if self.is_mapping(node):
             items = self.mapping(node, f"mode of group {g.name}")
@@ -315,14 +324,14 @@ class YamlReader:
         else:
             g.mode = self.scalar(node, f"mode of group {g.name}") or "efficiency"
 
-    def sec_promos(self, shop, node):
+    def sec_promos(self, shop: m.Shop, node: Node) -> None:
         for key, k, v in self.mapping(node, "promos"):
             p = m.Promo(key, span=self.span(k))
             for pk, _, pv in self.mapping(v, f"promo {key}", PROMO_KEYS):
                 setattr(p, pk, self.text(pv, f"{pk} of promo {key}"))
             shop.promos.append(p)
 
-    def sec_facts(self, shop, node):
+    def sec_facts(self, shop: m.Shop, node: Node) -> None:
         for key, _, v in self.mapping(node, "facts", m.FACT_KEYS):
             if key == "tool_level":
                 val = self.text(v, key)
@@ -334,13 +343,13 @@ class YamlReader:
             if val is not None:
                 shop.facts[key] = val
 
-    def sec_campaigns(self, shop, node):
+    def sec_campaigns(self, shop: m.Shop, node: Node) -> None:
         for item in self.seq(node, "campaigns"):
             c = self.campaign(item)
             if c is not None:
                 shop.campaigns.append(c)
 
-    def sec_tests(self, shop, node, key_node=None):
+    def sec_tests(self, shop: m.Shop, node: Node, key_node: Node = None) -> None:
         from rulec.compiler.frontend_yaml_tests import TestsReader
 
         shop.tests = TestsReader(self).tests(node)
@@ -350,7 +359,7 @@ class YamlReader:
                 end = node.end_mark.line + (1 if node.end_mark.column > 0 else 0)
                 shop.tests_lines.append((key_node.start_mark.line + 1, end))
 
-    def coupon(self, node, what):
+    def coupon(self, node: Node, what: str) -> m.Coupon | None:
         if self.is_mapping(node):
             fields = {k: v for k, _, v in self.mapping(node, what, COUPON_KEYS)}
             if "id" not in fields:
@@ -362,7 +371,7 @@ class YamlReader:
         v = self.scalar(node, what)
         return None if v is None else m.Coupon(v, None, self.span(node))
 
-    def target(self, node, what):
+    def target(self, node: Node, what: str) -> m.Target | None:
         fields = {k: v for k, _, v in self.mapping(node, what, TARGET_KEYS)}
         if "crowd" not in fields:
             self.error("P108", f"{what} needs a `crowd`", node)
@@ -375,7 +384,7 @@ class YamlReader:
             t.coupon = self.coupon(fields["coupon"], f"{what} coupon")
         return t
 
-    def campaign(self, node):
+    def campaign(self, node: Node) -> m.Campaign | None:
         items = self.mapping(node, "a campaign", CAMPAIGN_KEYS)
         if not self.is_mapping(node):
             return None
@@ -385,7 +394,10 @@ class YamlReader:
             self.error("P108", f"a campaign needs `{missing}`", node)
             return None
         name = self.scalar(fields["name"], "campaign name") or ""
-        c = m.Campaign(name, self.text(fields["kind"], "campaign kind"), span=self.span(node))
+        kind = self.text(fields["kind"], "campaign kind")
+        if kind is None:  # reported: the campaign is read on for its other errors only
+            kind = m.Value("", self.span(fields["kind"]))
+        c = m.Campaign(name, kind, span=self.span(node))
         for key, _, v in items:
             if key in ("send_at", "date", "configured_at", "created_at", "copy"):
                 setattr(c, key, self.text(v, f"{key} of campaign {name}"))
@@ -400,7 +412,7 @@ class YamlReader:
         return c
 
 
-def _shape_problem(root, file):
+def _shape_problem(root: yaml.Node, file: str) -> Diagnostic | None:
     """A diagnostic when the document nests deeper than MAX_DEPTH or uses an alias.
 
     Aliases are refused: they allow exponentially large documents from tiny files. libyaml
@@ -452,7 +464,7 @@ def _too_deep(text: str, file: str) -> Diagnostic | None:
     return None
 
 
-def _raise_syntax(exc, file: str):
+def _raise_syntax(exc: yaml.YAMLError | RecursionError, file: str) -> NoReturn:
     if isinstance(exc, yaml.MarkedYAMLError):
         mk = exc.problem_mark or exc.context_mark
         where = Span(file, mk.line + 1, mk.column + 1) if mk else Span(file, 1, 1)

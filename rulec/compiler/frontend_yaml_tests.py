@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import yaml
 
 from rulec.compiler import model as m
 from rulec.compiler.frontend_yaml import T_BOOL, T_FLOAT, T_INT, T_NULL
+
+if TYPE_CHECKING:
+    from rulec.compiler.frontend_yaml import YamlReader
 
 TEST_KEYS = ("name", "seed", "now", "agents", "contacts", "chats", "activities", "consumers")
 AGENT_KEYS = ("status", "pending", "conversion")
@@ -37,10 +42,10 @@ CONSUMER_KEYS = (
 class TestsReader:
     """Reads `tests:` with a YamlReader's helpers (positions, P10x diagnostics)."""
 
-    def __init__(self, reader):
+    def __init__(self, reader: YamlReader) -> None:
         self.r = reader
 
-    def tests(self, node) -> list:
+    def tests(self, node: yaml.Node) -> list[m.TestCase]:
         out = []
         for item in self.r.seq(node, "tests"):
             t = self.test(item)
@@ -49,7 +54,7 @@ class TestsReader:
         return out
 
     # -- values --------------------------------------------------------------------------
-    def plain(self, node, what):
+    def plain(self, node: yaml.Node, what: str) -> Any:
         """A record value: a number, string, bool, or a list of them (U110 otherwise)."""
         r = self.r
         if isinstance(node, yaml.SequenceNode):
@@ -68,22 +73,22 @@ class TestsReader:
             return node.value.lower() in ("true", "yes", "on", "y")
         return node.value
 
-    def record(self, node, what) -> m.Value:
+    def record(self, node: yaml.Node, what: str) -> m.Value:
         fields = {k: self.plain(v, f"{what}.{k}") for k, _, v in self.r.mapping(node, what)}
         return m.Value(fields, self.r.span(node))
 
-    def ref(self, node, what) -> m.NameRef | None:
+    def ref(self, node: yaml.Node, what: str) -> m.NameRef | None:
         v = self.r.scalar(node, what)
         return None if v is None else m.NameRef(v, self.r.span(node))
 
-    def number(self, node, what) -> m.Value | None:
+    def number(self, node: yaml.Node, what: str) -> m.Value | None:
         if isinstance(node, yaml.ScalarNode) and node.tag in (T_INT, T_FLOAT):
             return m.Value(self.plain(node, what), self.r.span(node))
         self.r.error("P105", f"{what} should be a number", node)
         return None
 
     # -- a test --------------------------------------------------------------------------
-    def test(self, node):
+    def test(self, node: yaml.Node) -> m.TestCase | None:
         r = self.r
         items = r.mapping(node, "a test", TEST_KEYS)
         fields = {k: v for k, _, v in items}
@@ -100,35 +105,39 @@ class TestsReader:
             elif key == "now":
                 t.now = r.text(v, "now")
             elif key == "agents":
-                t.agents = [self.agent(k, kn, av) for k, kn, av in r.mapping(v, "agents")]
-                t.agents = [a for a in t.agents if a is not None]
+                agents = [self.agent(k, kn, av) for k, kn, av in r.mapping(v, "agents")]
+                t.agents = [a for a in agents if a is not None]
             elif key == "contacts":
                 t.contacts = [
                     c for k, kn, cv in r.mapping(v, "contacts") if (c := self.contact(kn, cv))
                 ]
             elif key == "chats":
-                t.chats = [c for x in r.seq(v, "chats") if (c := self.chat(x)) is not None]
+                t.chats = [ch for x in r.seq(v, "chats") if (ch := self.chat(x)) is not None]
             elif key == "activities":
                 t.activities = [a for x in r.seq(v, "activities") if (a := self.activity(x))]
             elif key == "consumers":
-                t.consumers = [c for x in r.seq(v, "consumers") if (c := self.consumer(x))]
+                t.consumers = [co for x in r.seq(v, "consumers") if (co := self.consumer(x))]
         return t
 
-    def agent(self, key, knode, node):
+    def agent(self, key: str, knode: yaml.Node, node: yaml.Node) -> m.TestAgent | None:
         r = self.r
         fields = {k: v for k, _, v in r.mapping(node, f"agent {key}", AGENT_KEYS)}
         if "status" not in fields:
             r.error("P108", f"agent {key} needs `status`", node)
             return None
-        a = m.TestAgent(m.NameRef(key, r.span(knode)), r.text(fields["status"], "status"))
-        a.span = r.span(knode)
-        if "pending" in fields:
-            a.pending = r.integer(fields["pending"], "pending")
-        if "conversion" in fields:
-            a.conversion = self.number(fields["conversion"], "conversion")
-        return a if a.status is not None else None
+        status = r.text(fields["status"], "status")
+        # pending and conversion are read (and their errors reported) whatever the status
+        pending = r.integer(fields["pending"], "pending") if "pending" in fields else None
+        conversion = (
+            self.number(fields["conversion"], "conversion") if "conversion" in fields else None
+        )
+        if status is None:
+            return None
+        return m.TestAgent(
+            m.NameRef(key, r.span(knode)), status, pending, conversion, r.span(knode)
+        )
 
-    def contact(self, knode, node):
+    def contact(self, knode: yaml.Node, node: yaml.Node) -> m.TestContact | None:
         r = self.r
         fields = {k: v for k, _, v in r.mapping(node, f"contact {knode.value}", ("agent", "time"))}
         if set(fields) != {"agent", "time"}:
@@ -139,7 +148,7 @@ class TestsReader:
             return None
         return m.TestContact(m.NameRef(knode.value, r.span(knode)), agent, time, r.span(knode))
 
-    def chat(self, node):
+    def chat(self, node: yaml.Node) -> m.TestChat | None:
         r = self.r
         items = r.mapping(node, "a chat", CHAT_KEYS)
         fields = {k: v for k, _, v in items}
@@ -160,7 +169,7 @@ class TestsReader:
                 self.route_expect(chat, v)
         return chat
 
-    def route_expect(self, chat, node):
+    def route_expect(self, chat: m.TestChat, node: yaml.Node) -> None:
         r = self.r
         for key, _, v in r.mapping(node, "expect", ROUTE_EXPECT_KEYS):
             if key == "candidates":
@@ -170,7 +179,7 @@ class TestsReader:
             else:
                 setattr(chat, key, r.text(v, key))
 
-    def activity(self, node):
+    def activity(self, node: yaml.Node) -> m.TestActivity | None:
         rec = self.record(node, "an activity")
         ident = rec.value.pop("id", None)
         if not isinstance(ident, str):
@@ -178,7 +187,7 @@ class TestsReader:
             return None
         return m.TestActivity(m.NameRef(ident, rec.span), rec, rec.span)
 
-    def consumer(self, node):
+    def consumer(self, node: yaml.Node) -> m.TestConsumer | None:
         r = self.r
         items = r.mapping(node, "a consumer", CONSUMER_KEYS)
         fields = {k: v for k, _, v in items}
@@ -205,7 +214,7 @@ class TestsReader:
                 c.expects = self.send_expects(v)
         return c
 
-    def cart(self, node):
+    def cart(self, node: yaml.Node) -> tuple[m.NameRef, m.Value] | None:
         fields = {k: v for k, _, v in self.r.mapping(node, "a cart add", ("item", "time"))}
         if set(fields) != {"item", "time"}:
             self.r.error("P108", "a cart add needs `item` and `time`", node)
@@ -213,7 +222,7 @@ class TestsReader:
         item, time = self.ref(fields["item"], "item"), self.r.text(fields["time"], "time")
         return (item, time) if item and time else None
 
-    def send_expects(self, node) -> list:
+    def send_expects(self, node: yaml.Node) -> list[m.SendExpect]:
         """`expect:` of a consumer: a list of `{send: C[, copy, coupon]}` and
         `{no_send: C[, because: REASON]}`; `{no_send: null}` is "no send at all"."""
         out = []
@@ -223,7 +232,7 @@ class TestsReader:
                 out.append(e)
         return out
 
-    def send_expect(self, node):
+    def send_expect(self, node: yaml.Node) -> m.SendExpect | None:
         r = self.r
         keys = ("send", "no_send", "copy", "coupon", "because")
         fields = {k: v for k, _, v in r.mapping(node, "an expected send", keys)}

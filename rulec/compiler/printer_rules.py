@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any, TypedDict
 
 from rulec.compiler import model as m
 
@@ -26,6 +27,19 @@ step candidates activity consumer exclusive interested cart purchase send no bec
 
 PREC = {"or": 1, "and": 2}
 UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+# A statement or block item is known by a key: ("shop",), ("group", 3), ("group", 3, "agents", 0).
+Key = tuple[Any, ...]
+Lines = list[tuple[Key, list[str]]]  # one section: (item key, its lines)
+
+
+class Slot(TypedDict):
+    """The comments of one statement: the lines above it and the one at its end."""
+
+    before: list[str]
+    after: str | None
+
+
+Comments = dict[Key, Slot]
 _ESC = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
 
 
@@ -42,7 +56,7 @@ def quote(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def name(text) -> str:
+def name(text: object) -> str:
     """A name (agent, group, crowd, product...): bare when it reads back as itself."""
     s = str(text)
     if (ID_RE.fullmatch(s) or NUMID_RE.fullmatch(s)) and s not in KEYWORDS:
@@ -50,18 +64,18 @@ def name(text) -> str:
     return quote(s)
 
 
-def word(text) -> str:
+def word(text: object) -> str:
     """An enum-like word (mode, type, kind...): bare when the grammar reads it as a name."""
     s = str(text)
     return s if ID_RE.fullmatch(s) and s not in KEYWORDS else quote(s)
 
 
-def attr_name(text) -> str:
+def attr_name(text: object) -> str:
     s = str(text)
     return s if NAME_RE.fullmatch(s) else quote(s)
 
 
-def timeish(text) -> str:
+def timeish(text: object) -> str:
     s = str(text)
     return s if TIMEISH_RE.fullmatch(s) else quote(s)
 
@@ -78,12 +92,12 @@ def duration(seconds: int) -> str:
     return "0s"
 
 
-def switch(value) -> str:
+def switch(value: object) -> str:
     return "on" if value else "off"
 
 
 # -- predicates ------------------------------------------------------------------------------
-def literal(lit) -> str:
+def literal(lit: object) -> str:
     v = lit.value if isinstance(lit, m.Literal) else lit
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -91,10 +105,10 @@ def literal(lit) -> str:
         return str(v)
     if isinstance(v, float):
         return repr(v)
-    return quote(v)
+    return quote(str(v))
 
 
-def _operand(node) -> str:
+def _operand(node: object) -> str:
     if isinstance(node, m.Attr):
         return node.name
     if isinstance(node, m.ListLit):
@@ -102,7 +116,7 @@ def _operand(node) -> str:
     return literal(node)
 
 
-def expr(node) -> str:
+def expr(node: object) -> str:
     """A predicate with as few parentheses as keep its tree: or < and < not < comparisons."""
     if isinstance(node, m.BoolOp):
         if len(node.items) == 1:
@@ -137,11 +151,11 @@ def expr(node) -> str:
 
 
 # -- the file --------------------------------------------------------------------------------
-def _block(head: str, lines: list) -> list:
+def _block(head: str, lines: list[str]) -> list[str]:
     return [f"{head} {{"] + [f"  {ln}" for ln in lines] + ["}"]
 
 
-def routing_lines(r: dict) -> list:
+def routing_lines(r: dict[str, m.Value]) -> list[str]:
     out = []
     if "when_nobody_online" in r:
         out.append(f"when_nobody_online {word(r['when_nobody_online'].value)}")
@@ -160,7 +174,7 @@ def routing_lines(r: dict) -> list:
     return out
 
 
-def group_lines(g: m.Group) -> list:
+def group_lines(g: m.Group) -> list[str]:
     out = []
     for key in ("agents", "crowd", "product", "intent", "order"):
         refs = getattr(g, key)
@@ -173,7 +187,7 @@ def group_lines(g: m.Group) -> list:
     return out
 
 
-def facts_lines(f: dict) -> list:
+def facts_lines(f: dict[str, m.Value]) -> list[str]:
     out = []
     for key in m.FACT_KEYS:
         if key not in f:
@@ -200,7 +214,7 @@ def target(keyword: str, t: m.Target) -> str:
     return f"{head} {{ {'; '.join(body)} }}" if body else head
 
 
-def campaign_lines(c: m.Campaign) -> list:
+def campaign_lines(c: m.Campaign) -> list[str]:
     out = []
     for key in ("send_at", "promo", "date", "configured_at", "created_at", "copy", "coupon"):
         v = getattr(c, key)
@@ -219,10 +233,10 @@ def campaign_lines(c: m.Campaign) -> list:
     return out
 
 
-def sections(shop: m.Shop) -> list:
+def sections(shop: m.Shop) -> list[Lines]:
     """The file in canonical order: sections (blank lines between) of (item key, lines)."""
     # item keys: ("shop",), ("group", 3)... (comments are kept by key in `rulec fmt`)
-    head: list[tuple[tuple[str | int, ...], list[str]]] = (
+    head: Lines = (
         [] if shop.tests_only else [(("shop",), [f"shop {name(shop.name)}"])]
     )
     if shop.timezone is not None:
@@ -303,7 +317,7 @@ def sections(shop: m.Shop) -> list:
 
 
 # -- comments (kept by `rulec fmt`; they are not part of the model) --------------------------
-def scan_comments(text: str) -> list:
+def scan_comments(text: str) -> list[tuple[int, str, bool]]:
     """(line, comment, own_line) for every `#` comment outside a string literal."""
     found = []
     for no, line in enumerate(text.splitlines(), 1):
@@ -324,7 +338,11 @@ def scan_comments(text: str) -> list:
     return found
 
 
-def attach_comments(text: str, statements: list, found=None) -> dict:
+def attach_comments(
+    text: str,
+    statements: list[tuple[Key, int, int]],
+    found: list[tuple[int, str, bool]] | None = None,
+) -> Comments:
     """Comments keyed by the statement they belong to: {key: {"before": [...], "after": str}}.
 
     `statements` are (key, first line, last line) in file order; `found` the comments when
@@ -335,10 +353,10 @@ def attach_comments(text: str, statements: list, found=None) -> dict:
     for a block's items (keys one longer than their statement's, see
     frontend_rules._statements) take the comments inside the block the same way, so a
     comment on a group's `agents` line stays on it."""
-    out: dict = {}
+    out: Comments = {}
     lines = text.splitlines()
     tops = [s for s in statements if len(s[0]) <= 2 or s[0][0] in ("head", "end")]
-    items: dict = {}
+    items: dict[Key, list[tuple[Key, int, int]]] = {}
     for s in statements:
         if s not in tops:
             items.setdefault(s[0][:-2], []).append(s)
@@ -354,7 +372,7 @@ def attach_comments(text: str, statements: list, found=None) -> dict:
                 key = skey
                 where = "after" if (not own and first_ == last) else "before"
                 if first_ < line < last:  # inside the block: the item it is on or before
-                    key, where = _item_slot(items.get(skey, ()), line, own, key, where)
+                    key, where = _item_slot(items.get(skey, []), line, own, key, where)
                 break
             if line < first_:
                 key = skey
@@ -367,7 +385,9 @@ def attach_comments(text: str, statements: list, found=None) -> dict:
     return out
 
 
-def _item_slot(items, line, own, key, where):
+def _item_slot(
+    items: list[tuple[Key, int, int]], line: int, own: bool, key: Key, where: str
+) -> tuple[Key, str]:
     for ikey, first, last in items:
         if first <= line <= last:
             return ikey, "after" if (not own and first == last) else "before"
@@ -376,7 +396,9 @@ def _item_slot(items, line, own, key, where):
     return key, where
 
 
-def _with_item_comments(key, item: list, comments: dict, printed: set) -> list:
+def _with_item_comments(
+    key: Key, item: list[str], comments: Comments, printed: set[Key]
+) -> list[str]:
     """A block's lines with the comments of its items (keyed key + (word, n)) put back."""
     if len(item) < 3:
         return item
@@ -401,7 +423,7 @@ def _with_item_comments(key, item: list, comments: dict, printed: set) -> list:
     return out + [item[-1]]
 
 
-def print_rules(shop: m.Shop, comments: dict | None = None) -> str:
+def print_rules(shop: m.Shop, comments: Comments | None = None) -> str:
     """The canonical `.rules` text of a shop (parse_rules(print_rules(s)) == s, spans aside).
 
     `comments` (from attach_comments) are put back beside the statements they belong to."""

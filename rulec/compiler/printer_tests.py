@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rulec.compiler import model as m
 from rulec.compiler.printer_rules import ID_RE, attr_name, coupon, literal, name, quote, timeish
 
 CHAT_FIELDS = ("product", "order", "intent", "message", "exclusive_agent")
 
 
-def tword(text) -> str:
+def tword(text: object) -> str:
     """An enum-like value inside a test (status, step, reason, target kind): only a word can
     stand where these do, so a keyword needs no quotes (`expect step group`). Names that an
     optional item may follow are printed by `name`, which quotes keywords."""
@@ -16,17 +18,17 @@ def tword(text) -> str:
     return s if ID_RE.fullmatch(s) else quote(s)
 
 
-def _value(v) -> str:
+def _value(v: object) -> str:
     if isinstance(v, list):
         return "[" + ", ".join(literal(x) for x in v) + "]"
     return literal(v)
 
 
-def record(fields: dict) -> str:
+def record(fields: dict[str, Any]) -> str:
     return "{" + ", ".join(f"{attr_name(k)}: {_value(v)}" for k, v in fields.items()) + "}"
 
 
-def _block(head: str, lines: list) -> list:
+def _block(head: str, lines: list[str]) -> list[str]:
     return [f"{head} {{"] + [f"  {ln}" for ln in lines] + ["}"]
 
 
@@ -35,7 +37,7 @@ def _target(text: str) -> str:
     return tword(kind) + (f" {name(rest)}" if rest else "")
 
 
-def chat_lines(c: m.TestChat) -> list:
+def chat_lines(c: m.TestChat) -> list[str]:
     out = []
     for key in CHAT_FIELDS:
         v = getattr(c, key)
@@ -75,7 +77,7 @@ def send_line(e: m.SendExpect) -> str:
     return text
 
 
-def consumer_lines(c: m.TestConsumer) -> list:
+def consumer_lines(c: m.TestConsumer) -> list[str]:
     out = []
     if c.attrs is not None:
         out.append(f"attrs {record(c.attrs.value)}")
@@ -91,7 +93,7 @@ def consumer_lines(c: m.TestConsumer) -> list:
     return _block(f"consumer {name(c.id.name)}", out)
 
 
-def test_lines(t: m.TestCase) -> list:
+def test_lines(t: m.TestCase) -> list[str]:
     """The `.rules` block of one test."""
     out = []
     if t.seed is not None:
@@ -116,15 +118,15 @@ def test_lines(t: m.TestCase) -> list:
 
 
 # -- YAML ------------------------------------------------------------------------------------
-def yaml_lines(t: m.TestCase) -> list:
+def yaml_lines(t: m.TestCase) -> list[str]:
     """The YAML list item of one test under `tests:`."""
     from rulec.compiler.printer_yaml import coupon as ycoupon
     from rulec.compiler.printer_yaml import dq, scalar
 
-    def flow(d: dict) -> str:
+    def flow(d: dict[str, Any]) -> str:
         return "{" + ", ".join(f"{scalar(k)}: {yvalue(v)}" for k, v in d.items()) + "}"
 
-    def yvalue(v) -> str:
+    def yvalue(v: object) -> str:
         if isinstance(v, list):
             return "[" + ", ".join(yvalue(x) for x in v) + "]"
         if isinstance(v, bool):

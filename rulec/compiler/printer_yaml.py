@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Set
+from typing import Any
 
 from rulec.compiler import model as m
-from rulec.compiler.printer_rules import duration, expr
+from rulec.compiler.printer_rules import Comments, Key, Lines, duration, expr
 
 _PLAIN = re.compile(r"[^\W\d][\w\-./+]*")
 _SPECIAL = {"y", "n", "yes", "no", "true", "false", "on", "off", "null", "~"}
@@ -22,7 +24,7 @@ def _yaml_printable(ch: str) -> bool:
     ) and ch not in "\u2028\u2029\ufeff"
 
 
-def dq(text) -> str:
+def dq(text: object) -> str:
     """A YAML double-quoted scalar (escapes everything a YAML reader would not take raw)."""
     out = []
     for ch in str(text):
@@ -37,7 +39,7 @@ def dq(text) -> str:
     return '"' + "".join(out) + '"'
 
 
-def scalar(text) -> str:
+def scalar(text: object) -> str:
     """A string as a plain scalar when YAML reads it back as the same string, else quoted."""
     s = str(text)
     if _PLAIN.fullmatch(s) and s.lower() not in _SPECIAL:
@@ -48,7 +50,7 @@ def scalar(text) -> str:
 SIMPLE_KEY_MAX = 1000  # YAML readers take a simple key of at most 1,024 characters
 
 
-def map_key(text, indent: str = "  ") -> str:
+def map_key(text: object, indent: str = "  ") -> str:
     """A mapping key and its `:`; a long name (a quoted name over the YAML simple-key limit)
     as an explicit `? key` line, so that every name .rules accepts prints and reads back."""
     k = scalar(text)
@@ -64,7 +66,7 @@ def predicate(text: str) -> str:
     return dq(text)
 
 
-def flow_list(items) -> str:
+def flow_list(items: Iterable[object]) -> str:
     return "[" + ", ".join(scalar(i) for i in items) + "]"
 
 
@@ -83,11 +85,11 @@ def target(t: m.Target) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
-def _bool(v) -> str:
+def _bool(v: object) -> str:
     return "true" if v else "false"
 
 
-def routing(r: dict) -> list:
+def routing(r: dict[str, m.Value]) -> list[str]:
     out = []
     for key in ("when_nobody_online", "robot_first", "exclusive_direct", "busy_threshold"):
         if key in r:
@@ -108,7 +110,7 @@ def routing(r: dict) -> list:
     return out
 
 
-def group(g: m.Group) -> list:
+def group(g: m.Group) -> list[str]:
     out = [map_key(g.name)]
     for key in ("agents", "crowd", "product", "intent", "order"):
         refs = getattr(g, key)
@@ -125,7 +127,7 @@ def group(g: m.Group) -> list:
     return out
 
 
-def facts(f: dict) -> list:
+def facts(f: dict[str, m.Value]) -> list[str]:
     out = []
     for key in m.FACT_KEYS:
         if key in f:
@@ -141,7 +143,7 @@ def facts(f: dict) -> list:
     return out
 
 
-def campaign(c: m.Campaign) -> list:
+def campaign(c: m.Campaign) -> list[str]:
     out = [f"  - name: {scalar(c.name)}", f"    kind: {scalar(c.kind.value)}"]
     for key in ("send_at", "promo", "date", "configured_at", "created_at", "copy", "coupon"):
         v = getattr(c, key)
@@ -161,15 +163,15 @@ def campaign(c: m.Campaign) -> list:
     return out
 
 
-def entries(shop: m.Shop) -> list:
+def entries(shop: m.Shop) -> Lines:
     """The YAML as (item key, lines), keyed like printer_rules.sections keys its items."""
-    out = [] if shop.tests_only else [(("shop",), [f"shop: {scalar(shop.name)}"])]
+    out: Lines = [] if shop.tests_only else [(("shop",), [f"shop: {scalar(shop.name)}"])]
     if shop.timezone is not None:
         out.append((("timezone",), [f"timezone: {scalar(shop.timezone.value)}"]))
     if shop.routing:
         out.append((("routing",), ["routing:"] + routing(shop.routing)))
 
-    def section(header, kind, items):
+    def section(header: str, kind: str, items: list[list[str]]) -> None:
         if items:
             out.append((("header", header), [f"{header}:"]))
             out.extend(((kind, i), lines) for i, lines in enumerate(items))
@@ -230,12 +232,13 @@ def entries(shop: m.Shop) -> list:
     return out
 
 
-def print_yaml(shop: m.Shop, comments: dict | None = None) -> str:
+def print_yaml(shop: m.Shop, comments: Comments | None = None) -> str:
     """The shop as YAML in the contract's key order; parse_yaml reads back the same model.
 
     `comments` (printer_rules.attach_comments over yaml_statements) are put back."""
     comments = comments or {}
-    lines, printed = [], {("end",), ("head",)}
+    lines: list[str] = []
+    printed: set[Key] = {("end",), ("head",)}
     lines += comments.get(("head",), {"before": []})["before"]
     if lines:
         lines.append("")
@@ -270,14 +273,14 @@ _SECTIONS = {
 }
 
 
-def yaml_statements(text: str) -> tuple:
+def yaml_statements(text: str) -> tuple[list[tuple[Key, int, int]], set[int]]:
     """(statements, lines inside multi-line scalars) of a well-formed YAML rules source:
     statements are (key, first line, last line), keyed as `entries` keys its items."""
     import yaml
 
     from rulec.compiler.frontend_yaml import LOADER
 
-    out: list[tuple[tuple[str | int, ...], int, int]] = []
+    out: list[tuple[Key, int, int]] = []
     inside: set[int] = set()
     try:  # the same loader as the frontend, so what compiled also composes here
         root = yaml.compose(text, Loader=LOADER)
@@ -295,10 +298,12 @@ def yaml_statements(text: str) -> tuple:
         elif isinstance(node, yaml.MappingNode):
             stack.extend(c for kv in node.value for c in kv)
 
-    def last_line(node):
+    def last_line(node: yaml.Node) -> int:
         """The last line holding the node's text (a block collection's end mark lies at the
         next token, after any comments that follow it)."""
-        if isinstance(node, yaml.ScalarNode) or node.flow_style:
+        if isinstance(node, yaml.ScalarNode) or (
+            isinstance(node, yaml.CollectionNode) and node.flow_style
+        ):
             end = node.end_mark
             return end.line + (1 if end.column > 0 else 0)
         kids = (
@@ -328,7 +333,7 @@ def yaml_statements(text: str) -> tuple:
     return out, inside
 
 
-def scan_yaml_comments(text: str, inside=frozenset()) -> list:
+def scan_yaml_comments(text: str, inside: Set[int] = frozenset()) -> list[tuple[int, str, bool]]:
     """(line, comment, own_line) for every YAML comment: `#` at a line's start or after a
     space, outside quotes, on a line that is not inside a multi-line scalar."""
     found = []
