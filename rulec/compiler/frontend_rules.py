@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Any
 
-from lark import v_args
+from lark import Token, Tree, v_args
 from lark.exceptions import UnexpectedEOF, UnexpectedInput
+from lark.tree import Meta
 
 from rulec.compiler import model as m
 from rulec.compiler.frontend_predicate import (
@@ -17,8 +20,9 @@ from rulec.compiler.frontend_predicate import (
     syntax_error,
     tree_depth,
 )
-from rulec.compiler.frontend_tests import TestsBuilder
+from rulec.compiler.frontend_tests import Item, TestsBuilder
 from rulec.compiler.frontend_yaml import MAX_INT_DIGITS, parse_duration
+from rulec.compiler.printer_rules import Key
 from rulec.errors import Diagnostic, RulecError, Span, diag, did_you_mean
 from rulec.grammar.direct import Fallback, direct
 
@@ -59,14 +63,14 @@ class _Word:
 
     __slots__ = ("value", "span")
 
-    def __init__(self, value, span):
+    def __init__(self, value: str, span: Span | None) -> None:
         self.value, self.span = value, span
 
 
 class _Pred:
     __slots__ = ("expr", "text")
 
-    def __init__(self, expr, text):
+    def __init__(self, expr: m.Expr, text: str) -> None:
         self.expr, self.text = expr, text
 
 
@@ -81,24 +85,28 @@ class RulesBuilder(TestsBuilder):
     """One method per file-level rule of rules.lark (the predicate and test rules are
     inherited)."""
 
-    def __init__(self, pos: Positions, text: str):
+    def __init__(self, pos: Positions, text: str) -> None:
         super().__init__(pos)
         self.text = text
         self.diags: list[Diagnostic] = []
-        self._lines: list | None = None
+        self._lines: list[str] | None = None
 
-    def error(self, code, message, span, hints=()):
+    def error(self, code: str, message: str, span: Span | None, hints: Iterable[str] = ()) -> None:
         self.diags.append(diag(code, message, span, "error", tuple(hints)))
 
-    def _items(self, what, items, seen=None):
+    def _items(
+        self, what: str, items: Iterable[Item], seen: dict[str, Span | None] | None = None
+    ) -> list[tuple[str, Any]]:
         """(key, value) pairs of a block, reporting a key written twice (P103)."""
         seen = {} if seen is None else seen
         out = []
         for key, value, span in items:
             if key in seen:
+                first = seen[key]
                 self.error(
                     "P103",
-                    f"`{key}` is written twice in {what} (first at line {seen[key].line})",
+                    f"`{key}` is written twice in {what} "
+                    f"(first at line {first.line if first else '?'})",
                     span,
                 )
                 continue
@@ -111,34 +119,36 @@ class RulesBuilder(TestsBuilder):
             self._lines = self.text.splitlines()
         return self._lines[line - 1] if 0 < line <= len(self._lines) else ""
 
-    def _whole_lines(self, span) -> bool:
+    def _whole_lines(self, span: Span | None) -> bool:
         """True when a statement has its lines to itself (nothing else before or after it)."""
+        if span is None or span.end_line is None or span.end_col is None:
+            return False
         first, last = self._line(span.line), self._line(span.end_line)
         return not first[: span.col - 1].strip() and not last[span.end_col - 1 :].strip()
 
-    def _int(self, tok) -> m.Value:
+    def _int(self, tok: Token) -> m.Value:
         text = str(tok)
         if len(text.lstrip("-")) > MAX_INT_DIGITS:
             raise _LiteralError(diag("P107", f"number {text[:24]} is too large", self.pos.of(tok)))
         return m.Value(int(text), self.pos.of(tok))
 
     # -- words ---------------------------------------------------------------------------
-    def ident(self, meta, items):
+    def ident(self, meta: Meta, items: list[Any]) -> _Word:
         return _Word(str(items[0]), self.pos.of(items[0]))
 
-    def quoted(self, meta, items):
-        return _Word(self.string(meta, items).value, self.pos.of(items[0]))
+    def quoted(self, meta: Meta, items: list[Any]) -> _Word:
+        return _Word(str(self.string(meta, items).value), self.pos.of(items[0]))
 
-    def names(self, meta, items):
+    def names(self, meta: Meta, items: list[Any]) -> list[m.NameRef]:
         return [m.NameRef(w.value, w.span) for w in items]
 
-    def on(self, meta, items):
+    def on(self, meta: Meta, items: list[Any]) -> m.Value:
         return m.Value(True, self._span(meta))
 
-    def off(self, meta, items):
+    def off(self, meta: Meta, items: list[Any]) -> m.Value:
         return m.Value(False, self._span(meta))
 
-    def duration(self, meta, items):
+    def duration(self, meta: Meta, items: list[Any]) -> m.Value | None:
         tok = items[0]
         span = self.pos.of(tok)
         text = str(tok)
@@ -153,73 +163,75 @@ class RulesBuilder(TestsBuilder):
             return None
         return m.Value(secs, span)
 
-    def predicate(self, meta, items):
+    # The predicate builder's start rule gives an Expr; inside a `.rules` file the same rule
+    # also keeps its source text (crowd and intent definitions print it back).
+    def predicate(self, meta: Meta, items: list[Any]) -> _Pred:  # type: ignore[override]
         return _Pred(items[0], self.text[meta.start_pos : meta.end_pos])
 
     # -- settings ------------------------------------------------------------------------
-    def shop(self, meta, items):
+    def shop(self, meta: Meta, items: list[Any]) -> Item:
         return ("shop", items[0], self._span(meta))
 
-    def timezone(self, meta, items):
+    def timezone(self, meta: Meta, items: list[Any]) -> Item:
         tok = items[0]
         value = self.string(meta, items).value if tok.type == "STRING" else str(tok)
         return ("timezone", m.Value(value, self.pos.of(tok)), self._span(meta))
 
-    def _setting(self, meta, key, value):
+    def _setting(self, meta: Meta, key: str, value: Any) -> Item:
         return (key, value, self._span(meta))
 
-    def when_nobody_online(self, meta, items):
+    def when_nobody_online(self, meta: Meta, items: list[Any]) -> Item:
         w = items[0]
         return self._setting(meta, "when_nobody_online", m.Value(w.value, w.span))
 
-    def robot_first(self, meta, items):
+    def robot_first(self, meta: Meta, items: list[Any]) -> Item:
         return self._setting(meta, "robot_first", items[0])
 
-    def exclusive_direct(self, meta, items):
+    def exclusive_direct(self, meta: Meta, items: list[Any]) -> Item:
         return self._setting(meta, "exclusive_direct", items[0])
 
-    def drain_pool(self, meta, items):
+    def drain_pool(self, meta: Meta, items: list[Any]) -> Item:
         return self._setting(meta, "drain_pool", items[0])
 
-    def busy_threshold(self, meta, items):
+    def busy_threshold(self, meta: Meta, items: list[Any]) -> Item:
         return self._setting(meta, "busy_threshold", self._int(items[0]))
 
-    def sticky_part(self, meta, items):
+    def sticky_part(self, meta: Meta, items: list[Any]) -> Item:
         return (f"sticky_{items[0]}", items[1], self._span(meta))
 
-    def sticky(self, meta, items):
+    def sticky(self, meta: Meta, items: list[Any]) -> Item:
         return ("sticky", list(items), self._span(meta))
 
-    def routing(self, meta, items):
-        flat = []
+    def routing(self, meta: Meta, items: list[Any]) -> Item:
+        flat: list[Item] = []
         for key, value, span in items:
             flat.extend(value if key == "sticky" else [(key, value, span)])
         return ("routing", flat, self._span(meta))
 
-    def cap_window(self, meta, items):
+    def cap_window(self, meta: Meta, items: list[Any]) -> Item:
         return self._setting(meta, "cap_window", items[0])
 
-    def max_delay(self, meta, items):
+    def max_delay(self, meta: Meta, items: list[Any]) -> Item:
         return self._setting(meta, "max_delay", items[0])
 
-    def outreach(self, meta, items):
+    def outreach(self, meta: Meta, items: list[Any]) -> Item:
         return ("outreach", list(items), self._span(meta))
 
     # -- declarations --------------------------------------------------------------------
-    def attribute(self, meta, items):
+    def attribute(self, meta: Meta, items: list[Any]) -> Item:
         tok, typ = items
-        name = self.string(meta, [tok]).value if tok.type == "STRING" else str(tok)
+        name = str(self.string(meta, [tok]).value) if tok.type == "STRING" else str(tok)
         return ("attribute", m.AttributeDecl(name, typ.value, typ.span), self._span(meta))
 
-    def crowd(self, meta, items):
+    def crowd(self, meta: Meta, items: list[Any]) -> Item:
         w, p = items
         return ("crowd", m.PredicateDef(w.value, p.expr, w.span, p.text), self._span(meta))
 
-    def intent(self, meta, items):
+    def intent(self, meta: Meta, items: list[Any]) -> Item:
         w, p = items
         return ("intent", m.PredicateDef(w.value, p.expr, w.span, p.text), self._span(meta))
 
-    def agent(self, meta, items):
+    def agent(self, meta: Meta, items: list[Any]) -> Item:
         agent = m.Agent(items[0].value, span=items[0].span)
         if len(items) > 1:
             lv = self._int(items[1])
@@ -227,25 +239,25 @@ class RulesBuilder(TestsBuilder):
         return ("agent", agent, self._span(meta))
 
     # -- groups --------------------------------------------------------------------------
-    def _list_item(self, key, meta, items):
+    def _list_item(self, key: str, meta: Meta, items: list[Any]) -> Item:
         return (key, items[0], self._span(meta))
 
-    def agents(self, meta, items):
+    def agents(self, meta: Meta, items: list[Any]) -> Item:
         return self._list_item("agents", meta, items)
 
-    def group_crowd(self, meta, items):
+    def group_crowd(self, meta: Meta, items: list[Any]) -> Item:
         return self._list_item("crowd", meta, items)
 
-    def product(self, meta, items):
+    def product(self, meta: Meta, items: list[Any]) -> Item:
         return self._list_item("product", meta, items)
 
-    def group_intent(self, meta, items):
+    def group_intent(self, meta: Meta, items: list[Any]) -> Item:
         return self._list_item("intent", meta, items)
 
-    def order(self, meta, items):
+    def order(self, meta: Meta, items: list[Any]) -> Item:
         return self._list_item("order", meta, items)
 
-    def mode(self, meta, items):
+    def mode(self, meta: Meta, items: list[Any]) -> Item:
         strength = items[1].value if len(items) > 1 else None
         return (
             "mode",
@@ -253,10 +265,10 @@ class RulesBuilder(TestsBuilder):
             self._span(meta),
         )
 
-    def robot(self, meta, items):
+    def robot(self, meta: Meta, items: list[Any]) -> Item:
         return ("robot", items[0].value, self._span(meta))
 
-    def group(self, meta, items):
+    def group(self, meta: Meta, items: list[Any]) -> Item:
         name = items[0]
         g = m.Group(name.value, span=name.span)
         for key, value in self._items(f"group {name.value}", items[1:]):
@@ -267,76 +279,76 @@ class RulesBuilder(TestsBuilder):
         return ("group", g, self._span(meta))
 
     # -- promos and facts ----------------------------------------------------------------
-    def promo_part(self, meta, items):
+    def promo_part(self, meta: Meta, items: list[Any]) -> Item:
         key, w = items
         return (str(key), m.Value(w.value, w.span), self._span(meta))
 
-    def promo(self, meta, items):
+    def promo(self, meta: Meta, items: list[Any]) -> Item:
         name = items[0]
         p = m.Promo(name.value, span=name.span)
         for key, value in self._items(f"promo {name.value}", items[1:]):
             setattr(p, key, value)
         return ("promo", p, self._span(meta))
 
-    def tool_level(self, meta, items):
+    def tool_level(self, meta: Meta, items: list[Any]) -> Item:
         return ("tool_level", m.Value(items[0].value, items[0].span), self._span(meta))
 
-    def fact_number(self, meta, items):
+    def fact_number(self, meta: Meta, items: list[Any]) -> Item:
         return (str(items[0]), self._int(items[1]), self._span(meta))
 
-    def grants(self, meta, items):
+    def grants(self, meta: Meta, items: list[Any]) -> Item:
         refs = [m.NameRef(w.value, w.span) for w in items]
         span = _join(refs[0].span, refs[-1].span) if refs else self._span(meta)
         return ("grants", m.Value([r.name for r in refs], span), self._span(meta))
 
-    def facts(self, meta, items):
+    def facts(self, meta: Meta, items: list[Any]) -> Item:
         return ("facts", list(items), self._span(meta))
 
     # -- campaigns -----------------------------------------------------------------------
-    def _time(self, key, meta, items):
+    def _time(self, key: str, meta: Meta, items: list[Any]) -> Item:
         return (key, m.Value(items[0].value, items[0].span), self._span(meta))
 
-    def send_at(self, meta, items):
+    def send_at(self, meta: Meta, items: list[Any]) -> Item:
         return self._time("send_at", meta, items)
 
-    def date(self, meta, items):
+    def date(self, meta: Meta, items: list[Any]) -> Item:
         return self._time("date", meta, items)
 
-    def configured_at(self, meta, items):
+    def configured_at(self, meta: Meta, items: list[Any]) -> Item:
         return self._time("configured_at", meta, items)
 
-    def created_at(self, meta, items):
+    def created_at(self, meta: Meta, items: list[Any]) -> Item:
         return self._time("created_at", meta, items)
 
-    def campaign_promo(self, meta, items):
+    def campaign_promo(self, meta: Meta, items: list[Any]) -> Item:
         return ("promo", m.NameRef(items[0].value, items[0].span), self._span(meta))
 
-    def copy(self, meta, items):
+    def copy(self, meta: Meta, items: list[Any]) -> Item:
         lit = self.string(meta, items)
         return ("copy", m.Value(lit.value, lit.span), self._span(meta))
 
-    def coupon(self, meta, items):
+    def coupon(self, meta: Meta, items: list[Any]) -> m.Coupon:
         kind = items[1].value if len(items) > 1 else None
         return m.Coupon(items[0].value, kind, self._span(meta))
 
-    def campaign_coupon(self, meta, items):
+    def campaign_coupon(self, meta: Meta, items: list[Any]) -> Item:
         return ("coupon", items[0], self._span(meta))
 
-    def target_body(self, meta, items):
+    def target_body(self, meta: Meta, items: list[Any]) -> list[Any]:
         return list(items)
 
-    def _target(self, what, meta, items):
+    def _target(self, what: str, meta: Meta, items: list[Any]) -> m.Target:
         crowd = items[0]
         t = m.Target(m.NameRef(crowd.value, crowd.span), span=self._span(meta))
         return self._content(t, what, items)
 
-    def target(self, meta, items):
+    def target(self, meta: Meta, items: list[Any]) -> Item:
         return ("targets", self._target("target", meta, items), self._span(meta))
 
-    def segment(self, meta, items):
+    def segment(self, meta: Meta, items: list[Any]) -> Item:
         return ("segments", self._target("segment", meta, items), self._span(meta))
 
-    def campaign(self, meta, items):
+    def campaign(self, meta: Meta, items: list[Any]) -> Item:
         name, kind = items[0], items[1]
         c = m.Campaign(name.value, m.Value(kind.value, kind.span), span=name.span)
         for (k1, t, s1), (k2, _v, s2) in zip(items[2:], items[3:]):
@@ -368,11 +380,11 @@ class RulesBuilder(TestsBuilder):
         return ("campaign", c, self._span(meta))
 
     # -- the file ------------------------------------------------------------------------
-    def rules_file(self, meta, items):
+    def rules_file(self, meta: Meta, items: list[Any]) -> m.Shop:
         shop = m.Shop(name="", file=self.pos.file)
-        seen: dict = {}
+        seen: dict[str, Any] = {}
         named = False
-        lists = {
+        lists: dict[str, list[Any]] = {
             "attribute": shop.attributes,
             "crowd": shop.crowds,
             "intent": shop.intents,
@@ -427,19 +439,19 @@ class RulesBuilder(TestsBuilder):
 TEST_SUFFIXES = ("_test.rules", "_test.yaml", "_test.yml", "_test.json")
 
 
-def is_test_file(file) -> bool:
+def is_test_file(file: object) -> bool:
     """A `*_test.rules` (or `*_test.yaml`) file: tests only, for the rules file beside it."""
     return str(file).lower().endswith(TEST_SUFFIXES)
 
 
-def rules_file_of(file) -> str:
+def rules_file_of(file: object) -> str:
     """The name of the rules a test file is for: `shop_test.rules` -> `shop.rules`."""
     text = str(file)
     cut = text.lower().rfind("_test.")
     return text[:cut] + text[cut + len("_test") :]
 
 
-def rules_beside(test_file) -> str | None:
+def rules_beside(test_file: object) -> str | None:
     """The rules file a `*_test.*` file is for: the same name without `_test`, with its own
     extension first, then .rules, .yaml, .yml, .json; None when there is none on disk."""
     import os
@@ -452,7 +464,7 @@ def rules_beside(test_file) -> str | None:
     return None
 
 
-def _acceptable(exc) -> set:
+def _acceptable(exc: UnexpectedInput) -> set[str]:
     """The terminals the parser could take where it stopped. The LALR table's own list
     (`exc.expected`) can mix in other blocks' words where states are shared (after `robot on`
     it offers routing's `robot_first`); the interactive parser tries each one for real."""
@@ -465,7 +477,7 @@ def _acceptable(exc) -> set:
     return set(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())
 
 
-def _expected_names(exc) -> tuple:
+def _expected_names(exc: UnexpectedInput) -> tuple[str, ...]:
     from rulec.grammar.loader import parser
 
     names = set()
@@ -529,7 +541,7 @@ def _after_last_item(text: str, upto: int, pos: Positions) -> Span:
     return pos.span(len(lines), len(lines[-1].rstrip()) + 1)
 
 
-def _misplaced(exc, text: str, pos: Positions) -> Diagnostic | None:
+def _misplaced(exc: UnexpectedInput, text: str, pos: Positions) -> Diagnostic | None:
     """A diagnostic for two mistakes whose syntax error points elsewhere: a block left open
     (the parser only notices at the next statement), and a time written `DATE HH:MM`."""
     tok = getattr(exc, "token", None)
@@ -582,12 +594,13 @@ def _end_of(text: str, pos: Positions) -> Span:
     return pos.span(line, len(body) - (body.rfind("\n") + 1) + 1)
 
 
-def _depth_check(tree, pos):
+def _depth_check(tree: Tree[Token], pos: Positions) -> None:
     """Each crowd/intent predicate may be at most MAX_PREDICATE characters long and nest at
     most MAX_DEPTH levels: the limits of YAML's predicate strings, with the same diagnostic."""
     for stmt in tree.children:
-        if getattr(stmt, "data", None) in ("crowd", "intent"):
+        if isinstance(stmt, Tree) and stmt.data in ("crowd", "intent"):
             pred = stmt.children[-1]
+            assert isinstance(pred, Tree)  # the grammar ends a crowd or intent with one
             if pred.meta.end_pos - pred.meta.start_pos > MAX_PREDICATE:
                 raise RulecError(
                     [
@@ -610,7 +623,7 @@ def _depth_check(tree, pos):
                 )
 
 
-def at_end(exc) -> bool:
+def at_end(exc: UnexpectedInput) -> bool:
     """The parser ran out of input (the error is at the end of the text parsed)."""
     return (
         isinstance(exc, UnexpectedEOF)
@@ -618,7 +631,7 @@ def at_end(exc) -> bool:
     )
 
 
-def syntax_diagnostic(exc, text: str, pos: Positions) -> Diagnostic:
+def syntax_diagnostic(exc: UnexpectedInput, text: str, pos: Positions) -> Diagnostic:
     """P100 for a Lark parse error in `text`, with what was expected and a YAML hint."""
     special = _misplaced(exc, text, pos)
     if special is not None:
@@ -661,7 +674,9 @@ def _parse_direct(text: str, file: str) -> m.Shop | None:
     return None if builder.diags else shop
 
 
-def parse_rules_with_layout(text: str, file: str = "<rules>") -> tuple:
+def parse_rules_with_layout(
+    text: str, file: str = "<rules>"
+) -> tuple[m.Shop, list[tuple[Key, int, int]]]:
     """(Shop, [(statement key, first line, last line)]): the layout lets `rulec fmt` keep
     comments beside their statements."""
     from rulec.grammar.loader import parser
@@ -700,16 +715,17 @@ def parse_rules_with_layout(text: str, file: str = "<rules>") -> tuple:
 _WORD = re.compile(r"[^\W\d]\w*")
 
 
-def _statements(tree, text: str = "") -> list:
+def _statements(tree: Tree[Token], text: str = "") -> list[tuple[Key, int, int]]:
     """(key, first line, last line) of each statement, keyed as printer_rules.sections keys
     its items (for keeping comments in `rulec fmt`), then one entry per item of a block
     statement written over several lines: key + (first word, n-th item with that word)."""
-    out: list[tuple[tuple[str | int, ...], int, int]] = []
+    out: list[tuple[Key, int, int]] = []
     counts: dict[str, int] = {}
     lines = text.splitlines()
     for stmt in tree.children:
+        assert isinstance(stmt, Tree)  # rules_file holds statements only
         kind = stmt.data
-        key: tuple[str | int, ...]
+        key: Key
         if kind in ("shop", "timezone", "routing", "facts", "outreach"):
             key = (kind,)
         else:
@@ -718,9 +734,9 @@ def _statements(tree, text: str = "") -> list:
         out.append((key, stmt.meta.line, stmt.meta.end_line))
         if stmt.meta.line == stmt.meta.end_line or not lines:
             continue
-        seen: dict = {}
+        seen: dict[str, int] = {}
         for item in stmt.children:
-            if getattr(item, "data", "ident") in ("ident", "quoted") or item.meta.empty:
+            if not isinstance(item, Tree) or item.data in ("ident", "quoted") or item.meta.empty:
                 continue
             w = _WORD.match(lines[item.meta.line - 1], item.meta.column - 1)
             if w is None:
