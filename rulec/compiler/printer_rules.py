@@ -236,9 +236,7 @@ def campaign_lines(c: m.Campaign) -> list[str]:
 def sections(shop: m.Shop) -> list[Lines]:
     """The file in canonical order: sections (blank lines between) of (item key, lines)."""
     # item keys: ("shop",), ("group", 3)... (comments are kept by key in `rulec fmt`)
-    head: Lines = (
-        [] if shop.tests_only else [(("shop",), [f"shop {name(shop.name)}"])]
-    )
+    head: Lines = [] if shop.tests_only else [(("shop",), [f"shop {name(shop.name)}"])]
     if shop.timezone is not None:
         tz = str(shop.timezone.value)
         head.append((("timezone",), [f"timezone {tz if TZNAME_RE.fullmatch(tz) else quote(tz)}"]))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Set
-from typing import Any
 
 from rulec.compiler import model as m
 from rulec.compiler.printer_rules import Comments, Key, Lines, duration, expr

@@ -32,11 +32,15 @@ callback) is answered by the pure-Python plan, so matchers may be shared between
 
 from __future__ import annotations
 
-import gc
 import os
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
+from rulec.common.gc_pause import gc_paused
 from rulec.matching.pure import PyMatcher
+
+if TYPE_CHECKING:
+    from rulec.matching._matcher import CMatcher
 
 _matcher: ModuleType | None
 extension_error: str | None
@@ -52,22 +56,19 @@ PURE = os.environ.get("RULEC_PURE") == "1"
 implementation = "cython" if _matcher is not None and not PURE else "python"
 
 
-def build_matcher(body: dict, impl: str | None = None):
+def build_matcher(body: dict[str, Any], impl: str | None = None) -> PyMatcher | CMatcher:
     """A matcher for a (schema-checked) table body."""
     impl = impl or implementation
     if impl not in ("python", "cython"):
         raise ValueError(f"unknown matcher implementation {impl!r}")
-    ext = _matcher
-    if impl == "cython" and ext is None:
+    if impl == "cython" and _matcher is None:
         raise RuntimeError(f"the Cython matcher is not available ({extension_error})")
     # The build allocates many containers while the whole table body is live: each
     # collection would re-scan the body (2x the build time at 30,000 groups). It makes no
     # reference cycles, so the collector waits until it is done.
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         py = PyMatcher(body)
-        return py if ext is None or impl == "python" else ext.CMatcher(py)
-    finally:
-        if paused:
-            gc.enable()
+        if _matcher is None or impl == "python":
+            return py
+        fast: CMatcher = _matcher.CMatcher(py)
+        return fast

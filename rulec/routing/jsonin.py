@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
+from typing import Any, NoReturn
 
 MAX_INT = (1 << 63) - 1  # integers a store keeps (SQLite INTEGER)
 MAX_ITEMS = 1_000_000  # values in one event or state document
@@ -19,29 +21,29 @@ MAX_DEPTH = 64  # nesting of lists and objects in one event or state document
 class Bad(Exception):
     """A bad input value: its code, message and hints (events.py makes diagnostics)."""
 
-    def __init__(self, code, message, hints=()):
+    def __init__(self, code: str, message: str, hints: Iterable[str] = ()) -> None:
         super().__init__(message)
         self.code, self.message, self.hints = code, message, tuple(hints)
 
 
-def _constant(name):
+def _constant(name: str) -> NoReturn:
     raise Bad("E801", f"not JSON: {name} is not a JSON number")
 
 
-def _int(text):
+def _int(text: str) -> int:
     if len(text.lstrip("-")) > 19 or not -MAX_INT - 1 <= int(text) <= MAX_INT:
         raise Bad("E851", f"number {text[:30]}{'…' * (len(text) > 30)} is out of range (64 bits)")
     return int(text)
 
 
-def _float(text):
+def _float(text: str) -> float:
     v = float(text)
     if not math.isfinite(v):
         raise Bad("E851", f"number {text[:30]}{'…' * (len(text) > 30)} is out of range")
     return v
 
 
-def loads(text: str):
+def loads(text: str) -> Any:
     """json.loads for untrusted text: JSON only (NaN/Infinity refused, E801), numbers in
     range (E851), strings Unicode text (a `\\ud800` escape alone is not: E850). Raises _Bad."""
     try:
@@ -55,11 +57,12 @@ def loads(text: str):
     return doc
 
 
-def check_json(value) -> None:
+def check_json(value: object) -> None:
     """_Bad unless `value` is plain JSON data: None, bools, strings that are Unicode text
     (E850: no lone surrogate), integers in 64 bits and finite floats (E851; NaN: E801),
     lists and objects with string keys, at most MAX_DEPTH deep and MAX_ITEMS values (E806)."""
-    stack, seen = [(value, 0)], 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    seen = 0
     while stack:
         v, depth = stack.pop()
         seen += 1

@@ -13,6 +13,8 @@ only while deciding, so the same table, state, events and seed replay identicall
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
+from random import Random
 
 EFFICIENCY, CONVERSION = 0, 1
 STRENGTH_K = {"low": 1.0, "medium": 2.0, "high": 4.0}
@@ -22,7 +24,7 @@ TRIES = 4  # rejection-sampling attempts before the exact scan
 ONLINE = 2  # stores.base.ONLINE
 
 
-def cumulative(agents, level):
+def cumulative(agents: Sequence[int], level: Sequence[int]) -> list[int]:
     """Running sums of the agents' levels (for draw_efficiency)."""
     out, total = [], 0
     for a in agents:
@@ -31,7 +33,16 @@ def cumulative(agents, level):
     return out
 
 
-def draw_efficiency(members, cum, status, pending, busy, level, rng, tries=TRIES):
+def draw_efficiency(
+    members: Sequence[int],
+    cum: Sequence[int],
+    status: Sequence[int],
+    pending: Sequence[int],
+    busy: int,
+    level: Sequence[int],
+    rng: Random,
+    tries: int = TRIES,
+) -> int:
     """R8 over the *available* agents among `members` (declaration order; `cum` their running
     level sums): a non-busy one with probability ∝ level (E2, E3), else the lowest
     pending/level (E4); -1 when none is available.
@@ -65,11 +76,16 @@ def draw_efficiency(members, cum, status, pending, busy, level, rng, tries=TRIES
     return free[-1]
 
 
-def conversion_table(members, level, conversion, k):
+def conversion_table(
+    members: Sequence[int],
+    level: Sequence[int],
+    conversion: Sequence[float | None],
+    k: float,
+) -> tuple[list[float], list[float]]:
     """C1–C4 weights of a conversion group's members, level * (rate + EPS) ** k (an unknown
     rate counts as the mean known rate of the members, 0 if none is known), and their
     running sums."""
-    known = [conversion[a] for a in members if conversion[a] is not None]
+    known = [r for r in (conversion[a] for a in members) if r is not None]
     mean = sum(known) / len(known) if known else 0.0
     weights = []
     for a in members:
@@ -82,7 +98,17 @@ def conversion_table(members, level, conversion, k):
     return weights, cum
 
 
-def draw_weighted(members, weights, cum, status, pending, busy, level, rng, tries=TRIES):
+def draw_weighted(
+    members: Sequence[int],
+    weights: Sequence[float],
+    cum: Sequence[float],
+    status: Sequence[int],
+    pending: Sequence[int],
+    busy: int,
+    level: Sequence[int],
+    rng: Random,
+    tries: int = TRIES,
+) -> int:
     """draw_efficiency with explicit weights (conversion mode): a non-busy available member
     with probability ∝ its weight (C3 keeps E3), else E4; -1 when none is available."""
     total = cum[-1] if cum else 0.0
@@ -110,7 +136,16 @@ def draw_weighted(members, weights, cum, status, pending, busy, level, rng, trie
     return free[-1]
 
 
-def scores(pool, mode, k, level, pending, conversion, busy, members=()):
+def scores(
+    pool: Sequence[int],
+    mode: int,
+    k: float,
+    level: Sequence[int],
+    pending: Sequence[int],
+    conversion: Sequence[float | None],
+    busy: int,
+    members: Sequence[int] = (),
+) -> tuple[list[tuple[int, float | None, float | None]], str]:
     """For traces (R10): [(agent, weight or None when busy, share or None)] and the rule
     that applies. In conversion mode `members` is the group (for the unknown-rate mean)."""
     free = [a for a in pool if pending[a] <= busy]

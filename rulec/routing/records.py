@@ -24,11 +24,11 @@ class Candidates(NamedTuple):
     robot group (`robot`, or None), the robot-off groups (`humans`), those in conversion
     mode (`conv_groups`), and the candidate groups themselves (`groups`)."""
 
-    members: list
-    cum: list
-    choice: dict
+    members: list[int]
+    cum: list[int]
+    choice: dict[int, Choice]
     robot: int | None
-    humans: list
-    conv_groups: list
+    humans: list[int]
+    conv_groups: list[int]
     total: int
-    groups: list
+    groups: list[int]

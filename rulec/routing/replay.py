@@ -22,11 +22,15 @@ the decisions yielded before the error were committed, and no later one was.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rulec.routing.router import Router
 
 
-def replay(router, events: Iterable, trace: bool = False) -> Iterator[dict]:
+def replay(router: Router, events: Iterable[Any], trace: bool = False) -> Iterator[dict[str, Any]]:
     """Yield the decision dicts `events` cause on `router` (with R10 traces when `trace`)."""
-    run: list = []
+    run: list[dict[str, Any]] = []
     for ev in events:
         if isinstance(ev, dict) and ev.get("type") == "chat":
             run.append(ev)

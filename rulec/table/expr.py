@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 ATOMS = ("cmp", "in", "not_in", "contains", "contains_any")
 # How tightly each form binds when printed (higher binds tighter), for minimal parentheses.
+# A predicate in the table's form: a JSON list headed by its operator (docs/table-format.md).
+Expr = list[Any]
 _PREC = {"or": 1, "and": 2, "not": 3}
 
 
-def literal(v) -> str:
+def literal(v: object) -> str:
     """A literal as the .rules language writes it."""
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -23,17 +26,14 @@ def literal(v) -> str:
     return repr(v) if isinstance(v, float) else str(v)
 
 
-def attribute(expr) -> str | None:
+def attribute(expr: Expr) -> str | None:
     """The attribute an atom reads (None for const/and/or/not)."""
     op = expr[0]
-    if op == "cmp":
-        return expr[2]
-    if op in ATOMS:
-        return expr[1]
-    return None
+    name: str | None = expr[2] if op == "cmp" else expr[1] if op in ATOMS else None
+    return name
 
 
-def atoms(expr) -> Iterator[list]:
+def atoms(expr: Expr) -> Iterator[Expr]:
     """Every atom of a predicate, left to right (iteratively: depth is bounded by the schema)."""
     stack = [expr]
     while stack:
@@ -47,7 +47,7 @@ def atoms(expr) -> Iterator[list]:
             yield e
 
 
-def to_text(expr, _outer: int = 0) -> str:
+def to_text(expr: Expr, _outer: int = 0) -> str:
     """The predicate in the .rules language's syntax (`member_level >= 3 and city in ["杭州"]`)."""
     op = expr[0]
     if op == "const":

@@ -5,12 +5,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import re
 import struct
 import zlib
+from typing import TYPE_CHECKING, Any
 
 from rulec.errors import TableError, diag
 from rulec.table import schema
+
+if TYPE_CHECKING:
+    from rulec.matching._matcher import CMatcher
+    from rulec.matching.pure import PyMatcher
 
 MAGIC = b"RULECTBL"
 FORMAT_VERSION = 2  # 2: the checksum covers the header too (version 1 left it unchecked)
@@ -49,7 +55,7 @@ def limits_problem(text: bytes) -> str | None:
     return None
 
 
-def encode_body(body: dict) -> bytes:
+def encode_body(body: dict[str, Any]) -> bytes:
     """Canonical JSON, zlib level 6: the same body always gives the same bytes. Raises
     TableError (B715) for a body beyond the table limits or one that is not valid text."""
     text = json.dumps(
@@ -66,7 +72,10 @@ def encode_body(body: dict) -> bytes:
 
 
 def pack(
-    body: dict, source_hash: bytes, compiler_version: str, sign_key: bytes | None = None
+    body: dict[str, Any],
+    source_hash: bytes,
+    compiler_version: str,
+    sign_key: bytes | None = None,
 ) -> bytes:
     """Serialise a (validated) body into table bytes."""
     return pack_payload(encode_body(body), source_hash, compiler_version, sign_key)
@@ -94,7 +103,7 @@ def _checksum(head: bytes, payload: bytes) -> bytes:
     return h.digest()
 
 
-def read_header(data: bytes, path: str | None = None) -> dict:
+def read_header(data: bytes, path: str | None = None) -> dict[str, Any]:
     """Parse and check the header; returns its fields and where the body lies."""
     if len(data) < _FIXED.size:
         if not data.startswith(MAGIC[: len(data)]) or not data:
@@ -150,7 +159,7 @@ def read_header(data: bytes, path: str | None = None) -> dict:
 
 def unpack(
     data: bytes, path: str | None = None, key: bytes | None = None, require_signature: bool = False
-) -> tuple[dict, dict]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Check and decode table bytes; returns (header, body). Raises TableError."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise _fail("B702", "table data must be bytes", path)
@@ -185,7 +194,7 @@ def unpack(
     return head, body
 
 
-def _inflate(payload: bytes, path) -> bytes:
+def _inflate(payload: bytes, path: str | None) -> bytes:
     """Decompress the body a chunk at a time, stopping as soon as the limits are passed (so a
     zlib bomb costs a chunk, not the whole expansion)."""
     d = zlib.decompressobj()
@@ -210,14 +219,14 @@ def _inflate(payload: bytes, path) -> bytes:
     return b"".join(parts)
 
 
-def _no_constants(name):
+def _no_constants(name: str) -> None:
     raise ValueError(f"{name} is not allowed")
 
 
 class Table:
     """A loaded table: the body's data plus the lazily built matcher (R5)."""
 
-    def __init__(self, body: dict, header: dict | None = None):
+    def __init__(self, body: dict[str, Any], header: dict[str, Any] | None = None) -> None:
         self.body = body
         self.header = header or {}
         self.shop = body["shop"]
@@ -227,10 +236,10 @@ class Table:
         self.agents = body["agents"]
         self.groups = body["groups"]
         self.group_names = [g["name"] for g in self.groups]
-        self._matcher = None
+        self._matcher: PyMatcher | CMatcher | None = None
 
     @classmethod
-    def from_body(cls, body: dict) -> Table:
+    def from_body(cls, body: dict[str, Any]) -> Table:
         """Build from a body dict (checked against the schema; used by tests and the compiler)."""
         problem = schema.check_body(body)
         if problem:
@@ -255,23 +264,23 @@ class Table:
 
     # R5 matching -----------------------------------------------------------------------
     @property
-    def matcher(self):
+    def matcher(self) -> PyMatcher | CMatcher:
         if self._matcher is None:
             from rulec.matching.matcher import build_matcher
 
             self._matcher = build_matcher(self.body)
         return self._matcher
 
-    def match(self, chat: dict) -> list:
+    def match(self, chat: dict[str, Any]) -> list[str]:
         """Candidate group names after R5 for one chat dict."""
         return self.matcher.match(chat)
 
-    def match_many(self, chats) -> list:
+    def match_many(self, chats: list[dict[str, Any]]) -> list[list[str]]:
         """`match` for a sequence of chats, in one call."""
         return self.matcher.match_many(chats)
 
 
-def load(path, key: bytes | None = None, require_signature: bool = False) -> Table:
+def load(path: object, key: bytes | None = None, require_signature: bool = False) -> Table:
     """Read a table file; raises TableError on anything but a sound table."""
     path = str(path)
     try:
@@ -284,7 +293,7 @@ def load(path, key: bytes | None = None, require_signature: bool = False) -> Tab
     return Table.from_bytes(data, path, key, require_signature)
 
 
-def is_table(path) -> bool:
+def is_table(path: str | os.PathLike[str]) -> bool:
     """True when the file starts with the table magic (whatever its name)."""
     try:
         with open(path, "rb") as fh:

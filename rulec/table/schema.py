@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import Any
 
 from rulec.common.vocab import (
     ATTR_TYPES,
@@ -21,13 +23,15 @@ MAX_ITEMS = 1_000_000
 # non-zero. So a value held by k groups costs at most 12 x min(4k, W) bytes.
 MAX_ROW_BITS = 1 << 30
 OPS = ("==", "!=", "<", "<=", ">", ">=")
+# A decoded table body is untrusted JSON: any shape until this module has checked it.
+Json = Any
 
 
 class Bad(Exception):
     pass
 
 
-def _is(v, t, what):
+def _is(v: Json, t: type, what: str) -> Json:
     if t is int:
         ok = isinstance(v, int) and not isinstance(v, bool)
     elif t is float:
@@ -39,11 +43,11 @@ def _is(v, t, what):
     return v
 
 
-def _opt(v, t, what):
+def _opt(v: Json, t: type, what: str) -> Json:
     return v if v is None else _is(v, t, what)
 
 
-def _strs(v, what):
+def _strs(v: Json, what: str) -> Json:
     _is(v, list, what)
     if len(v) > MAX_ITEMS:
         raise Bad(f"{what} is too long")
@@ -52,7 +56,7 @@ def _strs(v, what):
     return v
 
 
-def _keys(d, what, required, optional=()):
+def _keys(d: Json, what: str, required: Iterable[str], optional: Iterable[str] = ()) -> None:
     _is(d, dict, what)
     missing = [k for k in required if k not in d]
     if missing:
@@ -62,7 +66,7 @@ def _keys(d, what, required, optional=()):
         raise Bad(f"{what} has unknown key {sorted(extra)[0]!r}")
 
 
-def _lit(v, what):
+def _lit(v: Json, what: str) -> None:
     if isinstance(v, float) and not math.isfinite(v):
         raise Bad(f"{what} holds a number out of range")
     if isinstance(v, (bool, int, float, str)):
@@ -70,7 +74,7 @@ def _lit(v, what):
     raise Bad(f"{what} is not a literal")
 
 
-def check_expr(e, what="expr", depth=0):
+def check_expr(e: Json, what: str = "expr", depth: int = 0) -> None:
     if depth > MAX_EXPR_DEPTH:
         raise Bad(f"{what} is nested deeper than {MAX_EXPR_DEPTH}")
     _is(e, list, what)
@@ -107,7 +111,7 @@ def check_expr(e, what="expr", depth=0):
         raise Bad(f"{what}: unknown form {op!r}/{n}")
 
 
-def _check_preds(preds, what):
+def _check_preds(preds: Json, what: str) -> None:
     _is(preds, list, what)
     for i, p in enumerate(preds):
         _keys(p, f"{what}[{i}]", ("name", "expr"))
@@ -115,7 +119,7 @@ def _check_preds(preds, what):
         check_expr(p["expr"], f"{what}[{i}].expr")
 
 
-def _coupon(c, what):
+def _coupon(c: Json, what: str) -> None:
     if c is None:
         return
     _keys(c, what, ("id", "kind"))
@@ -123,7 +127,7 @@ def _coupon(c, what):
     _opt(c["kind"], str, what)
 
 
-def _check_campaign(c, what):
+def _check_campaign(c: Json, what: str) -> None:
     _keys(c, what, CAMPAIGN_FIELDS)
     _is(c["name"], str, what)
     if c["kind"] not in KINDS:
@@ -142,7 +146,7 @@ def _check_campaign(c, what):
             _coupon(t["coupon"], w + ".coupon")
 
 
-def _check(body):
+def _check(body: Json) -> None:
     _keys(
         body,
         "body",
@@ -263,7 +267,7 @@ def _check(body):
         _check_campaign(c, f"campaigns[{i}]")
 
 
-def _check_ids(ids, n, what):
+def _check_ids(ids: Json, n: int, what: str) -> None:
     _is(ids, list, what)
     prev = -1
     for x in ids:
@@ -272,7 +276,7 @@ def _check_ids(ids, n, what):
         prev = x
 
 
-def size_problem(body) -> str | None:
+def size_problem(body: Json) -> str | None:
     """Why a body would make the matcher too large, or None (a malformed body is
     check_body's to report)."""
     try:
@@ -290,7 +294,7 @@ def size_problem(body) -> str | None:
     return None
 
 
-def check_body(body) -> str | None:
+def check_body(body: Json) -> str | None:
     """None when `body` is a well-formed table body, else what is wrong with it."""
     try:
         _check(body)
