@@ -3,41 +3,29 @@
 a compile error of the rules (docs/language.md, "test"; docs/diagnostics.md, U-codes)."""
 
 import pytest
+from test_test_cmd import TINY
 
-SHOP = """\
-shop tiny
-attribute level: int
-crowd vip = level >= 3
-agent a
-agent b
-group G1 {
-  agents a
-  crowd vip
-}
-group G2 {
-  agents b
-}
-"""
-# Line 14 is the `test` line appended to SHOP (a blank line 13 between).
+SHOP = TINY  # groups G1 (agents a, crowd vip) and G2 (agents b, intent refund)
+# Line 16 is the `test` line appended to SHOP (a blank line 15 between).
 CASES = [
-    ("U100", 15, "agent zz online\n  chat u1 {\n    expect group G1\n  }"),
-    ("U100", 16, "chat u1 {\n    expect target agent zz\n  }"),
-    ("U102", 17, "now 2024-01-01T10:00:00+08:00\n  consumer c1 {\n    expect send week99\n  }"),
-    ("U103", 16, "chat u1 {\n    expect step grop\n  }"),
-    ("U103", 16, "chat u1 {\n    order unpayed\n    expect group G1\n  }"),
-    ("U104", 15, "now 2024-01-01T10:00:00\n  chat u1 {\n    expect group G1\n  }"),
-    ("U107", 14, "seed 1"),
-    ("U107", 15, "chat u1 {\n    order unpaid\n  }"),
-    ("U108", 14, "consumer c1 {\n    expect no send\n  }"),
-    ("U109", 15, "agent a online pending -1\n  chat u1 {\n    expect group G1\n  }"),
-    ("U109", 15, "agent a online conversion 1.5\n  chat u1 {\n    expect group G1\n  }"),
+    ("U100", 17, "agent zz online\n  chat u1 {\n    expect group G1\n  }"),
+    ("U100", 18, "chat u1 {\n    expect target agent zz\n  }"),
+    ("U102", 19, "now 2024-01-01T10:00:00+08:00\n  consumer c1 {\n    expect send week99\n  }"),
+    ("U103", 18, "chat u1 {\n    expect step grop\n  }"),
+    ("U103", 18, "chat u1 {\n    order unpayed\n    expect group G1\n  }"),
+    ("U104", 17, "now 2024-01-01T10:00:00\n  chat u1 {\n    expect group G1\n  }"),
+    ("U107", 16, "seed 1"),
+    ("U107", 17, "chat u1 {\n    order unpaid\n  }"),
+    ("U108", 16, "consumer c1 {\n    expect no send\n  }"),
+    ("U109", 17, "agent a online pending -1\n  chat u1 {\n    expect group G1\n  }"),
+    ("U109", 17, "agent a online conversion 1.5\n  chat u1 {\n    expect group G1\n  }"),
     (
         "U111",
-        16,
+        18,
         'now 2024-01-01T10:00:00+08:00\n  activity x {kind: "multi_buy"}\n'
         "  consumer c1 {\n    expect no send\n  }",
     ),
-    ("U112", 16, "agent a online\n  agent a offline\n  chat u1 {\n    expect group G1\n  }"),
+    ("U112", 18, "agent a online\n  agent a offline\n  chat u1 {\n    expect group G1\n  }"),
 ]
 
 
@@ -59,7 +47,7 @@ def test_two_tests_of_one_name_is_u105_at_the_second(cli, tmp_path):
     one = 'test "t" {\n  chat u1 {\n    expect group G1\n  }\n}\n'
     p = _write(tmp_path, one + one)
     r = cli("check", p)
-    assert r.code == 1 and f"{p}:19:6: error[U105]: test `t` is declared twice" in r.err, r.err
+    assert r.code == 1 and f"{p}:21:6: error[U105]: test `t` is declared twice" in r.err, r.err
 
 
 YAML = """\
@@ -95,4 +83,4 @@ def test_a_state_the_router_refuses_is_u120_when_the_test_runs(cli, tmp_path):
     assert cli("check", p).code == 0
     r = cli("test", p)
     assert r.code == 1 and "0 passed, 0 failed, 1 errors" in r.out, r
-    assert f"{p}:14:6: error[U120]: test t: state:" in r.out and "agents.a.pending" in r.out
+    assert f"{p}:16:6: error[U120]: test t: state:" in r.out and "agents.a.pending" in r.out
