@@ -216,8 +216,8 @@ def test_missing_promo_column_is_fine_when_no_promo_is_due(tmp_path):
         ({"cart_adds": [{"time": None, "item": "x"}]}, "E890", "null `time`"),
         ({"attrs": {"spend": float("nan")}}, "E891", "NaN"),
         ({"attrs": {"spend": float("inf")}}, "E891", "infinite"),
-        ({"purchases": ["2023-12-05"]}, "E805", "no UTC offset"),
-        ({"consumer": ""}, "E803", "consumer"),
+        ({"purchases": ["2023-12-05"]}, "E804", "no UTC offset"),
+        ({"consumer": ""}, "E806", "consumer"),
         ({"exclusive": None}, "E886", "`exclusive`"),
     ],
 )
