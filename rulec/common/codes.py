@@ -159,6 +159,13 @@ CODES = {
     "S960": "a send was decided or recorded twice",
     "S961": "the planner's lock on a consumer was taken over",
     "S962": "a send names a campaign never opened in the ledger",
+    "S970": "a bad Redis Cluster URL",
+    "S971": "a redis:// URL names a Redis Cluster node",
+    "S972": "no cluster master serves the shop's slot within cluster_wait",
+    "S973": "a cluster call kept getting TRYAGAIN/CLUSTERDOWN or redirects past cluster_wait",
+    "S974": "a ledger commit reached fewer replicas than wait=N/S asks",
+    "S975": "the ledger's master has fewer replicas connected than wait=N asks",
+    "S976": "a script call named keys of two cluster slots (not sent)",
     # H: the HTTP service
     "H100": "the request body is empty, not UTF-8 or not JSON",
     "H101": "the request body is too large",

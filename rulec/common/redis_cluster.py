@@ -122,7 +122,9 @@ class ClusterConn:
             for node in rc.get_nodes():
                 if (node.host, node.port) not in self.known:
                     self.known.append((node.host, node.port))
-            owners = rc.nodes_manager.slots_cache.get(self.slot) or []
+            owners = (
+                rc.nodes_manager.slots_cache.get(self.slot) if self.slot is not None else None
+            ) or []
             if not owners:
                 raise Lost(f"no master serves slot {self.slot}")
             return owners[0].host, owners[0].port
