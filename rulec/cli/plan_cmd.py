@@ -56,6 +56,17 @@ def _parser(out, err):
         help="accept an audience without consumers (refused otherwise: O14)",
     )
     p.add_argument(
+        "--dask",
+        metavar="SCHEDULER",
+        help="plan on Dask: each --audience file (a glob) is one shard; a scheduler address "
+        "or local:N for N worker processes here (docs/distributed.md)",
+    )
+    p.add_argument(
+        "--out-dir",
+        metavar="DIR",
+        help="with --dask: where each partition's sends are written (part-I-of-N.jsonl)",
+    )
+    p.add_argument(
         "--volatile-ledger",
         action="store_true",
         help="accept a Redis ledger on a server that does not persist writes (O14)",
@@ -89,6 +100,12 @@ def run(args, out, err) -> int:
         return 2
     if ns.report and not _report_writable(ns.report, err):
         return 2
+    dask = ns.dask is not None or ns.out_dir is not None
+    if dask:
+        from rulec.cli import plan_dask
+
+        if not plan_dask.usage_ok(ns, err):
+            return 2
     from rulec.common import calendar as cal
 
     try:
@@ -99,6 +116,8 @@ def run(args, out, err) -> int:
     table = load_table_or_rules(ns.rules, err, ns)
     if table is None:
         return 1
+    if dask:
+        return plan_dask.run(ns, table, now, err)
     from rulec.cli.gc_tuning import fewer_collections
     from rulec.cli.progress import Progress
     from rulec.outreach.planner import Planner
@@ -136,7 +155,13 @@ def run(args, out, err) -> int:
             f"rulec plan: skipped {len(result.bad)} malformed audience line"
             f"{'s' * (len(result.bad) != 1)}" + (f" ({more} not shown)" if more > 0 else "") + "\n"
         )
-    for name, entry in result.report["campaigns"].items():
+    explain(result.report, ns, err)
+    return write_report(result.report, ns, err)
+
+
+def explain(report, ns, err) -> None:
+    """Why each campaign this run settled without sending was settled so (O7–O12)."""
+    for name, entry in report["campaigns"].items():
         if entry["status"] in ("missed", "skipped"):  # decided by this run, for good (O12)
             why = {
                 "missed": "first planned more than max_delay after its send time (O12)",
@@ -147,10 +172,14 @@ def run(args, out, err) -> int:
                 "deadline_passed": "configured after its deadline (O10)",
             }.get(entry["reason"], entry["reason"])
             err.write(f"rulec plan: campaign {name} {entry['status']}: {why}\n")
+
+
+def write_report(report, ns, err) -> int:
+    """--report FILE (O14: a report that cannot be written still exits 1, sends kept)."""
     if ns.report:
         try:
             with open(ns.report, "w", encoding="utf-8") as fh:
-                json.dump(result.report, fh, ensure_ascii=False, indent=1, sort_keys=True)
+                json.dump(report, fh, ensure_ascii=False, indent=1, sort_keys=True)
                 fh.write("\n")
         except OSError as exc:
             err.write(
