@@ -10,12 +10,13 @@ PYTEST := $(PY) -m pytest -p no:cacheprovider
 export RULEC_REQUIRE_EXTENSIONS ?= 1
 
 .PHONY: help setup demo test test-pure coverage coverage-pure soak conformance bench lint typecheck mutate \
-	lock lock-upgrade redis browser clean textmate
+	lock lock-upgrade redis browser clean textmate test-spark
 
 help:
 	@echo "setup      .venv with pinned dependencies and the Cython matcher"
 	@echo "demo       compile, route, explain and plan the examples (demo-out/)"
 	@echo "test       the test suite (Cython matcher); test-pure: with RULEC_PURE=1"
+	@echo "test-spark pyspark (large, needs Java) and the Spark planning test"
 	@echo "coverage   the suite under coverage (subprocesses too), fails below the floor"
 	@echo "           coverage-pure: the same on the pure-Python matcher (what CI runs)"
 	@echo "lint       ruff check, ruff format --check, no copied blocks; typecheck: mypy"
@@ -64,6 +65,11 @@ demo: setup
 
 test: setup redis browser
 	$(PYTEST) tests
+
+# Not part of `make test`: pyspark is ~450 MB and a JVM (docs/distributed.md).
+test-spark: setup redis
+	$(PIP) -r requirements-spark.txt
+	$(PYTEST) tests/distributed/test_spark_plan.py
 
 test-pure: setup redis browser
 	RULEC_PURE=1 $(PYTEST) tests

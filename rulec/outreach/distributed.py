@@ -19,12 +19,12 @@ import re
 
 from rulec.errors import Diagnostic, RulecError
 from rulec.outreach import runreport
-from rulec.outreach.planner import BATCH, MAX_SHARDS, check_now
-from rulec.outreach.shardrun import plan_shard
-from rulec.table.format import Table
+from rulec.outreach.planner import BATCH, check_now
+from rulec.outreach.shardrun import run_shard
 
 ALLOWED_FAILURES = 20  # worker deaths one task survives on a LocalCluster started here
 CONNECT_TIMEOUT = 10  # seconds to reach a scheduler
+START_TIMEOUT = 180  # seconds for the worker processes of local:N to start (a loaded machine)
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://[^\s/]+$|^[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
 
 
@@ -59,6 +59,14 @@ def parse_target(target) -> tuple:
     )
 
 
+def _no_workers(n, exc) -> RulecError:
+    return _fail(
+        "K114",
+        f"--dask local:{n}: the worker processes did not start within {START_TIMEOUT} s "
+        f"({type(exc).__name__}: {exc}); the machine may be short of memory or processes",
+    )
+
+
 @contextlib.contextmanager
 def connect(target, timeout: float = CONNECT_TIMEOUT):
     """A distributed.Client for `target`: a Client (used as is), "local:N" or an address."""
@@ -74,16 +82,23 @@ def connect(target, timeout: float = CONNECT_TIMEOUT):
         from distributed import LocalCluster
 
         with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
-            cluster = LocalCluster(
-                n_workers=value,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=40,
-            )
+            try:
+                cluster = LocalCluster(
+                    n_workers=value,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=40,
+                )
+            except (OSError, TimeoutError, RuntimeError) as exc:
+                raise _no_workers(value, exc) from None
         try:
             with Client(cluster) as client:
+                try:  # a run on a cluster without workers would wait for ever
+                    client.wait_for_workers(value, timeout=START_TIMEOUT)
+                except (OSError, TimeoutError) as exc:
+                    raise _no_workers(value, exc) from None
                 yield client
         finally:
             cluster.close()
@@ -120,14 +135,6 @@ def _partitions(collection) -> list:
     return list(to_delayed())
 
 
-def _task(items, shard, spec):
-    """On a worker: one shard. Errors come back as data (a RulecError does not pickle)."""
-    try:
-        return plan_shard(items, shard, **spec)
-    except RulecError as exc:
-        return {"errors": [d.as_json() for d in exc.diagnostics], "shard": f"{shard[0]}/{shard[1]}"}
-
-
 def plan_partitions(
     collection,
     table,
@@ -147,34 +154,21 @@ def plan_partitions(
     (runreport.aggregate). Raises RulecError: K1xx for the run, or the codes of the failed
     partitions (each message names its shard)."""
     now = check_now(now)
-    table = table if isinstance(table, Table) else Table(table)
     parts = _partitions(collection)
-    n = len(parts)
-    if not 1 <= n <= MAX_SHARDS:
-        raise _fail("K112", f"the audience has {n} partitions: 1 to {MAX_SHARDS:,} can be planned")
     parts = [os.path.abspath(p) if isinstance(p, (str, os.PathLike)) else p for p in parts]
-    out_dir = os.path.abspath(out_dir)
-    acts = runreport.read_activities(activities, table)
-    # local:N is known to be one machine before a cluster is started: check first, cheaply
+    opts = dict(activities=activities, volatile_ledger=volatile_ledger, batch_size=batch_size,
+                keep_going=keep_going, allow_empty=allow_empty)  # fmt: skip
+    # local:N is one machine before a cluster is started: check first, cheaply
     local = isinstance(client, str) and parse_target(client)[0] == "local"
     if local:
-        ledger = runreport.worker_ledger(ledger, True)
-        runreport.precheck(table, ledger, now, n, out_dir, volatile_ledger)
+        table, ledger, spec = runreport.prepare(
+            table, ledger, now, len(parts), out_dir, True, **opts
+        )
     with connect(client, timeout) as cl:
         if not local:
-            ledger = runreport.worker_ledger(ledger, is_local(cl))
-            runreport.precheck(table, ledger, now, n, out_dir, volatile_ledger)
-        spec = dict(
-            table=table.body,
-            ledger=ledger,
-            now=now.isoformat(),
-            out_dir=out_dir,
-            activities=acts,
-            batch_size=batch_size,
-            keep_going=keep_going,
-            allow_empty=allow_empty,
-            volatile_ledger=volatile_ledger,
-        )
+            table, ledger, spec = runreport.prepare(
+                table, ledger, now, len(parts), out_dir, is_local(cl), **opts
+            )
         results = _run(cl, parts, spec)
     return runreport.aggregate(table, ledger, now, results, volatile_ledger)
 
@@ -184,17 +178,13 @@ def _run(client, parts, spec) -> list:
     from distributed import wait
 
     n = len(parts)
-    task = dask.delayed(_task, pure=False)
+    task = dask.delayed(run_shard, pure=False)
     futures = client.compute([task(p, (i + 1, n), spec) for i, p in enumerate(parts)])
     wait(futures)
-    results, errors = [], []
+    replies, errors = [], []
     for i, f in enumerate(futures):
         if f.status == "finished":
-            r = f.result()
-            if "errors" in r:
-                errors.extend(runreport.relay(r, parts[i]))
-            else:
-                results.append(r)
+            replies.append(f.result())
             continue
         exc = f.exception()
         name = type(exc).__name__
@@ -210,4 +200,4 @@ def _run(client, parts, spec) -> list:
             errors.append(Diagnostic("K110", f"shard {i + 1}/{n} failed on Dask: {name}: {exc}"))
     if errors:
         raise RulecError(errors)
-    return results
+    return runreport.split(replies, lambda i: parts[i])

@@ -8,7 +8,8 @@ import os
 from rulec.errors import Diagnostic, RulecError, Span
 from rulec.outreach import audience as aud
 from rulec.outreach.ledger import Ledger
-from rulec.outreach.planner import Planner
+from rulec.outreach.planner import MAX_SHARDS, Planner
+from rulec.table.format import Table
 
 MANIFEST = "run.json"
 
@@ -86,6 +87,35 @@ def precheck(table, ledger, now, n, out_dir, volatile) -> None:
                     "another ledger",
                 )
     _manifest(out_dir, {"shop": table.shop, "now": now.isoformat(), "shards": n})
+
+
+def prepare(table, ledger, now, n, out_dir, local, activities=None, volatile_ledger=False, **opts):
+    """Everything a run checks before its tasks start, and the `spec` each task gets:
+    (table, ledger as the workers name it, spec). `opts`: plan_shard's batch_size,
+    keep_going, allow_empty."""
+    if not 1 <= n <= MAX_SHARDS:
+        raise _fail("K112", f"the audience has {n} partitions: 1 to {MAX_SHARDS:,} can be planned")
+    table = table if isinstance(table, Table) else Table(table)
+    ledger = worker_ledger(ledger, local)
+    out_dir = os.path.abspath(out_dir)
+    acts = read_activities(activities, table)
+    precheck(table, ledger, now, n, out_dir, volatile_ledger)
+    spec = dict(table=table.body, ledger=ledger, now=now.isoformat(), out_dir=out_dir,
+                activities=acts, volatile_ledger=volatile_ledger, **opts)  # fmt: skip
+    return table, ledger, spec
+
+
+def split(replies, source_of) -> list:
+    """The shard reports of `replies`; RulecError with every failed shard's diagnostics."""
+    results, errors = [], []
+    for i, r in enumerate(replies):
+        if "errors" in r:
+            errors.extend(relay(r, source_of(i)))
+        else:
+            results.append(r)
+    if errors:
+        raise RulecError(errors)
+    return results
 
 
 def _manifest(out_dir, doc) -> None:

@@ -137,6 +137,15 @@ def plan_shard(
     return report
 
 
+def run_shard(items, shard: tuple, spec: dict) -> dict:
+    """plan_shard for an engine's task: a RulecError comes back as data ({"errors": [...],
+    "shard": "I/N"}), since it does not pickle and one failed shard must not hide others."""
+    try:
+        return plan_shard(items, shard, **spec)
+    except RulecError as exc:
+        return {"errors": [d.as_json() for d in exc.diagnostics], "shard": f"{shard[0]}/{shard[1]}"}
+
+
 def _run_id(table, now, shard) -> str:
     """What makes a partition report this run's: shop, planning moment and shard."""
     shop = table.shop if isinstance(table, Table) else table["shop"]
@@ -219,13 +228,16 @@ def _finish(ledger, base, mine, batch_size) -> tuple:
     attempt's; returns (lines recovered, sends in the file)."""
     final = base + ".jsonl"
     dead = [p for p in sorted(glob.glob(glob.escape(base) + ".jsonl.attempt-*")) if p != mine]
+    # an attempt that died between renaming its file and writing its report left a final
+    # file whose sends this attempt will not print again: it is read like a journal
+    earlier = [final] if os.path.exists(final) else []
     try:
-        if not dead:
+        if not dead and not earlier:
             with open(mine, "rb") as fh:
                 total = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
             os.replace(mine, final)
             return 0, total
-        old = [kl for p in dead for kl in _lines(p)]
+        old = [kl for p in earlier + dead for kl in _lines(p)]
         held = _recorded(ledger, {k for k, _l in old}, batch_size)
         seen, recovered = set(), 0
         tmp = f"{final}.tmp-{uuid.uuid4().hex}"

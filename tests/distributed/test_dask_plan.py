@@ -44,6 +44,20 @@ def test_the_same_run_again_reuses_the_partitions(tmp_path, dask_client, redis_u
     assert [p["reused"] for p in again["partitions"]] == [True] * 3
 
 
+def test_a_shard_that_died_before_its_report_keeps_its_file(tmp_path, dask_client, redis_url):
+    """A shard whose file was complete but whose report was never written (its worker died
+    in between) is planned again: nothing is owed any more, and its file keeps its sends."""
+    paths = write_parts(tmp_path / "in", 3, 90)
+    args = (paths, table(), redis_url, NOW, tmp_path / "out")
+    first = plan_partitions(*args, client=dask_client)
+    os.remove(tmp_path / "out" / "part-00002-of-00003.report.json")
+    again = plan_partitions(*args, client=dask_client)
+    assert sends_of(again) == sends_of(first) and _keys(sends_of(first)) == expected(90)
+    assert [p["reused"] for p in again["partitions"]] == [True, False, True]
+    assert again["partitions"][1]["recovered"] == first["partitions"][1]["sends_total"] > 0
+    assert again["sends"] == first["sends"]
+
+
 def test_a_bag_and_a_dataframe_are_planned_by_partition(tmp_path, dask_client, redis_url):
     import dask.bag as db
     import dask.dataframe as dd
