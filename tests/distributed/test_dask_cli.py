@@ -36,6 +36,25 @@ def test_plan_on_local_dask_with_a_sqlite_ledger(tmp_path, cli):
     assert {c["status"] for c in rep["campaigns"].values()} == {"finished"}
 
 
+def test_plan_parquet_partitions_on_dask_with_redis(tmp_path, cli, redis_url):
+    """--audience 'in/*.parquet': each Parquet file one shard, read on its worker."""
+    import pandas as pd
+    from outreach_helpers import consumer
+
+    (tmp_path / "in").mkdir()
+    for k in range(3):
+        rows = [consumer(i) for i in range(k, N, 3)]
+        pd.DataFrame(rows).to_parquet(tmp_path / "in" / f"p{k}.parquet")
+    r = cli(
+        "plan", _rules(tmp_path), "--audience", tmp_path / "in" / "*.parquet",
+        "--ledger", redis_url, "--now", NOW, "--dask", "local:2", "--out-dir", tmp_path / "out",
+    )  # fmt: skip
+    assert r.code == 0, r
+    sends = union(sorted((tmp_path / "out").glob("part-*-of-00003.jsonl")))
+    assert len(sends) == len(expected(N))
+    assert {(s["campaign"], s["consumer"]) for s in sends} == expected(N)
+
+
 def test_bad_dask_usage_is_coded(tmp_path, cli):
     rules = _rules(tmp_path)
     write_parts(tmp_path / "in", 2, 10)
