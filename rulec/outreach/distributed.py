@@ -101,7 +101,10 @@ def connect(target, timeout: float = CONNECT_TIMEOUT):
                     raise _no_workers(value, exc) from None
                 yield client
         finally:
-            cluster.close()
+            # workers and scheduler are stopped first; distributed's status watcher may then
+            # trip over a worker its nanny had restarted (KeyError in SpecCluster): harmless
+            with contextlib.suppress(KeyError):
+                cluster.close()
         return
     try:
         client = Client(value, timeout=timeout)
