@@ -89,8 +89,6 @@ setup(
         # speed, all optional: the .rules parser's lexer and LALR loops in Cython (Lark's own
         # otherwise); msgspec decodes audience batches (the json module otherwise)
         "fast": ["lark-cython==0.0.17", "msgspec==0.22.0"],
-        # the .rules parser's lexer and LALR loops in Cython (optional: Lark's own otherwise)
-        "fast": ["lark-cython==0.0.17"],
         # rulec plan --dask and rulec.outreach.distributed (DataFrames need pandas + pyarrow)
         "dask": ["dask==2026.8.0", "distributed==2026.8.0", "pandas==3.1.1", "pyarrow==25.0.1"],
         "test": [
