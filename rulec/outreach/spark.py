@@ -7,6 +7,7 @@ on Dask (docs/distributed.md). pyspark is the caller's: this module does not imp
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 
@@ -20,10 +21,9 @@ def shard_planner(n: int, spec: dict):
     (partition id + 1) of `n`; yields one row, the shard's report as JSON text."""
 
     def plan(batches):
-        import pandas as pd
-        from pyspark import TaskContext
-
-        i = TaskContext.get().partitionId() + 1
+        # imported by name: pyspark (and pandas' stubs) need not be where mypy runs
+        pd = importlib.import_module("pandas")
+        i = importlib.import_module("pyspark").TaskContext.get().partitionId() + 1
         rows = itertools.chain.from_iterable(frames.records(b) for b in batches)
         report = run_shard(rows, (i, n), spec)
         yield pd.DataFrame({"report": [json.dumps(report, ensure_ascii=False)]})
