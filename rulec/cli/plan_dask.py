@@ -6,11 +6,11 @@ import glob
 import os
 
 from rulec.cli.common import render
-from rulec.errors import Diagnostic, RulecError
+from rulec.errors import RulecError, diag
 
 
 def _usage(code, message, err) -> bool:
-    render([Diagnostic(code, message)], err)
+    render([diag(code, message)], err)
     return False
 
 
@@ -44,7 +44,7 @@ def audience_files(pattern) -> list:
         why = "a directory" if os.path.isdir(pattern) else "no file"
         raise RulecError(
             [
-                Diagnostic(
+                diag(
                     "K102",
                     f"--audience {pattern!r} matches {why}: give the partitions as a glob "
                     "such as 'parts/*.jsonl' (quoted, so rulec expands it)",

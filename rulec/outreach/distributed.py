@@ -17,7 +17,7 @@ import contextlib
 import os
 import re
 
-from rulec.errors import Diagnostic, RulecError
+from rulec.errors import RulecError, diag
 from rulec.outreach import runreport
 from rulec.outreach.planner import BATCH, check_now
 from rulec.outreach.shardrun import run_shard
@@ -29,7 +29,7 @@ _ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx|ws|wss)://[^\s/]+$|^[A-Za-z0-9_.\-\
 
 
 def _fail(code, message) -> RulecError:
-    return RulecError([Diagnostic(code, message)])
+    return RulecError([diag(code, message)])
 
 
 def _need_dask():
@@ -193,14 +193,14 @@ def _run(client, parts, spec) -> list:
         name = type(exc).__name__
         if name == "KilledWorker":
             errors.append(
-                Diagnostic(
+                diag(
                     "K107",
                     f"shard {i + 1}/{n}: its workers died {ALLOWED_FAILURES}+ times; what "
                     "was recorded stays recorded - run the same command again to complete it",
                 )
             )
         else:
-            errors.append(Diagnostic("K110", f"shard {i + 1}/{n} failed on Dask: {name}: {exc}"))
+            errors.append(diag("K110", f"shard {i + 1}/{n} failed on Dask: {name}: {exc}"))
     if errors:
         raise RulecError(errors)
     return runreport.split(replies, lambda i: parts[i])

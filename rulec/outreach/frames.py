@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from rulec.errors import Diagnostic, InputError
+from rulec.errors import InputError, diag
 
 MAX_DEPTH = 16  # nesting of list/struct cells (the planner's own fields nest 2 deep)
 
@@ -36,7 +36,7 @@ def _plain(v, col, depth):
     missing values (None / NaN / NA / NaT) become what a JSON line would have held."""
     if depth > MAX_DEPTH:
         raise InputError(
-            [Diagnostic("K113", f"column {col!r}: cell nested deeper than {MAX_DEPTH} levels")]
+            [diag("K113", f"column {col!r}: cell nested deeper than {MAX_DEPTH} levels")]
         )
     if v is None or isinstance(v, (str, bool, int)):
         return v
@@ -57,7 +57,7 @@ def _plain(v, col, depth):
         if getattr(v, "tzinfo", None) is None:
             raise InputError(
                 [
-                    Diagnostic(
+                    diag(
                         "K113",
                         f"column {col!r}: a time without a UTC offset ({v}); store times "
                         "with their zone (or as ISO text with an offset)",
@@ -66,5 +66,5 @@ def _plain(v, col, depth):
             )
         return v.isoformat()
     raise InputError(
-        [Diagnostic("K113", f"column {col!r}: a cell of type {name} is not an audience value")]
+        [diag("K113", f"column {col!r}: a cell of type {name} is not an audience value")]
     )

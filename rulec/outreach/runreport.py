@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from rulec.errors import Diagnostic, RulecError, Span
+from rulec.errors import RulecError, Span, diag
 from rulec.outreach import audience as aud
 from rulec.outreach.ledger import Ledger
 from rulec.outreach.planner import MAX_SHARDS, Planner
@@ -15,7 +15,7 @@ MANIFEST = "run.json"
 
 
 def _fail(code, message) -> RulecError:
-    return RulecError([Diagnostic(code, message)])
+    return RulecError([diag(code, message)])
 
 
 def is_sqlite(ledger) -> bool:
@@ -153,7 +153,7 @@ def relay(result, source) -> list:
             Span(d["file"], d["line"], d["col"] or 1) if d.get("file") and d.get("line") else None
         )
         msg = f"shard {result['shard']}{where}: {d['message']}"
-        out.append(Diagnostic(d["code"], msg, span, d["severity"], tuple(d["hints"])))
+        out.append(diag(d["code"], msg, span, d["severity"], tuple(d["hints"])))
     return out
 
 

@@ -25,7 +25,7 @@ import json
 import os
 import uuid
 
-from rulec.errors import Diagnostic, RulecError, StoreError
+from rulec.errors import RulecError, StoreError, diag
 from rulec.outreach import frames
 from rulec.outreach.planner import BATCH, Planner, check_now, parse_shard
 from rulec.table.format import Table
@@ -51,7 +51,7 @@ def _table(table):
 
 def _io_error(what: str, path: str, exc: OSError) -> StoreError:
     return StoreError(
-        [Diagnostic("S946", f"cannot {what} {path}: {exc.strerror or exc} (partition output)")]
+        [diag("S946", f"cannot {what} {path}: {exc.strerror or exc} (partition output)")]
     )
 
 
@@ -94,7 +94,7 @@ def plan_shard(
     Raises RulecError with the planner's codes, S946 when the out-dir cannot be written."""
     shard = parse_shard(shard)
     if (out_dir is None) == (sink is None):
-        raise RulecError([Diagnostic("K109", "give exactly one of out_dir and sink")])
+        raise RulecError([diag("K109", "give exactly one of out_dir and sink")])
     if out_dir is None:
         with Planner(_table(table), ledger, batch_size, volatile_ledger) as planner:
             result = _plan(planner, items, now, _SinkOut(sink, shard), shard, activities,
@@ -109,7 +109,7 @@ def plan_shard(
         if done.get("run") != run_id:
             raise RulecError(
                 [
-                    Diagnostic(
+                    diag(
                         "K106",
                         f"{base}.report.json is shard {done.get('shard')} of another run "
                         f"(shop {done.get('shop')!r}, now {done.get('now')!r}): give each "
