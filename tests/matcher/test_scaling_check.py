@@ -53,7 +53,9 @@ def test_quick_run_writes_plots_and_fails_on_the_quadratic_step(tmp_path):
     )
     assert p.returncode == 1, p.stdout + p.stderr
     fails = p.stdout.split("FAIL: faster than n log n:", 1)[1]
-    assert "synthetic_quadratic: 10 -> 100 groups" in fails
+    # 10 -> 100 groups is a few microseconds of work either side, so timer noise may hide its
+    # growth; from 100 groups on the quadratic step must be caught.
+    assert "synthetic_quadratic: 100 -> 1,000 groups" in fails
     assert "synthetic_linear" not in fails
     assert "| build_cython | " in p.stdout and "load average" in p.stdout
     for step in steps.split(",") + ["synthetic_quadratic", "all"]:
