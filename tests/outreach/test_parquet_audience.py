@@ -7,6 +7,7 @@ import pathlib
 
 import pytest
 from outreach_helpers import NOW, consumer, ledger_dump, table, to_parquet, write_audience
+from support.memory import peak_heap
 
 from rulec.errors import InputError
 from rulec.outreach.planner import Planner
@@ -338,7 +339,6 @@ def test_cli_plan_with_a_parquet_audience(tmp_path, cli):
 def test_streamed_memory_is_flat_as_the_file_grows(tmp_path):
     """The largest Python heap (tracemalloc) and Arrow pool allocation seen during a run stay
     within a bound set by a row group, not the file: 4x the rows, not 4x the memory."""
-    import tracemalloc
 
     def peak(n):
         rows = [consumer(i) for i in range(n)]
@@ -351,10 +351,7 @@ def test_streamed_memory_is_flat_as_the_file_grows(tmp_path):
             arrow[0] = max(arrow[0], pa.total_allocated_bytes())
 
         with Planner(table(), str(tmp_path / f"l{n}.db")) as p:
-            tracemalloc.start()
-            p.plan(str(path), NOW, out=_Null(), on_progress=progress)
-            py = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
+            _, py = peak_heap(p.plan, str(path), NOW, out=_Null(), on_progress=progress)
         return py, arrow[0]
 
     small, big = peak(10_000), peak(40_000)
