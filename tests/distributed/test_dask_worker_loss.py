@@ -25,6 +25,20 @@ def _recorded(url) -> int:
     return sum(r.hlen(k) for k in r.scan_iter("rulec:*:ledger:sends"))
 
 
+def _replaced(client, victim: int) -> None:
+    """Wait until the nanny has replaced the killed worker: two workers running, neither of
+    them the victim. Waiting for "two workers" alone can return before the scheduler notices
+    the death, and the next kill then takes the only live worker. The bound is generous: a
+    loaded CI machine under coverage took over 120 s to start a worker process once."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        pids = set(client.run(os.getpid, on_error="ignore").values())
+        if len(pids) >= 2 and victim not in pids:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"worker {victim} was not replaced within 600 s")
+
+
 def run_with_kills(tmp_path, client, url, kills: int, seed: int):
     """Plan 8 partitions while killing a random worker process `kills` times, each once a
     random share of the audience has been recorded; returns (report, kills made)."""
@@ -52,9 +66,10 @@ def run_with_kills(tmp_path, client, url, kills: int, seed: int):
         if not t.is_alive():
             break
         pids = sorted(client.run(os.getpid, on_error="ignore").values())
-        os.kill(rng.choice(pids), signal.SIGKILL)
+        victim = rng.choice(pids)
+        os.kill(victim, signal.SIGKILL)
         made += 1
-        client.wait_for_workers(2, timeout=120)  # the nanny starts a new worker process
+        _replaced(client, victim)
     t.join(600)
     assert not t.is_alive()
     if "error" in box:

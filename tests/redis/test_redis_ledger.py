@@ -164,7 +164,8 @@ def test_a_dead_planners_locks_expire(redis_url):
     live.campaign_states()
     t0 = time.monotonic()
     rec = live.decide_and_record(["u2", "u3"], lambda h: [("c", "u2", "regular", 5)])
-    assert 0.3 < time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 > 0.3  # it waited for the lock to expire (no upper bound: a
+    # loaded machine may take any time; returning at all shows the lock was taken over)
     assert rec == [("c", "u2", "regular", 5)]
     assert live.sends() == [("c", "u2", "regular", 5)]
     with pytest.raises(StoreError) as exc:  # a decision ignoring the history is refused (O13)
