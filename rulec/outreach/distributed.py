@@ -177,20 +177,25 @@ def plan_partitions(
 
 
 def _run(client, parts, spec) -> list:
+    import asyncio
+
     import dask
-    from distributed import wait
 
     n = len(parts)
     task = dask.delayed(run_shard, pure=False)
     futures = client.compute([task(p, (i + 1, n), spec) for i, p in enumerate(parts)])
-    wait(futures)
     replies, errors = [], []
     for i, f in enumerate(futures):
-        if f.status == "finished":
+        # result() waits, and goes on waiting while a shard is computed again because the
+        # worker holding its finished result died (the future is "lost" meanwhile): reading
+        # the status after wait() once took such a shard for a failure. A shard run again is
+        # still exactly once (its journal and the ledger, O12s/O13), so waiting is safe.
+        try:
             replies.append(f.result())
             continue
-        exc = f.exception()
-        name = type(exc).__name__
+        except (Exception, asyncio.CancelledError) as exc:
+            name = type(exc).__name__
+            detail = exc
         if name == "KilledWorker":
             errors.append(
                 diag(
@@ -200,7 +205,7 @@ def _run(client, parts, spec) -> list:
                 )
             )
         else:
-            errors.append(diag("K110", f"shard {i + 1}/{n} failed on Dask: {name}: {exc}"))
+            errors.append(diag("K110", f"shard {i + 1}/{n} failed on Dask: {name}: {detail}"))
     if errors:
         raise RulecError(errors)
     return runreport.split(replies, lambda i: parts[i])
