@@ -1,0 +1,96 @@
+"""Planner behaviour that mutation testing found unpinned (docs/mutation.md, mut-outreach):
+each test here fails on a surviving mutant of rulec/outreach (offers.py, planner.py,
+plan_run.py) and is keyed to the clause it pins. Through the Planner API only."""
+
+import json
+import pathlib
+
+import pytest
+from outreach_helpers import table
+
+from rulec.errors import InputError
+from rulec.outreach.planner import Planner
+
+CASES = pathlib.Path(__file__).parent / "cases"
+
+
+def case(name):
+    return json.loads((CASES / f"{name}.json").read_text("utf-8"))
+
+
+def sends(result):
+    return [(s["campaign"], s["consumer"], s["items"]) for s in result.sends]
+
+
+# O6 + O11: the cart window runs up to the send time itself (20:00 on the eve of 11-11).
+CART = case("o6_cart_15_days")
+CART_NOW = CART["runs"][0]["now"]  # 20:30, half an hour after the scheduled 20:00
+
+
+def cart_plan(tmp_path, adds):
+    line = {"consumer": "k", "exclusive": True, "purchases": [], "interested": False}
+    line["cart_adds"] = [{"time": t, "item": i} for t, i in adds]
+    with Planner(table(CART["rules"]), tmp_path / "l.db") as p:
+        return p.plan([line], CART_NOW)
+
+
+def test_o6_an_item_carted_at_the_send_time_itself_is_in_the_window(tmp_path):
+    r = cart_plan(tmp_path, [("2023-11-10T20:00:00+08:00", "last")])
+    assert sends(r) == [("cart", "k", ["last"])]
+
+
+def test_o6_an_item_carted_after_the_send_time_is_not(tmp_path):
+    r = cart_plan(tmp_path, [("2023-11-10T20:00:01+08:00", "late")])
+    assert sends(r) == []
+    assert r.report["skips"] == {"not_in_audience": 1}
+
+
+def test_o6_several_adds_keep_the_window_edges_and_each_item_once(tmp_path):
+    """The path for several adds: both window edges in, outside times out, repeats once,
+    in the order first carted."""
+    adds = [
+        ("2023-11-10T20:00:00+08:00", "b"),  # the send time: in
+        ("2023-10-26T20:00:00+08:00", "a"),  # 15 days before: in
+        ("2023-10-26T19:59:59+08:00", "old"),
+        ("2023-11-10T20:00:01+08:00", "late"),
+        ("2023-11-01T10:00:00+08:00", "b"),
+    ]
+    assert sends(cart_plan(tmp_path, adds)) == [("cart", "k", ["b", "a"])]
+
+
+# O8: "re-validated at send time; with no valid promotion nothing is sent". A super discount
+# opened by a run that stopped on a bad line is resumed by the next run (O12), which checks the
+# activities again: given none, its consumers are skipped, not sent an empty announcement.
+SUPER = case("o8_super_discount")
+SUPER_NOW = SUPER["runs"][0]["now"]
+
+
+def super_line(cid):
+    return {"consumer": cid, "exclusive": True, "interested": True, "purchases": []}
+
+
+def test_o8_a_resumed_super_discount_without_a_valid_activity_sends_nothing(tmp_path):
+    ledger = tmp_path / "l.db"
+    with Planner(table(SUPER["rules"]), ledger) as p:
+        bad = {"consumer": "bad", "exclusive": True, "purchases": []}  # no `interested`: E886
+        with pytest.raises(InputError):
+            p.plan([super_line("first"), bad], SUPER_NOW, activities=SUPER["activities"])
+    with Planner(table(SUPER["rules"]), ledger) as p:
+        r = p.plan([super_line("later")], SUPER_NOW, activities=[])
+    assert r.report["campaigns"]["super"]["status"] == "resumed"
+    assert r.sends == []
+    assert r.report["skips"] == {"no_valid_activity": 1}
+
+
+def test_o8_the_resumed_run_announces_the_activities_valid_now(tmp_path):
+    """The other side: resumed with the activities, the consumer gets them."""
+    ledger = tmp_path / "l.db"
+    with Planner(table(SUPER["rules"]), ledger) as p:
+        bad = {"consumer": "bad", "exclusive": True, "purchases": []}
+        with pytest.raises(InputError):
+            p.plan([super_line("first"), bad], SUPER_NOW, activities=SUPER["activities"])
+    with Planner(table(SUPER["rules"]), ledger) as p:
+        r = p.plan([super_line("later")], SUPER_NOW, activities=SUPER["activities"])
+    assert [(s["consumer"], sorted(s["activities"])) for s in r.sends] == [
+        ("later", ["ok-12", "ok-20"])
+    ]
