@@ -7,6 +7,7 @@
 set -e
 VENV=${VENV:-.venv}
 export RULEC_PURE=1
+export HYPOTHESIS_PROFILE=mutation  # tests/conftest.py: a failing property test does not shrink
 case "$1" in
   "") exec "$VENV/bin/mutmut" run ;;
   *"*"*) exec "$VENV/bin/mutmut" run "$1" ;;

@@ -5,12 +5,20 @@ import os
 import pathlib
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 # CI runs every property test on the same examples (a red CI run is reproducible and never
 # depends on luck); developers keep the random search, which finds new cases over time.
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("dev", print_blob=True)
+# `make mutate` (scripts/mutate.sh): a mutant only needs one failing example, so no shrinking
+# (a failing property test otherwise shrinks for minutes per mutant) and no example database.
+settings.register_profile(
+    "mutation",
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "dev"))
 
