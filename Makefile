@@ -33,7 +33,7 @@ EXTENSIONS_LIVE := import rulec, rulec.routing.router as r; \
 setup: $(VENV)/.installed
 	@if [ "$$RULEC_REQUIRE_EXTENSIONS" = 1 ] && ! env -u RULEC_PURE $(PY) -c \
 	  "import rulec, sys, rulec.routing.router as r; \
-	  sys.exit(rulec.implementation != 'cython' or r.implementation != 'cython')"; then \
+	  sys.exit(rulec.implementation != 'cython' or r.implementation != 'cython')" 2>/dev/null; then \
 	  echo "a rulec extension is missing: building them"; \
 	  $(PIP) --no-build-isolation -e . && \
 	  env -u RULEC_PURE $(PY) -c "$(EXTENSIONS_LIVE)"; \

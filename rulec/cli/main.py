@@ -6,6 +6,7 @@ import importlib
 import sys
 
 from rulec import __version__
+from rulec.errors import RulecError
 
 COMMANDS = {
     "compile": "compile SRC -o TABLE: compile rules to a table",
@@ -51,9 +52,16 @@ def main(argv=None, out=None, err=None) -> int:
         err.write(f"rulec: unknown command {name!r}" + (f" ({hint[0]})" if hint else "") + "\n")
         err.write(USAGE)
         return 2
-    module = importlib.import_module(f"rulec.cli.{name}_cmd")
     try:
+        module = importlib.import_module(f"rulec.cli.{name}_cmd")
         return module.run(argv[1:], out, err)
+    except RulecError as exc:
+        # Commands render their own coded errors; one left over is raised while importing a
+        # part (S990: RULEC_REQUIRE_EXTENSIONS=1 and a Cython extension not built).
+        from rulec.cli.common import render
+
+        render(exc.diagnostics, err)
+        return 1
     except KeyboardInterrupt:
         err.write("rulec: interrupted\n")
         return 130

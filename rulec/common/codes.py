@@ -167,6 +167,7 @@ CODES = {
     "S974": "a ledger commit reached fewer replicas than wait=N/S asks",
     "S975": "the ledger's master has fewer replicas connected than wait=N asks",
     "S976": "a script call named keys of two cluster slots (not sent)",
+    "S990": "a Cython extension is not built and RULEC_REQUIRE_EXTENSIONS=1 requires it",
     # K: distributed planning (Dask, Spark)
     "K100": "--dask is neither local:N nor a scheduler address",
     "K101": "the Dask scheduler cannot be reached",

@@ -32,43 +32,30 @@ callback) is answered by the pure-Python plan, so matchers may be shared between
 
 from __future__ import annotations
 
-import os
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from rulec.common.gc_pause import gc_paused
+from rulec.common.twin import load_twin
 from rulec.matching.pure import PyMatcher
 
 if TYPE_CHECKING:
     from rulec.matching._matcher import CMatcher
 
-_matcher: ModuleType | None
-extension_error: str | None
-try:
-    from rulec.matching import _matcher
-except ImportError as exc:  # extension not built
-    _matcher = None
-    extension_error = str(exc)
-else:
-    extension_error = None
-
-PURE = os.environ.get("RULEC_PURE") == "1"
-implementation = "cython" if _matcher is not None and not PURE else "python"
+TWIN = load_twin("rulec.matching._matcher", "rulec.matching.pure", "matcher")
+_matcher = TWIN.extension
+extension_error = TWIN.error
+implementation = TWIN.implementation
 
 
 def build_matcher(body: dict[str, Any], impl: str | None = None) -> PyMatcher | CMatcher:
     """A matcher for a (schema-checked) table body."""
-    impl = impl or implementation
-    if impl not in ("python", "cython"):
-        raise ValueError(f"unknown matcher implementation {impl!r}")
-    if impl == "cython" and _matcher is None:
-        raise RuntimeError(f"the Cython matcher is not available ({extension_error})")
+    live = TWIN.module(impl)
     # The build allocates many containers while the whole table body is live: each
     # collection would re-scan the body (2x the build time at 30,000 groups). It makes no
     # reference cycles, so the collector waits until it is done.
     with gc_paused():
         py = PyMatcher(body)
-        if _matcher is None or impl == "python":
+        if live is TWIN.pure:
             return py
-        fast: CMatcher = _matcher.CMatcher(py)
+        fast: CMatcher = live.CMatcher(py)
         return fast

@@ -16,12 +16,11 @@ from __future__ import annotations
 import json
 import random
 from operator import itemgetter
-from types import ModuleType
 
 from rulec.common import vocab as v
+from rulec.common.twin import load_twin
 from rulec.errors import InputError, StoreError, diag
-from rulec.matching.matcher import PURE
-from rulec.routing import decide, modes
+from rulec.routing import modes
 from rulec.routing.events import (
     check_chat,
     check_chat_key,
@@ -34,30 +33,16 @@ from rulec.routing.stores import use_store
 from rulec.routing.stores.base import ONLINE, STATUS_CODES
 from rulec.routing.trace import NO_TRACE, Trace, Tracer
 
-_decide: ModuleType | None
-extension_error: str | None
-try:
-    from rulec.routing import _decide
-except ImportError as exc:  # extension not built
-    _decide = None
-    extension_error = str(exc)
-else:
-    extension_error = None
-
+TWIN = load_twin("rulec.routing._decide", "rulec.routing.decide", "decision path")
+_decide = TWIN.extension
+extension_error = TWIN.error
 # which decision path is live: the Cython one when built, unless RULEC_PURE=1
-implementation = "cython" if _decide is not None and not PURE else "python"
+implementation = TWIN.implementation
 
 
 def decider(impl=None):
     """The Decider class of `impl` ("cython", "python", None: the live one)."""
-    impl = impl or implementation
-    if impl == "python":
-        return decide.Decider
-    if impl == "cython":
-        if _decide is None:
-            raise RuntimeError(f"the Cython decision path is not available ({extension_error})")
-        return _decide.Decider
-    raise ValueError(f"unknown decision path implementation {impl!r}")
+    return TWIN.module(impl).Decider
 
 
 CACHE_MAX = 65536
