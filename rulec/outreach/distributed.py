@@ -157,6 +157,7 @@ def plan_partitions(
     (runreport.aggregate). Raises RulecError: K1xx for the run, or the codes of the failed
     partitions (each message names its shard)."""
     now = check_now(now)
+    _need_dask()  # before the out-dir is made: a run that cannot start leaves nothing
     parts = _partitions(collection)
     parts = [os.path.abspath(p) if isinstance(p, (str, os.PathLike)) else p for p in parts]
     opts = dict(activities=activities, volatile_ledger=volatile_ledger, batch_size=batch_size,
@@ -197,10 +198,13 @@ def _run(client, parts, spec) -> list:
             name = type(exc).__name__
             detail = exc
         if name == "KilledWorker":
+            # the scheduler's own limit: a Client given by the caller may allow fewer deaths
+            # than a LocalCluster started here
+            died = getattr(exc, "allowed_failures", ALLOWED_FAILURES) + 1
             errors.append(
                 diag(
                     "K107",
-                    f"shard {i + 1}/{n}: its workers died {ALLOWED_FAILURES}+ times; what "
+                    f"shard {i + 1}/{n}: its workers died {died} time{'s' * (died > 1)}; what "
                     "was recorded stays recorded - run the same command again to complete it",
                 )
             )
