@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rulec.cli.common import ArgParser, add_table_options, load_table_or_rules, render
 from rulec.common.vocab import MATCHED_STEPS
-from rulec.errors import RulecError, diag
+from rulec.errors import Diagnostic, RulecError, diag
 
 
 def _parser(out, err):
@@ -90,7 +90,8 @@ def run(args, out, err) -> int:
     agents = {a["id"]: i for i, a in enumerate(table.agents)}
     from rulec.routing.events import read_state
 
-    state, diags = (None, [])
+    state = None
+    diags: list[Diagnostic] = []
     if ns.state:
         state, diags = read_state(ns.state, agents)
     ev, ev_diags = _read_event(ns.event, agents)

@@ -18,15 +18,22 @@ from __future__ import annotations
 
 import operator
 from bisect import bisect_left
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NoReturn
 
 from rulec.common.vocab import DIMS
 from rulec.matching import rows as R
-from rulec.matching.reference import check_chat
+from rulec.matching.reference import Body, Chat, Expr, check_chat
+from rulec.matching.rows import Row
+
+Test = Callable[[Any], bool]  # a leaf's test of one attribute value
+EnvTest = Callable[[dict[str, Any]], bool]  # a predicate over an environment (attrs)
+Getter = Callable[[int], Any]  # row i of a column: its value, or None when missing
 
 MEMO_MAX = 1 << 16  # distinct strings remembered per slot before the memo is cleared
 CACHE_MAX = 1 << 20  # class tuples remembered per predicate set before the cache is cleared
 EXACT = 1 << 53  # ints up to this magnitude are exact as C doubles
-_OPS = {
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
     "<": operator.lt,
@@ -34,14 +41,14 @@ _OPS = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-_EMPTY: dict = {}
+_EMPTY: dict[str, Any] = {}
 
 
-def _is_num(v) -> bool:
+def _is_num(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _same_kind(v, lit) -> bool:
+def _same_kind(v: object, lit: object) -> bool:
     if isinstance(lit, bool):
         return isinstance(v, bool)
     if isinstance(lit, str):
@@ -49,20 +56,20 @@ def _same_kind(v, lit) -> bool:
     return _is_num(v)
 
 
-def _cmp_fn(op, lit):
+def _cmp_fn(op: str, lit: Any) -> Test:
     f = _OPS[op]
     if isinstance(lit, bool) and op not in ("==", "!="):
         return lambda v: False
     return lambda v: _same_kind(v, lit) and f(v, lit)
 
 
-def _in_fn(lits):
+def _in_fn(lits: Iterable[Any]) -> Test:
     tests = [_cmp_fn("==", x) for x in lits]
     return lambda v: any(t(v) for t in tests)
 
 
-def _contains_fn(strs):
-    def test(v):
+def _contains_fn(strs: Sequence[str]) -> Test:
+    def test(v: Any) -> bool:
         if isinstance(v, str):
             return any(s in v for s in strs)
         if isinstance(v, (list, tuple)):
@@ -73,7 +80,7 @@ def _contains_fn(strs):
     return test
 
 
-def leaf(expr):
+def leaf(expr: Expr) -> tuple[str, Test]:
     """(attribute, value -> bool) for a leaf form. `not_in` is a leaf of its own, false on a
     missing value like every atom (semantics.md, "Settled readings"), not `not` of `in`."""
     op = expr[0]
@@ -91,7 +98,7 @@ def leaf(expr):
     raise ValueError(f"unknown predicate form {op!r}")
 
 
-def compile_expr(expr, leaves: list):
+def compile_expr(expr: Expr, leaves: list[tuple[str, Expr]]) -> EnvTest:
     """A closure env -> bool for EXPR; every leaf met is appended to `leaves` as (attr, expr)."""
     op = expr[0]
     if op == "const":
@@ -114,7 +121,7 @@ def compile_expr(expr, leaves: list):
 OP_LEAF, OP_CONST, OP_NOT, OP_AND, OP_OR = range(5)
 
 
-def program(expr, leaf_pos: dict, code: list) -> list:
+def program(expr: Expr, leaf_pos: dict[tuple[str, str], int], code: list[int]) -> list[int]:
     """Postfix code of EXPR over leaf truths (what the Cython matcher runs on a cache miss)."""
     op = expr[0]
     if op == "const":
@@ -132,7 +139,7 @@ def program(expr, leaf_pos: dict, code: list) -> list:
     return code
 
 
-def _numbers(expr):
+def _numbers(expr: Expr) -> list[int | float]:
     if expr[0] == "cmp":
         lits = [expr[3]]
     elif expr[0] in ("in", "not_in"):
@@ -145,13 +152,19 @@ def _numbers(expr):
 class PredSet:
     """A family of predicates (crowds over attrs, or intents over attrs + message)."""
 
-    def __init__(self, preds, rows: dict, message_slot: bool, n_groups: int):
+    def __init__(
+        self,
+        preds: list[dict[str, Any]],
+        rows: dict[Any, Row],
+        message_slot: bool,
+        n_groups: int,
+    ) -> None:
         self.n_groups = n_groups
         self.names = [p["name"] for p in preds]
         self.rows = [rows.get(n, 0) for n in self.names]
-        leaves: list = []
+        leaves: list[tuple[str, Expr]] = []
         self.funcs = [compile_expr(p["expr"], leaves) for p in preds]
-        by_attr: dict = {}
+        by_attr: dict[str, dict[str, Expr]] = {}
         for attr, expr in leaves:
             by_attr.setdefault(attr, {})[repr(expr)] = expr
         self.slot_names = list(by_attr)
@@ -165,8 +178,8 @@ class PredSet:
                 leaf_pos[(a, r)] = len(leaf_pos)
         self.n_leaves = len(leaf_pos)
         self.programs = [program(p["expr"], leaf_pos, []) for p in preds]
-        self.thresholds = []
-        self.fast = []
+        self.thresholds: list[list[int | float]] = []
+        self.fast: list[bool] = []
         for a in self.slot_names:
             nums = {x for e in by_attr[a].values() for x in _numbers(e)}
             ts = sorted(nums)
@@ -183,11 +196,11 @@ class PredSet:
             (s, a, m, self.str_memo[s], self.key_memo[s], self.thresholds[s])
             for s, (a, m) in enumerate(zip(self.slot_names, self.is_message))
         ]
-        self.cache: dict = {}
-        self.results: list = []  # result id -> (row bits, holding names tuple)
-        self.result_ids: dict = {}  # holding names tuple -> result id
+        self.cache: dict[tuple[int, ...], int] = {}
+        self.results: list[tuple[Row, tuple[str, ...]]] = []  # result id -> (row, names held)
+        self.result_ids: dict[tuple[str, ...], int] = {}  # names held -> result id
 
-    def vec_id(self, s: int, v) -> int:
+    def vec_id(self, s: int, v: Any) -> int:
         """The class of value `v` in slot `s`: the id of its leaf truth vector."""
         mask = 0
         for i, f in enumerate(self.leaves[s]):
@@ -200,7 +213,7 @@ class PredSet:
             self.vec_masks[s].append(mask)
         return r
 
-    def classify(self, s: int, v) -> int:
+    def classify(self, s: int, v: Any) -> int:
         if isinstance(v, str):
             memo = self.str_memo[s]
             r = memo.get(v)
@@ -231,7 +244,7 @@ class PredSet:
             r = memo[key] = self.vec_id(s, v)
         return r
 
-    def result_for(self, env: dict) -> int:
+    def result_for(self, env: dict[str, Any]) -> int:
         """Evaluate every predicate over `env`; the id of (group bitset, holding names)."""
         held = bytes(1 if f(env) else 0 for f in self.funcs)
         return self.result_of_held(held)
@@ -246,18 +259,18 @@ class PredSet:
             self.results.append((row, names))
         return rid
 
-    def env(self, attrs: dict, message):
+    def env(self, attrs: dict[str, Any], message: Any) -> dict[str, Any]:
         if True in self.is_message:
             env = dict(attrs)
             env["message"] = message
             return env
         return attrs
 
-    def lookup(self, attrs: dict, message=None) -> int:
+    def lookup(self, attrs: dict[str, Any], message: Any = None) -> int:
         """Result id for a buyer's attrs (and message, for intents), through the class cache."""
         classes = []
         for s, a, m, memo, kmemo, ts in self._slots:
-            v = message if m else attrs.get(a)
+            v: Any = message if m else attrs.get(a)  # any JSON value
             t = type(v)
             r = None
             if t is str:  # the common kinds inline the memo lookups of classify()
@@ -275,7 +288,7 @@ class PredSet:
         return rid
 
 
-def _label_list(names: tuple, labels) -> list:
+def _label_list(names: tuple[str, ...], labels: Iterable[str]) -> list[str]:
     out = list(names)
     for label in labels:
         if label not in out:
@@ -288,16 +301,16 @@ class PyMatcher:
 
     implementation = "python"
 
-    def __init__(self, body: dict):
+    def __init__(self, body: Body) -> None:
         groups = body["groups"]
         self.group_names = [g["name"] for g in groups]
         self.n = len(groups)
         self.all = (1 << self.n) - 1
         tree = body["tree"]
-        self.values = {}  # dim -> [value], its code is position + 1 (0: none / unknown)
-        self.codes = {}  # dim -> {value: code}
-        self.row_list = {}  # dim -> [bits], indexed by code
-        self.rows = {}  # dim -> {value: bits}
+        self.values: dict[str, list[Any]] = {}  # dim -> values; code = position + 1 (0: none)
+        self.codes: dict[str, dict[Any, int]] = {}  # dim -> {value: code}
+        self.row_list: dict[str, list[Row]] = {}  # dim -> [row], indexed by code
+        self.rows: dict[str, dict[Any, Row]] = {}  # dim -> {value: row}
         n = self.n
         for d in DIMS:
             bound = R.bitmap(R.bits(tree["bound"][d]))
@@ -305,18 +318,19 @@ class PyMatcher:
             vals = list(index)
             self.values[d] = vals
             self.codes[d] = {v: i + 1 for i, v in enumerate(vals)}
-            self.row_list[d] = [0] + [R.make(R.within(index[v], bound), n) for v in vals]
+            self.row_list[d] = [0, *(R.make(R.within(index[v], bound), n) for v in vals)]
             self.rows[d] = dict(zip(vals, self.row_list[d][1:]))
         self.crowd = PredSet(body["crowds"], self.rows["crowd"], False, n)
         self.intent = PredSet(body["intents"], self.rows["intent"], True, n)
-        self._out: dict = {}
-        self._outcomes: list = []
-        self._outcome_ids: dict = {}  # candidate row -> outcome id
-        self._canonical: dict = {}  # member indices -> outcome id (an int and a set may agree)
+        self._out: dict[Row, tuple[str, ...]] = {}
+        self._outcomes: list[tuple[str, ...]] = []
+        self._outcome_ids: dict[Row, int] = {}  # candidate row -> outcome id
+        # member indices -> outcome id (an int and a set may agree)
+        self._canonical: dict[tuple[int, ...], int] = {}
 
     # one chat ------------------------------------------------------------------------
-    def candidates(self, chat) -> int:
-        """The R5 candidate bitset for one chat dict."""
+    def candidates(self, chat: Chat) -> Row:
+        """The R5 candidate row for one chat dict."""
         if type(chat) is not dict:
             check_chat(chat)
         attrs = chat.get("attrs")
@@ -352,9 +366,9 @@ class PyMatcher:
         orow = rows["order"].get(order, 0) if order is not None else 0
         return self._narrow(crow, prow, irow, orow)
 
-    def _narrow(self, *rows):
+    def _narrow(self, *rows: Row) -> Row:
         """R5: narrow every group by each non-empty row in turn, keeping a non-empty result."""
-        cand = self.all
+        cand: Row = self.all
         for row in rows:
             if row:
                 if cand is self.all:  # every row is a subset of all
@@ -365,7 +379,7 @@ class PyMatcher:
                     cand = hits
         return cand
 
-    def _names(self, cand: int) -> tuple:
+    def _names(self, cand: Row) -> tuple[str, ...]:
         names = self._out.get(cand)
         if names is None:
             gn = self.group_names
@@ -375,54 +389,58 @@ class PyMatcher:
             self._out[cand] = names
         return names
 
-    def match(self, chat) -> list:
+    def match(self, chat: Chat) -> list[str]:
         return list(self._names(self.candidates(chat)))
 
-    def match_many(self, chats) -> list:
+    def match_many(self, chats: Iterable[Chat]) -> list[list[str]]:
         names, cands = self._names, self.candidates
         return [list(names(cands(c))) for c in chats]
 
-    def match_indices(self, chat) -> list:
+    def match_indices(self, chat: Chat) -> list[int]:
         return R.members(self.candidates(chat))
 
-    def match_outcome(self, chat) -> int:
+    def match_outcome(self, chat: Chat) -> int:
         """The outcome id of one chat's R5 candidates (an index of outcomes())."""
         return self.outcome_id(self.candidates(chat))
 
-    def crowds_of(self, attrs, labels=()) -> list:
+    def crowds_of(self, attrs: dict[str, Any] | None, labels: Iterable[str] = ()) -> list[str]:
         labels = list(labels)
         check_chat({"attrs": attrs, "crowds": labels})
         return self.crowds_of_trusted(attrs, labels)
 
-    def crowds_of_trusted(self, attrs, labels=()) -> list:
+    def crowds_of_trusted(
+        self, attrs: dict[str, Any] | None, labels: Iterable[str] = ()
+    ) -> list[str]:
         """crowds_of without the E840 type checks, for callers that already made them (attrs
         a dict or None, labels a list/tuple of strings): the planner's audience parser."""
         ps = self.crowd
         return _label_list(ps.results[ps.lookup(attrs or _EMPTY)][1], labels)
 
-    def intents_of(self, message, attrs, label=None) -> list:
+    def intents_of(
+        self, message: Any, attrs: dict[str, Any] | None, label: str | None = None
+    ) -> list[str]:
         check_chat({"attrs": attrs, "message": message, "intent": label})
         ps = self.intent
         names = ps.results[ps.lookup(attrs or _EMPTY, message)][1]
         return _label_list(names, [label] if label is not None else [])
 
     # columns -------------------------------------------------------------------------
-    def code(self, dim: str, value) -> int:
+    def code(self, dim: str, value: Any) -> int:
         """The columnar code of a dimension value (0 when the table does not know it)."""
         return self.codes[dim].get(value, 0)
 
-    def outcomes(self) -> list:
+    def outcomes(self) -> list[tuple[str, ...]]:
         """Outcome id -> tuple of candidate group names (ids from match_columns)."""
         return list(self._outcomes)
 
-    def outcome_id(self, cand) -> int:
+    def outcome_id(self, cand: Row) -> int:
         """The outcome id of a candidate row."""
         oid = self._outcome_ids.get(cand)
         if oid is None:
             oid = self._outcome_ids[cand] = self.outcome_of(tuple(R.members(cand)))
         return oid
 
-    def outcome_of(self, indices: tuple) -> int:
+    def outcome_of(self, indices: tuple[int, ...]) -> int:
         """The outcome id of ascending candidate group indices (one id per candidate set)."""
         oid = self._canonical.get(indices)
         if oid is None:
@@ -431,8 +449,15 @@ class PyMatcher:
         return oid
 
     def match_columns(
-        self, n, product=None, order=None, intent=None, crowd=None, columns=None, out=None
-    ):
+        self,
+        n: int,
+        product: Any = None,
+        order: Any = None,
+        intent: Any = None,
+        crowd: Any = None,
+        columns: dict[str, Any] | None = None,
+        out: Any = None,
+    ) -> Any:
         """Columnar R5 (see rulec.matching.matcher); fills and returns `out` with outcome ids."""
         dims, cols = read_columns(self, n, product, order, intent, crowd, columns)
         if out is None:
@@ -442,7 +467,7 @@ class PyMatcher:
         _check_out(out, n)
         rl = self.row_list
         for i in range(n):
-            attrs = {}
+            attrs: dict[str, Any] = {}
             for name, get in cols.items():
                 v = get(i)
                 if v is not None:
@@ -461,10 +486,10 @@ class PyMatcher:
         return out
 
 
-def _column_getter(name, col, n):
+def _column_getter(name: str, col: Any, n: int) -> Getter:
     from rulec.errors import InputError, diag
 
-    def bad(msg):
+    def bad(msg: str) -> NoReturn:
         raise InputError([diag("E841", f"column {name!r}: {msg}")])
 
     if isinstance(col, tuple):
@@ -489,7 +514,7 @@ def _column_getter(name, col, n):
     bad(f"unsupported buffer format {mv.format!r} (use float64, int64 or (codes, vocabulary))")
 
 
-def _check_out(out, n):
+def _check_out(out: Any, n: int) -> None:
     from rulec.errors import InputError, diag
 
     try:
@@ -503,11 +528,19 @@ def _check_out(out, n):
         )
 
 
-def read_columns(m, n, product, order, intent, crowd, columns):
+def read_columns(
+    m: PyMatcher,
+    n: int,
+    product: Any,
+    order: Any,
+    intent: Any,
+    crowd: Any,
+    columns: dict[str, Any] | None,
+) -> tuple[dict[str, Sequence[int]], dict[str, Getter]]:
     """Check columnar inputs; (dim -> code sequence, attr -> getter(i) -> value or None)."""
     from rulec.errors import InputError, diag
 
-    dims = {}
+    dims: dict[str, Sequence[int]] = {}
     for d, col in (("crowd", crowd), ("product", product), ("intent", intent), ("order", order)):
         if col is None:
             dims[d] = [0] * n

@@ -15,14 +15,25 @@ chat's message (semantics.md: "Intents ... over message").
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from rulec.common.vocab import DIMS
 from rulec.errors import InputError, diag
 
-_ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+Expr = Sequence[Any]  # a compiled EXPR: (op, ...) as docs/table-format.md describes
+Body = dict[str, Any]  # a table body (schema-checked)
+Chat = dict[str, Any]
+
+_ORDER: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
-_KINDS = {
+_KINDS: dict[type, str] = {
     type(None): "missing",
     bool: "bool",
     int: "number",
@@ -33,7 +44,7 @@ _KINDS = {
 }
 
 
-def kind(v) -> str:
+def kind(v: object) -> str:
     """The runtime kind of a value: missing, bool, number, string, set or other."""
     k = _KINDS.get(v.__class__)  # the plain JSON types at once; subclasses below
     if k is not None:
@@ -51,21 +62,21 @@ def kind(v) -> str:
     return "other"
 
 
-def compare(op: str, v, lit) -> bool:
+def compare(op: str, v: Any, lit: Any) -> bool:
     """`v OP lit` under the runtime rules (false on a missing value or mismatched kinds)."""
     kv = kind(v)
     if kv != kind(lit) or kv not in ("bool", "number", "string"):
         return False
     if op == "==":
-        return v == lit
+        return bool(v == lit)
     if op == "!=":
-        return v != lit
+        return bool(v != lit)
     if kv == "bool":
         return False  # ordering bools is not defined
     return _ORDER[op](v, lit)
 
 
-def contains(v, s: str) -> bool:
+def contains(v: Any, s: str) -> bool:
     """Substring of a string value, or member of a set value."""
     k = kind(v)
     if k == "string":
@@ -75,11 +86,12 @@ def contains(v, s: str) -> bool:
     return False
 
 
-def evaluate(expr, env: dict, missing: list | None = None) -> bool:
+def evaluate(expr: Expr, env: dict[str, Any], missing: list[str] | None = None) -> bool:
     """Truth of a compiled EXPR over `env`; appends the absent attributes it reads to `missing`."""
     op = expr[0]
     if op == "const":
-        return expr[1]
+        const: bool = expr[1]
+        return const
     if op == "and":
         return all(evaluate(e, env, missing) for e in expr[1])
     if op == "or":
@@ -103,10 +115,10 @@ def evaluate(expr, env: dict, missing: list | None = None) -> bool:
     raise ValueError(f"unknown predicate form {op!r}")
 
 
-def check_chat(chat) -> None:
+def check_chat(chat: Any) -> None:
     """Raise InputError (E840) when a chat's matching fields have the wrong JSON types."""
 
-    def bad(msg):
+    def bad(msg: str) -> NoReturn:
         raise InputError([diag("E840", f"chat {msg}")])
 
     if not isinstance(chat, dict):
@@ -124,14 +136,14 @@ def check_chat(chat) -> None:
             bad(f"{f} must be a string or null, got {type(v).__name__}")
 
 
-def intent_env(attrs: dict | None, message) -> dict:
+def intent_env(attrs: dict[str, Any] | None, message: Any) -> dict[str, Any]:
     """The environment intent predicates see: attrs, with `message` set to the chat's message."""
     env = dict(attrs or {})
     env["message"] = message
     return env
 
 
-def _crowds(body, chat, missing):
+def _crowds(body: Body, chat: Chat, missing: list[str] | None) -> list[str]:
     attrs = chat.get("attrs") or {}
     names = [c["name"] for c in body["crowds"] if evaluate(c["expr"], attrs, missing)]
     for label in chat.get("crowds") or ():
@@ -140,7 +152,7 @@ def _crowds(body, chat, missing):
     return names
 
 
-def _intents(body, chat, missing):
+def _intents(body: Body, chat: Chat, missing: list[str] | None) -> list[str]:
     env = intent_env(chat.get("attrs"), chat.get("message"))
     names = [c["name"] for c in body["intents"] if evaluate(c["expr"], env, missing)]
     label = chat.get("intent")
@@ -149,12 +161,14 @@ def _intents(body, chat, missing):
     return names
 
 
-def classify(body: dict, chat: dict, missing: list | None = None) -> tuple[list, list]:
+def classify(
+    body: Body, chat: Chat, missing: list[str] | None = None
+) -> tuple[list[str], list[str]]:
     """The chat's crowds and intents: the predicates over its attrs and message, plus labels."""
     return _crowds(body, chat, missing), _intents(body, chat, missing)
 
 
-def _steps(groups: list, values: dict) -> list:
+def _steps(groups: list[dict[str, Any]], values: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """R5 over the chat's value lists, one step per dimension."""
     cand = list(range(len(groups)))
     steps = []
@@ -176,7 +190,7 @@ def _steps(groups: list, values: dict) -> list:
     return steps
 
 
-def _values(chat: dict, crowds: list, intents: list) -> dict:
+def _values(chat: Chat, crowds: list[str], intents: list[str]) -> dict[str, list[Any]]:
     return {
         "crowd": crowds,
         "intent": intents,
@@ -185,10 +199,10 @@ def _values(chat: dict, crowds: list, intents: list) -> dict:
     }
 
 
-def explain(body: dict, chat: dict) -> dict:
+def explain(body: Body, chat: Chat) -> dict[str, Any]:
     """R5 with every step shown: crowds, intents, absent attributes read, candidates per dim."""
     check_chat(chat)
-    missing: list = []
+    missing: list[str] = []
     crowds, intents = classify(body, chat, missing)
     steps = _steps(body["groups"], _values(chat, crowds, intents))
     return {
@@ -200,10 +214,12 @@ def explain(body: dict, chat: dict) -> dict:
     }
 
 
-def match(body: dict, chat: dict, classes: tuple | None = None) -> list:
+def match(body: Body, chat: Chat, classes: tuple[list[str], list[str]] | None = None) -> list[str]:
     """Candidate group names after R5, in declaration order. `classes`: the chat's
     `classify(body, chat)` when the caller already has it (many chats, same attrs)."""
     if classes is None:
-        return explain(body, chat)["candidates"]
+        names: list[str] = explain(body, chat)["candidates"]
+        return names
     check_chat(chat)
-    return _steps(body["groups"], _values(chat, *classes))[-1]["candidates"]
+    names = _steps(body["groups"], _values(chat, *classes))[-1]["candidates"]
+    return names

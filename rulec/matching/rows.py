@@ -10,10 +10,19 @@ shift of an n-bit int. The Cython matcher reads the same rows (rulec/matching/_m
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Sequence
+from typing import Union, cast
+
+# a row: an int bitset (dense) or a frozenset of group indices (sparse). `type(row) is int`
+# tells them apart (no bools here; cheaper than isinstance), which mypy narrows only on the
+# int side: the casts name the sparse side.
+Row = Union[int, "frozenset[int]"]
+Sparse = frozenset[int]
+
 DENSE_PER = 64  # a row with at least one member per DENSE_PER groups is an int
 
 
-def bits(indices) -> int:
+def bits(indices: Sequence[int]) -> int:
     """The int bitset of group indices, in O(len + max / 8): OR-ing `1 << i` one index at a
     time copies the growing int every time (quadratic in the groups)."""
     if len(indices) < 16:
@@ -27,12 +36,12 @@ def bits(indices) -> int:
     return int.from_bytes(buf, "little")
 
 
-def members(row) -> list:
+def members(row: Row) -> list[int]:
     """Ascending member indices, in O(n / 64 + count)."""
     if type(row) is not int:
-        return sorted(row)
+        return sorted(cast(Sparse, row))
     if row < 1 << 64:
-        out = []
+        out: list[int] = []
         while row:
             low = row & -row
             out.append(low.bit_length() - 1)
@@ -47,7 +56,7 @@ def members(row) -> list:
     return out
 
 
-def make(indices, n: int):
+def make(indices: Collection[int], n: int) -> Row:
     """The row of a collection of distinct group indices below n, dense or sparse by count."""
     if not indices:
         return 0
@@ -61,21 +70,21 @@ def bitmap(row: int) -> bytes:
     return row.to_bytes((row.bit_length() + 7) >> 3, "little")
 
 
-def within(indices, m: bytes) -> list:
+def within(indices: Iterable[int], m: bytes) -> list[int]:
     """The indices that are members of the bitmap `m` (O(len))."""
     top = len(m) << 3
     return [i for i in indices if i < top and m[i >> 3] >> (i & 7) & 1]
 
 
-def union(rows, n: int):
+def union(rows: Iterable[Row], n: int) -> Row:
     """The union of rows (dense parts OR-ed as ints, sparse parts gathered in one set)."""
     dense = 0
-    sparse: set = set()
+    sparse: set[int] = set()
     for r in rows:
         if type(r) is int:
             dense |= r
         else:
-            sparse.update(r)
+            sparse.update(cast(Sparse, r))
     if not sparse:
         return dense
     if dense:
@@ -83,15 +92,16 @@ def union(rows, n: int):
     return make(sparse, n)
 
 
-def both(cand, row):
+def both(cand: Row, row: Row) -> Row:
     """The intersection of two rows (the R5 step's `hits`)."""
     if type(cand) is int:
         if type(row) is int:
             return cand & row
         cand, row = row, cand
     elif type(row) is not int:
-        return cand & row
+        return cast(Sparse, cand) & cast(Sparse, row)
     # cand sparse, row dense: test members against the int's bytes, not by shifting it
-    if len(cand) <= 2:
-        return frozenset(i for i in cand if row >> i & 1)
-    return frozenset(within(cand, bitmap(row)))
+    sparse, dense = cast(Sparse, cand), cast(int, row)
+    if len(sparse) <= 2:
+        return frozenset(i for i in sparse if dense >> i & 1)
+    return frozenset(within(sparse, bitmap(dense)))

@@ -9,17 +9,29 @@ the message pool) call back into the router, which both twins share.
 
 from __future__ import annotations
 
+import random
 from bisect import bisect_right
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from rulec.routing import modes
 from rulec.routing.events import _time_cache, bad_exclusive, check_chat_key
 from rulec.routing.stores.base import DEGRADED, OFFLINE, ONLINE, SUSPENDED
 
+if TYPE_CHECKING:
+    from rulec.routing.records import Candidates, Choice
+    from rulec.routing.router import Router
+    from rulec.routing.stores.base import Contact, Snapshot
+    from rulec.routing.trace import Chat, NoTrace, Trace
+
+    Commit = Callable[[int, str, float], int]  # a store's commit, or its stage in a group
+    Drained = tuple[str, str, float, Any]  # (buyer, time text, epoch, queued at): pool chats
+
 
 class Decider:
     """The decision path of one router (`router`: its tables, choices and candidate cache)."""
 
-    def __init__(self, router):
+    def __init__(self, router: Router) -> None:
         self.r = r = router
         # the router's tables, fixed once it is built (the candidate cache is filled in place)
         self.index, self.level, self.busy = r.index, r.level, r.busy
@@ -29,14 +41,17 @@ class Decider:
         self.agent_groups, self.all_agents, self.all_cum = r.agent_groups, r.all_agents, r.all_cum
         self.cands, self.snapshot = r._cands, r._snapshot
         self.set_rng(router.rng)
-        self.outcome = None  # the matcher's match_outcome, bound on first use
+        # the matcher's match_outcome, bound on first use
+        self.outcome: Callable[[Chat], int] | None = None
 
-    def set_rng(self, rng) -> None:
+    def set_rng(self, rng: random.Random) -> None:
         """Draw from `rng` (the router's seeded PRNG; Router.restart gives a new one)."""
         self.rng = rng
         self._random = rng.random
 
-    def route(self, chat, obs, commit, drained=None):
+    def route(
+        self, chat: Chat, obs: NoTrace | Trace, commit: Commit, drained: Drained | None = None
+    ) -> dict[str, Any]:
         """The one path of every chat on every store: snapshot, decide, let the observer see
         why (R10), commit (`commit`: the store's, or its `stage` inside a group); decided
         again on the fresh state when a shared store refuses. Returns the decision dict (the
@@ -83,7 +98,7 @@ class Decider:
             d["degraded"] = True
         return d
 
-    def decide(self, chat, t, snap):
+    def decide(self, chat: Chat, t: float, snap: Snapshot) -> Choice:
         """R1–R9 on a snapshot (contact, status, pending, conversion): a Choice; no writes."""
         r = self.r
         contact, status, pending, conv = snap
@@ -105,11 +120,13 @@ class Decider:
         info = self.cands.get(oid) or r._cand_info(chat, oid)
         return self.r6(info, status, pending, conv)
 
-    def _bind_matcher(self):
+    def _bind_matcher(self) -> Callable[[Chat], int]:
         self.outcome = self.r.table.matcher.match_outcome
         return self.outcome
 
-    def r6(self, info, status, pending, conv):
+    def r6(
+        self, info: Candidates, status: list[int], pending: list[int], conv: list[float | None]
+    ) -> Choice:
         """R6/R7 (decision): drop groups with no available agent and no robot; none left →
         fallback_any; only robot groups left → the first one's robot; else the available
         agents of the remaining robot-off groups, in that group's mode when one remains,
@@ -138,7 +155,7 @@ class Decider:
         )
         return r._fallback_c[a]
 
-    def only_remaining(self, humans, status):
+    def only_remaining(self, humans: list[int], status: list[int]) -> int | None:
         """The one robot-off group with an available agent, or None (none or several)."""
         found = None
         g_agents = self.g_agents
@@ -151,14 +168,23 @@ class Decider:
                     break
         return found
 
-    def conversion(self, g, status, pending, conv):
+    def conversion(
+        self, g: int, status: list[int], pending: list[int], conv: list[float | None]
+    ) -> int:
         """R9 in group g (weights from Router.conversion_weights)."""
         _, weights, cum = self.r.conversion_weights(g, conv)
         return modes.draw_weighted(
             self.g_agents[g], weights, cum, status, pending, self.busy, self.level, self.rng
         )
 
-    def sticky(self, contact, t, status, pending, conv):
+    def sticky(
+        self,
+        contact: Contact,
+        t: float,
+        status: list[int],
+        pending: list[int],
+        conv: list[float | None],
+    ) -> Choice | None:
         """R2a–R2e: a Choice, or None to continue with R3."""
         r = self.r
         ca, ct = contact

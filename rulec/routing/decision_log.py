@@ -13,7 +13,12 @@ import sys
 import threading
 import time
 import zlib
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from os import PathLike
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rulec.table.format import Table
 
 from rulec.errors import RulecError
 
@@ -22,13 +27,18 @@ MAX_QUEUE = 200_000  # records waiting for the writer; past it records are dropp
 BATCH = 512  # records per write() call at most
 FLUSH = 0.05  # seconds between the writer's rounds
 
+Doc = dict[str, Any]  # a decision, an input chat or an event (JSON objects)
+# what the request path enqueues: (kind, decision id, epoch, shop, table, input, decision)
+Item = tuple[str, str | None, float, str, str, Doc | None, Doc | None]
+Decide = Callable[[Iterable[Doc]], Iterable[Doc]]  # events in, decisions out (in order)
+
 
 def new_id() -> str:
     """A decision id: 32 hex digits, random (128 bits from the OS), unique across processes."""
     return os.urandom(16).hex()
 
 
-def read_salt(path) -> bytes:
+def read_salt(path: str | PathLike[str]) -> bytes:
     """The salt for buyer masking (a file's bytes, stripped); OSError/ValueError when unusable."""
     with open(path, "rb") as fh:
         salt = fh.read(1 << 16).strip()
@@ -44,7 +54,13 @@ class DecisionLog:
     serialises and appends whole lines with one os.write per batch (O_APPEND), so several
     processes may share one file without tearing lines. `close()` drains and stops."""
 
-    def __init__(self, target, salt: bytes | None = None, sample: float = 1.0, source="serve"):
+    def __init__(
+        self,
+        target: str | PathLike[str],
+        salt: bytes | None = None,
+        sample: float = 1.0,
+        source: str = "serve",
+    ) -> None:
         if not 0 < sample <= 1:
             raise ValueError(f"sample rate must be in (0, 1], got {sample}")
         self.salt = salt
@@ -52,20 +68,20 @@ class DecisionLog:
         self.source = source
         self.dropped = 0  # records dropped because the writer fell MAX_QUEUE behind
         self.written = 0
-        self.on_drop = None  # optional callback(count) (metrics)
+        self.on_drop: Callable[[int], object] | None = None  # optional callback (metrics)
         if target == "-":
             self._fd, self._own = sys.stdout.fileno(), False
             sys.stdout.flush()
         else:
             self._fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             self._own = True
-        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._q: queue.SimpleQueue[Item] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rulec-decision-log", daemon=True)
         self._thread.start()
 
     # -- request path: enqueue only -------------------------------------------------------
-    def _put(self, item) -> None:
+    def _put(self, item: Item) -> None:
         if self._q.qsize() >= MAX_QUEUE:
             self.dropped += 1
             if self.on_drop is not None:
@@ -73,11 +89,18 @@ class DecisionLog:
             return
         self._q.put(item)
 
-    def keeps(self, buyer) -> bool:
+    def keeps(self, buyer: object) -> bool:
         """Whether `buyer`'s records are logged (a caller can skip the trace if not)."""
         return kept(buyer, self.sample)
 
-    def decision(self, shop: str, table: str, decision: dict, chat=None, did=None) -> str:
+    def decision(
+        self,
+        shop: str,
+        table: str,
+        decision: Doc,
+        chat: Doc | None = None,
+        did: str | None = None,
+    ) -> str:
         """Log one decision (its trace included when it has one); returns its id. `chat` is
         the input chat, None for a message-pool drain (the decision says which buyer)."""
         did = did or new_id()
@@ -85,7 +108,7 @@ class DecisionLog:
             self._put(("decision", did, time.time(), shop, table, chat, decision))
         return did
 
-    def event(self, shop: str, table: str, event: dict) -> None:
+    def event(self, shop: str, table: str, event: Doc) -> None:
         """Log an agent / reply / conversion event (state changes replay needs); a reply is
         sampled with its buyer."""
         if self.keeps(event.get("buyer")):
@@ -99,7 +122,7 @@ class DecisionLog:
         while not stop:
             stop = self._stop.wait(FLUSH)
             while True:  # drain what is queued, BATCH records per write
-                items: list[Any] = []
+                items: list[Item] = []
                 try:
                     while len(items) < BATCH:
                         items.append(self._q.get_nowait())
@@ -121,9 +144,9 @@ class DecisionLog:
             self.dropped += 1
             sys.stderr.write(f"rulec: decision log write failed: {exc.strerror or exc}\n")
 
-    def _line(self, item):
+    def _line(self, item: Item) -> str | None:
         kind, did, at, shop, table, inp, decision = item
-        rec = {"v": VERSION, "kind": kind}
+        rec: Doc = {"v": VERSION, "kind": kind}
         if did is not None:
             rec["id"] = did
         rec.update(at=_iso(at), source=self.source, shop=shop, table=table)
@@ -138,7 +161,7 @@ class DecisionLog:
             sys.stderr.write(f"rulec: decision log record not written: {exc}\n")
             return None
 
-    def _mask(self, doc):
+    def _mask(self, doc: Doc | None) -> Doc | None:
         """A copy of `doc` with its buyer id replaced by a salted hash (the original dict is
         shared with the response and must not change)."""
         if doc is None or self.salt is None or not isinstance(doc.get("buyer"), str):
@@ -157,7 +180,12 @@ class DecisionLog:
             self._own = False
 
 
-def open_log(path, salt_file=None, sample: float = 1.0, source: str = "serve") -> DecisionLog:
+def open_log(
+    path: str | PathLike[str],
+    salt_file: str | PathLike[str] | None = None,
+    sample: float = 1.0,
+    source: str = "serve",
+) -> DecisionLog:
     """A DecisionLog appending to `path` ("-": stdout), buyers masked with the salt in
     `salt_file`; RulecError H113 (salt file) or H114 (log file) when either is unusable."""
     salt = None
@@ -174,7 +202,9 @@ def open_log(path, salt_file=None, sample: float = 1.0, source: str = "serve") -
         raise RulecError.of("H114", f"cannot open decision log {path}: {why}") from None
 
 
-def for_route(path, table, events, decide):
+def for_route(
+    path: str | PathLike[str] | None, table: Table, events: Iterable[Doc], decide: Decide
+) -> Iterator[Doc]:
     """`rulec route --decision-log PATH`: `decide(events)`'s decisions, logged (see logged)
     to PATH when it is given; the log is closed (everything written) when they are done."""
     if not path:
@@ -187,7 +217,7 @@ def for_route(path, table, events, decide):
         dlog.close()
 
 
-def kept(buyer, rate: float) -> bool:
+def kept(buyer: object, rate: float) -> bool:
     """Sampling (--sample RATE) is by buyer, with CRC-32 of the id: a kept buyer's records
     are all kept and every process keeps the same buyers. Records without a buyer are kept."""
     if rate >= 1 or not isinstance(buyer, str):
@@ -195,7 +225,9 @@ def kept(buyer, rate: float) -> bool:
     return zlib.crc32(buyer.encode("utf-8")) < rate * 4294967296.0
 
 
-def logged(dlog, shop: str, table: str, events, decide):
+def logged(
+    dlog: DecisionLog | None, shop: str, table: str, events: Iterable[Doc], decide: Decide
+) -> Iterator[Doc]:
     """Yield `decide(events)`'s decisions, logging each with its input and the events between
     them, in input order (`rulec route --decision-log`). `decide` takes an iterator of events
     and yields decisions in event order: one per chat, plus pool drains after the event that
@@ -204,14 +236,14 @@ def logged(dlog, shop: str, table: str, events, decide):
     if dlog is None:
         yield from decide(events)
         return
-    pending: collections.deque = collections.deque()  # events read but not yet logged
+    pending: collections.deque[Doc] = collections.deque()  # events read but not yet logged
 
-    def reading():
+    def reading() -> Iterator[Doc]:
         for ev in events:
             pending.append(ev)
             yield ev
 
-    def events_before_chat():
+    def events_before_chat() -> None:
         while pending and pending[0].get("type") != "chat":
             dlog.event(shop, table, pending.popleft())
 

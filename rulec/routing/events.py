@@ -14,10 +14,13 @@ text), every bad value a coded InputError, never another exception.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator, Mapping
+from os import PathLike
+from typing import Any, NoReturn, ParamSpec, TypedDict, TypeVar
 
 from rulec.common.calendar import parse_time
 from rulec.common.vocab import ORDER_STATES, STATUSES
-from rulec.errors import InputError, Span, diag, did_you_mean
+from rulec.errors import Diagnostic, InputError, Span, diag, did_you_mean
 from rulec.routing.jsonin import Bad as _Bad
 from rulec.routing.jsonin import check_json, loads
 from rulec.routing.jsonin import check_str as _check_str
@@ -43,10 +46,23 @@ KEYS = {
 MAX_LINE = 1 << 20
 MAX_PENDING = 1 << 31  # pending counts in a state file
 
-_time_cache: dict = {}
+P = ParamSpec("P")
+R = TypeVar("R")
+Path = str | PathLike[str]
+Agents = Mapping[str, int]  # agent id -> index in the table
 
 
-def epoch(text) -> float:
+class State(TypedDict):
+    """A checked `--state` document: agents by index (the given fields), contacts by buyer."""
+
+    agents: dict[int, dict[str, Any]]
+    contacts: dict[str, tuple[int, float]]
+
+
+_time_cache: dict[Any, float] = {}
+
+
+def epoch(text: Any) -> float:
     """Epoch seconds of an ISO-8601 time with an offset (cached); ValueError otherwise."""
     t = _time_cache.get(text)
     if t is None:
@@ -57,12 +73,12 @@ def epoch(text) -> float:
     return t
 
 
-def _coded(fn):
+def _coded(fn: Callable[P, R]) -> Callable[P, R]:
     """`fn` raising InputError for the _Bad it finds (entry points used by the router)."""
 
-    def checked(*args):
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return fn(*args)
+            return fn(*args, **kwargs)
         except _Bad as exc:
             raise InputError([diag(exc.code, exc.message, None, "error", exc.hints)]) from None
 
@@ -71,7 +87,7 @@ def _coded(fn):
 
 
 @_coded
-def check_chat_key(chat):
+def check_chat_key(chat: Any) -> tuple[str, Any, float]:
     """(buyer, time text, epoch seconds) of a chat given to Router.route: a JSON object with
     a non-empty `buyer` string (Unicode text) and an ISO-8601 `time` with an offset."""
     if not isinstance(chat, dict):
@@ -91,7 +107,7 @@ def check_chat_key(chat):
 
 
 @_coded
-def check_chat(chat, agents) -> float:
+def check_chat(chat: Any, agents: Agents) -> float:
     """A whole chat checked as the CLI checks an events line (its `type` may be left out);
     its epoch time. For APIs that take chats in bulk (Router.route_many)."""
     if not isinstance(chat, dict):
@@ -103,18 +119,18 @@ def check_chat(chat, agents) -> float:
 
 
 @_coded
-def check_pool_chat(chat) -> None:
+def check_pool_chat(chat: Any) -> None:
     """A chat queued in the message pool is kept as JSON: it must be plain JSON data."""
     check_json(chat)
 
 
 @_coded
-def bad_exclusive(ex):
+def bad_exclusive(ex: Any) -> NoReturn:
     """`exclusive_agent` that is not a string (E806)."""
     raise _Bad("E806", f"`exclusive_agent` must be a string or null, got {type(ex).__name__}")
 
 
-def _str_or_none(ev, key):
+def _str_or_none(ev: dict[str, Any], key: str) -> None:
     v = ev.get(key)
     if v is not None and not isinstance(v, str):
         raise _Bad(
@@ -123,7 +139,7 @@ def _str_or_none(ev, key):
         )
 
 
-def _agent(ev, agents):
+def _agent(ev: dict[str, Any], agents: Agents) -> int:
     """The agent an agent/reply/conversion event names must be one of the table's."""
     a = ev.get("agent")
     if a is None:
@@ -135,14 +151,14 @@ def _agent(ev, agents):
 
 
 @_coded
-def check_event(ev, agents) -> float:
+def check_event(ev: Any, agents: Agents) -> float:
     """Validate one event dict against the table's agents (id -> index); returns its epoch
     time. Raises InputError (no location; callers add it)."""
     check_json(ev)
     return _check(ev, agents)
 
 
-def _check(ev, agents) -> float:
+def _check(ev: Any, agents: Agents) -> float:
     if not isinstance(ev, dict):
         raise _Bad("E801", f"an event must be a JSON object, got {type(ev).__name__}")
     kind = ev.get("type")
@@ -209,15 +225,19 @@ def _check(ev, agents) -> float:
 MAX_KEPT = 10_000  # diagnostics kept from one file (the rest are counted by render)
 
 
-def read_events(path, agents, keep_going=False):
+def read_events(
+    path: Path, agents: Agents, keep_going: bool = False
+) -> tuple[list[tuple[dict[str, Any], float, int]], list[Diagnostic]]:
     """Parse an events file (JSON Lines, in time order). Returns (events, diagnostics):
     without `keep_going` the events are only good when there are no diagnostics; with it,
     bad lines are reported and skipped. Each event is returned as (event, epoch, line)."""
-    diags: list = []
+    diags: list[Diagnostic] = []
     return list(iter_events(path, agents, diags, keep_going)), diags
 
 
-def iter_events(path, agents, diags: list, keep_going=False):
+def iter_events(
+    path: Path, agents: Agents, diags: list[Diagnostic], keep_going: bool = False
+) -> Iterator[tuple[dict[str, Any], float, int]]:
     """Yield (event, epoch, line) of an events file as it is read (memory flat in the file's
     size); each bad line is appended to `diags` and skipped (without `keep_going`, reading
     stops at the 50th). An unreadable file is one E800 diagnostic and nothing yielded."""
@@ -274,18 +294,20 @@ def iter_events(path, agents, diags: list, keep_going=False):
             yield ev, t, lineno
 
 
-def _state_bad(code, path, where, message):
+def _state_bad(code: str, path: object, where: str, message: str) -> Diagnostic:
     return diag(code, f"{path}: {where}: {message}")
 
 
-def read_state(path, agents):
+def read_state(path: Path, agents: Agents) -> tuple[State | None, list[Diagnostic]]:
     """Parse and check a `--state` JSON file. Returns (state, diagnostics); state is
     {"agents": {index: {status?, pending?, conversion?}}, "contacts": {buyer: (index, epoch)}}."""
     doc, diags = read_json_file(path, "state", 64 << 20, "E830")
     return (None, diags) if diags else check_state(doc, agents, str(path))
 
 
-def read_json_file(path, what: str, limit: int, not_json_code: str):
+def read_json_file(
+    path: Path, what: str, limit: int, not_json_code: str
+) -> tuple[Any, list[Diagnostic]]:
     """(document, diagnostics) of a whole-file JSON input (`--state`, `--event`): E800 when
     it cannot be read, `not_json_code` when it is not JSON."""
     try:
@@ -302,9 +324,11 @@ def read_json_file(path, what: str, limit: int, not_json_code: str):
         return None, [diag(code, f"{path}: {exc.message}")]
 
 
-def check_state(doc, agents, path="<state>"):
+def check_state(
+    doc: Any, agents: Agents, path: str = "<state>"
+) -> tuple[State | None, list[Diagnostic]]:
     """Validate a state document (the contract's form). Returns (state, diagnostics)."""
-    diags = []
+    diags: list[Diagnostic] = []
     if not isinstance(doc, dict):
         return None, [_state_bad("E830", path, "top level", "must be a JSON object")]
     try:
@@ -314,7 +338,8 @@ def check_state(doc, agents, path="<state>"):
     for k in doc:
         if k not in ("agents", "contacts"):
             diags.append(_state_bad("E830", path, k, "unknown key (agents, contacts)"))
-    out_agents, out_contacts = {}, {}
+    out_agents: dict[int, dict[str, Any]] = {}
+    out_contacts: dict[str, tuple[int, float]] = {}
     ag = doc.get("agents", {})
     if not isinstance(ag, dict):
         diags.append(_state_bad("E830", path, "agents", "must be an object"))
@@ -335,7 +360,7 @@ def check_state(doc, agents, path="<state>"):
         if not isinstance(entry, dict):
             diags.append(_state_bad("E830", path, where, "must be an object"))
             continue
-        rec = {}
+        rec: dict[str, Any] = {}
         for k, v in entry.items():
             if k == "status":
                 if v not in STATUSES:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable, Sequence
 from operator import itemgetter
+from typing import TYPE_CHECKING, Any
 
 from rulec.common import vocab as v
 from rulec.common.twin import load_twin
@@ -30,8 +32,17 @@ from rulec.routing.events import (
 )
 from rulec.routing.records import Candidates, Choice
 from rulec.routing.stores import use_store
-from rulec.routing.stores.base import ONLINE, STATUS_CODES
-from rulec.routing.trace import NO_TRACE, Trace, Tracer
+from rulec.routing.stores.base import ONLINE, STATUS_CODES, Store
+from rulec.routing.trace import NO_TRACE, Chat, NoTrace, Trace, Tracer
+
+if TYPE_CHECKING:
+    from rulec.routing.decide import Commit, Decider
+    from rulec.routing.events import State
+    from rulec.table.format import Table
+
+Decision = dict[str, Any]  # a decision dict of the contract (buyer, time, target, step, ...)
+# (rates, weights, running sums) of a conversion group (R9): conversion_weights
+ConvTable = tuple[tuple[Any, ...], list[float], list[float]]
 
 TWIN = load_twin("rulec.routing._decide", "rulec.routing.decide", "decision path")
 _decide = TWIN.extension
@@ -40,9 +51,10 @@ extension_error = TWIN.error
 implementation = TWIN.implementation
 
 
-def decider(impl=None):
+def decider(impl: str | None = None) -> type[Decider]:
     """The Decider class of `impl` ("cython", "python", None: the live one)."""
-    return TWIN.module(impl).Decider
+    cls: type[Decider] = TWIN.module(impl).Decider
+    return cls
 
 
 CACHE_MAX = 65536
@@ -52,11 +64,25 @@ MIN_GROUP = 4  # a refused group shrinks the next ones (x1/4, down to this), a c
 # lets them grow back (x2)
 
 
+def _rates_of(members: list[int]) -> Callable[[Sequence[float | None]], tuple[Any, ...]]:
+    """The conversion rates of `members`, as a tuple (itemgetter gives one from 2 on)."""
+    if len(members) < 2:
+        m = tuple(members)
+        return lambda conv: tuple(conv[a] for a in m)
+    return itemgetter(*members)
+
+
 class Router:
     """Routes chats of one shop's table; state lives in `store` (a URL or a Store). `impl`
     picks the decision path: "cython", "python" or None for the live one (`implementation`)."""
 
-    def __init__(self, table, store="memory:", seed=0, impl=None):
+    def __init__(
+        self,
+        table: Table,
+        store: Store | str | None = "memory:",
+        seed: int | None = 0,
+        impl: str | None = None,
+    ) -> None:
         self.table = table
         body = table.body
         r = body["routing"]
@@ -79,20 +105,17 @@ class Router:
         self.g_agents = [sorted({self.index[a] for a in g["agents"]}) for g in groups]
         self.g_cum = [modes.cumulative(m, self.level) for m in self.g_agents]
         self.g_robot = [g["robot"] for g in groups]
-        self.g_mode = [
+        self.g_mode: list[int] = [
             modes.CONVERSION
             if g["mode"] == v.CONVERSION and len(self.g_agents[i]) > modes.SMALL_GROUP
             else modes.EFFICIENCY
             for i, g in enumerate(groups)
         ]  # C5
         self.g_k = [modes.STRENGTH_K.get(g["strength"], 0.0) for g in groups]
-        self._g_rates = [
-            (lambda conv, m=tuple(m): tuple(conv[a] for a in m)) if len(m) < 2 else itemgetter(*m)
-            for m in self.g_agents
-        ]
-        self._conv_tables = [None] * len(groups)
+        self._g_rates = [_rates_of(m) for m in self.g_agents]
+        self._conv_tables: list[ConvTable | None] = [None] * len(groups)
         self.g_robot_target = ["group_robot:" + g["name"] for g in groups]
-        self.agent_groups = [[] for _ in agents]
+        self.agent_groups: list[list[int]] = [[] for _ in agents]
         for gi, members in enumerate(self.g_agents):
             for a in members:
                 self.agent_groups[a].append(gi)
@@ -112,12 +135,12 @@ class Router:
         self.store.attach(self.ids)
         self._snapshot = self.store.snapshot
         self._commit = self.store.commit
-        self._cands: dict = {}  # outcome id -> Candidates (see _cand_info)
+        self._cands: dict[int, Candidates] = {}  # outcome id -> Candidates (see _cand_info)
         self._tracer = Tracer(self)
         self._decider = decider(impl)(self)
         self._route = self._decider.route
 
-    def _choices(self):
+    def _choices(self) -> None:
         """Every Choice a decision can make, built once (records.Choice)."""
         n, names, targets = range(len(self.ids)), self.g_name, self.targets
         self._nobody = Choice(-1, self.nobody, v.STEP_NOBODY_ONLINE)
@@ -132,6 +155,8 @@ class Router:
             Choice(-1, self.g_robot_target[g], v.STEP_GROUP_ROBOT, g, names[g])
             for g in range(len(names))
         ]
+        self._group_c: list[dict[int, Choice]]
+        self._sticky_group_c: list[dict[int, Choice]]
         self._group_c, self._sticky_group_c = (
             [
                 {a: Choice(a, targets[a], step, g, names[g]) for a in m}
@@ -141,14 +166,14 @@ class Router:
         )
 
     # -- setup ---------------------------------------------------------------------------
-    def load_state(self, doc) -> None:
+    def load_state(self, doc: Any) -> None:
         """Apply a `--state` document (contract form); InputError when it is malformed."""
         state, diags = check_state(doc, self.index)
-        if diags:
+        if state is None:  # exactly when there are diagnostics
             raise InputError(diags)
         self.apply_state(state)
 
-    def apply_state(self, state) -> None:
+    def apply_state(self, state: State) -> None:
         """Apply a state already checked by events.check_state / read_state."""
         for i, rec in state["agents"].items():
             st = rec.get("status")
@@ -162,7 +187,7 @@ class Router:
         for buyer, (i, t) in state["contacts"].items():
             self.store.put_contact(buyer, i, t)
 
-    def restart(self, seed=0) -> None:
+    def restart(self, seed: int | None = 0) -> None:
         """Start again from an empty memory store with the PRNG seeded with `seed`, keeping
         everything precomputed from the table (rulec test runs each test so: building a
         router for a large table costs more than routing a few chats)."""
@@ -185,7 +210,7 @@ class Router:
         return self.store.group
 
     # -- events --------------------------------------------------------------------------
-    def feed(self, event, trace=False) -> list:
+    def feed(self, event: dict[str, Any], trace: bool = False) -> list[Decision]:
         """Apply an agent / reply / conversion event (a chat event is routed). Returns the
         decisions it causes: none, except chats drained from the message pool (drain_pool)
         and, for a chat event, its own decision."""
@@ -206,12 +231,14 @@ class Router:
         return []
 
     # -- routing -------------------------------------------------------------------------
-    def route(self, chat, trace=False) -> dict:
+    def route(self, chat: Chat, trace: bool = False) -> Decision:
         """The decision for one chat dict (buyer, time, product, order, intent, crowds, attrs,
         message, exclusive_agent); with trace=True it carries "trace": [strings] (R10)."""
         return self._route(chat, Trace(self._tracer) if trace else NO_TRACE, self._commit)
 
-    def route_many(self, chats, trace=False, group=None) -> list:
+    def route_many(
+        self, chats: Sequence[Chat], trace: bool = False, group: int | None = None
+    ) -> list[Decision]:
         """The decisions for `chats` (a list of chat dicts), in order, exactly as route()
         one by one gives them (E1). A store that commits groups (`store.group` > 1: Redis)
         gets them as groups of up to that many (or `group`) decisions, each in one call, all
@@ -222,7 +249,8 @@ class Router:
         when R3 is reached, the matching fields through the matcher when R5 is; E840)."""
         for c in chats:
             check_chat(c, self.index)
-        out, i = [], 0
+        out: list[Decision] = []
+        i = 0
         limit = size = max(1, self.store.group if group is None else group)
         while i < len(chats):
             part = chats[i : i + size]
@@ -236,11 +264,11 @@ class Router:
             size = min(limit, size * 2) if ok else max(MIN_GROUP, size // 4)
         return out
 
-    def _one_by_one(self, chats, trace):
+    def _one_by_one(self, chats: Sequence[Chat], trace: bool) -> list[Decision]:
         commit = self._commit
         return [self._route(c, Trace(self._tracer) if trace else NO_TRACE, commit) for c in chats]
 
-    def _group(self, chats, trace):
+    def _group(self, chats: Sequence[Chat], trace: bool) -> tuple[list[Decision], bool]:
         """(decisions, whether they went in as one group commit)."""
         store, rng_state = self.store, self.rng.getstate()
         for _ in range(GROUP_TRIES):
@@ -254,13 +282,15 @@ class Router:
             self.rng.setstate(rng_state)  # the fresh state is in: decide the group again
         return self._one_by_one(chats, trace), False
 
-    def _queue(self, chat, buyer, t, obs):
+    def _queue(self, chat: Chat, buyer: str, t: float, obs: NoTrace | Trace) -> None:
         """A chat that went to the message pool (drain_pool) waits there."""
         check_pool_chat(chat)
         self.store.pool_push(buyer, t, json.dumps(chat, ensure_ascii=False))
         obs.queued()
 
-    def _decide_again(self, chat, buyer, t, obs, commit):
+    def _decide_again(
+        self, chat: Chat, buyer: str, t: float, obs: NoTrace | Trace, commit: Commit
+    ) -> tuple[Choice, int]:
         """A shared store refused the commit and took in the fresh state: decide on it,
         again while refused (at most COMMIT_TRIES in all, then S913)."""
         for _ in range(COMMIT_TRIES - 1):
@@ -275,16 +305,16 @@ class Router:
             [diag("S913", "the shared state store kept changing; no decision could be committed")]
         )
 
-    def candidates(self, chat) -> Candidates:
+    def candidates(self, chat: Chat) -> Candidates:
         """R5 of `chat` with its R6 data (cached per match outcome)."""
         oid = self.table.matcher.match_outcome(chat)
         return self._cands.get(oid) or self._cand_info(chat, oid)
 
-    def _cand_info(self, chat, oid):
+    def _cand_info(self, chat: Chat, oid: int) -> Candidates:
         """Candidates (records.Candidates) of `chat`'s R5 outcome `oid`, computed and cached."""
         cands = self.table.matcher.match_indices(chat)
         humans = [g for g in cands if not self.g_robot[g]]
-        first = {}
+        first: dict[int, int] = {}
         for g in humans:
             for a in self.g_agents[g]:
                 first.setdefault(a, g)
@@ -306,7 +336,7 @@ class Router:
         self._cands[oid] = info
         return info
 
-    def conversion_weights(self, g, conv):
+    def conversion_weights(self, g: int, conv: Sequence[float | None]) -> ConvTable:
         """(rates, weights, running sums) of conversion group g (R9, C1–C4), cached until
         one of its members' rates changes (the same tuple while they do not)."""
         key = self._g_rates[g](conv)
@@ -319,15 +349,15 @@ class Router:
         return cached
 
     # -- message pool (drain_pool) ------------------------------------------------------
-    def _can_serve(self):
+    def _can_serve(self) -> bool:
         status, pending, _ = self.store.agent_state()
         busy = self.busy
         return any(s == ONLINE and p <= busy for s, p in zip(status, pending))
 
-    def _queued_chat(self, chat_json):
+    def _queued_chat(self, chat_json: str) -> Chat:
         """The chat a message-pool entry holds; S922 when the entry is not one."""
         try:
-            chat = json.loads(chat_json)
+            chat: Chat = json.loads(chat_json)
             check_chat_key(chat)
             return chat
         except (ValueError, TypeError, RecursionError, InputError):
@@ -341,10 +371,10 @@ class Router:
                 ]
             ) from None
 
-    def _drain(self, ts, t, trace):
+    def _drain(self, ts: str, t: float, trace: bool) -> list[Decision]:
         """Assign queued message-pool chats, oldest first, while a non-busy agent is available.
         Each is routed again from R2 at the time of the event that freed capacity."""
-        out = []
+        out: list[Decision] = []
         while self.store.pool_len() and self._can_serve():
             item = self.store.pool_pop()
             if item is None:  # emptied meanwhile, or the store lost its server (degraded)

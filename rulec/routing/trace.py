@@ -6,17 +6,26 @@ Nothing here changes a decision. The router's default observer, NO_TRACE, does n
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
 from rulec.common import vocab as v
 from rulec.routing import modes
-from rulec.routing.stores.base import ONLINE, STATUS_NAMES, SUSPENDED
+from rulec.routing.records import Candidates, Choice
+from rulec.routing.stores.base import ONLINE, STATUS_NAMES, SUSPENDED, Snapshot
+
+if TYPE_CHECKING:
+    from rulec.routing.router import Router
+
+Chat = dict[str, Any]  # a chat event (contract form), checked where it is read
 
 
 class NoTrace:
     """The do-nothing observer: no trace asked (the decision dict gets no "trace")."""
 
-    lines = None
+    lines: list[str] | None = None
 
-    def decided(self, chat, t, snap, choice) -> None:
+    def decided(self, chat: Chat, t: float, snap: Snapshot, choice: Choice) -> None:
         pass
 
     def refused(self) -> None:
@@ -32,12 +41,12 @@ NO_TRACE = NoTrace()
 class Trace:
     """The observer of one chat's decision that keeps its R10 lines (`lines`)."""
 
-    def __init__(self, tracer, first: str | None = None):
+    def __init__(self, tracer: Tracer, first: str | None = None):
         self.tracer = tracer
-        self.lines = [] if first is None else [first]
+        self.lines: list[str] = [] if first is None else [first]
         self._mark = len(self.lines)
 
-    def decided(self, chat, t, snap, choice) -> None:
+    def decided(self, chat: Chat, t: float, snap: Snapshot, choice: Choice) -> None:
         self.tracer.explain(self.lines, chat, t, snap, choice)
 
     def refused(self) -> None:
@@ -60,10 +69,10 @@ def duration(seconds: float) -> str:
 class Tracer:
     """Trace lines for one router (reads its precomputed tables, never its state store)."""
 
-    def __init__(self, router):
+    def __init__(self, router: Router):
         self.r = router
 
-    def explain(self, tr, chat, t, snap, c) -> None:
+    def explain(self, tr: list[str], chat: Chat, t: float, snap: Snapshot, c: Choice) -> None:
         """Append to `tr` why `chat` at epoch `t` got Choice `c` on snapshot `snap`, rule by
         rule in the order the router applies them (R1, R2, R3, R4, R5, R6–R9)."""
         r = self.r
@@ -83,6 +92,7 @@ class Tracer:
             if step in (v.STEP_STICKY, v.STEP_STICKY_OFFLINE_ROBOT):
                 return
             if step == v.STEP_STICKY_GROUP:
+                assert c.group is not None  # a sticky_group choice names its group
                 self.sticky_group(c.group, status, pending, conv, c.agent, tr)
                 return
             if st == SUSPENDED and r.hold <= age < r.window:
@@ -106,14 +116,14 @@ class Tracer:
         if c.agent >= 0:
             tr.append(f"chosen: {r.ids[c.agent]}")
 
-    def names(self, groups):
+    def names(self, groups: Iterable[int]) -> str:
         return ", ".join(self.r.g_name[g] for g in groups)
 
-    def r1(self, status, tr):
+    def r1(self, status: list[int], tr: list[str]) -> None:
         n = sum(1 for s in status if s == ONLINE)
         tr.append(f"R1: {n} of {len(status)} agents available")
 
-    def r2(self, ca, age, st, tr):
+    def r2(self, ca: int, age: float, st: int, tr: list[str]) -> None:
         r = self.r
         aid = r.ids[ca]
         tr.append(
@@ -131,7 +141,15 @@ class Tracer:
         elif st == 0:
             tr.append(f"R2d: {aid} is offline → continue with R3")
 
-    def sticky_group(self, g, status, pending, conv, a, tr):
+    def sticky_group(
+        self,
+        g: int,
+        status: list[int],
+        pending: list[int],
+        conv: list[float | None],
+        a: int,
+        tr: list[str],
+    ) -> None:
         r = self.r
         pool = [x for x in r.g_agents[g] if status[x] == ONLINE]
         tr.append(
@@ -141,11 +159,11 @@ class Tracer:
         self.pool(pool, r.g_mode[g], r.g_k[g], pending, conv, tr, r.g_agents[g])
         tr.append(f"chosen: {r.ids[a]}")
 
-    def sticky_group_none(self, ca, tr):
+    def sticky_group_none(self, ca: int, tr: list[str]) -> None:
         groups = self.names(self.r.agent_groups[ca]) or "no group"
         tr.append(f"R2c: suspended past hold; {groups}: no available agent → continue with R3")
 
-    def exclusive_miss(self, ex, i, status, tr):
+    def exclusive_miss(self, ex: Any, i: int | None, status: list[int], tr: list[str]) -> None:
         r = self.r
         if i is None:
             tr.append(f"R3: exclusive agent {ex!r} is not an agent of this shop → ignored")
@@ -156,7 +174,7 @@ class Tracer:
                 f"R3: exclusive agent {ex} is {STATUS_NAMES[status[i]]} → falls through to R4"
             )
 
-    def r5(self, chat, cands, tr):
+    def r5(self, chat: Chat, cands: list[int], tr: list[str]) -> None:
         try:
             from rulec.matching.reference import explain
         except ImportError:  # pragma: no cover - reference is part of the runtime
@@ -182,7 +200,14 @@ class Tracer:
                 )
         tr.append(f"R5: candidates [{self.names(cands)}]")
 
-    def r6(self, info, status, pending, conv, tr):
+    def r6(
+        self,
+        info: Candidates,
+        status: list[int],
+        pending: list[int],
+        conv: list[float | None],
+        tr: list[str],
+    ) -> None:
         r = self.r
         cands, robot, humans = info.groups, info.robot, info.humans
         remaining = [g for g in humans if any(status[a] == ONLINE for a in r.g_agents[g])]
@@ -195,7 +220,7 @@ class Tracer:
                 "(fallback_any, efficiency)"
             )
             return
-        if not remaining:
+        if robot is not None and not remaining:
             tr.append(
                 f"R6/R7: every remaining group has its robot on → the first in "
                 f"declaration order: group_robot:{r.g_name[robot]}"
@@ -219,17 +244,26 @@ class Tracer:
             self.pool(pool, modes.EFFICIENCY, 0.0, pending, conv, tr)
 
     @staticmethod
-    def no_rate(members, conv):
+    def no_rate(members: Iterable[int], conv: Sequence[float | None]) -> str:
         """C1: an agent with no known rate weighs as the mean known rate of its group."""
-        known = [conv[a] for a in members if conv[a] is not None]
+        known = [r for r in (conv[a] for a in members) if r is not None]
         mean = sum(known) / len(known) if known else 0.0
         return f" rate unknown (counts as the group's mean known rate, {mean:.4g})"
 
-    def fallback(self, status, pending, tr):
+    def fallback(self, status: list[int], pending: list[int], tr: list[str]) -> None:
         pool = [a for a in self.r.all_agents if status[a] == ONLINE]
-        self.pool(pool, modes.EFFICIENCY, 0.0, pending, None, tr)
+        self.pool(pool, modes.EFFICIENCY, 0.0, pending, (), tr)  # no rate read
 
-    def pool(self, pool, mode, k, pending, conv, tr, members=()):
+    def pool(
+        self,
+        pool: list[int],
+        mode: int,
+        k: float,
+        pending: list[int],
+        conv: Sequence[float | None],
+        tr: list[str],
+        members: Sequence[int] = (),
+    ) -> None:
         r = self.r
         if mode == modes.CONVERSION:
             strength = next(s for s, v in modes.STRENGTH_K.items() if v == k)

@@ -64,7 +64,7 @@ def replay_log(table, path, state_path=None, seed: int = 0, store="memory:"):
     try:
         if state_path is not None:
             state, diags = read_state(state_path, agents)
-            if diags:
+            if state is None:  # exactly when there are diagnostics
                 raise RulecError(diags)
             router.apply_state(state)
             for i, rec in state["agents"].items():

@@ -249,6 +249,7 @@ def run_case(suite: Suite, t: m.TestCase, cov=None, router=None) -> CaseResult:
     if t.chats and router is None:
         from rulec.routing.router import Router
 
+        assert table is not None  # a compiled suite has its table
         router = Router(table, store="memory:")
     errors = run_routing(router, t, cov, failures) if t.chats else []
     if not errors and t.consumers:

@@ -11,7 +11,7 @@ from rulec.errors import StoreError, diag
 from rulec.routing.stores.base import OFFLINE, ONLINE, SUSPENDED, Store  # noqa: F401
 
 
-def use_store(store, shop: str) -> tuple[Store, bool]:
+def use_store(store: Store | str | None, shop: str) -> tuple[Store, bool]:
     """(the store, whether the caller opened it and so closes it): `store` is a Store, or a
     URL (or None: memory:) that open_store opens for `shop`."""
     if isinstance(store, Store):

@@ -30,12 +30,23 @@ which backend it has. The calls (what a Redis store does in one round trip each)
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11 on
 
 OFFLINE, SUSPENDED, ONLINE = 0, 1, 2
 STATUS_CODES = {"offline": OFFLINE, "suspended": SUSPENDED, "online": ONLINE}
 STATUS_NAMES = {v: k for k, v in STATUS_CODES.items()}
 
 REFUSED, COMMITTED, DEGRADED = 0, 1, 2  # what commit / commit_group answer (REFUSED is falsy)
+
+Contact = tuple[int, float]  # a buyer's last human contact: (agent index, epoch seconds)
+# every agent's status code, pending count and conversion rate (None: unknown), by index
+AgentState = tuple[list[int], list[int], list["float | None"]]
+Snapshot = tuple["Contact | None", list[int], list[int], list["float | None"]]
+PooledChat = tuple[str, float, str]  # (buyer, epoch seconds, chat as JSON text)
 
 
 class Store:
@@ -44,7 +55,6 @@ class Store:
     url = ""
     degraded = False  # a shared store that lost its server and routes without it (redis)
     may_refuse = False  # capability: commit / commit_group may answer REFUSED
-    group = 1  # capability: decisions worth committing in one group (commit many)
 
     def __init__(self, shop: str):
         self.shop = shop
@@ -52,10 +62,15 @@ class Store:
         self.agent_index: dict[str, int] = {}
         self.status: list[int] = []
         self.pending: list[int] = []
-        self.conversion: list = []
+        self.conversion: list[float | None] = []
+
+    @property
+    def group(self) -> int:
+        """Capability: decisions worth committing in one group (commit many; 1: none)."""
+        return 1
 
     # -- binding ------------------------------------------------------------------------
-    def attach(self, agent_ids) -> None:
+    def attach(self, agent_ids: Iterable[str]) -> None:
         """Bind to the table's agents (in table order). Agents unknown to the store start
         offline with pending 0 and no conversion rate; stored agents not in the table are
         kept but unused."""
@@ -67,11 +82,11 @@ class Store:
         raise NotImplementedError
 
     # -- hot path -----------------------------------------------------------------------
-    def snapshot(self, buyer: str):
+    def snapshot(self, buyer: str) -> Snapshot:
         """(contact, status, pending, conversion) in one call; see the module docstring."""
         raise NotImplementedError
 
-    def agent_state(self):
+    def agent_state(self) -> AgentState:
         """(status, pending, conversion) of every agent, fresh from the store. Stores that
         keep the agents in lists of their own (all of them here) answer from those."""
         return self.status, self.pending, self.conversion
@@ -131,7 +146,7 @@ class Store:
         """Queue a chat that went to the message pool (chat as JSON text)."""
         raise NotImplementedError
 
-    def pool_pop(self):
+    def pool_pop(self) -> PooledChat | None:
         """Remove and return the oldest queued chat as (buyer, time, chat_json), or None."""
         raise NotImplementedError
 
@@ -139,16 +154,16 @@ class Store:
         raise NotImplementedError
 
     # -- inspection ---------------------------------------------------------------------
-    def contacts(self):
+    def contacts(self) -> list[tuple[str, str, float]]:
         """Every (buyer, agent id, time) the store holds (for export and tests)."""
         raise NotImplementedError
 
-    def export(self, tz: dt.tzinfo = dt.timezone.utc) -> dict:
+    def export(self, tz: dt.tzinfo = dt.timezone.utc) -> dict[str, Any]:
         """The state in the contract's `--state` form (agents of the table, all contacts)."""
         status, pending, conv = self.agent_state()
-        agents = {}
+        agents: dict[str, dict[str, Any]] = {}
         for i, a in enumerate(self.agent_ids):
-            entry = {"status": STATUS_NAMES[status[i]], "pending": pending[i]}
+            entry: dict[str, Any] = {"status": STATUS_NAMES[status[i]], "pending": pending[i]}
             if conv[i] is not None:
                 entry["conversion"] = conv[i]
             agents[a] = entry
@@ -161,8 +176,8 @@ class Store:
     def close(self) -> None:
         pass
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -26,11 +26,25 @@ from __future__ import annotations
 
 import json
 import time as _time
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from rulec.common.redis_conn import Lost, Script, open_conn, pack
 from rulec.errors import StoreError
-from rulec.routing.stores.base import COMMITTED, DEGRADED, OFFLINE, REFUSED, Store
+from rulec.routing.stores.base import (
+    COMMITTED,
+    DEGRADED,
+    OFFLINE,
+    REFUSED,
+    AgentState,
+    Contact,
+    PooledChat,
+    Snapshot,
+    Store,
+)
+
+# a buyer's cached contact: the text stored in Redis ("time|agent id") and what it means
+Cached = tuple[str, "Contact | None"]
 
 SCHEMA_VERSION = "1"
 MAX_CONFLICTS = 8  # conflicts in a row before a commit is forced (bounds the router's retries)
@@ -141,7 +155,7 @@ class RedisStore(Store):
 
     may_refuse = True  # another process may have written the shop since the snapshot
 
-    def __init__(self, url: str, shop: str):
+    def __init__(self, url: str, shop: str) -> None:
         super().__init__(shop)
         if not isinstance(shop, str) or not shop or "{" in shop or "}" in shop:
             raise StoreError.of(
@@ -156,7 +170,7 @@ class RedisStore(Store):
         self.keys = tuple(base + k for k in ("ver", "status", "pending", "conv", "contacts", "log"))
         self.pool_key, self.meta_key = base + "pool", base + "meta"
         self._ver, self._conflicts, self._lost_at = -1, 0, 0.0
-        self._contacts: dict = {}  # buyer -> (stored text, (agent index, time) or None)
+        self._contacts: dict[str, Cached] = {}  # buyer -> (stored text, contact or None)
         self.status: list[int] = []
         self.pending: list[int] = []
         self.conversion: list[float | None] = []
@@ -171,7 +185,7 @@ class RedisStore(Store):
             ) from None
 
     # -- plumbing -------------------------------------------------------------------------
-    def _call(self, packed, retry=False):
+    def _call(self, packed: bytes, retry: bool = False) -> Any:
         """One command; `retry`: safe to send again after a cluster failover (a read, or
         a write that sets what it sets)."""
         self.round_trips += 1
@@ -180,14 +194,16 @@ class RedisStore(Store):
         except Lost as exc:
             self._lose(exc)
 
-    def _script(self, script, keys, args, retry=False):
+    def _script(
+        self, script: Script, keys: tuple[str, ...], args: Sequence[Any], retry: bool = False
+    ) -> Any:
         self.round_trips += 1
         try:
             return self._conn.script(script, keys, args, retry)
         except Lost as exc:
             self._lose(exc)
 
-    def _lose(self, exc):
+    def _lose(self, exc: Lost) -> NoReturn:
         if not self.degrade:
             raise StoreError.of(
                 "S911", f"state store {self.url}: connection to Redis lost: {exc.reason}"
@@ -195,7 +211,7 @@ class RedisStore(Store):
         self.degraded, self._lost_at, self._ver = True, _time.monotonic(), -1
         raise _Degraded
 
-    def _check_meta(self):
+    def _check_meta(self) -> None:
         meta = self._call(pack("HGETALL", self.meta_key), retry=True)
         meta = dict(zip(meta[::2], meta[1::2]))
         if not meta:
@@ -209,7 +225,7 @@ class RedisStore(Store):
                 f"{meta.get('schema')!r} (this runtime: {SCHEMA_VERSION})",
             )
 
-    def _install(self, reply, buyer=None):
+    def _install(self, reply: list[Any], buyer: str | None = None) -> None:
         """Take the state of a FETCH or failed COMMIT reply into this process's copy: the
         agents changed since the copy's version (6 items) or every agent (5 items)."""
         if buyer is not None:
@@ -246,7 +262,7 @@ class RedisStore(Store):
                 conversion[i] = float(v)
         self.status[:], self.pending[:], self.conversion[:] = status, pending, conversion
 
-    def _remember(self, buyer, text):
+    def _remember(self, buyer: str, text: str) -> None:
         if not text:
             self._contacts.pop(buyer, None)
             return
@@ -256,10 +272,10 @@ class RedisStore(Store):
             self._contacts.clear()
         self._contacts[buyer] = (text, None if i is None else (i, float(t)))
 
-    def _refresh(self, buyer=""):
+    def _refresh(self, buyer: str = "") -> None:
         self._install(self._script(FETCH, self.keys, (self._ver, buyer), True), buyer or None)
 
-    def _recover(self):
+    def _recover(self) -> None:
         """Degraded: try Redis again (at most every `retry` seconds)."""
         if _time.monotonic() - self._lost_at < self.opts["retry"]:
             return
@@ -272,9 +288,10 @@ class RedisStore(Store):
         self.degraded = False
 
     # -- binding and the hot path ---------------------------------------------------------
-    def _attached(self):
+    def _attached(self) -> None:
         n = len(self.agent_ids)
-        self.status, self.pending, self.conversion = [OFFLINE] * n, [0] * n, [None] * n
+        self.status, self.pending = [OFFLINE] * n, [0] * n
+        self.conversion = [None] * n
         self._zeros = [0] * n
         self._ver = -1  # a full fetch: agents new to this process have no copy yet
         for buyer, (text, _) in list(self._contacts.items()):  # re-read under the new order
@@ -285,11 +302,11 @@ class RedisStore(Store):
             pass
 
     @property
-    def group(self):
+    def group(self) -> int:
         """64 decisions per group commit; 1 while degraded (nothing is shared then)."""
         return 1 if self.degraded else 64
 
-    def snapshot(self, buyer):
+    def snapshot(self, buyer: str) -> Snapshot:
         if self.degraded:
             self._recover()
             if self.degraded:
@@ -297,7 +314,7 @@ class RedisStore(Store):
         c = self._contacts.get(buyer)
         return (c[1] if c is not None else None), self.status, self.pending, self.conversion
 
-    def agent_state(self):
+    def agent_state(self) -> AgentState:
         """Fresh from Redis (pool drain, export); the last known statuses while degraded."""
         if self.degraded:
             self._recover()
@@ -309,7 +326,7 @@ class RedisStore(Store):
                 pass
         return self.status, self._zeros, self.conversion
 
-    def commit(self, agent, buyer, time):
+    def commit(self, agent: int, buyer: str, time: float) -> int:
         """Apply the decision taken on the last `snapshot(buyer)` if that snapshot was current
         (COMMITTED); REFUSED (with the fresh state taken in) when it was not, or when Redis
         was lost meanwhile; DEGRADED while Redis is away (nothing is written)."""
@@ -344,10 +361,10 @@ class RedisStore(Store):
     # -- commit many (Router.route_many) ----------------------------------------------------
     def begin_group(self) -> None:
         """Start a group of decisions taken on this copy and applied to it as they go."""
-        self._staged: list[Any] = []
-        self._undo: tuple[list[int], dict[str, Any]] = (self.pending[:], {})
+        self._staged: list[Any] = []  # per decision: buyer, contact assumed, agent id, contact
+        self._undo: tuple[list[int], dict[str, Cached | None]] = (self.pending[:], {})
 
-    def stage(self, agent, buyer, time) -> int:
+    def stage(self, agent: int, buyer: str, time: float) -> int:
         """Record one decision of the group (assignment when agent >= 0) in the copy."""
         c = self._contacts.get(buyer)
         self._undo[1].setdefault(buyer, c)
@@ -382,7 +399,7 @@ class RedisStore(Store):
         self._install(reply)
         return REFUSED
 
-    def _unstage(self):
+    def _unstage(self) -> None:
         pending, contacts = self._undo
         self.pending[:] = pending
         for buyer, c in contacts.items():
@@ -391,13 +408,21 @@ class RedisStore(Store):
             else:
                 self._contacts[buyer] = c
 
-    def assign(self, agent, buyer, time):
+    def assign(self, agent: int, buyer: str, time: float) -> None:
         """Unconditional assignment (pending + 1 and contact, one atomic script)."""
         self._conflicts = MAX_CONFLICTS
         self.commit(agent, buyer, time)
 
     # -- events ---------------------------------------------------------------------------
-    def _agent(self, agent, status="", pending="", conv="", clear="", reply=""):
+    def _agent(
+        self,
+        agent: int,
+        status: int | str = "",
+        pending: int | str = "",
+        conv: str = "",
+        clear: str = "",
+        reply: str = "",
+    ) -> int | None:
         try:
             v0, v1, p = self._script(
                 AGENT, self.keys, (self.agent_ids[agent], status, pending, conv, clear, reply)
@@ -406,23 +431,31 @@ class RedisStore(Store):
             return None
         if v0 == self._ver:
             self._ver = v1
-        return p
+        pending_now: int = p  # -1 unless `reply`
+        return pending_now
 
-    def set_status(self, agent, status):
+    def set_status(self, agent: int, status: int) -> None:
         self._agent(agent, status=status)
         self.status[agent] = status
 
-    def set_conversion(self, agent, rate):
+    def set_conversion(self, agent: int, rate: float | None) -> None:
         self._agent(
             agent, conv="" if rate is None else repr(float(rate)), clear="1" if rate is None else ""
         )
         self.conversion[agent] = rate
 
-    def reply(self, agent):
+    def reply(self, agent: int) -> None:
         p = self._agent(agent, reply="1")
         self.pending[agent] = max(self.pending[agent] - 1, 0) if p is None else p
 
-    def put_agent(self, agent, status=None, pending=None, conversion=None, clear_conversion=False):
+    def put_agent(
+        self,
+        agent: int,
+        status: int | None = None,
+        pending: int | None = None,
+        conversion: float | None = None,
+        clear_conversion: bool = False,
+    ) -> None:
         self._agent(
             agent,
             "" if status is None else status,
@@ -437,7 +470,7 @@ class RedisStore(Store):
         if conversion is not None or clear_conversion:
             self.conversion[agent] = conversion
 
-    def put_contact(self, buyer, agent, time):
+    def put_contact(self, buyer: str, agent: int, time: float) -> None:
         text = f"{time!r}|{self.agent_ids[agent]}"
         try:
             self._call(pack("HSET", self.keys[4], buyer, text))
@@ -446,30 +479,35 @@ class RedisStore(Store):
         self._remember(buyer, text)
 
     # -- message pool ---------------------------------------------------------------------
-    def pool_push(self, buyer, time, chat_json):
+    def pool_push(self, buyer: str, time: float, chat_json: str) -> None:
         try:
             self._call(pack("RPUSH", self.pool_key, json.dumps([buyer, time, chat_json])))
         except _Degraded:
             pass
 
-    def pool_pop(self):
+    def pool_pop(self) -> PooledChat | None:
         try:
             item = self._call(pack("LPOP", self.pool_key))
         except _Degraded:
             return None
-        return None if item is None else tuple(json.loads(item))
+        if item is None:
+            return None
+        buyer, time, chat_json = json.loads(item)  # as pool_push wrote it
+        return buyer, time, chat_json
 
-    def pool_len(self):
+    def pool_len(self) -> int:
         if self.degraded:
             return 0
         try:
-            return self._call(pack("LLEN", self.pool_key), True)
+            n: int = self._call(pack("LLEN", self.pool_key), True)
+            return n
         except _Degraded:
             return 0
 
     # -- inspection -----------------------------------------------------------------------
-    def contacts(self):
-        out, cursor, index = [], "0", self.agent_index
+    def contacts(self) -> list[tuple[str, str, float]]:
+        out: list[tuple[str, str, float]] = []
+        cursor, index = "0", self.agent_index
         while True:
             try:
                 cursor, flat = self._call(pack("HSCAN", self.keys[4], cursor, "COUNT", 2000), True)
@@ -484,7 +522,7 @@ class RedisStore(Store):
             if cursor == "0":
                 return sorted(out)
 
-    def close(self):
+    def close(self) -> None:
         self._conn.close()
 
 

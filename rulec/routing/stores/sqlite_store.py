@@ -24,9 +24,14 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
+from collections.abc import Sequence
+from typing import Any
 
 from rulec.errors import StoreError
-from rulec.routing.stores.base import OFFLINE, Store
+from rulec.routing.stores.base import OFFLINE, Contact, PooledChat, Snapshot, Store
+
+Statement = tuple[str, Sequence[Any]]  # SQL and its parameters
+_UNCACHED: Contact = (-1, 0.0)  # compared by identity: "the cache does not know the buyer"
 
 SCHEMA_VERSION = "1"
 MAX_CONTACT_CACHE = 1_000_000
@@ -60,14 +65,14 @@ _COLUMNS = {
 MAX_PENDING = 1 << 31
 
 
-def _number(v) -> bool:
+def _number(v: Any) -> bool:
     return v.__class__ in (int, float) and math.isfinite(v)
 
 
 class SqliteStore(Store):
     """Agent state mirrored in lists (written through), contacts cached per buyer."""
 
-    def __init__(self, shop: str, path: str, sync: str = "normal", batch: int = 1):
+    def __init__(self, shop: str, path: str, sync: str = "normal", batch: int = 1) -> None:
         super().__init__(shop)
         self.path = path
         self.url = f"sqlite:///{path}" if path.startswith("/") else f"sqlite:{path}"
@@ -76,9 +81,9 @@ class SqliteStore(Store):
         if not 1 <= batch <= 100_000:
             raise StoreError.of("S900", f"store option batch={batch}: use 1..100000")
         self.sync, self.batch, self._uncommitted = sync, batch, 0
-        self._broken = None
-        self._db = None
-        self._contacts: dict = {}
+        self._broken: str | None = None
+        self._db: sqlite3.Connection | None = None
+        self._contacts: dict[str, Contact | None] = {}  # None: the buyer has no contact
         self._complete = False  # every contact of the file is in _contacts
         try:
             self._open()
@@ -96,7 +101,7 @@ class SqliteStore(Store):
                 "S903", f"state store {path} is not a usable SQLite database: {msg}"
             ) from None
 
-    def _open(self):
+    def _open(self) -> None:
         parent = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(parent):
             raise StoreError.of(
@@ -139,7 +144,7 @@ class SqliteStore(Store):
                 db.execute("ROLLBACK")
             raise
 
-    def _verify(self, db):
+    def _verify(self, db: sqlite3.Connection) -> None:
         """S920 unless the file passes SQLite's own check and holds this store's tables (a
         dropped table is damage to report, not a table to create again empty)."""
         problems = [r[0] for r in db.execute("PRAGMA quick_check(5)")]
@@ -155,24 +160,27 @@ class SqliteStore(Store):
                     f"state store {self.path}: table {table} has columns {got}, not {columns}",
                 )
 
-    def _query(self, sql, params=()):
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """The rows of a read; S923 when SQLite fails (a damaged page found mid-run)."""
+        db = self._db
+        assert db is not None, "a closed store"
         try:
-            return self._db.execute(sql, params).fetchall()
+            return db.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise StoreError.of("S923", f"state store {self.path}: read failed: {exc}") from None
 
-    def _damaged(self, what, row):
+    def _damaged(self, what: str, row: object) -> StoreError:
         return StoreError.of("S921", f"state store {self.path}: {what} is damaged: {row!r:.200}")
 
     # -- writes -------------------------------------------------------------------------
-    def _write(self, statements):
+    def _write(self, statements: list[Statement]) -> None:
         """Apply `statements` atomically: as a transaction of their own (batch = 1), or inside
         the open batch transaction (batch > 1). A failed write inside a batch rolls the whole
         batch back; the mirror no longer matches the file, so the store refuses further use."""
         if self._broken:
             raise StoreError.of("S905", self._broken)
         db = self._db
+        assert db is not None, "a closed store"
         try:
             if self.batch == 1 and len(statements) == 1:  # autocommit: its own transaction
                 db.execute(*statements[0])
@@ -197,7 +205,7 @@ class SqliteStore(Store):
             self._uncommitted = 0
             raise StoreError.of("S905", msg) from None
 
-    def flush(self):
+    def flush(self) -> None:
         """Commit the writes of an open batch."""
         try:
             if self._db is not None and self._db.in_transaction:
@@ -206,12 +214,12 @@ class SqliteStore(Store):
             raise StoreError.of("S905", f"state store {self.path}: commit failed: {exc}") from None
         self._uncommitted = 0
 
-    def _attached(self):
+    def _attached(self) -> None:
         ids = self.agent_ids
         self._write(
             [("INSERT OR IGNORE INTO agents VALUES (?, ?, 0, NULL)", (a, OFFLINE)) for a in ids]
         )
-        rows = {}
+        rows: dict[str, tuple[int, int, float | None]] = {}
         for r in self._query("SELECT id, status, pending, conversion FROM agents"):
             aid, st, p, c = r
             if (
@@ -236,16 +244,16 @@ class SqliteStore(Store):
                 self._contacts[buyer] = None if i is None else (i, t)
             self._complete = True
 
-    def _remember(self, buyer, contact):
+    def _remember(self, buyer: str, contact: Contact | None) -> None:
         """Cache a buyer's contact (None: none); a full cache starts again, incomplete."""
         if len(self._contacts) >= MAX_CONTACT_CACHE:
             self._contacts.clear()
             self._complete = False
         self._contacts[buyer] = contact
 
-    def snapshot(self, buyer):
-        c = self._contacts.get(buyer, False)
-        if c is False:
+    def snapshot(self, buyer: str) -> Snapshot:
+        c = self._contacts.get(buyer, _UNCACHED)
+        if c is _UNCACHED:
             if self._complete:  # every contact is cached: this buyer has none
                 return None, self.status, self.pending, self.conversion
             rows = self._query("SELECT agent, time FROM contacts WHERE buyer = ?", (buyer,))
@@ -253,28 +261,28 @@ class SqliteStore(Store):
             if row is not None and (row[0].__class__ is not str or not _number(row[1])):
                 raise self._damaged(f"the contact row of buyer {buyer!r}", row)
             i = self.agent_index.get(row[0]) if row else None
-            c = None if i is None else (i, row[1])
+            c = None if i is None or row is None else (i, row[1])
             self._remember(buyer, c)
         return c, self.status, self.pending, self.conversion
 
-    def assign(self, agent, buyer, time):
+    def assign(self, agent: int, buyer: str, time: float) -> None:
         self._write([("INSERT INTO assign VALUES (?, ?, ?)", (buyer, self.agent_ids[agent], time))])
         self.pending[agent] += 1
         self._remember(buyer, (agent, time))
 
-    def set_status(self, agent, status):
+    def set_status(self, agent: int, status: int) -> None:
         self._write(
             [("UPDATE agents SET status = ? WHERE id = ?", (status, self.agent_ids[agent]))]
         )
         self.status[agent] = status
 
-    def set_conversion(self, agent, rate):
+    def set_conversion(self, agent: int, rate: float | None) -> None:
         self._write(
             [("UPDATE agents SET conversion = ? WHERE id = ?", (rate, self.agent_ids[agent]))]
         )
         self.conversion[agent] = rate
 
-    def reply(self, agent):
+    def reply(self, agent: int) -> None:
         self._write(
             [
                 (
@@ -285,13 +293,20 @@ class SqliteStore(Store):
         )
         self.pending[agent] = max(self.pending[agent] - 1, 0)
 
-    def put_agent(self, agent, status=None, pending=None, conversion=None, clear_conversion=False):
+    def put_agent(
+        self,
+        agent: int,
+        status: int | None = None,
+        pending: int | None = None,
+        conversion: float | None = None,
+        clear_conversion: bool = False,
+    ) -> None:
         aid = self.agent_ids[agent]
-        new = [
+        new = (
             self.status[agent] if status is None else status,
             self.pending[agent] if pending is None else pending,
             conversion if conversion is not None or clear_conversion else self.conversion[agent],
-        ]
+        )
         self._write(
             [
                 (
@@ -302,7 +317,7 @@ class SqliteStore(Store):
         )
         self.status[agent], self.pending[agent], self.conversion[agent] = new
 
-    def put_contact(self, buyer, agent, time):
+    def put_contact(self, buyer: str, agent: int, time: float) -> None:
         self._write(
             [
                 (
@@ -313,12 +328,12 @@ class SqliteStore(Store):
         )
         self._remember(buyer, (agent, time))
 
-    def pool_push(self, buyer, time, chat_json):
+    def pool_push(self, buyer: str, time: float, chat_json: str) -> None:
         self._write(
             [("INSERT INTO pool (buyer, time, chat) VALUES (?, ?, ?)", (buyer, time, chat_json))]
         )
 
-    def pool_pop(self):
+    def pool_pop(self) -> PooledChat | None:
         rows = self._query("SELECT seq, buyer, time, chat FROM pool ORDER BY seq LIMIT 1")
         if not rows:
             return None
@@ -328,14 +343,15 @@ class SqliteStore(Store):
         self._write([("DELETE FROM pool WHERE seq = ?", (row[0],))])
         return row[1], row[2], row[3]
 
-    def pool_len(self):
-        return self._query("SELECT COUNT(*) FROM pool")[0][0]
+    def pool_len(self) -> int:
+        n: int = self._query("SELECT COUNT(*) FROM pool")[0][0]
+        return n
 
-    def contacts(self):
+    def contacts(self) -> list[tuple[str, str, float]]:
         index = self.agent_index
         return [r for r in self._contact_rows() if r[1] in index]
 
-    def _contact_rows(self):
+    def _contact_rows(self) -> list[tuple[str, str, float]]:
         """Every contact row (buyer, agent id, time), checked (S921), by buyer."""
         rows = self._query("SELECT buyer, agent, time FROM contacts ORDER BY buyer")
         for r in rows:
@@ -343,13 +359,13 @@ class SqliteStore(Store):
                 raise self._damaged("a contact row", r)
         return rows
 
-    def _abandon(self):
+    def _abandon(self) -> None:
         """Close a store that failed to open, keeping the error that made it fail."""
         if self._db is not None:
             self._db.close()
             self._db = None
 
-    def close(self):
+    def close(self) -> None:
         if self._db is not None:
             try:
                 self.flush()
