@@ -84,14 +84,13 @@ def test_plan_matches_sqlite(tmp_path, redis_url):
         assert len(led.sends("wk")) == sum(1 for n, _ in expected(3000) if n == "wk")
 
 
-def test_two_planner_processes_never_double_send(work, redis_url):
-    """O13: 2 processes × 20,000 consumers on one Redis ledger, walking the audience in
-    opposite orders: every owed send printed once across both outputs and recorded once."""
-    d, shop, aud, want = work
+def _two_planners(d, shop, aud, url):
+    """Run 2 planner processes at once on one ledger, over the audience in opposite orders;
+    the sends each printed."""
     files = [open(d / f"two{k}.jsonl", "w+", encoding="utf-8") for k in range(2)]
     procs = [
         subprocess.Popen(
-            _cmd(shop, src, redis_url, "--batch", "500"),
+            _cmd(shop, src, url, "--batch", "500"),
             stdout=fh,
             stderr=subprocess.PIPE,
             text=True,
@@ -105,12 +104,29 @@ def test_two_planner_processes_never_double_send(work, redis_url):
         fh.seek(0)
         outs.append(_keys(fh.read()))
         fh.close()
-    keys = outs[0] + outs[1]
-    assert len(keys) == len(set(keys)), "a send was printed by both planners"
-    assert set(keys) == want
-    assert all(outs), "one planner sent nothing: the run did not overlap"
-    recorded = _recorded(redis_url)
-    assert len(recorded) == len(set(recorded)) and set(recorded) == want
+    return outs
+
+
+def test_two_planner_processes_never_double_send(work, redis_url):
+    """O13: 2 processes × 20,000 consumers on one Redis ledger, walking the audience in
+    opposite orders: every owed send printed once across both outputs and recorded once.
+    Whether the runs overlap is up to the scheduler (on a loaded machine one process may
+    finish before the other starts): a run that did not is checked the same and tried again,
+    on an emptied ledger, up to 3 times in all."""
+    import redis
+
+    d, shop, aud, want = work
+    for _attempt in range(3):
+        outs = _two_planners(d, shop, aud, redis_url)
+        keys = outs[0] + outs[1]
+        assert len(keys) == len(set(keys)), "a send was printed by both planners"
+        assert set(keys) == want
+        recorded = _recorded(redis_url)
+        assert len(recorded) == len(set(recorded)) and set(recorded) == want
+        if all(outs):
+            break
+        redis.Redis.from_url(redis_url.split("?")[0]).flushdb()
+    assert all(outs), "one planner sent nothing in 3 tries: the runs never overlapped"
 
 
 def test_redis_killed_mid_run_loses_no_recorded_send(work, own_server):

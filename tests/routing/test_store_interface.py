@@ -159,3 +159,24 @@ def test_pool_pop_answering_nothing_ends_the_drain():
     assert r.store.pool_len() == 1
     ev = {"type": "agent", "time": at(1), "agent": "a1", "status": "online"}
     assert r.feed(ev) == []
+
+
+def test_restart_clears_a_memory_store_and_refuses_others(tmp_path):
+    """Router.restart (rulec test, between tests) asks the store to clear itself: the memory
+    store forgets every contact and status, and decides as a fresh router with that seed
+    does; a durable store refuses (it never holds only this process's state)."""
+    r = Router(table_from_rules(RULES), seed=3)
+    r.load_state(STATE)
+    chat = {"buyer": "b1", "time": at(5)}
+    assert r.route(chat)["target"].startswith("agent:")
+    r.restart(seed=7)
+    fresh = Router(table_from_rules(RULES), seed=7)
+    assert r.store.export() == fresh.store.export()
+    assert r.route(chat) == fresh.route(chat)  # nobody online again: no contact kept
+    r.load_state(STATE)
+    fresh.load_state(STATE)
+    assert r.route({"buyer": "b2", "time": at(6)}) == fresh.route({"buyer": "b2", "time": at(6)})
+    durable = Router(table_from_rules(RULES), store=f"sqlite:///{tmp_path / 's.db'}")
+    with pytest.raises(ValueError, match="restart needs a memory: store"):
+        durable.restart()
+    durable.close()

@@ -126,14 +126,11 @@ class Store:
         raise NotImplementedError
 
     # -- state loading (--state) --------------------------------------------------------
+    # (every store repeats this signature: written compactly, so it is not a long copy)
     def put_agent(
-        self,
-        agent: int,
-        status: int | None = None,
-        pending: int | None = None,
-        conversion: float | None = None,
-        clear_conversion: bool = False,
-    ) -> None:
+        self, agent: int, status: int | None = None, pending: int | None = None,
+        conversion: float | None = None, clear_conversion: bool = False,
+    ) -> None:  # fmt: skip
         """Overwrite the given fields of one agent (None leaves a field as it is)."""
         raise NotImplementedError
 
@@ -172,6 +169,10 @@ class Store:
             for b, a, t in self.contacts()
         }
         return {"agents": agents, "contacts": contacts}
+
+    def clear(self) -> None:
+        """Forget everything (Router.restart): only a store of this process's own can."""
+        raise ValueError("restart needs a memory: store")
 
     def close(self) -> None:
         pass

@@ -75,13 +75,9 @@ class MemoryStore(Store):
             self.pending[agent] -= 1
 
     def put_agent(
-        self,
-        agent: int,
-        status: int | None = None,
-        pending: int | None = None,
-        conversion: float | None = None,
-        clear_conversion: bool = False,
-    ) -> None:
+        self, agent: int, status: int | None = None, pending: int | None = None,
+        conversion: float | None = None, clear_conversion: bool = False,
+    ) -> None:  # fmt: skip
         if status is not None:
             self.status[agent] = status
         if pending is not None:

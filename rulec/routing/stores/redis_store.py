@@ -449,13 +449,9 @@ class RedisStore(Store):
         self.pending[agent] = max(self.pending[agent] - 1, 0) if p is None else p
 
     def put_agent(
-        self,
-        agent: int,
-        status: int | None = None,
-        pending: int | None = None,
-        conversion: float | None = None,
-        clear_conversion: bool = False,
-    ) -> None:
+        self, agent: int, status: int | None = None, pending: int | None = None,
+        conversion: float | None = None, clear_conversion: bool = False,
+    ) -> None:  # fmt: skip
         self._agent(
             agent,
             "" if status is None else status,

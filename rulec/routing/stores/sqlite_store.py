@@ -294,13 +294,9 @@ class SqliteStore(Store):
         self.pending[agent] = max(self.pending[agent] - 1, 0)
 
     def put_agent(
-        self,
-        agent: int,
-        status: int | None = None,
-        pending: int | None = None,
-        conversion: float | None = None,
-        clear_conversion: bool = False,
-    ) -> None:
+        self, agent: int, status: int | None = None, pending: int | None = None,
+        conversion: float | None = None, clear_conversion: bool = False,
+    ) -> None:  # fmt: skip
         aid = self.agent_ids[agent]
         new = (
             self.status[agent] if status is None else status,
