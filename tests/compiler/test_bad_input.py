@@ -1,8 +1,25 @@
-"""Bad input of every kind gives exit 1 and a positioned diagnostic, never a traceback (issue 2)."""
+"""Bad input of every kind gives exit 1 and a positioned diagnostic, never a traceback (issue 2),
+whichever YAML loader PyYAML offers: libyaml's (C) or its pure-Python one (issue 9: each
+stops deep nesting its own way; rulec's own bound, P104, comes first under both)."""
 
 import json
 
 import pytest
+import yaml
+
+from rulec.compiler import frontend_yaml
+
+
+@pytest.fixture(autouse=True, params=["libyaml", "pure"])
+def yaml_loader(request, monkeypatch):
+    """Every test here once on each YAML loader."""
+    if request.param == "pure":
+        monkeypatch.setattr(frontend_yaml, "LOADER", yaml.SafeLoader)
+    elif not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("PyYAML is built without libyaml here")
+    else:
+        monkeypatch.setattr(frontend_yaml, "LOADER", yaml.CSafeLoader)
+    return request.param
 
 
 @pytest.mark.parametrize(
