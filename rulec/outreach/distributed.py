@@ -200,7 +200,7 @@ def _run(client, parts, spec) -> list:
         if name == "KilledWorker":
             # the scheduler's own limit: a Client given by the caller may allow fewer deaths
             # than a LocalCluster started here
-            died = getattr(exc, "allowed_failures", ALLOWED_FAILURES) + 1
+            died = getattr(detail, "allowed_failures", ALLOWED_FAILURES) + 1
             errors.append(
                 diag(
                     "K107",
