@@ -107,3 +107,26 @@ def to_parquet(rows, path, schema=None, row_group_size=None) -> None:
     else:
         tbl = pa.table({k: [r.get(k) for r in rows] for k in keys})
     pq.write_table(tbl, str(path), row_group_size=row_group_size)
+
+
+def plan_to_null(audience: str, ledger: str) -> int:
+    """Plan `audience` for RULES at NOW with the sends discarded; the largest Arrow pool
+    allocation seen between batches. (For memory measurements: tests/support/memory.py.)"""
+    import io
+
+    import pyarrow as pa
+
+    from rulec.outreach.planner import Planner
+
+    class Null(io.TextIOBase):
+        def write(self, s):
+            return len(s)
+
+    arrow = [0]
+
+    def progress(_done, _size, _consumers):
+        arrow[0] = max(arrow[0], pa.total_allocated_bytes())
+
+    with Planner(table(), ledger) as p:
+        p.plan(audience, NOW, out=Null(), on_progress=progress)
+    return arrow[0]

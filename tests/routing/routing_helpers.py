@@ -110,3 +110,22 @@ def events(rnd, rules, n=400):
                 chat["exclusive_agent"] = rnd.choice(names)
             out.append(chat)
     return out
+
+
+def route_to_sink(rules_path: str, events_path: str) -> int:
+    """`rulec route RULES --events F` with its decision lines counted, not kept; the count.
+    (For memory measurements: tests/support/memory.py.)"""
+    import io
+
+    from rulec.cli import route_cmd
+
+    class Sink:
+        lines = 0
+
+        def write(self, _text):
+            self.lines += 1
+
+    out, err = Sink(), io.StringIO()
+    code = route_cmd.run([rules_path, "--events", events_path], out, err)
+    assert code == 0, err.getvalue()
+    return out.lines

@@ -2,14 +2,13 @@
 coded error (E8xx, S9xx), exit 1, never a traceback; damaged SQLite state stores are refused;
 the events file is streamed."""
 
-import io
 import json
 import random
 import sqlite3
 
 import pytest
 from routing_helpers import at, shop, table_from_rules
-from support.memory import peak_heap
+from support.memory import peak_heaps
 
 import rulec
 from rulec.routing.router import Router
@@ -173,31 +172,21 @@ def test_over_long_lines_are_refused_and_line_numbers_stay_right(cli, files, tmp
 def test_the_events_file_is_streamed(files):
     """Memory flat in the file's size: routing 4x the lines does not take 4x the memory
     (the whole file was read first before; 86 MB took 749 MB). Decisions go to a sink."""
-    from rulec.cli import route_cmd
-
     rules, write = files
 
-    class Sink:
-        lines = 0
-
-        def write(self, text):
-            self.lines += 1
-
-    def peak(n):
+    def events(n):
         lines = [ONLINE] + [
             {"type": "reply", "time": "2026-11-23T09:01:00+08:00", "agent": "小美"}
             if i % 2
             else chat(f"u{i % 7}", product="a", attrs={"pad": "x" * 200})
             for i in range(n)
         ]
-        path = write(f"e{n}.jsonl", lines)
-        out, err = Sink(), io.StringIO()
-        code, top = peak_heap(route_cmd.run, [str(rules), "--events", str(path)], out, err)
-        assert code == 0 and out.lines == n // 2, err.getvalue()
-        return top
+        return [str(rules), str(write(f"e{n}.jsonl", lines))]
 
-    peak(500)  # the first run imports the router and the compiler: not the file's cost
-    small, big = peak(1500), peak(6000)
+    sizes = (500, 1500, 6000)  # the first run imports the router and the compiler
+    runs = peak_heaps("routing_helpers.route_to_sink", [events(n) for n in sizes])
+    assert [lines for lines, _peak in runs] == [n // 2 for n in sizes]
+    (_, small), (_, big) = runs[1:]
     assert big < 1.5 * small, (small, big)
 
 
