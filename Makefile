@@ -28,19 +28,22 @@ help:
 # The stamp says "dependencies installed"; the extensions (matcher, router decision path) are
 # checked on every run, because `make clean` (or a Python upgrade) removes them while the venv
 # stays.
-EXTENSIONS_LIVE := import rulec, rulec.routing.router as r; \
-	print('rulec matcher:', rulec.implementation, '/ router:', r.implementation)
+EXTENSIONS_LIVE := import rulec, rulec.routing.router as r, rulec.outreach.plan_run as p; \
+	print('rulec matcher:', rulec.implementation, '/ router:', r.implementation, \
+	'/ planner:', p.implementation)
 setup: $(VENV)/.installed
 	@if [ "$$RULEC_REQUIRE_EXTENSIONS" = 1 ] && ! env -u RULEC_PURE $(PY) -c \
-	  "import rulec, sys, rulec.routing.router as r; \
-	  sys.exit(rulec.implementation != 'cython' or r.implementation != 'cython')" 2>/dev/null; then \
+	  "import rulec, sys, rulec.routing.router as r, rulec.outreach.plan_run as p; \
+	  sys.exit(rulec.implementation != 'cython' or r.implementation != 'cython' \
+	  or p.implementation != 'cython')" 2>/dev/null; then \
 	  echo "a rulec extension is missing: building them"; \
 	  $(PIP) --no-build-isolation -e . && \
 	  env -u RULEC_PURE $(PY) -c "$(EXTENSIONS_LIVE)"; \
 	fi
 
 $(VENV)/.installed: setup.py pyproject.toml requirements-dev.txt constraints.txt \
-		rulec/matching/_matcher.pyx rulec/matching/_rows.pxi rulec/routing/_decide.pyx
+		rulec/matching/_matcher.pyx rulec/matching/_rows.pxi rulec/routing/_decide.pyx \
+		rulec/outreach/_plan.pyx
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) pip setuptools wheel Cython
 	$(PIP) -r requirements-dev.txt

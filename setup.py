@@ -37,6 +37,7 @@ class OptionalBuildExt(build_ext):
 SOURCES = {
     "rulec.matching._matcher": "rulec/matching/_matcher.pyx",
     "rulec.routing._decide": "rulec/routing/_decide.pyx",
+    "rulec.outreach._plan": "rulec/outreach/_plan.pyx",
 }
 # files a source includes (a change rebuilds the module)
 DEPENDS = {"rulec.matching._matcher": ["rulec/matching/_rows.pxi"]}

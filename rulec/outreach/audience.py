@@ -254,12 +254,24 @@ def _utf8(text: str) -> bool:
 
 
 def parse_many(items: list, name: str) -> tuple:
-    """Parse numbered lines at once: ([(lineno, record)], [(lineno, InputError)]).
+    """Parse numbered lines at once: ([(lineno, record)], [(lineno, InputError)])."""
+    out, errors = [], []
+    for n, x in decoded(items):
+        try:
+            out.append((n, parse(x, n, name)))
+        except InputError as exc:
+            errors.append((n, exc))
+    return out, errors
+
+
+def decoded(items: list) -> list:
+    """The numbered lines with their JSON decoded where it could be done in one step for the
+    whole batch, [(lineno, value or the line as given)]; parse() checks each value.
 
     The lines are decoded as one JSON array (several times faster than one `loads` a line),
     separated by a value no line can contain (_SEP): the result is used only when every
     separator is back at the top level, i.e. every line was one JSON value on its own. Any
-    doubt falls back to line by line, for exact errors."""
+    doubt leaves the lines to parse() one by one, for exact errors."""
     recs = None
     if items and all(type(x) is bytes for _n, x in items):
         lines = [x for _n, x in items]
@@ -276,13 +288,9 @@ def parse_many(items: list, name: str) -> tuple:
             if both is not None and len(both) == 2 * n - 1:
                 if both[1::2].count(_SEP_TEXT) == n - 1:
                     recs = both[0::2]
-    out, errors = [], []
-    for k, (n, x) in enumerate(items):
-        try:
-            out.append((n, parse(recs[k] if recs is not None else x, n, name)))
-        except InputError as exc:
-            errors.append((n, exc))
-    return out, errors
+    if recs is None:
+        return items
+    return list(zip([n for n, _x in items], recs))
 
 
 def require(rec: dict, fields: tuple, name: str, lineno: int) -> None:

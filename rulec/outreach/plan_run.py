@@ -1,4 +1,8 @@
-"""The planner's pass over an audience (O1–O9, O11, O13): batches, per-consumer decisions, output."""
+"""The planner's pass over an audience (O1–O9, O11, O13): batches, per-consumer decisions, output.
+
+Run's loop is the pure-Python twin of the Cython one in _plan.pyx, which takes over a run that
+prints its sends (`out`) on a ledger taking Packed rows, unless RULEC_PURE=1 or
+`Planner(impl="python")`; both give the same bytes (tests/outreach/test_plan_paths.py)."""
 
 from __future__ import annotations
 
@@ -7,18 +11,31 @@ import datetime as dt
 import operator
 
 from rulec.common import calendar as cal
+from rulec.common.twin import load_twin
 from rulec.errors import InputError
 from rulec.outreach import audience as aud
 from rulec.outreach.campaign import json_str, json_text
+
+# the Cython loop and this module, its twin; the live one is the Cython loop when built,
+# unless RULEC_PURE=1
+TWIN = load_twin("rulec.outreach._plan", "rulec.outreach.plan_run", "planner loop")
+_plan = TWIN.extension
+implementation = TWIN.implementation
 
 _FIRST = operator.itemgetter(0)
 _EMPTY: dict = {}
 
 
+def loop(impl=None) -> str:
+    """The loop `impl` names ("cython", "python"; None: the live one), checked."""
+    TWIN.module(impl)  # ValueError: unknown; RuntimeError: the Cython loop is not built
+    return impl or implementation
+
+
 class Run:
     """One pass over the audience: batches, per-consumer decisions, output."""
 
-    def __init__(self, planner, active, out, on_send, collected, keep_going, name):
+    def __init__(self, planner, active, out, on_send, collected, keep_going, name, impl=None):
         self.p, self.active, self.out, self.on_send = planner, active, out, on_send
         self.collected, self.keep_going, self.name = collected, keep_going, name
         self.consumers, self.bad = 0, []
@@ -32,6 +49,9 @@ class Run:
         self.window = planner.window
         self.tz = planner.tz
         self.item_json = {}  # tuple of send items -> their JSON (carts repeat the same items)
+        # the Cython loop prints and packs; sends handed out as dicts stay with this one
+        self.fast = loop(impl) == "cython" and out is not None and on_send is None
+        self.kernel = None
 
     def count(self, src):
         """No campaign is due: the audience is only read (and checked) for the report."""
@@ -52,6 +72,8 @@ class Run:
     def stream(self, src, on_progress):
         """Each chunk of the source (`batch_size` lines) decided and recorded in turn."""
         size = self.p.batch_size
+        if self.fast and self.p.ledger.packs and _plan is not None:
+            self.kernel = _plan.Kernel(self)
         for chunk in src.chunks():
             self._chunk(chunk, src.name)
             if on_progress is not None and len(chunk) >= size:  # the last: once, below
@@ -62,6 +84,8 @@ class Run:
     def _chunk(self, chunk, name):
         """Parse a chunk of numbered lines, decide and record its consumers; on a bad line the
         consumers before it are still recorded, then the error is raised (unless keep_going)."""
+        if self.kernel is not None:
+            return self.kernel.chunk(chunk, name)
         recs, errors = aud.parse_many(chunk, name)
         batch, stop = [], None
         purchases, carts = aud.purchases, aud.cart_adds

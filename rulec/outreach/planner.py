@@ -13,6 +13,7 @@ from rulec.outreach.ledger import open_ledger
 from rulec.outreach.ledger.base import FINISHED, MISSED, SKIPPED, STARTED, WHOLE
 from rulec.outreach.ledger.rows import check_shards
 from rulec.outreach.plan_run import Run
+from rulec.outreach.plan_run import loop as plan_loop
 
 BATCH = 2000
 MAX_SHARDS = 100_000
@@ -67,9 +68,12 @@ class Planner:
     """Plans a shop's campaigns against an audience at a moment `now`, recording in a ledger.
 
     `ledger`: a path, `sqlite:///…`, `memory:`, `redis://…` or a Ledger object;
-    `volatile_ledger` accepts a Redis server without persistence (O14)."""
+    `volatile_ledger` accepts a Redis server without persistence (O14); `impl` picks the
+    per-batch loop: "cython", "python" or None for the live one (plan_run.implementation)."""
 
-    def __init__(self, table, ledger="memory:", batch_size: int = BATCH, volatile_ledger=False):
+    def __init__(
+        self, table, ledger="memory:", batch_size: int = BATCH, volatile_ledger=False, impl=None
+    ):
         self.table, self.body = table, table.body
         try:
             self.tz = cal.zone(self.body["timezone"])
@@ -79,7 +83,7 @@ class Planner:
         self.max_delay = self.body["outreach"]["max_delay"]
         if type(batch_size) is not int or batch_size < 1:
             raise InputError([diag("E883", f"batch_size {batch_size!r}: a whole number >= 1")])
-        self.batch_size = batch_size
+        self.batch_size, self.impl = batch_size, plan_loop(impl)
         self.ledger = open_ledger(ledger, table.shop, volatile=volatile_ledger)
         self.ledger_name = getattr(self.ledger, "url", None) or getattr(self.ledger, "path", "")
 
@@ -136,7 +140,7 @@ class Planner:
             if hasattr(src, "require_columns"):  # a columnar audience: before any write (O14)
                 src.require_columns(self._fields_read(camps, states, wanted))
             active, opened = self._open(camps, states, wanted, acts, shard)
-            run = Run(self, active, out, on_send, collected, keep_going, src.name)
+            run = Run(self, active, out, on_send, collected, keep_going, src.name, self.impl)
             run.opened_now = opened
             if active:
                 run.stream(src, on_progress)

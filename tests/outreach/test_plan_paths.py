@@ -13,7 +13,7 @@ import re
 import pytest
 from outreach_helpers import ledger_dump
 
-from rulec.outreach import audience
+from rulec.outreach import audience, plan_run
 from rulec.outreach.planner import Planner
 
 # sha256 of run_workload()'s text, made by the code before the fast paths (main at 337bcc1:
@@ -42,24 +42,33 @@ def workload(tmp) -> list:
     return lines
 
 
-def run_workload(tmp, audience_of=None) -> str:
+def run_workload(tmp, audience_of=None, impl=None, ledger=None) -> str:
     """Two runs on one ledger (the second three hours later): stdout, reports and the ledger,
-    as one text. `audience_of(lines)` gives what plan() is handed (default: a file)."""
+    as one text. `audience_of(lines)` gives what plan() is handed (default: a file); `impl`
+    the planner's loop (None: the live one); `ledger` a URL (default: a SQLite file)."""
     bp = _bench()
     lines = workload(tmp)
     path = pathlib.Path(tmp) / "a.jsonl"
     path.write_bytes(b"".join(lines))
-    ledger = pathlib.Path(tmp) / "l.db"
     texts = []
-    with Planner(bp.table(), str(ledger), batch_size=700) as p:
+    with Planner(bp.table(), ledger or str(pathlib.Path(tmp) / "l.db"), 700, impl=impl) as p:
         for now in (bp.NOW, "2023-12-12T23:00:00+08:00"):
             out = io.StringIO()
             aud = str(path) if audience_of is None else audience_of(lines)
             r = p.plan(aud, now, activities=bp.ACTIVITIES, out=out, keep_going=True)
             texts += [out.getvalue(), json.dumps(r.report, sort_keys=True, ensure_ascii=False)]
             texts += [_diagnostic(d) for d in r.bad]
-    texts.append(json.dumps(ledger_dump(ledger), ensure_ascii=False))
+        dump = _redis_rows(p.ledger) if ledger else ledger_dump(pathlib.Path(tmp) / "l.db")
+    texts.append(json.dumps(dump, ensure_ascii=False))
     return "\n".join(texts)
+
+
+def _redis_rows(ledger) -> list:
+    """A Redis ledger's packed rows (consumer, sends text), in consumer order."""
+    import redis
+
+    client = redis.Redis.from_url(ledger.url, decode_responses=True)
+    return sorted(client.hgetall(ledger.k_sends).items())
 
 
 def _diagnostic(d) -> str:
@@ -93,9 +102,13 @@ def test_same_bytes_as_the_code_before(tmp_path):
     assert _digest(_as_before(text)) == OLD_DIGEST
 
 
+IMPLS = ["python"] + (["cython"] if plan_run._plan is not None else [])
+
+
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("decoder", ["standard", "msgspec"])
 @pytest.mark.parametrize("reading", ["file", "lines", "dicts"])
-def test_every_path_gives_the_same_bytes(tmp_path, monkeypatch, decoder, reading):
+def test_every_path_gives_the_same_bytes(tmp_path, monkeypatch, decoder, reading, impl):
     if decoder == "standard":
         monkeypatch.setattr(audience, "_decode_batch", lambda b: audience._decode(b.decode()))
     else:
@@ -110,4 +123,4 @@ def test_every_path_gives_the_same_bytes(tmp_path, monkeypatch, decoder, reading
         of = lambda lines: [
             json.loads(x) if x.strip() and b'{"consumer": 5}' not in x else x for x in lines
         ]
-    assert _digest(_as_before(run_workload(tmp_path, of))) == OLD_DIGEST
+    assert _digest(_as_before(run_workload(tmp_path, of, impl))) == OLD_DIGEST

@@ -35,6 +35,16 @@ class CampaignState(NamedTuple):
 Decide = Callable[[dict], list]
 
 
+class Packed(NamedTuple):
+    """What `decide` may return instead of records, from a ledger that `packs`: the batch's
+    sends packed per consumer, `rows` [(consumer, text)] with each consumer once and `text`
+    its sends' `packed_send()` texts in decision order (distinct campaigns: the planner's O13 check), and
+    `sends` their number. It spares a tuple per send and the ledger's packing loop."""
+
+    rows: list
+    sends: int
+
+
 class Ledger(abc.ABC):
     """What the planner needs from a ledger. Implementations: sqlite (default), redis.
 
@@ -46,6 +56,12 @@ class Ledger(abc.ABC):
     again, never lose one. The key (campaign, consumer) is unique."""
 
     shop: str
+    packs = False  # True: `packed_send()` works and `decide` may return Packed rows
+
+    def packed_send(self, campaign: str, channel: str, at) -> str:
+        """The packed form of one send (";id,channel,at"), for Packed rows; S962 when the
+        campaign was never opened in this ledger."""
+        raise NotImplementedError(f"{type(self).__name__} takes records, not packed rows")
 
     @abc.abstractmethod
     def campaign_states(self, shard: tuple = WHOLE) -> dict:
@@ -68,8 +84,9 @@ class Ledger(abc.ABC):
     def decide_and_record(
         self, consumers: list, decide: Decide, emit: Callable[[], None] | None = None
     ) -> list:
-        """One atomic batch: history of `consumers`, `decide`, `emit`, record. Returns the
-        records written (a list of (campaign, consumer, channel, at))."""
+        """One atomic batch: history of `consumers`, `decide`, `emit`, record. Returns what
+        `decide` returned: the records written (a list of (campaign, consumer, channel, at)),
+        or Packed rows."""
 
     @abc.abstractmethod
     def sends(self, campaign: str | None = None) -> list:

@@ -40,7 +40,7 @@ import uuid
 from rulec.common.redis_conn import Lost, Script, open_conn, pack
 from rulec.errors import StoreError
 from rulec.outreach.ledger import rows
-from rulec.outreach.ledger.base import FINISHED, STARTED, WHOLE, Ledger
+from rulec.outreach.ledger.base import FINISHED, STARTED, WHOLE, Ledger, Packed
 
 SCHEMA_VERSION = "2"
 CHUNK = 1000  # elements per unpack() inside the scripts (Lua's stack is bounded)
@@ -481,6 +481,11 @@ class RedisLedger(Ledger):
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
 
+    packs = True
+
+    def packed_send(self, campaign, channel, at) -> str:
+        return rows.campaign_token(self._ids, campaign, channel, at)
+
     def decide_and_record(self, consumers, decide, emit=None) -> list:
         uniq = list(dict.fromkeys(consumers))
         if not uniq:
@@ -493,13 +498,11 @@ class RedisLedger(Ledger):
             history = {c: self._entries(c, h) for c, h in zip(uniq, hist_texts) if h}
             records = decide(history)
             per: dict[str, str] = {}
-            for name, consumer, channel, at in records:
-                cid = self._ids.get(name)
-                if cid is None:
-                    raise StoreError.of(
-                        "S962", f"campaign {name!r} was never opened in this ledger"
-                    )
-                per[consumer] = per.get(consumer, "") + rows.token(cid, channel, at)
+            if type(records) is Packed:  # RECORD refuses a send already there (S960)
+                per = dict(records.rows)
+            else:
+                for name, consumer, channel, at in records:
+                    per[consumer] = per.get(consumer, "") + self.packed_send(name, channel, at)
             if emit is not None:
                 emit()
         except BaseException:

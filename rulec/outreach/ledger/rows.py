@@ -12,6 +12,14 @@ def token(campaign_id, channel: str, at) -> str:
     return f";{campaign_id},{CHANNEL_CODE[channel]},{int(at)}"
 
 
+def campaign_token(ids: dict, name: str, channel: str, at) -> str:
+    """token() of a send of campaign `name` by the ledger's ids; S962 when it has none."""
+    cid = ids.get(name)
+    if cid is None:
+        raise StoreError.of("S962", f"campaign {name!r} was never opened in this ledger")
+    return token(cid, channel, at)
+
+
 def unpack(text, names: dict) -> list:
     """[(campaign name, channel, at)] of a stored history. KeyError: a campaign id `names`
     does not know; ValueError: anything else that is not exactly the packing."""

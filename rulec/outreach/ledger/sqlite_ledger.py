@@ -23,7 +23,7 @@ import uuid
 
 from rulec.errors import StoreError
 from rulec.outreach.ledger import rows
-from rulec.outreach.ledger.base import FINISHED, STARTED, WHOLE, Ledger
+from rulec.outreach.ledger.base import FINISHED, STARTED, WHOLE, Ledger, Packed
 
 SCHEMA_VERSION = "3"
 IN_CHUNK = 500  # host parameters per `IN (...)` lookup
@@ -329,7 +329,10 @@ class SqliteLedger(Ledger):
         try:
             history = self._history(consumers)
             records = decide(history)
-            if records:
+            if type(records) is Packed:
+                self._check_packed(records.rows, history)
+                db.executemany(UPSERT, records.rows)
+            elif records:
                 db.executemany(UPSERT, self._rows(records, history))
             if emit is not None:
                 emit()
@@ -339,21 +342,38 @@ class SqliteLedger(Ledger):
             raise
         return records
 
+    packs = True
+
+    def packed_send(self, campaign, channel, at) -> str:
+        return rows.campaign_token(self._ids, campaign, channel, at)
+
+    def _check_packed(self, packed, history) -> None:
+        """Packed rows hold distinct campaigns a consumer (their maker's check, O13); a send
+        its history already holds is refused here as for records (S960)."""
+        if not history:
+            return
+        texts = dict(packed)
+        for consumer, old in history.items():
+            text = texts.get(consumer)
+            if text and {h[0] for h in old} & {n for n, _ch, _at in self._unpack(consumer, text)}:
+                raise self._twice()
+
+    def _twice(self) -> StoreError:
+        return StoreError.of(
+            "S960", f"ledger {self.path}: a (campaign, consumer) send was decided twice"
+        )
+
     def _rows(self, records, history) -> list:
         """Upsert rows, one per consumer; refuses a (campaign, consumer) already recorded."""
-        ids, toks = self._ids, {}
+        toks = {}
         for k in dict.fromkeys(map(_TOKEN_KEY, records)):  # (campaign, channel, at), in order
-            if k[0] not in ids:
-                raise StoreError.of("S962", f"campaign {k[0]!r} was never opened in this ledger")
-            toks[k] = rows.token(ids[k[0]], k[1], k[2])
+            toks[k] = self.packed_send(*k)
         seen = set(map(_PAIR, records))
         clash = len(seen) != len(records) or any(
             (h[0], consumer) in seen for consumer, hs in history.items() for h in hs
         )
         if clash:
-            raise StoreError.of(
-                "S960", f"ledger {self.path}: a (campaign, consumer) send was decided twice"
-            )
+            raise self._twice()
         packed: dict[str, str] = {}
         get = packed.get
         for consumer, tok in zip(

@@ -1,0 +1,7 @@
+"""Type stub of the Cython planner loop (_plan.pyx): the interface plan_run.Run uses."""
+
+from typing import Any
+
+class Kernel:
+    def __init__(self, run: Any) -> None: ...
+    def chunk(self, chunk: list[Any], name: str) -> None: ...

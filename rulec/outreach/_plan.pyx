@@ -1,0 +1,448 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""The planner's per-batch loop in Cython: the twin of plan_run.Run's (same sends, bytes, ledger).
+
+A batch's lines are checked (parse/require/purchases/cart_adds of audience.py on the common
+shapes; anything else is handed to those functions, so every error keeps its code and line),
+offered (O1, O3, O6-O9, O11), decided against the ledger history (O2, O4, O5, O13), printed
+as one string and recorded as Packed rows (one ";id,channel,at..." text per consumer).
+A consumer with no history, seen once in its batch, gets its crowd combination's outcome:
+worked out once per run by the twin's own `_check`, with its output pieces and ledger tokens
+ready, so such a consumer costs one `str.join`. Every history decision goes through the
+twin's `_history` and `_check` themselves.
+"""
+
+from cpython.dict cimport PyDict_GetItem
+from cpython.object cimport PyObject
+
+from rulec.errors import InputError
+from rulec.outreach import audience as aud
+from rulec.outreach import offers as offer_fns
+from rulec.outreach.campaign import json_str, json_text
+from rulec.outreach.ledger.base import Packed
+
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object)
+
+cdef dict TIMES = aud._TIMES  # the audience's time cache (cleared in place, never rebound)
+cdef Py_ssize_t MAX_LIST = aud.MAX_LIST
+cdef Py_ssize_t MAX_COMBOS = 20_000  # crowd combinations kept between batches
+cdef int TARGETED = 0, CART = 1, RECALL = 2, SUPER = 3, OTHER = 4
+cdef dict EMPTY = {}
+cdef tuple NONE_TUPLE = ()
+
+
+cdef inline object dict_get(dict d, key):
+    """d.get(key) without the method lookup."""
+    cdef PyObject *v = PyDict_GetItem(d, key)
+    return None if v == NULL else <object> v
+
+
+cdef class Camp:
+    """A due campaign's fields the loop reads, in C."""
+
+    cdef object c, base, offer
+    cdef int kind
+    cdef double at, lo_cart, lo_window
+    cdef bint has_acts
+    cdef list choices
+    cdef str acts_json
+
+    def __init__(self, c):
+        self.c, self.base, self.offer, self.choices = c, c.base, c.offer, c.choices
+        self.kind = (
+            TARGETED
+            if c.offer is None
+            else CART
+            if c.offer is offer_fns.cart_coupon
+            else RECALL
+            if c.offer is offer_fns.recall
+            else SUPER
+            if c.offer is offer_fns.super_discount
+            else OTHER
+        )
+        self.at, self.lo_cart, self.lo_window = c.at, c.cart_start, c.window_start
+        self.has_acts = bool(c.activities)
+        self.acts_json = c.acts_json
+
+
+cdef class Combo:
+    """One crowd combination: the targeted sends its crowds hit (O1), and the outcome of a
+    consumer without history: output pieces around the consumer id, ledger tokens, skips."""
+
+    cdef list hits  # [(campaign, variant, None)], as the twin's `combos` holds them
+    cdef list camps  # campaigns the hits are of
+    cdef list sends  # clean outcome: [(campaign, variant, None)]
+    cdef dict skips  # clean outcome: {(campaign, reason): 1}
+    cdef list pieces  # cj.join(pieces): the clean outcome's output
+    cdef str toks  # the clean outcome's ledger tokens
+    cdef Py_ssize_t n  # consumers of this combination in the current batch
+    cdef Py_ssize_t clean  # of them, decided by the clean outcome in the current batch
+
+
+cdef class Kernel:
+    """One run's loop: built by Run when its sends are printed to `out` on a packing ledger."""
+
+    cdef object run, ledger, crowds_of, out
+    cdef list targeted, promo, camps
+    cdef dict combos, item_json, tok_of
+    cdef bint need_purchases, need_carts, toks_ready
+    cdef object required
+    cdef str name
+
+    def __init__(self, run):
+        self.run, self.ledger, self.out = run, run.p.ledger, run.out
+        self.crowds_of = run.p.table.matcher.crowds_of_trusted if run.need_crowds else None
+        cdef Camp camp
+        self.camps, self.targeted, self.promo = [], [], []
+        for c in run.active:
+            camp = Camp(c)
+            self.camps.append(camp)
+            (self.targeted if camp.kind == TARGETED else self.promo).append(camp)
+        self.need_purchases, self.need_carts = run.need_purchases, run.need_carts
+        self.required = run.required
+        self.combos, self.item_json = {}, run.item_json
+        self.toks_ready = False
+
+    # -- checks ---------------------------------------------------------------------------
+    def chunk(self, chunk, name):
+        """Run._chunk: check a chunk's lines, decide and record its consumers; on a bad line
+        the consumers before it are still recorded, then the error is raised (unless
+        keep_going)."""
+        cdef list batch = [], errors = []
+        cdef Py_ssize_t n
+        cdef object rec, stop = None
+        self.name = name
+        for n, x in aud.decoded(chunk):
+            try:
+                rec = x if type(x) is dict and self._plain(x) else aud.parse(x, n, name)
+                batch.append((n, rec) + self._lists(<dict> rec, n))
+            except InputError as exc:
+                errors.append((n, exc))
+        run = self.run
+        if errors:
+            errors.sort(key=lambda e: e[0])
+            if not run.keep_going:
+                stop = errors[0]
+                batch = [b for b in batch if b[0] < stop[0]]
+            else:
+                for _n, error in errors:
+                    run.bad.extend(error.diagnostics)
+        if batch:
+            self._flush(batch)
+        if stop is not None:
+            raise stop[1]
+
+    cdef bint _plain(self, dict rec):
+        """audience.parse's checks of a decoded line, on the common shapes (False: let parse
+        decide, and raise)."""
+        c = dict_get(rec, "consumer")
+        if type(c) is not str or not 0 < len(<str> c) <= 1024:
+            return False
+        if not (PyUnicode_IS_ASCII(c) or (<str> c).isprintable()):
+            return False
+        a = dict_get(rec, "attrs")
+        if a is not None and type(a) is not dict:
+            return False
+        labels = dict_get(rec, "crowds")
+        if labels is not None:
+            if type(labels) is not list:
+                return False
+            for x in <list> labels:
+                if type(x) is not str:
+                    return False
+        for key in ("exclusive", "interested"):
+            v = dict_get(rec, key)
+            if v is not None and type(v) is not bool or v is None and key in rec:
+                return False
+        return True
+
+    cdef tuple _lists(self, dict rec, Py_ssize_t n):
+        """(purchase times, cart adds) as Run._chunk reads them, after the E886 check."""
+        required = self.required
+        if required is not None:
+            ex = dict_get(rec, "exclusive")
+            if ex is None or ex is True and not rec.keys() >= required:
+                aud.require(rec, required, self.name, n)
+        buys = cart = None
+        if self.need_purchases and "purchases" in rec:
+            buys = self._purchases(rec, n)
+        if self.need_carts and "cart_adds" in rec:
+            cart = self._carts(rec, n)
+        return buys, cart
+
+    cdef list _purchases(self, dict rec, Py_ssize_t n):
+        ps = rec["purchases"]
+        cdef list out = []
+        if type(ps) is list and len(<list> ps) <= MAX_LIST:
+            for p in <list> ps:
+                t = dict_get(TIMES, p) if type(p) is str else None
+                if t is None:
+                    break
+                out.append(t)
+            else:
+                return out
+        return aud.purchases(rec, self.name, n)
+
+    cdef list _carts(self, dict rec, Py_ssize_t n):
+        cs = rec["cart_adds"]
+        cdef list out = []
+        if type(cs) is list and len(<list> cs) <= MAX_LIST:
+            for c in <list> cs:
+                if type(c) is not dict:
+                    break
+                item = dict_get(<dict> c, "item")
+                t = dict_get(<dict> c, "time")
+                if type(item) is not str or not PyUnicode_IS_ASCII(item) or type(t) is not str:
+                    break
+                t = dict_get(TIMES, t)
+                if t is None:
+                    break
+                out.append((t, item))
+            else:
+                return out
+        return aud.cart_adds(rec, self.name, n)
+
+    # -- offers ---------------------------------------------------------------------------
+    cdef Combo _combo(self, key, crowds):
+        cdef Combo k = Combo()
+        cdef Camp camp
+        k.hits, k.camps = [], []
+        for camp in self.targeted:
+            for crowd, v in camp.choices:  # O1: its first listed crowd held
+                if crowd in crowds:
+                    k.hits.append((camp.c, v, None))
+                    k.camps.append(camp)
+                    break
+        k.sends, k.skips = self.run._check(k.hits, (set(), [], set()), {})
+        k.pieces, k.toks, k.n, k.clean = None, None, 0, 0
+        self.combos[key] = k
+        return k
+
+    cdef tuple _offer(self, Camp camp, dict rec, buys, list cart, crowds):
+        """(skip reason, items) of a promo privilege (offers.py), then its variant (O7)."""
+        cdef double t, lo, at = camp.at
+        cdef list items
+        why, got = None, None
+        if camp.kind == CART:
+            if not cart:
+                why = "not_in_audience"
+            elif len(cart) == 1:
+                t, item = cart[0]
+                if camp.lo_cart <= t <= at:
+                    got = [item]
+                else:
+                    why = "not_in_audience"
+            else:
+                lo = camp.lo_cart
+                items = list(dict.fromkeys([i for t, i in cart if lo <= t <= at]))
+                if items:
+                    got = items
+                else:
+                    why = "not_in_audience"
+        elif camp.kind == RECALL or camp.kind == SUPER:
+            if camp.kind == SUPER and dict_get(rec, "interested") is not True:
+                why = "not_interested"
+            elif buys and self._bought(camp, buys):
+                why = "purchased"
+            elif camp.kind == SUPER and not camp.has_acts:
+                why = "no_valid_activity"
+        else:
+            why, got = camp.offer(camp.c, rec, buys, cart)
+        if why is not None:
+            return why, None
+        variant = camp.base
+        for crowd, v in camp.choices:  # O7: the first segment the consumer is in
+            if crowd in crowds:
+                variant = v
+                break
+        return None, (camp.c, variant, got)
+
+    cdef bint _bought(self, Camp camp, list buys):
+        """O7, O8, O11: a purchase inside the promo window."""
+        cdef double lo = camp.lo_window, at = camp.at, t
+        for x in buys:
+            t = x
+            if lo <= t <= at:
+                return True
+        return False
+
+    cdef tuple _offers(self, list batch):
+        """Run._offers: per consumer (id, combination, promo sends) and the skip counts."""
+        cdef list offers = [], got
+        cdef dict counts = {}, combos = self.combos
+        cdef Py_ssize_t outside = 0
+        cdef Combo k
+        cdef Camp camp
+        cdef dict rec
+        cdef PyObject *found
+        crowds_of, targeted, promo = self.crowds_of, self.targeted, self.promo
+        if len(combos) > MAX_COMBOS:  # outside crowd labels make combinations unbounded
+            combos.clear()
+        for k in combos.values():
+            k.n = 0
+        for item in batch:
+            rec = <dict> item[1]
+            crowds = None
+            if crowds_of is not None:
+                crowds = crowds_of(
+                    dict_get(rec, "attrs") or EMPTY, dict_get(rec, "crowds") or NONE_TUPLE
+                )
+            got, k = [], None
+            if targeted:
+                key = tuple(crowds)
+                found = PyDict_GetItem(combos, key)
+                k = <Combo> found if found != NULL else self._combo(key, crowds)
+                k.n += 1
+            if promo and dict_get(rec, "exclusive") is not True:
+                outside += 1
+            elif promo:
+                for camp in promo:
+                    why, send = self._offer(camp, rec, item[2], item[3], crowds)
+                    if why is not None:
+                        ck = (camp.c, why)
+                        counts[ck] = counts.get(ck, 0) + 1
+                    else:
+                        got.append(send)
+            offers.append((rec["consumer"], k, got))
+        cdef Py_ssize_t hit
+        for camp in targeted:  # consumers whose crowds hit none of its targets
+            hit = 0
+            for k in combos.values():
+                if camp in k.camps:
+                    hit += k.n
+            if len(batch) - hit:
+                counts[(camp.c, "not_in_audience")] = len(batch) - hit
+        if outside:
+            for camp in promo:
+                counts[(camp.c, "not_exclusive")] = outside
+        return offers, counts
+
+    # -- decisions, output, ledger rows ----------------------------------------------------
+    def _flush(self, batch):
+        """Run._flush: offers outside the ledger's lock, then one atomic step: history,
+        decisions, print, record (as Packed rows)."""
+        offers, counts = self._offers(batch)
+        ids = [r[1]["consumer"] for r in batch]
+        result = []
+
+        def decide(history):
+            result[:] = self._decide(offers, history)
+            return result[2]
+
+        def emit():
+            for key, n in result[1].items():
+                counts[key] = counts.get(key, 0) + n
+            self._emit(result[0], counts, result[3])
+
+        self.ledger.decide_and_record(ids, decide, emit)
+        self.run.consumers += len(batch)
+
+    cdef _ready(self):
+        """The campaigns' ledger tokens (the ledger knows their ids once they are opened)."""
+        cdef Camp camp
+        self.tok_of = {}
+        for camp in self.camps:
+            self.tok_of[camp.c] = self.ledger.packed_send(camp.c.name, camp.c.channel, camp.c.at)
+        self.toks_ready = True
+
+    cdef str _tokens(self, list sends):
+        cdef dict tok = self.tok_of
+        return "".join([tok[s[0]] for s in sends])
+
+    cdef list _pieces(self, list sends):
+        """cj.join(pieces) prints `sends` (no items) of consumer id JSON cj."""
+        cdef list out = []
+        tail = ""
+        for c, v, _items in sends:
+            out.append(tail + v.head)
+            tail = v.plain_tail
+        out.append(tail)
+        return out
+
+    cdef _decide(self, list offers, dict history):
+        """Run._decide, printing as it goes: (output text, skip counts, Packed rows, sends
+        per campaign). Pure given `history` (a ledger may call it again on retry)."""
+        cdef list parts = [], rows = [], mine, clean = []
+        cdef dict counts = {}, seen = {}, per = {}, sent_n = {}
+        cdef Combo k
+        cdef Py_ssize_t total = 0
+        cdef str cid
+        if not self.toks_ready:
+            self._ready()
+        run = self.run
+        cdef bint once = len({o[0] for o in offers}) == len(offers)
+        for k in self.combos.values():
+            k.clean = 0
+        for cid, k, got in offers:
+            if cid.isprintable() and '"' not in cid and "\\" not in cid:
+                cj = '"' + cid + '"'  # json_str without the call
+            else:
+                cj = json_str(cid)
+            if once and cid not in history:
+                text = ""
+                if k is not None:
+                    if not k.clean:
+                        clean.append(k)
+                    k.clean += 1
+                    if k.sends:
+                        if k.pieces is None:
+                            k.pieces, k.toks = self._pieces(k.sends), self._tokens(k.sends)
+                        parts.append(cj.join(k.pieces))
+                        text = k.toks
+                        total += len(k.sends)
+                if got:
+                    self._print(parts, got, cj)
+                    text += self._tokens(got)
+                    total += len(got)
+                    for s in got:
+                        sent_n[s[0]] = sent_n.get(s[0], 0) + 1
+                if text:
+                    rows.append((cid, text))
+                continue
+            st = dict_get(seen, cid)
+            if st is None:
+                h = dict_get(history, cid)
+                st = seen[cid] = run._history(h) if h else (set(), [], set())
+            mine = run._check((k.hits if k is not None else []) + got, st, counts)[0]
+            if mine:
+                self._print(parts, mine, cj)
+                text = self._tokens(mine)
+                prev = dict_get(per, cid)
+                if prev is None:
+                    per[cid] = len(rows)
+                    rows.append((cid, text))
+                else:
+                    rows[prev] = (cid, rows[prev][1] + text)
+                total += len(mine)
+                for s in mine:
+                    sent_n[s[0]] = sent_n.get(s[0], 0) + 1
+        for k in clean:  # the clean outcomes, as often as they were taken
+            for key, n in k.skips.items():
+                counts[key] = counts.get(key, 0) + n * k.clean
+            for c, _v, _i in k.sends:
+                sent_n[c] = sent_n.get(c, 0) + k.clean
+        return "".join(parts), counts, Packed(rows, total), sent_n
+
+    cdef _print(self, list parts, list sends, cj):
+        cdef dict item_json = self.item_json
+        for c, v, items in sends:
+            if items:
+                key = tuple(items)
+                ij = dict_get(item_json, key)
+                if ij is None:
+                    if len(item_json) >= 100_000:
+                        item_json.clear()
+                    ij = item_json[key] = json_text(items)
+                parts.append(f"{v.head}{cj}{v.items_tail}{ij}{c.acts_json}")
+            else:
+                parts.append(f"{v.head}{cj}{v.plain_tail}")
+
+    cdef _emit(self, str text, dict counts, dict sent_n):
+        """Run._emit: skips and sends counted on the campaigns, the batch printed."""
+        for (c, why), n in counts.items():
+            c.skips[why] = c.skips.get(why, 0) + n
+        for c, n in sent_n.items():
+            c.sends[c.channel] = c.sends.get(c.channel, 0) + n
+        self.out.write(text)
+        self.out.flush()
