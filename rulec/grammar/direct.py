@@ -14,6 +14,7 @@ Callers fall back to the tree parser for anything but a clean parse (see `Fallba
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import threading
@@ -223,6 +224,37 @@ def _first(children):
     return children[0]
 
 
+class _Reduce:
+    """A grammar rule as the LALR loops read it (`len(rule.expansion)`, `rule.origin.name`, a
+    dict key): Lark's Rule hashes and compares in Python, and its names are Lark Tokens whose
+    `==` is Python too, which cost more per reduction than the reduction's own work."""
+
+    __slots__ = ("origin", "expansion", "name")
+
+    def __init__(self, rule):
+        self.origin = self  # `rule.origin.name` is the rule's name
+        self.name = str(rule.origin.name)
+        self.expansion = rule.expansion
+
+
+def _plain_table(table) -> tuple[Any, dict]:
+    """A copy of an LALR parse table for the direct parser, its symbol names plain `str`s and
+    its rules `_Reduce`s (identity hash and equality, done in C), and Lark Rule -> `_Reduce`.
+    The states, actions and lookups are the table's own, so the parse is the same."""
+    by_rule: dict = {}
+    states = {}
+    for i, actions in table.states.items():
+        plain = {}
+        for sym, (action, arg) in actions.items():
+            if not isinstance(arg, int):
+                arg = by_rule.get(arg) or by_rule.setdefault(arg, _Reduce(arg))
+            plain[str(sym)] = (action, arg)
+        states[i] = plain
+    out = copy.copy(table)
+    out.states = states
+    return out, by_rule
+
+
 class DirectParser:
     """One start symbol of a Lark LALR parser, run with reductions calling a builder."""
 
@@ -249,13 +281,9 @@ class DirectParser:
         else:
             self._lexer = frontend.lexer
             self._thread, self._parser = LexerThread, _Parser
-        self._table = table
-        # the callbacks are looked up by the table's own Rule objects: equal ones are not the
-        # same objects, and comparing rules costs more than the reduction itself
-        reduce_args = {arg for state in table.states.values() for _action, arg in state.values()}
-        own = {r: r for r in reduce_args if not isinstance(r, (int, str))}
+        self._table, by_rule = _plain_table(table)
         for r in self.rules:
-            r.rule = own.get(r.rule, r.rule)
+            r.rule = by_rule.get(r.rule, r.rule)
 
     def parse(self, text: str, builder: Any) -> Any:
         """The builder's result for the start rule. Raises lark's UnexpectedInput on a syntax
