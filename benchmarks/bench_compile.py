@@ -72,9 +72,7 @@ def parts(text: str, repeat: int) -> dict:
     d = direct("rules_file", MAX_PREDICATE, MAX_DEPTH)
 
     def loop(callbacks):
-        return d._parser(d._table, callbacks).parse(
-            d._thread.from_text(d._lexer, text), "rules_file"
-        )
+        return d._parser(d._table, callbacks).parse(d.tokens(text), "rules_file")
 
     runs = {
         "lexer + LALR loop": lambda: loop({r.rule: lambda s: None for r in d.rules}),

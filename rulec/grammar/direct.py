@@ -28,11 +28,8 @@ from lark.parsers.lalr_parser import _Parser
 from lark.visitors import _vargs_meta
 
 from rulec.common.gc_pause import gc_paused
-
-try:  # the Cython lexer and LALR loops (optional: requirements-dev.txt, setup.py extra `fast`)
-    from lark_cython import lark_cython as _lc  # type: ignore[import-untyped, unused-ignore]
-except ImportError:  # pragma: no cover - exercised by the RULEC_NO_LARK_CYTHON runs
-    _lc = None
+from rulec.grammar.lexer import LC as _lc
+from rulec.grammar.lexer import CyRun, PlainRun, Tables
 
 # RULEC_PURE=1 (no compiled code: the matcher's pure twin) also keeps Lark's own loops
 PURE = os.environ.get("RULEC_PURE") == "1"
@@ -274,16 +271,17 @@ class DirectParser:
             if r.origin.name in reach
         ]
         self.compiled = compiled and _lc is not None
-        if self.compiled:
-            states = {i: list(t.keys()) for i, t in table.states.items()}
-            self._lexer = _lc.ContextualLexer(frontend.lexer_conf, states, always_accept=())
-            self._thread, self._parser = _lc.LexerThread, _lc._Parser
-        else:
-            self._lexer = frontend.lexer
-            self._thread, self._parser = LexerThread, _Parser
+        self._lexer = Tables(frontend.lexer)  # Lark's contextual lexer, one match a token
+        self._parser = _lc._Parser if self.compiled else _Parser
         self._table, by_rule = _plain_table(table)
         for r in self.rules:
             r.rule = by_rule.get(r.rule, r.rule)
+
+    def tokens(self, text: str) -> Any:
+        """The lexer thread the parser loop reads `text` from."""
+        if self.compiled:
+            return _lc.LexerThread.from_text(CyRun(self._lexer, text), text)
+        return LexerThread(PlainRun(self._lexer, text), text)  # type: ignore[arg-type]
 
     def parse(self, text: str, builder: Any) -> Any:
         """The builder's result for the start rule. Raises lark's UnexpectedInput on a syntax
@@ -297,7 +295,7 @@ class DirectParser:
             )
         parser = self._parser(self._table, callbacks)
         with gc_paused():  # a parse allocates an object or more per token, and frees none
-            node = parser.parse(self._thread.from_text(self._lexer, text), self.start)
+            node = parser.parse(self.tokens(text), self.start)
         return node.value if type(node) is Node else node
 
 
