@@ -199,11 +199,12 @@ def run(shop: m.Shop) -> list[Diagnostic]:
                         x.span,
                     )
     defined = {"crowd": [c.name for c in shop.crowds], "intent": [i.name for i in shop.intents]}
+    known = {dim: set(names) for dim, names in defined.items()}  # a list would be quadratic
     reported = set()
     refs = [(dim, r) for g in shop.groups for dim in ("crowd", "intent") for r in getattr(g, dim)]
     refs += [("crowd", t.crowd) for c in shop.campaigns for t in c.targets + c.segments]
     for dim, r in refs:
-        if r.name not in defined[dim] and (dim, r.name) not in reported:
+        if r.name not in known[dim] and (dim, r.name) not in reported:
             reported.add((dim, r.name))
             _warn(
                 d,
