@@ -296,6 +296,19 @@ def _label_list(names: tuple[str, ...], labels: Iterable[str]) -> list[str]:
     return out
 
 
+def packed_names(names: list[str]) -> list[str]:
+    """Copies of the group names made one after another, so they lie side by side in memory.
+
+    Every result list holds references to these strings, and building or freeing one touches
+    each string's reference count. The names a table body decodes to are spread among the
+    rest of the body (about 830 bytes apart at 100,000 groups: 83 MB for 100,000 names, far
+    beyond the caches and the TLB), so at large sizes each reference cost a cache miss and the
+    warm match cost grew faster than the results it built; packed, 100,000 names take 5.6 MB.
+    """
+    # the originals stay alive until every copy is made, so no copy reuses a freed slot
+    return [n.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass") for n in names]
+
+
 class PyMatcher:
     """R5 over a table body with group rows (int bitsets or index sets: rows.py), any size."""
 
@@ -303,7 +316,7 @@ class PyMatcher:
 
     def __init__(self, body: Body) -> None:
         groups = body["groups"]
-        self.group_names = [g["name"] for g in groups]
+        self.group_names = packed_names([g["name"] for g in groups])
         self.n = len(groups)
         self.all = (1 << self.n) - 1
         tree = body["tree"]

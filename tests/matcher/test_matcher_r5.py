@@ -215,3 +215,16 @@ def test_reentrant_call_during_a_cache_miss_is_answered_correctly(build):
     plan.crowd.classify = reenter
     assert m.match({"product": "a", "order": "unpaid", "attrs": {"level": 5}}) == ["V"]
     assert inner == [["A"], [["D"]], ["vip"]]
+
+
+def test_results_hold_packed_copies_of_the_group_names(build):
+    """The names in results are the table's names, as copies the matcher makes side by side
+    (pure.packed_names: a result touches each name's reference count, and the table's own
+    strings lie scattered through the decoded body); non-ASCII and one-letter names too."""
+    names = ["售后组", "g1", "x", "组😀"]
+    m = build([{"name": n, "order": ["paid"]} for n in names])
+    got = m.match({"order": "paid"})
+    assert got == names
+    # the body holds these very objects; the results hold new ones (one-letter names are
+    # shared singletons either way)
+    assert all(a is not b for a, b in zip(got, names) if len(a) > 1)
