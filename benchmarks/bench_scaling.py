@@ -83,8 +83,8 @@ class Shop:
         self.error = "; ".join(f"{d.code} {d.message}" for d in r.errors)[:200] or None
         self.body = r.body
         if self.body is None and r.shop is not None:
-            # beyond the table format's limits (B715: 100,000 groups of this shop are 4.6 M
-            # values, the format holds 2 M): the matcher steps still get the lowered body
+            # beyond the table format's limits (B715: a larger size than the standard ones, say):
+            # the matcher steps still get the lowered body
             from rulec.compiler.passes import lower
 
             self.body = lower.run(r.shop)

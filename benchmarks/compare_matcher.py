@@ -112,7 +112,7 @@ def builds(args, other, M) -> int:
     from rulec.table import schema
 
     # the dense-era row bound refuses large shops: lift both table limits for this body only
-    schema.MAX_ROW_BITS, tables.MAX_VALUES = 1 << 62, 1 << 40
+    schema.MAX_ROW_BITS, tables.MAX_DECODED = 1 << 62, 1 << 62
     r = compile_source(shop_source(args.groups, max(10, args.groups // 10), compact=True), "b.json")
     assert r.body is not None, r.errors[:2]
     body = r.body

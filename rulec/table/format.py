@@ -24,11 +24,22 @@ FLAG_SIGNED = 1
 KNOWN_FLAGS = FLAG_SIGNED
 # Limits on what a table may expand to, checked before the work is done (a few hundred KB of
 # zlib can say 256 MB of `[],[],...`, which json.loads would turn into gigabytes): the
-# decompressed JSON text, and the number of JSON values and keys in it. The compiler refuses
-# to write a table beyond them (B715), so every table it writes loads.
+# decompressed JSON text, and the memory its decoded objects may take, bounded from the text
+# alone (decoded_bound). The compiler refuses to write a table beyond them (B715), so every
+# table it writes loads. A 100,000-group shop (10,000 crowds, 2 agents a group) is 28 MB of
+# text, bounded at 651 MiB, and takes 278 MiB at its peak while decoding.
 MAX_BODY = 32 * 1024 * 1024
-MAX_VALUES = 2_000_000
+MAX_DECODED = 768 * 1024 * 1024
 MAX_FILE = MAX_BODY + (1 << 16)  # zlib never grows a body by more than a few bytes per 16 KB
+# The most a decoded JSON value costs (CPython 3.10-3.13, 64-bit), by the byte that brings it:
+# `[` a list and its first item slots, `{` a dict and its first key table, `:` a key (its
+# string, the decoder's key memo, the dict's entry and spare room), `,` another item (its
+# slot and a number object), `"` half a string's header (56 to 80 bytes).
+# tests/table/test_table_limits.py measures real costs against the bound.
+COSTS = {b"[": 96, b"{": 200, b":": 120, b",": 40, b'"': 20}
+ROOT_COST = 200
+# lead bytes of 4-byte UTF-8 characters (beyond U+FFFF: 4 bytes a character once decoded)
+_WIDEST = re.compile(rb"[\xf0-\xf4]")
 # an escaped UTF-16 surrogate: the canonical encoder never writes one (a lone one is not text)
 _SURROGATE_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F]")
 _FIXED = struct.Struct(">8sHHB")
@@ -39,20 +50,59 @@ def _fail(code: str, message: str, path: str | None = None) -> TableError:
     return TableError([diag(code, where + message)])
 
 
-def json_values_bound(text: bytes) -> int:
-    """An upper bound on the values and keys of a JSON text, without parsing it: each but the
-    root opens a container or follows a `,` or `:` (the count includes any inside strings)."""
-    return 1 + sum(text.count(c) for c in (b"[", b"{", b",", b":"))
+class TextCost:
+    """The memory a JSON text costs once decoded, bounded from its bytes (fed a chunk at a
+    time, without parsing): COSTS for each `[`, `{`, `:`, `,` and `"` (each value but the
+    root opens a container or follows a `,` or `:`), and per byte of text 3 bytes (the text,
+    its decoder's working copies) and twice the width of a character (the decoded str and
+    the strings' characters, 1, 2 or 4 bytes each by the widest character: 2 for any beyond
+    ASCII, or any `\\u` escape, which widens its string). Bytes inside strings count as
+    syntax too: the bound only errs high."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.objects = ROOT_COST
+        self.width = 1
+        self.last = b""  # the previous chunk's last byte: a `\\u` may straddle two chunks
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        self.objects += sum(chunk.count(c) * cost for c, cost in COSTS.items())
+        if self.width < 4 and not chunk.isascii():
+            self.width = 4 if _WIDEST.search(chunk) else 2
+        elif self.width < 2 and (b"\\u" in chunk or self.last + chunk[:1] == b"\\u"):
+            self.width = 2
+        self.last = chunk[-1:]
+
+    @property
+    def bound(self) -> int:
+        return self.objects + (3 + 2 * self.width) * self.size
+
+    def problem(self) -> str | None:
+        """Why the text so far is beyond the limits, or None."""
+        if self.size > MAX_BODY:
+            return f"more than {MAX_BODY // 2**20} MiB of JSON"
+        if self.bound > MAX_DECODED:
+            return (
+                f"JSON whose decoded values may take {self.bound / 2**20:,.0f} MiB "
+                f"(at most {MAX_DECODED // 2**20} MiB)"
+            )
+        return None
+
+
+def decoded_bound(text: bytes) -> int:
+    """The most memory (bytes) decoding a JSON text may take: TextCost."""
+    cost = TextCost()
+    cost.add(text)
+    return cost.bound
 
 
 def limits_problem(text: bytes) -> str | None:
     """Why a body's JSON text is beyond what a table may hold, or None."""
-    if len(text) > MAX_BODY:
-        return f"its body is larger than {MAX_BODY // 2**20} MiB"
-    n = json_values_bound(text)
-    if n > MAX_VALUES:
-        return f"its body holds more than {MAX_VALUES:,} values ({n:,})"
-    return None
+    cost = TextCost()
+    cost.add(text)
+    problem = cost.problem()
+    return f"its body is {problem}" if problem else None
 
 
 def encode_body(body: dict[str, Any]) -> bytes:
@@ -195,28 +245,23 @@ def unpack(
 
 
 def _inflate(payload: bytes, path: str | None) -> bytes:
-    """Decompress the body a chunk at a time, stopping as soon as the limits are passed (so a
-    zlib bomb costs a chunk, not the whole expansion)."""
+    """Decompress the body, refusing one beyond the limits before keeping any of it: a first
+    pass decompresses a megabyte at a time and only measures (so a zlib bomb costs a chunk,
+    however far it gets), the second keeps the text."""
     d = zlib.decompressobj()
-    parts, size, values, rest = [], 0, 1, payload
+    cost, rest = TextCost(), payload
     while True:
         chunk = d.decompress(rest, 1 << 20)
         rest = d.unconsumed_tail
-        size += len(chunk)
-        values += json_values_bound(chunk) - 1
-        if size > MAX_BODY or values > MAX_VALUES:
-            problem = (
-                f"more than {MAX_BODY // 2**20} MiB"
-                if size > MAX_BODY
-                else f"more than {MAX_VALUES:,} values"
-            )
+        cost.add(chunk)
+        problem = cost.problem()
+        if problem:
             raise _fail("B706", f"table body is too large: it expands to {problem}", path)
-        parts.append(chunk)
         if d.eof or (not chunk and not rest):
             break
     if not d.eof or d.unused_data:
         raise _fail("B706", "table body is incomplete or has bytes after its end", path)
-    return b"".join(parts)
+    return zlib.decompress(payload, bufsize=max(cost.size, 1))
 
 
 def _no_constants(name: str) -> None:
