@@ -11,8 +11,9 @@ ready, so such a consumer costs one `str.join`. Every history decision goes thro
 twin's `_history` and `_check` themselves.
 """
 
-from cpython.dict cimport PyDict_GetItem
+from cpython.dict cimport PyDict_Contains, PyDict_GetItem
 from cpython.object cimport PyObject
+from cpython.unicode cimport PyUnicode_Join
 
 from rulec.errors import InputError
 from rulec.outreach import audience as aud
@@ -23,6 +24,8 @@ from rulec.outreach.ledger.base import Packed
 
 cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object)
+    Py_ssize_t PyUnicode_GET_LENGTH(object)
+    unsigned char *PyUnicode_1BYTE_DATA(object)
 
 cdef dict TIMES = aud._TIMES  # the audience's time cache (cleared in place, never rebound)
 cdef Py_ssize_t MAX_LIST = aud.MAX_LIST
@@ -36,6 +39,21 @@ cdef inline object dict_get(dict d, key):
     """d.get(key) without the method lookup."""
     cdef PyObject *v = PyDict_GetItem(d, key)
     return None if v == NULL else <object> v
+
+
+cdef inline bint plain_ascii(str s):
+    """Printable ASCII without quote or backslash: its JSON is itself in quotes (json_str)."""
+    cdef Py_ssize_t i, n
+    cdef unsigned char ch
+    cdef unsigned char *data
+    if not PyUnicode_IS_ASCII(s):
+        return False
+    n, data = PyUnicode_GET_LENGTH(s), PyUnicode_1BYTE_DATA(s)
+    for i in range(n):
+        ch = data[i]
+        if ch < 0x20 or ch >= 0x7F or ch == 0x22 or ch == 0x5C:
+            return False
+    return True
 
 
 cdef class Camp:
@@ -88,6 +106,7 @@ cdef class Kernel:
     cdef dict combos, item_json, tok_of
     cdef bint need_purchases, need_carts, toks_ready
     cdef object required
+    cdef tuple required_keys
     cdef str name
 
     def __init__(self, run):
@@ -101,6 +120,7 @@ cdef class Kernel:
             (self.targeted if camp.kind == TARGETED else self.promo).append(camp)
         self.need_purchases, self.need_carts = run.need_purchases, run.need_carts
         self.required = run.required
+        self.required_keys = tuple(run.required or ())
         self.combos, self.item_json = {}, run.item_json
         self.toks_ready = False
 
@@ -116,7 +136,7 @@ cdef class Kernel:
         for n, x in aud.decoded(chunk):
             try:
                 rec = x if type(x) is dict and self._plain(x) else aud.parse(x, n, name)
-                batch.append((n, rec) + self._lists(<dict> rec, n))
+                batch.append(self._lists(<dict> rec, n))
             except InputError as exc:
                 errors.append((n, exc))
         run = self.run
@@ -153,23 +173,30 @@ cdef class Kernel:
                     return False
         for key in ("exclusive", "interested"):
             v = dict_get(rec, key)
-            if v is not None and type(v) is not bool or v is None and key in rec:
+            if v is not None and type(v) is not bool or v is None and PyDict_Contains(rec, key):
                 return False
         return True
 
     cdef tuple _lists(self, dict rec, Py_ssize_t n):
-        """(purchase times, cart adds) as Run._chunk reads them, after the E886 check."""
+        """(lineno, record, purchase times, cart adds) as Run._chunk reads them, after the
+        E886 check."""
         required = self.required
         if required is not None:
             ex = dict_get(rec, "exclusive")
-            if ex is None or ex is True and not rec.keys() >= required:
+            if ex is None or ex is True and not self._has(rec, self.required_keys):
                 aud.require(rec, required, self.name, n)
         buys = cart = None
-        if self.need_purchases and "purchases" in rec:
+        if self.need_purchases and PyDict_Contains(rec, "purchases"):
             buys = self._purchases(rec, n)
-        if self.need_carts and "cart_adds" in rec:
+        if self.need_carts and PyDict_Contains(rec, "cart_adds"):
             cart = self._carts(rec, n)
-        return buys, cart
+        return (n, rec, buys, cart)
+
+    cdef inline bint _has(self, dict rec, tuple keys):
+        for key in keys:
+            if not PyDict_Contains(rec, key):
+                return False
+        return True
 
     cdef list _purchases(self, dict rec, Py_ssize_t n):
         ps = rec["purchases"]
@@ -367,19 +394,17 @@ cdef class Kernel:
         cdef dict counts = {}, seen = {}, per = {}, sent_n = {}
         cdef Combo k
         cdef Py_ssize_t total = 0
-        cdef str cid
+        cdef str cid, text
         if not self.toks_ready:
             self._ready()
+        cdef dict tok_of = self.tok_of
         run = self.run
         cdef bint once = len({o[0] for o in offers}) == len(offers)
         for k in self.combos.values():
             k.clean = 0
         for cid, k, got in offers:
-            if cid.isprintable() and '"' not in cid and "\\" not in cid:
-                cj = '"' + cid + '"'  # json_str without the call
-            else:
-                cj = json_str(cid)
-            if once and cid not in history:
+            cj = '"' + cid + '"' if plain_ascii(cid) else json_str(cid)
+            if once and not PyDict_Contains(history, cid):
                 text = ""
                 if k is not None:
                     if not k.clean:
@@ -388,15 +413,16 @@ cdef class Kernel:
                     if k.sends:
                         if k.pieces is None:
                             k.pieces, k.toks = self._pieces(k.sends), self._tokens(k.sends)
-                        parts.append(cj.join(k.pieces))
+                        parts.append(PyUnicode_Join(cj, k.pieces))
                         text = k.toks
                         total += len(k.sends)
                 if got:
                     self._print(parts, got, cj)
-                    text += self._tokens(got)
-                    total += len(got)
                     for s in got:
-                        sent_n[s[0]] = sent_n.get(s[0], 0) + 1
+                        c = s[0]
+                        text += <str> tok_of[c]
+                        sent_n[c] = sent_n.get(c, 0) + 1
+                    total += len(got)
                 if text:
                     rows.append((cid, text))
                 continue
@@ -436,7 +462,7 @@ cdef class Kernel:
                     ij = item_json[key] = json_text(items)
                 parts.append(f"{v.head}{cj}{v.items_tail}{ij}{c.acts_json}")
             else:
-                parts.append(f"{v.head}{cj}{v.plain_tail}")
+                parts += (v.head, cj, v.plain_tail)
 
     cdef _emit(self, str text, dict counts, dict sent_n):
         """Run._emit: skips and sends counted on the campaigns, the batch printed."""
