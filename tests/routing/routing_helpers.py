@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import rulec
+from rulec.routing import router as R
 from rulec.routing.router import Router
 
 T0 = "2026-11-23T09:00:00+08:00"
+# the decision paths built here: a test parametrized over them shows a behaviour of both twins
+IMPLS = ["python"] + (["cython"] if R._decide is not None else [])
 
 
 def table_from_rules(rules: dict):
@@ -24,8 +27,8 @@ def shop(agents, groups, **routing):
     return rules
 
 
-def router(rules, state=None, seed=0, store="memory:"):
-    r = Router(table_from_rules(rules), store=store, seed=seed)
+def router(rules, state=None, seed=0, store="memory:", impl=None):
+    r = Router(table_from_rules(rules), store=store, seed=seed, impl=impl)
     if state:
         r.load_state(state)
     return r
