@@ -5,6 +5,8 @@ mut-routing), each keyed to its clause and shown on both decision paths (the Cyt
 import pytest
 from routing_helpers import IMPLS, T0, router, shop
 
+from rulec.errors import InputError
+
 TWO = {"a1": {}, "a2": {}}
 G = {"G": {"agents": ["a1", "a2"]}}
 LATER = "2026-11-23T09:05:00+08:00"  # five minutes after the chat at T0
@@ -47,3 +49,18 @@ def test_r2_zero_window_never_sticks_even_to_a_later_contact(impl):
     online contact agent gets the buyer only through the group (R5/R6), not `sticky`."""
     d = contact_later_than_chat("online", impl, hold="0s", window="0s")
     assert (d["step"], d["group"]) == ("group", "G")
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("bad, kind", [(7, "int"), (["a1"], "list"), ({"id": "a1"}, "dict")])
+def test_r3_exclusive_agent_not_a_string_is_e806_naming_what_it_got(impl, bad, kind):
+    """R3 reads `exclusive_agent` only when reached (R1 passed, no sticky contact); a value
+    that is not a string is E806, and the message says what was given."""
+    r = router(
+        shop(TWO, G, exclusive_direct=True), {"agents": {"a1": {"status": "online"}}}, impl=impl
+    )
+    with pytest.raises(InputError) as exc:
+        r.route({"buyer": "u1", "time": T0, "exclusive_agent": bad})
+    assert exc.value.code == "E806"
+    assert f"`exclusive_agent` must be a string or null, got {kind}" in str(exc.value)
+    r.close()
