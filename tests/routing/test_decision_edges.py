@@ -64,3 +64,16 @@ def test_r3_exclusive_agent_not_a_string_is_e806_naming_what_it_got(impl, bad, k
     assert exc.value.code == "E806"
     assert f"`exclusive_agent` must be a string or null, got {kind}" in str(exc.value)
     r.close()
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("buyer", [b"u1", bytearray(b"u1")])
+def test_a_buyer_that_is_not_text_is_e806_even_at_a_time_seen_before(impl, buyer):
+    """Every chat's buyer must be a non-empty string (contract); the fast path for a time
+    parsed before must not let bytes through (they have isascii() too)."""
+    r = router(shop(TWO, G), {"agents": {"a1": {"status": "online"}}}, impl=impl)
+    assert r.route({"buyer": "u0", "time": T0})["target"] == "agent:a1"
+    with pytest.raises(InputError) as exc:
+        r.route({"buyer": buyer, "time": T0})
+    assert exc.value.code == "E806"
+    r.close()
