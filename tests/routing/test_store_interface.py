@@ -5,7 +5,7 @@ replay helper giving exactly the decisions of routing one by one (E1), traces in
 import random
 
 import pytest
-from routing_helpers import at, shop, table_from_rules
+from routing_helpers import IMPLS, at, shop, table_from_rules
 
 from rulec.errors import InputError, StoreError
 from rulec.routing.records import Candidates, Choice
@@ -58,8 +58,8 @@ def chats(n, seed, buyers=20):
     ]
 
 
-def _router(store="memory:", seed=5):
-    r = Router(table_from_rules(RULES), store=store, seed=seed)
+def _router(store="memory:", seed=5, impl=None):
+    r = Router(table_from_rules(RULES), store=store, seed=seed, impl=impl)
     r.load_state(STATE)
     return r
 
@@ -74,6 +74,22 @@ def test_a_refused_commit_is_decided_again_and_the_trace_says_so():
     )
     assert d["trace"][1].startswith("R1:") and d["target"].startswith("agent:")
     assert "degraded" not in d
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_a_decision_made_again_records_the_buyers_contact_at_the_chat_time(impl):
+    """Settled reading (R3 records each assignment as the buyer's last contact): the commit
+    that goes in after a refusal records this buyer at this chat's time, so the buyer's next
+    chat is sticky (R2a) to the same agent."""
+    r = _router(Refusing("s", 1), impl=impl)
+    first = {"buyer": "u1", "time": at(0), "product": "p"}
+    d = r.route(first)
+    assert r.store.commits == 2
+    agent = d["target"].removeprefix("agent:")
+    at0_utc = "2026-11-23T01:00:00+00:00"  # at(0); export() gives times in UTC
+    assert r.store.export()["contacts"] == {"u1": {"agent": agent, "time": at0_utc}}
+    again = r.route({"buyer": "u1", "time": at(30)})
+    assert (again["target"], again["step"]) == (d["target"], "sticky")
 
 
 def test_a_store_that_keeps_refusing_gives_s913():
