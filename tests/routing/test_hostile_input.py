@@ -261,6 +261,9 @@ def test_a_damaged_pool_entry_is_s922(tmp_path):
     with pytest.raises(rulec.StoreError) as exc:
         r.feed({"type": "agent", "time": at(1), "agent": "a1", "status": "online"})
     assert exc.value.code == "S922"
+    # the message says which store and quotes the entry (what an operator needs to find it)
+    assert f"state store sqlite:///{db}" in str(exc.value), str(exc.value)
+    assert """a queued chat in the message pool is damaged: '{"no": 1}'""" in str(exc.value)
     r.close()
 
 

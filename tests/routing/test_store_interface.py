@@ -92,11 +92,26 @@ def test_a_decision_made_again_records_the_buyers_contact_at_the_chat_time(impl)
     assert (again["target"], again["step"]) == (d["target"], "sticky")
 
 
+@pytest.mark.parametrize("impl", IMPLS)
+def test_a_decision_made_again_still_sees_the_buyers_contact(impl):
+    """R2a holds on the fresh state too: a returning buyer whose commit is refused is decided
+    again from their own contact (a2, 30 s ago), and the trace says its age."""
+    r = _router(Refusing("s", 1), impl=impl)
+    r.load_state({"contacts": {"u1": {"agent": "a2", "time": at(0)}}})
+    d = r.route({"buyer": "u1", "time": at(30)}, trace=True)
+    assert r.store.commits == 2
+    assert (d["target"], d["step"]) == ("agent:a2", "sticky")
+    assert any("last human contact a2, age 0h00m30s" in line for line in d["trace"]), d["trace"]
+
+
 def test_a_store_that_keeps_refusing_gives_s913():
     r = _router(Refusing("s", 10**6))
     with pytest.raises(StoreError) as exc:
         r.route(chats(1, 1)[0])
     assert exc.value.code == "S913" and r.store.commits == COMMIT_TRIES
+    assert [d.message for d in exc.value.diagnostics] == [
+        "the shared state store kept changing; no decision could be committed"
+    ]
 
 
 def test_a_degraded_commit_flags_the_decision():
