@@ -1,0 +1,117 @@
+"""Router edges that mutation testing found unguarded (docs/mutation.md, mut-routing): traces
+only when asked (R10), the sizes of group commits while a shared store refuses groups, and
+what the message pool (drain_pool, R1) keeps and says."""
+
+import pytest
+from routing_helpers import IMPLS, at, router, shop
+
+from rulec.errors import InputError
+from rulec.routing.stores.base import COMMITTED, REFUSED
+from rulec.routing.stores.memory import MemoryStore
+
+AGENTS = {f"a{i}": {"level": 1 + i % 3} for i in range(6)}
+RULES = shop(AGENTS, {"G": {"agents": list(AGENTS)}}, busy_threshold=10_000)
+ONLINE = {"agents": {a: {"status": "online"} for a in AGENTS}}
+DRAIN = shop({"a1": {}}, {"G": {"agents": ["a1"]}}, drain_pool=True)
+
+
+def chats(n):
+    return [{"buyer": f"u{i % 7}", "time": at(10 * i)} for i in range(n)]
+
+
+class GroupRefusing(MemoryStore):
+    """A shared store stand-in that commits groups of up to 8 and refuses the first
+    `refusals` group commits (none of the group goes in, as on Redis when another router
+    wrote the shop meanwhile). `sizes`: (chats staged, COMMITTED or REFUSED) per group."""
+
+    group = 8
+    may_refuse = True
+
+    def __init__(self, shop, refusals):
+        super().__init__(shop)
+        self.refusals, self.sizes = refusals, []
+
+    def begin_group(self):
+        self._saved = list(self.pending), dict(self._contacts)
+        self._staged = 0
+
+    def stage(self, agent, buyer, time):
+        self._staged += 1
+        return self.commit(agent, buyer, time)
+
+    def commit_group(self):
+        answer = COMMITTED
+        if self.refusals:
+            self.refusals -= 1
+            self.pending[:], self._contacts = self._saved[0], self._saved[1]
+            answer = REFUSED
+        self.sizes.append((self._staged, answer))
+        return answer
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_route_many_gives_a_trace_only_when_asked(impl):
+    """R10 on request: route_many without trace=True, one by one or in groups, gives the
+    contract's decision lines without "trace"; with it, every line has one."""
+    for group in (None, 4):
+        r = router(RULES, ONLINE, impl=impl)
+        plain = r.route_many(chats(12), group=group)
+        assert all("trace" not in d for d in plain), (group, plain[0])
+        r = router(RULES, ONLINE, impl=impl)
+        traced = r.route_many(chats(12), trace=True, group=group)
+        assert all(d["trace"][0].startswith("R1:") for d in traced)
+        assert [{k: v for k, v in d.items() if k != "trace"} for d in traced] == plain
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_refused_groups_shrink_the_next_ones_and_committed_ones_grow_them_back(impl):
+    """route_many on a store that commits groups: a group refused GROUP_TRIES (2) times is
+    routed chat by chat and the next group is a quarter the size (at least 4); each committed
+    group doubles the size again, up to the store's 8. The decisions and the state are those
+    of route() chat by chat (E1), traces included."""
+    one = router(RULES, ONLINE, impl=impl)
+    expected = [one.route(c, trace=True) for c in chats(40)]
+    r = router(RULES, ONLINE, store=GroupRefusing("s", 2), impl=impl)
+    assert r.route_many(chats(40), trace=True) == expected
+    assert r.store.sizes == [
+        (8, REFUSED),
+        (8, REFUSED),  # then its 8 chats one by one
+        (4, COMMITTED),
+        (8, COMMITTED),
+        (8, COMMITTED),
+        (8, COMMITTED),
+        (4, COMMITTED),  # the last 4 of 40
+    ]
+    assert r.store.export() == one.store.export()
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_drained_chats_carry_a_trace_only_when_asked_and_it_says_when(impl):
+    """R1 message pool (drain_pool): a chat drained when an agent comes online is routed
+    again; its trace (only when asked) starts with when it was queued and routed again."""
+    for trace in (False, True):
+        r = router(DRAIN, impl=impl)
+        assert r.route({"buyer": "u1", "time": at(0)})["target"] == "message_pool"
+        got = r.feed({"type": "agent", "time": at(60), "agent": "a1", "status": "online"}, trace)
+        assert [(d["step"], d["target"], d["queued_at"]) for d in got] == [
+            ("pool_drain", "agent:a1", at(0))
+        ]
+        if trace:
+            want = f"pool_drain: queued at {at(0)}, routed again at {at(60)}"
+            assert got[0]["trace"][0] == want, got[0]["trace"]
+        else:
+            assert "trace" not in got[0]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize(
+    "value, code", [(float("nan"), "E801"), ({1, 2}, "E806"), (float("inf"), "E851")]
+)
+def test_a_chat_for_the_message_pool_must_be_plain_json(impl, value, code):
+    """A chat that goes to the message pool is kept as JSON: a value JSON cannot hold is a
+    coded error, and nothing is queued."""
+    r = router(DRAIN, impl=impl)
+    with pytest.raises(InputError) as exc:
+        r.route({"buyer": "u1", "time": at(0), "attrs": {"x": value}})
+    assert exc.value.code == code
+    assert r.store.pool_len() == 0
