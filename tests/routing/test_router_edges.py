@@ -115,3 +115,15 @@ def test_a_chat_for_the_message_pool_must_be_plain_json(impl, value, code):
         r.route({"buyer": "u1", "time": at(0), "attrs": {"x": value}})
     assert exc.value.code == code
     assert r.store.pool_len() == 0
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_route_many_group_argument_sets_the_group_size(impl):
+    """`group` overrides the store's: groups of 4 on a store that would take 8, and group=1
+    routes chat by chat (no group commit at all); the decisions are route()'s (E1)."""
+    one = router(RULES, ONLINE, impl=impl)
+    expected = [one.route(c) for c in chats(12)]
+    for group, sizes in ((4, [(4, COMMITTED)] * 3), (1, [])):
+        r = router(RULES, ONLINE, store=GroupRefusing("s", 0), impl=impl)
+        assert r.route_many(chats(12), group=group) == expected
+        assert r.store.sizes == sizes, group
