@@ -5,6 +5,7 @@ both twins (the `build` fixture), keyed to the clause it pins."""
 import pytest
 from matcher_bodies import make_body
 
+from rulec.errors import InputError
 from rulec.matching import reference
 from rulec.table.format import Table
 
@@ -39,3 +40,77 @@ def test_r5_a_sparse_crowd_row_narrowed_by_a_dense_product_row(build, label, wan
     body = make_body(groups)
     Table.from_body(body)
     assert reference.match(body, chat) == want
+
+
+def test_r5_the_union_of_crowd_rows_of_a_wide_table(build):
+    """R5 (crowds are the given labels plus the defined crowds that hold): the crowd row of a
+    chat is the union of its labels' rows - sparse with sparse, sparse with an int bitset,
+    and sparse rows adding up to a dense one - before the product row narrows it."""
+    groups = _wide_groups()
+    many = list(range(0, 40))  # 40 members: an int bitset
+    for i in many:
+        groups[i].setdefault("crowd", []).append("many")
+    spread = [62 * k + 3 for k in range(25)]  # odd indices, none holds "half"
+    for k in range(5):  # five sparse rows of five groups: 25 together, an int bitset
+        for i in spread[5 * k : 5 * k + 5]:
+            groups[i].setdefault("crowd", []).append(f"s{k}")
+    m = build(groups)
+    body = make_body(groups)
+    Table.from_body(body)
+    chats = {
+        ("few", "five"): ["g10", "g700", "g1500"],
+        ("many", "few"): [f"g{i}" for i in range(0, 40, 2)],
+        ("s0", "s1", "s2", "s3", "s4"): [],  # every member is odd: no product narrowing
+    }
+    for labels, want in chats.items():
+        chat = {"crowds": list(labels), "product": "half"}
+        want = want or [f"g{i}" for i in sorted(spread)]
+        assert reference.match(body, chat) == want, labels
+        assert m.match(chat) == want, labels
+
+
+def test_r5_a_sparse_row_member_just_past_the_dense_row(build):
+    """R5: a candidate group whose index is the first one past the last byte of the
+    narrowing row's bitset is not in that row (it is dropped, never read out of bounds)."""
+    groups = [{"name": f"g{i}"} for i in range(N)]
+    for i in range(40):  # product "low": groups 0-39, an int bitset of 5 bytes
+        groups[i]["product"] = ["low"]
+    for i in (1, 3, 40, 900):  # crowd "edge": group 40 is bit 40, just past those bytes
+        groups[i]["crowd"] = ["edge"]
+    m = build(groups)
+    assert m.match({"crowds": ["edge"], "product": "low"}) == ["g1", "g3"]
+
+
+@pytest.mark.parametrize(
+    ("expr", "values"),
+    [
+        # the literals of `in` / `not_in` separate numbers into classes: 2 is not 1 or 4
+        (["in", "a", [1, 4]], [1, 2, 4, 5, 1.0]),
+        (["not_in", "a", [1, 4]], [1, 2, 4, 5]),
+        # bools are classed by value: true, then false, then missing
+        (["cmp", "==", "a", True], [True, False, None, True]),
+        (["cmp", "!=", "a", True], [True, False, None]),
+        # a NaN after a number below every literal: NaN < 3 is false (settled readings)
+        (["cmp", "<", "a", 3], [1, float("nan"), 2]),
+    ],
+)
+def test_predicate_answers_do_not_leak_between_values_of_one_matcher(build, expr, values):
+    """Settled readings (EXPR meaning): one matcher asked about several values in turn gives
+    each the reference's answer; its class caches never answer for a different value."""
+    m = build([{"name": "g", "crowd": ["k"]}], crowds=[("k", expr)])
+    for v in values:
+        attrs = {} if v is None else {"a": v}
+        want = ["k"] if reference.evaluate(expr, attrs, None) else []
+        assert m.crowds_of(attrs) == want, (expr, v)
+
+
+@pytest.mark.parametrize(
+    ("attrs", "labels"),
+    [("spend", []), ([1], []), ({}, [1]), ({}, [None]), ({"a": 1}, [{"x": 1}])],
+)
+def test_crowds_of_refuses_bad_types_with_e840(build, attrs, labels):
+    """Every bad input gets a coded error: attrs must be an object, labels strings."""
+    m = build([{"name": "g", "crowd": ["k"]}], crowds=[("k", ["cmp", ">", "a", 0])])
+    with pytest.raises(InputError) as exc:
+        m.crowds_of(attrs, labels)
+    assert [d.code for d in exc.value.diagnostics] == ["E840"]
