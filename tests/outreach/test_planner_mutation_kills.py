@@ -94,3 +94,19 @@ def test_o8_the_resumed_run_announces_the_activities_valid_now(tmp_path):
     assert [(s["consumer"], sorted(s["activities"])) for s in r.sends] == [
         ("later", ["ok-12", "ok-20"])
     ]
+
+
+def test_o12_a_campaign_not_yet_due_is_reported_without_a_reason(tmp_path):
+    """O12: before its time a campaign is `not_due`: no reason (nothing was decided), no
+    sends, no skips, no shard counts."""
+    with Planner(table(), tmp_path / "l.db") as p:
+        r = p.plan([{"consumer": "c1", "attrs": {"spend": 600}}], "2023-12-12T09:10:00+08:00")
+    entry = r.report["campaigns"]["nw"]
+    assert entry == {
+        "kind": "new_arrival",
+        "at": "2023-12-12T09:30:00+08:00",
+        "status": "not_due",
+        "sends": {},
+        "skips": {},
+    }
+    assert r.report["campaigns"]["wk"]["status"] == "sent"
