@@ -51,3 +51,30 @@ def test_promo_campaigns_run_in_the_shops_zone():
     assert body["timezone"] == "Europe/Berlin"
     sends = {c["kind"]: c["send_at"] for c in body["campaigns"]}
     assert sends["cart_coupon"] == "2023-12-11T20:00:00+01:00"
+
+
+def test_outside_labels_of_groups_and_campaigns_are_listed_once():
+    """`labels` (docs/table-format.md; W504): crowd names the rules use without defining them,
+    from groups first and then campaign targets, each once; defined crowds are not labels."""
+    rules = {
+        "shop": "s",
+        "attributes": {"member_level": "int"},
+        "crowds": {"vip": "member_level >= 3"},
+        "intents": {"refund": "member_level == 1"},
+        "agents": {"a1": {}},
+        "groups": {
+            "G": {"agents": ["a1"], "crowd": ["ext_a", "vip"], "intent": ["ext_i", "refund"]},
+            "H": {"agents": ["a1"], "crowd": ["ext_a", "ext_b"]},
+        },
+        "campaigns": [
+            {
+                "name": "c",
+                "kind": "batch",
+                "send_at": "2023-12-04T10:00:00+08:00",
+                "targets": [{"crowd": "ext_c", "copy": "x"}, {"crowd": "ext_a", "copy": "y"}],
+            }
+        ],
+    }
+    result = rulec.compile_source(json.dumps(rules), file="s.yaml")
+    assert result.ok, [(d.code, d.message) for d in result.errors]
+    assert result.body["labels"] == {"crowd": ["ext_a", "ext_b", "ext_c"], "intent": ["ext_i"]}
