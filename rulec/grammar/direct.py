@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import operator
 import os
 import threading
 from collections.abc import Callable
@@ -135,18 +136,26 @@ def _kept(children: list, keep: tuple) -> list:
 class _Rule:
     """What a reduction of one grammar rule does, worked out once from the grammar."""
 
-    __slots__ = ("rule", "name", "keep", "all_kept", "inline", "expand1", "depth", "limit")
+    __slots__ = (
+        "rule",
+        "name",
+        "keep",
+        "all_kept",
+        "inline",
+        "passes",
+        "expand1",
+        "depth",
+        "limit",
+    )
 
-    def __init__(self, rule, depth: bool, limit: tuple | None):
+    def __init__(self, rule, depth: bool, limit: tuple | None, passing: frozenset = frozenset()):
+        """`passing`: the `_rule`s that are passed through (see `_passing`)."""
         self.rule = rule
         self.name = rule.alias or rule.origin.name
-        self.keep = tuple(
-            (i, _should_expand(sym))
-            for i, sym in enumerate(rule.expansion)
-            if not (sym.is_term and sym.filter_out)
-        )
+        self.keep = _keep(rule, passing)
         self.all_kept = len(self.keep) == len(rule.expansion) and not any(s for _, s in self.keep)
         self.inline = rule.origin.name.startswith("_")
+        self.passes = rule.origin.name in passing
         self.expand1 = bool(rule.options.expand1) and not rule.alias
         self.depth = depth
         self.limit = limit  # (longest text, deepest tree) this rule may take, or None
@@ -155,6 +164,8 @@ class _Rule:
         """The reduction, specialised for the common shapes (each a fixed cost per rule
         reduced, and a large file reduces a few hundred thousand times)."""
         keep, all_kept = self.keep, self.all_kept
+        if self.passes:
+            return _first  # `_statement: agent`: the agent node itself, spliced by its parent
         if self.inline:
             if len(keep) > 1 and keep[0] == (0, True) and not any(s for _, s in keep[1:]):
                 # `__x_star: __x_star item`: the list grows in place, its container widens
@@ -217,8 +228,38 @@ class _Rule:
         return reduce
 
 
-def _first(children):
-    return children[0]
+_first = operator.itemgetter(0)  # a reduction to the first child, with no Python frame
+
+
+def _keep(rule, passing: frozenset) -> tuple:
+    """(index, splice) of each child a tree would hold: filtered tokens dropped, `_rule`s
+    spliced in (those in `passing` stand for their one child: nothing to splice)."""
+    return tuple(
+        (i, _should_expand(sym) and sym.name not in passing)
+        for i, sym in enumerate(rule.expansion)
+        if not (sym.is_term and sym.filter_out)
+    )
+
+
+def _passing(rules) -> frozenset:
+    """The `_rule`s each of whose alternatives is one kept child (`_statement: shop | ...`):
+    a tree splices that child in where the rule stood, with the child's own span as the
+    container, so the reduction can hand the child itself to the parent, which keeps it
+    as it is: no node, no list, no extent to work out for each of these reductions."""
+    by_origin: dict = {}
+    for r in rules:
+        by_origin.setdefault(r.origin.name, []).append(r)
+    passing: frozenset = frozenset()
+    while True:  # a `_rule` of passing `_rule`s passes too
+        more = frozenset(
+            name
+            for name, alts in by_origin.items()
+            if name.startswith("_")
+            and all(len(r.expansion) == 1 and _keep(r, passing) == ((0, False),) for r in alts)
+        )
+        if more == passing:
+            return passing
+        passing = more
 
 
 class _Reduce:
@@ -265,10 +306,10 @@ class DirectParser:
         self.start = start
         deep = set().union(*(_reachable(lark.rules, name) for name in limits))
         reach = _reachable(lark.rules, start)
+        rules = [r for r in lark.rules if r.origin.name in reach]
+        passing = _passing(rules)
         self.rules = [
-            _Rule(r, r.origin.name in deep, limits.get(r.origin.name))
-            for r in lark.rules
-            if r.origin.name in reach
+            _Rule(r, r.origin.name in deep, limits.get(r.origin.name), passing) for r in rules
         ]
         self.compiled = compiled and _lc is not None
         self._lexer = Tables(frontend.lexer)  # Lark's contextual lexer, one match a token
