@@ -10,7 +10,7 @@ from lark.tree import Meta
 
 from rulec.compiler import model as m
 from rulec.errors import Diagnostic, RulecError, Span, diag
-from rulec.grammar.direct import TOKEN_TYPES, Fallback, direct
+from rulec.grammar.direct import TOKEN_TYPES, Fallback, Node, direct
 
 MAX_DEPTH = 64
 MAX_PREDICATE = 64 * 1024
@@ -93,6 +93,14 @@ class Positions:
 
     def __init__(self, file: str, line: int = 1, col: int = 1):
         self.file, self.line, self.col = file, line, col
+        self.whole = line == 1 and col == 1  # a whole file: its places are the snippet's
+
+    def tokens(self, first: Any, last: Any) -> Span:
+        """From the start of token `first` to the end of token `last` (the same token for
+        one token's span): `span` without the look-ups, a parse makes one per name."""
+        if self.whole:
+            return Span(self.file, first.line, first.column, last.end_line, last.end_column)
+        return self.span(first.line, first.column, last.end_line, last.end_column)
 
     def span(
         self, line: int, col: int, end_line: int | None = None, end_col: int | None = None
@@ -127,7 +135,10 @@ class PredicateBuilder(Transformer[Token, Any]):
         super().__init__()
         self.pos = pos
 
-    def _span(self, meta: Meta) -> Span | None:
+    def _span(self, meta: Meta | Node) -> Span | None:
+        if type(meta) is Node:  # the direct parser's meta: its first and last tokens
+            first = meta.first
+            return None if first is None else self.pos.tokens(first, meta.last)
         return (
             None
             if meta.empty
