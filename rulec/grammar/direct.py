@@ -1,5 +1,5 @@
-"""Parsing without a parse tree: Lark's lexer and LALR tables call a Transformer's methods at
-each reduction, with the positions Lark's `propagate_positions` gives (issue 15).
+"""Parsing without a parse tree: Lark's terminals and LALR tables call a Transformer's methods
+at each reduction, with the positions Lark's `propagate_positions` gives (issue 15).
 
 Lark's own inline transformer (`Lark(transformer=...)`) passes no positions, and building the
 tree then walking it costs 3-4 times the parse itself. Here each reduction builds one small
@@ -7,8 +7,10 @@ tree then walking it costs 3-4 times the parse itself. Here each reduction build
 end_pos, empty: the same values the tree's meta would hold) and the holder of its result.
 Tree shaping follows Lark's: tokens filtered out (`"kw"`, `_TERM`), `_rule`s spliced into
 their parent, `?rule`s with one child passing it through (their span widening only the
-child's "container", as in Lark). The lexer and parser loops are lark-cython's when that
-is installed, Lark's own otherwise; the tokens differ in class, not in values.
+child's "container", as in Lark), and `_rule`s that stand for one child passing it on.
+The lexer is rulec/grammar/lexer.py (Lark's contextual lexer, one match a token); the parser
+loop is lark-cython's when that is installed, Lark's own otherwise; the tokens differ in
+class, not in values.
 
 Callers fall back to the tree parser for anything but a clean parse (see `Fallback`)."""
 
