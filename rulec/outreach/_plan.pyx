@@ -18,7 +18,7 @@ from cpython.unicode cimport PyUnicode_Join
 from rulec.errors import InputError
 from rulec.outreach import audience as aud
 from rulec.outreach import offers as offer_fns
-from rulec.outreach.campaign import json_str, json_text
+from rulec.outreach.campaign import items_json, json_str
 from rulec.outreach.ledger.base import Packed
 
 
@@ -140,18 +140,11 @@ cdef class Kernel:
             except InputError as exc:
                 errors.append((n, exc))
         run = self.run
-        if errors:
-            errors.sort(key=lambda e: e[0])
-            if not run.keep_going:
-                stop = errors[0]
-                batch = [b for b in batch if b[0] < stop[0]]
-            else:
-                for _n, error in errors:
-                    run.bad.extend(error.diagnostics)
+        batch, stop = aud.settle(batch, errors, run.keep_going, run.bad)
         if batch:
             self._flush(batch)
         if stop is not None:
-            raise stop[1]
+            raise stop
 
     cdef bint _plain(self, dict rec):
         """audience.parse's checks of a decoded line, on the common shapes (False: let parse
@@ -454,12 +447,7 @@ cdef class Kernel:
         cdef dict item_json = self.item_json
         for c, v, items in sends:
             if items:
-                key = tuple(items)
-                ij = dict_get(item_json, key)
-                if ij is None:
-                    if len(item_json) >= 100_000:
-                        item_json.clear()
-                    ij = item_json[key] = json_text(items)
+                ij = items_json(item_json, items)
                 parts.append(f"{v.head}{cj}{v.items_tail}{ij}{c.acts_json}")
             else:
                 parts += (v.head, cj, v.plain_tail)

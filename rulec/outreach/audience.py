@@ -416,3 +416,22 @@ def read_activities(source, tz) -> list:
             act[key] = v
         out.append(act)
     return out
+
+
+def settle(
+    batch: list, errors: list, keep_going: bool, bad: list
+) -> tuple[list, InputError | None]:
+    """A chunk's checked lines and its bad ones, `(lineno, InputError)`, settled: (the lines to
+    plan, the error to raise once they are planned, or None). Without keep_going only the
+    lines before the first bad one are planned, then its error is raised; with it every good
+    line is planned and the bad lines' diagnostics are added to `bad`. (One rule for both
+    planner loops, plan_run.Run and its Cython twin.)"""
+    if not errors:
+        return batch, None
+    errors.sort(key=lambda e: e[0])
+    if not keep_going:
+        stop = errors[0]
+        return [b for b in batch if b[0] < stop[0]], stop[1]
+    for _n, error in errors:
+        bad.extend(error.diagnostics)
+    return batch, None

@@ -19,6 +19,18 @@ def json_text(v) -> str:
     return text.translate(_LINE_BREAKS) if not text.isascii() else text
 
 
+def items_json(cache: dict, items: list) -> str:
+    """json_text of a send's cart items, cached by the items (carts repeat the same items);
+    the cache is emptied at 100,000 entries, so its memory stays bounded."""
+    key = tuple(items)
+    text = cache.get(key)
+    if text is None:
+        if len(cache) >= 100_000:
+            cache.clear()
+        text = cache[key] = json_text(items)
+    return text
+
+
 def json_str(text: str) -> str:
     """JSON of a string; plain printable text without quotes or backslashes needs no escaping."""
     if text.isprintable() and '"' not in text and "\\" not in text:

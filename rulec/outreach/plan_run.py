@@ -14,7 +14,7 @@ from rulec.common import calendar as cal
 from rulec.common.twin import load_twin
 from rulec.errors import InputError
 from rulec.outreach import audience as aud
-from rulec.outreach.campaign import json_str, json_text
+from rulec.outreach.campaign import items_json, json_str
 
 # the Cython loop and this module, its twin; the live one is the Cython loop when built,
 # unless RULEC_PURE=1
@@ -102,18 +102,11 @@ class Run:
                 errors.append((lineno, exc))
                 continue
             batch.append((lineno, rec, buys, cart))
-        if errors:
-            errors.sort(key=lambda e: e[0])
-            if not self.keep_going:
-                stop = errors[0]
-                batch = [b for b in batch if b[0] < stop[0]]
-            else:
-                for _n, error in errors:
-                    self.bad.extend(error.diagnostics)
+        batch, stop = aud.settle(batch, errors, self.keep_going, self.bad)
         if batch:
             self._flush(batch)
         if stop is not None:
-            raise stop[1]
+            raise stop
 
     def _flush(self, batch):
         """Content first, outside the ledger's lock (it needs no history); then the one atomic
@@ -282,12 +275,7 @@ class Run:
                 if cid is not last:
                     last, cj = cid, json_str(cid)
                 if items:
-                    key = tuple(items)
-                    ij = item_json.get(key)
-                    if ij is None:
-                        if len(item_json) >= 100_000:
-                            item_json.clear()
-                        ij = item_json[key] = json_text(items)
+                    ij = items_json(item_json, items)
                     parts.append(f"{v.head}{cj}{v.items_tail}{ij}{c.acts_json}")
                 else:
                     parts.append(f"{v.head}{cj}{v.plain_tail}")

@@ -130,3 +130,37 @@ def plan_to_null(audience: str, ledger: str) -> int:
     with Planner(table(), ledger) as p:
         p.plan(audience, NOW, out=Null(), on_progress=progress)
     return arrow[0]
+
+
+def check_packed_rows(led, checked_before_print: bool = True) -> None:
+    """O13 on Packed rows, on any ledger (closed at the end): recorded as the same
+    ";id,channel,at" rows as records; a send the consumer's history holds is refused (S960)
+    with nothing of the batch kept (SQLite checks before printing; Redis's RECORD script
+    checks after, under the batch's consumer locks, so there S960 means a decision bug, not
+    a race); a campaign never opened has no token (S962)."""
+    import pytest
+
+    from rulec.errors import StoreError
+    from rulec.outreach.ledger.base import Packed
+
+    led.open_campaigns({"wk": ("started", None, 0), "rc": ("started", None, 0)})
+    wk, rc = led.packed_send("wk", "regular", 5), led.packed_send("rc", "exempt", 7)
+    assert wk == ";1,0,5" and rc == ";2,2,7"
+    assert led.decide_and_record(["a"], lambda h: Packed([("a", wk)], 1)) == Packed([("a", wk)], 1)
+    printed = []
+    with pytest.raises(StoreError) as exc:
+        led.decide_and_record(
+            ["b", "a"], lambda h: Packed([("b", wk), ("a", rc + wk)], 3), lambda: printed.append(1)
+        )
+    assert exc.value.code == "S960" and printed == ([] if checked_before_print else [1])
+    assert led.decide_and_record(["a", "b"], lambda h: Packed([("a", rc), ("b", rc + wk)], 3))
+    assert sorted(led.sends()) == [
+        ("rc", "a", "exempt", 7),
+        ("rc", "b", "exempt", 7),
+        ("wk", "a", "regular", 5),
+        ("wk", "b", "regular", 5),
+    ]
+    with pytest.raises(StoreError) as exc:
+        led.packed_send("nope", "exempt", 5)
+    assert exc.value.code == "S962"
+    led.close()

@@ -7,7 +7,7 @@ import json
 import random
 
 import pytest
-from outreach_helpers import ledger_dump
+from outreach_helpers import check_packed_rows, ledger_dump
 from test_plan_paths import _bench
 
 from rulec.errors import InputError
@@ -153,32 +153,7 @@ def test_live_loop_is_cython_unless_pure():
 
 
 def test_packed_rows_are_checked_and_recorded(tmp_path):
-    """O13 on Packed rows: recorded as the same ";id,channel,at" rows as records; a send the
-    consumer's history holds is refused (S960) with nothing of the batch kept, and a campaign
-    never opened has no token (S962)."""
-    from rulec.errors import StoreError
-    from rulec.outreach.ledger.base import Packed
+    """O13 on Packed rows on SQLite (outreach_helpers.check_packed_rows)."""
     from rulec.outreach.ledger.sqlite_ledger import SqliteLedger
 
-    led = SqliteLedger(tmp_path / "l.db", "hx")
-    led.open_campaigns({"wk": ("started", None, 0), "rc": ("started", None, 0)})
-    wk, rc = led.packed_send("wk", "regular", 5), led.packed_send("rc", "exempt", 7)
-    assert wk == ";1,0,5" and rc == ";2,2,7"
-    assert led.decide_and_record(["a"], lambda h: Packed([("a", wk)], 1)) == Packed([("a", wk)], 1)
-    printed = []
-    with pytest.raises(StoreError) as exc:
-        led.decide_and_record(
-            ["b", "a"], lambda h: Packed([("b", wk), ("a", rc + wk)], 3), lambda: printed.append(1)
-        )
-    assert exc.value.code == "S960" and printed == []
-    assert led.decide_and_record(["a", "b"], lambda h: Packed([("a", rc), ("b", rc + wk)], 3))
-    assert sorted(led.sends()) == [
-        ("rc", "a", "exempt", 7),
-        ("rc", "b", "exempt", 7),
-        ("wk", "a", "regular", 5),
-        ("wk", "b", "regular", 5),
-    ]
-    with pytest.raises(StoreError) as exc:
-        led.packed_send("nope", "exempt", 5)
-    assert exc.value.code == "S962"
-    led.close()
+    check_packed_rows(SqliteLedger(tmp_path / "l.db", "hx"))
