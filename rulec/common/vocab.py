@@ -28,6 +28,10 @@ ATTR_TYPES = ("int", "number", "string", "bool", "set")
 
 # Campaign kinds (O1–O10) and the privileges a campaign may be granted.
 KINDS = ("batch", "green", "cart_coupon", "recall", "super_discount", "new_arrival", "restock")
+# Kinds timed by their promo (they need `promo`; the others need `send_at`), and kinds that
+# send to crowds (they need `targets`; a green campaign also needs its `date`).
+PROMO_KINDS = ("cart_coupon", "recall", "super_discount")
+TARGETED_KINDS = ("batch", "green", "new_arrival", "restock")
 GRANTS = ("green_channel", "cart_coupon", "super_discount")
 # A campaign's fields: its YAML keys and its record in a table (docs/table-format.md).
 CAMPAIGN_FIELDS = (

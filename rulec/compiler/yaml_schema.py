@@ -93,7 +93,28 @@ def _campaign():
         "targets": targets,
         "segments": targets,
     }
-    return _object(fy.CAMPAIGN_KEYS, types, required=("name", "kind"))
+    out = _object(fy.CAMPAIGN_KEYS, types, required=("name", "kind"))
+    out["allOf"] = [  # the fields each kind needs, as the checker's P108 asks for them
+        _when_kind(vocab.PROMO_KINDS, {"required": ["promo"]}),
+        _when_kind(
+            [k for k in vocab.KINDS if k not in vocab.PROMO_KINDS], {"required": ["send_at"]}
+        ),
+        _when_kind(["green"], {"required": ["date"]}),
+        _when_kind(vocab.TARGETED_KINDS, {"anyOf": [_listed("targets"), _listed("segments")]}),
+    ]
+    return out
+
+
+def _when_kind(kinds, then):
+    return {
+        "if": {"properties": {"kind": {"enum": list(kinds)}}, "required": ["kind"]},
+        "then": then,
+    }
+
+
+def _listed(key):
+    """`key` given as a list of at least one item (null or [] is no list at all)."""
+    return {"required": [key], "properties": {key: {"type": "array", "minItems": 1}}}
 
 
 def _routing():

@@ -14,7 +14,9 @@ from rulec.common.vocab import (
     MODES,
     NOBODY_TARGETS,
     ORDER_STATES,
+    PROMO_KINDS,
     STRENGTHS,
+    TARGETED_KINDS,
 )
 from rulec.compiler import model as m
 from rulec.errors import Diagnostic, Span, diag, did_you_mean
@@ -230,8 +232,7 @@ def _campaign(d: list[Diagnostic], c: m.Campaign, promos: Collection[str]) -> No
     for field in ("send_at", "configured_at", "created_at"):
         _time(d, getattr(c, field), f"campaign {c.name} {field}", calendar.parse_time)
     _time(d, c.date, f"campaign {c.name} date", calendar.parse_date)
-    promo_kinds = ("cart_coupon", "recall", "super_discount")
-    if kind in promo_kinds:
+    if kind in PROMO_KINDS:
         if c.promo is None:
             _err(d, "P108", f"campaign {c.name}: a {kind} campaign needs `promo`", c.span)
         elif c.promo.name not in promos:
@@ -255,5 +256,5 @@ def _campaign(d: list[Diagnostic], c: m.Campaign, promos: Collection[str]) -> No
             )
     if kind == "green" and c.date is None:
         _err(d, "P108", f"campaign {c.name}: a green campaign needs `date`", c.span)
-    if kind in ("batch", "green", "new_arrival", "restock") and not c.targets:
+    if kind in TARGETED_KINDS and not c.targets:
         _err(d, "P108", f"campaign {c.name}: a {kind} campaign needs `targets`", c.span)
