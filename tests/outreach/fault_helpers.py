@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -148,6 +149,10 @@ class KillLoop:
             "consumers_printed_again": len(again),
             "kills": killed,
             "exit_codes": sorted(set(self.codes)),
+            # what the planners that failed said (so an unexpected exit names its code)
+            "error_codes": sorted(
+                {c for e in self.errors for c in re.findall(r"error\[(\w+)\]", self._text(e))}
+            ),
         }
 
 

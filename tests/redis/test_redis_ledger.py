@@ -207,3 +207,18 @@ def test_a_batch_slower_than_lock_ttl_is_not_recorded(redis_url):
         slow.decide_and_record(["u7"], decide)
     assert exc.value.code == "S961" and "lock_ttl" in str(exc.value)
     assert slow.sends() == [("c", "u7", "regular", 1)]
+
+
+def test_a_lock_outliving_lock_ttl_is_S907(redis_url):
+    """A lock that stays past the waiting planner's lock_ttl (here: set by a planner with a
+    longer one) ends the wait with S907, "try again", not a hang; planners taking turns on
+    the same consumers do not (the wait starts again whenever the lock in the way changes)."""
+    dead = RedisLedger(redis_url + "?lock_ttl=60", "hy")
+    dead.open_campaigns({"c": ("started", None, 0)})
+    dead._claim(["u1"])  # claimed for 60 s, never recorded
+    live = RedisLedger(redis_url + "?lock_ttl=0.2", "hy")
+    live.campaign_states()
+    with pytest.raises(StoreError) as exc:
+        live.decide_and_record(["u1"], lambda h: [("c", "u1", "regular", 5)])
+    assert exc.value.code == "S907" and "'u1' stayed locked" in str(exc.value)
+    assert live.sends() == []

@@ -73,7 +73,7 @@ local now, mine = now_ms(), ARGV[1] .. ':'
 for i = 4, #ARGV do
   local v = redis.call('HGET', KEYS[1], ARGV[i])
   if v and not owned(v, mine) and tonumber(string.match(v, ':(%d+)$') or '0') > now then
-    return {0, ARGV[i]}
+    return {0, ARGV[i], v}
   end
 end
 local val = mine .. (now + tonumber(ARGV[2]))
@@ -462,8 +462,10 @@ class RedisLedger(Ledger):
         return rows.read(text, self._names, self.campaign_states, self.url, consumer)
 
     def _claim(self, uniq):
-        deadline = time.monotonic() + self.opts["lock_ttl"] + 5.0
-        pause = 0.001
+        # S907 means one lock outlived its lock_ttl: the wait starts again whenever the lock
+        # in the way is another one (planners taking turns on the same consumers, each one
+        # live and brief, are progress, not a stuck lock).
+        blocker, deadline, pause = None, 0.0, 0.001
         while True:
             reply = self._script(
                 CLAIM,
@@ -472,7 +474,10 @@ class RedisLedger(Ledger):
             )
             if reply[0] == 1:
                 return reply[1]
-            if time.monotonic() > deadline:
+            if reply[1:] != blocker:
+                blocker = reply[1:]
+                deadline = time.monotonic() + self.opts["lock_ttl"] + 5.0
+            elif time.monotonic() > deadline:
                 raise StoreError.of(
                     "S907",
                     f"ledger {self.url}: consumer {reply[1]!r} stayed locked by "
