@@ -264,7 +264,7 @@ def _scan(tree: Tree, d: str, cand: int, after: tuple, full_rest: int) -> dict:
     if not keeps_full:
         # only a value that keeps a fully matching group and meets a later hit can be a capture
         for j in [j for j, hv in enumerate(hits) if hv & fully and hv & later_out]:
-            _later(found, values[j], hits[j], later, fully)
+            _step(found, d, [values[j]], hits[j], later, fully)
     else:
         # a value that touches neither `fully` nor a later hit is decided at d with its hits
         # as takers: once the examples at d are complete, all such values are added in one
@@ -285,7 +285,7 @@ def _scan(tree: Tree, d: str, cand: int, after: tuple, full_rest: int) -> dict:
                             hv &= h_e
                     takers |= hv
                 elif hv & later_out:
-                    _later(found, values[j], hv, later, fully)
+                    _step(found, d, [values[j]], hv, later, fully)
             found[d][0] |= takers
     if d in ("crowd", "intent") and n <= MAX_PAIRS:
         for i, a in enumerate(values):
@@ -306,7 +306,7 @@ def _value(found, d, v, hv, ctx):
     if hv & fully:
         # a fully matching group stays past d: only a later dimension can decide
         if hv & later_out:
-            _later(found, v, hv, later, fully)
+            _step(found, d, [v], hv, later, fully)
     elif keeps_full:
         c = hv
         if hv & later_any:
@@ -314,20 +314,6 @@ def _value(found, d, v, hv, ctx):
                 if c & h_e:
                     c &= h_e
         _record(found, d, c, [v])
-
-
-def _later(found, v, c, later, fully):
-    """`_step` for one value at d whose hits `c` keep a fully matching group: within the hits
-    the groups that fully match are those of `fully`, and d cannot decide."""
-    decided = None
-    for e, h_e in later:
-        h = c & h_e
-        if h:
-            if decided is None and not h & fully:
-                decided = e
-            c = h
-    if decided is not None:
-        _record(found, decided, c, [v])
 
 
 def _step(found, d, vs, c, later, full):

@@ -158,6 +158,25 @@ cdef class IntTable:
 include "_rows.pxi"
 
 
+cdef inline int _position(const double* t, int nt, double x) noexcept nogil:
+    """Where x falls among a slot's nt sorted thresholds t: 2*i for strictly between
+    t[i-1] and t[i], 2*i + 1 for equal to t[i] (the index into the slot's posvec)."""
+    cdef int lo = 0, hi = nt, mid, eq = 0
+    if nt <= 16:  # branch-free count: no mispredicted jumps on random values
+        for mid in range(nt):
+            lo += t[mid] < x
+            eq |= t[mid] == x
+    else:
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if t[mid] < x:
+                lo = mid + 1
+            else:
+                hi = mid
+        eq = lo < nt and t[lo] == x
+    return 2 * lo + eq
+
+
 @cython.final
 cdef class PSet:
     """The C side of one predicate set (crowds or intents) of a matcher_py.PredSet plan."""
@@ -356,25 +375,11 @@ cdef class PSet:
 
     cdef inline int32_t num_class(self, int s, double d, PyObject* v) except -1:
         """Class of a number exactly representable as `d` (v: the value, or NULL to box d)."""
-        cdef int lo = 0, hi = self.nthr[s], mid
-        cdef const double* t = self.thr[s]
+        cdef int mid
         cdef int32_t r
-        cdef int eq = 0
         if d != d:
             return self.special_vec(s, 0, float("nan"))
-        if hi <= 16:  # branch-free count: no mispredicted jumps on random values
-            for mid in range(hi):
-                lo += t[mid] < d
-                eq |= t[mid] == d
-        else:
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if t[mid] < d:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            eq = lo < self.nthr[s] and t[lo] == d
-        mid = 2 * lo + eq
+        mid = _position(self.thr[s], self.nthr[s], d)
         r = self.posvec[s][mid]
         if r < 0:
             r = self.num_miss(s, mid, d, v)
@@ -894,7 +899,7 @@ cdef int _float_classes(PSet ps, int s, const double* dp, int m, int32_t* out, i
     to `out` would otherwise make the compiler reload them for every value)."""
     cdef const double* t = ps.thr[s]
     cdef int32_t* pv = ps.posvec[s]
-    cdef int nt = ps.nthr[s], j, q, lo, hi, mid, eq
+    cdef int nt = ps.nthr[s], j, q
     cdef int32_t r
     cdef double x
     for j in range(m):
@@ -902,24 +907,10 @@ cdef int _float_classes(PSet ps, int s, const double* dp, int m, int32_t* out, i
         if x != x:
             out[j * k] = miss
             continue
-        lo = 0
-        eq = 0
-        if nt <= 16:  # branch-free count: no mispredicted jumps on random values
-            for q in range(nt):
-                lo += t[q] < x
-                eq |= t[q] == x
-        else:
-            hi = nt
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if t[mid] < x:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            eq = lo < nt and t[lo] == x
-        r = pv[2 * lo + eq]
+        q = _position(t, nt, x)
+        r = pv[q]
         if r < 0:
-            r = ps.num_miss(s, 2 * lo + eq, x, NULL)
+            r = ps.num_miss(s, q, x, NULL)
         out[j * k] = r
     return 0
 
