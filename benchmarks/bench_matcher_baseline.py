@@ -27,8 +27,9 @@ def _src(expr, consts: list) -> str:
     var = "v_" + expr[1]
     if op in ("in", "not_in"):
         consts.append(frozenset(expr[2]))
-        neg = "not " if op == "not_in" else ""
-        return f"({neg}{var} in K{len(consts) - 1})"
+        if op == "not_in":  # R5 atoms are false on a missing value, `not in` included
+            return f"({var} is not None and {var} not in K{len(consts) - 1})"
+        return f"({var} in K{len(consts) - 1})"
     words = [expr[2]] if op == "contains" else list(expr[2])
     return "(" + var + " is not None and (" + " or ".join(f"{w!r} in {var}" for w in words) + "))"
 
