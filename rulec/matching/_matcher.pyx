@@ -155,6 +155,78 @@ cdef class IntTable:
         p[0] = val
 
 
+ctypedef struct WordEntry:
+    uint64_t key
+    int32_t val
+
+
+@cython.final
+cdef class WordTable:
+    """Open addressing map: one 64-bit word (a one-word candidate set) -> int32 >= 0.
+    match_columns probes it once a chat; a multiplicative hash of the word and one compare
+    per slot cost less than IntTable's loop over the word's two halves."""
+    cdef Py_ssize_t cap, used
+    cdef int shift
+    cdef WordEntry* ent
+
+    def __cinit__(self):
+        self.ent = NULL
+        self._alloc(1024)
+
+    def __dealloc__(self):
+        free(self.ent)
+
+    cdef int _alloc(self, Py_ssize_t cap) except -1:
+        cdef Py_ssize_t i
+        free(self.ent)
+        self.ent = <WordEntry*>malloc(cap * sizeof(WordEntry))
+        if self.ent == NULL:
+            raise MemoryError()
+        for i in range(cap):
+            self.ent[i].val = -1
+        self.cap = cap
+        self.used = 0
+        self.shift = 64
+        while (<Py_ssize_t>1 << (64 - self.shift)) < cap:
+            self.shift -= 1
+        return 0
+
+    cdef inline Py_ssize_t _slot(self, uint64_t x) noexcept nogil:
+        cdef Py_ssize_t mask = self.cap - 1
+        cdef Py_ssize_t i = <Py_ssize_t>((x * 0x9E3779B97F4A7C15ULL) >> self.shift)
+        while self.ent[i].val >= 0 and self.ent[i].key != x:
+            i = (i + 1) & mask
+        return i
+
+    cdef inline int32_t get(self, uint64_t x) noexcept nogil:
+        return self.ent[self._slot(x)].val
+
+    cdef int put(self, uint64_t x, int32_t val) except -1:
+        cdef Py_ssize_t i, old_cap = self.cap
+        cdef WordEntry* old
+        if self.used >= TABLE_MAX:
+            self._alloc(self.cap)  # bounded memory: forget everything, start again
+        elif 2 * (self.used + 1) > self.cap:
+            old = self.ent
+            self.ent = NULL
+            try:
+                self._alloc(old_cap * 2)
+                for i in range(old_cap):
+                    if old[i].val >= 0:
+                        self._insert(old[i].key, old[i].val)
+            finally:
+                free(old)
+        self._insert(x, val)
+        return 0
+
+    cdef inline void _insert(self, uint64_t x, int32_t val) noexcept nogil:
+        cdef Py_ssize_t i = self._slot(x)
+        if self.ent[i].val < 0:
+            self.used += 1
+        self.ent[i].key = x
+        self.ent[i].val = val
+
+
 include "_rows.pxi"
 
 
@@ -495,7 +567,7 @@ cdef class CMatcher:
     # the R5 steps are four ANDs and outcome ids are kept per word (two int32 keys).
     cdef bint one
     cdef uint64_t all1
-    cdef IntTable outcomes1
+    cdef WordTable outcomes1
     # Set while C scratch buffers are in use. A Python callback on a cache miss can let
     # another thread in; such a call is answered by the pure-Python plan instead.
     cdef int busy
@@ -535,7 +607,7 @@ cdef class CMatcher:
         self.outcomes_table = ListTable()
         self.one = W == 1
         self.all1 = self.rows.word0(self.all_row) if W == 1 else 0
-        self.outcomes1 = IntTable(2)
+        self.outcomes1 = WordTable()
 
     def __dealloc__(self):
         cdef int d
@@ -860,13 +932,13 @@ cdef class CMatcher:
                     y |= rows.word0(self.code_row[2][dimp[2][i]])
                 x = _r5_word(all1, x, rows.word0(self.code_row[1][dimp[1][i]]) if dimp[1] != NULL else 0,
                              y, rows.word0(self.code_row[3][dimp[3][i]]) if dimp[3] != NULL else 0)
-                oid = self.outcomes1.get(<int32_t*>&x)
+                oid = self.outcomes1.get(x)
                 if oid < 0:
                     self.bi[0] = 0
                     self.bb[0] = x
                     self.cand = _list(self.bi, self.bb, 1 if x else 0)
                     oid = self._outcome()
-                    self.outcomes1.put(<int32_t*>&x, oid)
+                    self.outcomes1.put(x, oid)
                 outv[i] = oid
                 continue
             # every row is final now (results may have grown the row store)
