@@ -216,3 +216,58 @@ def test_w500_a_group_with_no_agents_and_no_robot_is_reported_once():
     assert [(d.code, d.message.split(":")[0]) for d in w] == [
         ("W500", "group E has no agents and no robot")
     ]
+
+
+@pytest.mark.parametrize("h_binds", [{}, {"product": ["q"]}])
+def test_w500_an_earlier_group_found_by_agent_must_still_bind_the_values(h_binds):
+    """The look-up may start from the groups sharing an agent (here H, one group, as short as
+    the groups binding product p, A): H does not bind p, so G is not shadowed (R5: a chat
+    with product p drops H and keeps G)."""
+    groups = {
+        "A": {"agents": ["a2"], "product": ["p"]},
+        "H": {"agents": ["a1"], **h_binds},
+        "G": {"agents": ["a1"], "product": ["p"]},
+    }
+    assert _shadowed(groups) == []
+
+
+def test_w500_found_through_the_groups_binding_the_same_value():
+    """The look-up may start from the groups binding G's value (here H alone, shorter than the
+    three groups of agent a1): H binds p and has a1, so it shadows G."""
+    groups = {
+        "A": {"agents": ["a1"]},
+        "B": {"agents": ["a1", "a2"]},
+        "H": {"agents": ["a1"], "product": ["p"]},
+        "G": {"agents": ["a1"], "product": ["p"]},
+    }
+    assert _shadowed(groups) == ["G"]
+    robots = {"H": {"robot": True, "product": ["p"]}, "G": {"robot": True, "product": ["p"]}}
+    assert _shadowed(robots) == ["G"]
+
+
+def test_w500_w501_w502_messages_say_why_with_the_clause():
+    groups = {
+        "H": {"agents": ["a1"]},
+        "G": {"agents": ["a1"], "mode": {"conversion": "high"}},
+        "E": {"product": ["p"]},
+    }
+    result = compile_shop(groups=groups, agents={"a1": {}, "lone": {}})
+    got = [(d.code, d.message) for d in result.diagnostics]
+    assert got == [
+        (
+            "W501",
+            "agent lone is in no group: it only gets its own recent buyers (R2) and exclusive "
+            "buyers (R3), or fallback chats",
+        ),
+        (
+            "W500",
+            "group G is shadowed by H, declared earlier with the same or wider bindings and all "
+            "its agents: it can never be chosen (R5, R6)",
+        ),
+        (
+            "W502",
+            "group G has 1 agents: conversion mode takes no effect with 5 or fewer (C5), "
+            "efficiency is used",
+        ),
+        ("W500", "group E has no agents and no robot: it can never be chosen (R6 drops it)"),
+    ]
