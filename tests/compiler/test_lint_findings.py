@@ -245,29 +245,39 @@ def test_w500_found_through_the_groups_binding_the_same_value():
     assert _shadowed(robots) == ["G"]
 
 
-def test_w500_w501_w502_messages_say_why_with_the_clause():
+def test_w500_w501_w502_messages_say_why_with_the_clause_at_the_group():
     groups = {
         "H": {"agents": ["a1"]},
         "G": {"agents": ["a1"], "mode": {"conversion": "high"}},
         "E": {"product": ["p"]},
+        "Z": {"agents": ["a1"]},  # after a group with no agents: still checked
     }
-    result = compile_shop(groups=groups, agents={"a1": {}, "lone": {}})
-    got = [(d.code, d.message) for d in result.diagnostics]
+    rules = {"shop": "s", "agents": {"a1": {}, "lone": {}}, "groups": groups}
+    src = json.dumps(rules)
+    result = rulec.compile_source(src, file="s.yaml")
+    got = [(d.code, src[d.span.col - 1 :].split(":")[0], d.message) for d in result.diagnostics]
+    shadowed = (
+        "declared earlier with the same or wider bindings and all its agents: it can never be "
+        "chosen (R5, R6)"
+    )
     assert got == [
         (
             "W501",
+            '"lone"',
             "agent lone is in no group: it only gets its own recent buyers (R2) and exclusive "
             "buyers (R3), or fallback chats",
         ),
-        (
-            "W500",
-            "group G is shadowed by H, declared earlier with the same or wider bindings and all "
-            "its agents: it can never be chosen (R5, R6)",
-        ),
+        ("W500", '"G"', f"group G is shadowed by H, {shadowed}"),
         (
             "W502",
+            '{"conversion"',  # at the mode, where the change belongs
             "group G has 1 agents: conversion mode takes no effect with 5 or fewer (C5), "
             "efficiency is used",
         ),
-        ("W500", "group E has no agents and no robot: it can never be chosen (R6 drops it)"),
+        (
+            "W500",
+            '"E"',
+            "group E has no agents and no robot: it can never be chosen (R6 drops it)",
+        ),
+        ("W500", '"Z"', f"group Z is shadowed by H, {shadowed}"),
     ]
