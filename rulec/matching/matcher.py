@@ -18,9 +18,10 @@ or None for the live one). Every matcher has:
   P, O, I, C are int32 buffers (array("i"), numpy int32...) of n codes; None means "no value"
   for every chat (C holds one outside crowd label per chat, I the intent label). COLS maps an
   attribute name to a column: a float64 buffer (NaN = missing), an int64 buffer (no missing
-  values) or `(codes, vocabulary)` with int32 codes into a list of values (-1 = missing; a
-  vocabulary may hold strings, bools or lists). The column named `message` is the chat's
-  message (intents only). `out` is an int32 buffer of n outcome ids (allocated when None);
+  values) or `(codes, vocabulary)` with int32 codes into a list of values (-1, or any
+  negative code, = missing; a vocabulary may hold strings, bools or lists). The column named
+  `message` is the chat's message (intents only); a column no predicate reads is ignored
+  (not checked). `out` is an int32 buffer of n outcome ids (allocated when None);
   ids index `m.outcomes()` and are stable for the matcher's lifetime. Bad columns raise
   InputError E841; bad chat fields raise InputError E840.
 

@@ -472,12 +472,14 @@ class PyMatcher:
         out: Any = None,
     ) -> Any:
         """Columnar R5 (see rulec.matching.matcher); fills and returns `out` with outcome ids."""
-        dims, cols = read_columns(self, n, product, order, intent, crowd, columns)
+        if n < 0:
+            _bad_col("n", "must be >= 0")
         if out is None:
             from array import array
 
             out = array("i", bytes(4 * n))
         _check_out(out, n)
+        dims, cols = read_columns(self, n, product, order, intent, crowd, columns)
         rl = self.row_list
         for i in range(n):
             attrs: dict[str, Any] = {}
@@ -499,46 +501,57 @@ class PyMatcher:
         return out
 
 
-def _column_getter(name: str, col: Any, n: int) -> Getter:
+INT32 = ("i", "l")  # buffer formats of 4-byte ints ("l" is 4 bytes on LLP64 platforms)
+
+
+def _bad_col(name: str, msg: str) -> NoReturn:
+    """Raise the InputError (E841) for a bad columnar input, in the Cython twin's words."""
     from rulec.errors import InputError, diag
 
-    def bad(msg: str) -> NoReturn:
-        raise InputError([diag("E841", f"column {name!r}: {msg}")])
+    raise InputError([diag("E841", f"column {name!r}: {msg}")])
 
+
+def _view(col: Any, formats: tuple[str, ...], size: int) -> memoryview | None:
+    """col as a memoryview when it is a buffer of one of `formats` with `size`-byte items."""
+    try:
+        mv = memoryview(col)
+    except TypeError:  # not a buffer at all (a list...)
+        return None
+    return mv if mv.format in formats and mv.itemsize == size else None
+
+
+def _rows(mv: memoryview | None, name: str, n: int, what: str) -> memoryview:
+    """mv when it holds n rows or more; E841 saying what the column must be when it is None."""
+    if mv is None:
+        _bad_col(name, what)
+    if len(mv) < n:
+        _bad_col(name, f"has {len(mv)} rows, expected {n}")
+    return mv
+
+
+def _column_getter(name: str, col: Any, n: int) -> Getter:
     if isinstance(col, tuple):
         if len(col) != 2:
-            bad("a string column is (codes, vocabulary)")
-        codes, vocab = memoryview(col[0]).cast("B").cast("i"), list(col[1])
-        if len(codes) < n:
-            bad(f"has {len(codes)} rows, expected {n}")
+            _bad_col(name, "a value column is (codes, vocabulary)")
+        codes = _rows(_view(col[0], INT32, 4), name, n, "codes must be an int32 buffer")
+        vocab = list(col[1])
         for c in codes[:n]:
-            if not -1 <= c < len(vocab):
-                bad(f"code {c} is outside the vocabulary")
+            if c >= len(vocab):
+                _bad_col(name, f"code {c} is outside the vocabulary")
+        # -1 marks a missing value; like the Cython twin, any negative code does
         return lambda i: vocab[codes[i]] if codes[i] >= 0 else None
-    mv = memoryview(col)
-    if mv.format == "d":
-        if len(mv) < n:
-            bad(f"has {len(mv)} rows, expected {n}")
-        return lambda i: None if mv[i] != mv[i] else mv[i]
-    if mv.format in ("q", "l") and mv.itemsize == 8:
-        if len(mv) < n:
-            bad(f"has {len(mv)} rows, expected {n}")
-        return lambda i: mv[i]
-    bad(f"unsupported buffer format {mv.format!r} (use float64, int64 or (codes, vocabulary))")
+    floats = _view(col, ("d",), 8)
+    if floats is not None:
+        fv = _rows(floats, name, n, "")
+        return lambda i: None if fv[i] != fv[i] else fv[i]
+    what = "use a float64 or int64 buffer, or (int32 codes, vocabulary)"
+    iv = _rows(_view(col, ("q", "l"), 8), name, n, what)
+    return lambda i: iv[i]
 
 
 def _check_out(out: Any, n: int) -> None:
-    from rulec.errors import InputError, diag
-
-    try:
-        mv = memoryview(out)
-        ok = mv.format in ("i", "l") and mv.itemsize == 4 and not mv.readonly and len(mv) >= n
-    except TypeError:
-        ok = False
-    if not ok:
-        raise InputError(
-            [diag("E841", f"column 'out': must be a writable int32 buffer of {n}+ values")]
-        )
+    mv = _view(out, INT32, 4)
+    _rows(None if mv is None or mv.readonly else mv, "out", n, "must be a writable int32 buffer")
 
 
 def read_columns(
@@ -551,20 +564,19 @@ def read_columns(
     columns: dict[str, Any] | None,
 ) -> tuple[dict[str, Sequence[int]], dict[str, Getter]]:
     """Check columnar inputs; (dim -> code sequence, attr -> getter(i) -> value or None)."""
-    from rulec.errors import InputError, diag
-
     dims: dict[str, Sequence[int]] = {}
     for d, col in (("crowd", crowd), ("product", product), ("intent", intent), ("order", order)):
         if col is None:
             dims[d] = [0] * n
             continue
-        codes = memoryview(col)
-        if codes.format not in ("i", "l") or codes.itemsize != 4 or len(codes) < n:
-            raise InputError([diag("E841", f"{d} codes must be {n}+ int32 values")])
+        codes = _rows(_view(col, INT32, 4), d, n, "codes must be an int32 buffer")
         top = len(m.values[d])
         for c in codes[:n]:
             if not 0 <= c <= top:
-                raise InputError([diag("E841", f"{d} code {c} is not a code of this table")])
+                _bad_col(d, f"code {c} is not a code of this table")
         dims[d] = codes
-    cols = {name: _column_getter(name, col, n) for name, col in (columns or {}).items()}
+    # only the columns a predicate reads are read (and checked), as by the Cython twin
+    read = {*m.crowd.slot_names, *m.intent.slot_names}
+    given = (columns or {}).items()
+    cols = {name: _column_getter(name, col, n) for name, col in given if name in read}
     return dims, cols

@@ -1,6 +1,8 @@
-"""Matcher behaviour that mutation testing found unpinned (docs/mutation.md, mut-outreach):
-each test here fails on a surviving mutant of rulec/matching (pure.py, rows.py) and runs on
-both twins (the `build` fixture), keyed to the clause it pins."""
+"""Matcher behaviour that mutation testing found unpinned (docs/mutation.md, mut-outreach and
+mut-pure): each test here fails on a surviving mutant of rulec/matching (pure.py, rows.py)
+and runs on both twins (the `build` fixture), keyed to the clause it pins."""
+
+from array import array
 
 import pytest
 from matcher_bodies import make_body
@@ -114,3 +116,91 @@ def test_crowds_of_refuses_bad_types_with_e840(build, attrs, labels):
     with pytest.raises(InputError) as exc:
         m.crowds_of(attrs, labels)
     assert [d.code for d in exc.value.diagnostics] == ["E840"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("hi", "spend"), "chat attrs must be an object"),
+        (("hi", [1]), "chat attrs must be an object"),
+        ((5, {}), "chat message must be a string or null, got int"),
+        ((["x"], None), "chat message must be a string or null, got list"),
+        (("hi", {}, 3), "chat intent must be a string or null, got int"),
+    ],
+)
+def test_intents_of_refuses_bad_types_with_e840(build, args, message):
+    """Every bad input gets a coded error: attrs an object, message and label strings."""
+    m = build([{"name": "g", "intent": ["r"]}], intents=[("r", ["contains", "message", "x"])])
+    with pytest.raises(InputError) as exc:
+        m.intents_of(*args)
+    assert [(d.code, d.message) for d in exc.value.diagnostics] == [("E840", message)]
+
+
+@pytest.mark.parametrize(
+    ("chat", "message"),
+    [([1], "chat must be an object, got list"), ({"attrs": "x"}, "chat attrs must be an object")],
+)
+def test_e840_of_a_chat_names_the_field_at_fault(build, chat, message):
+    """E840 says which part of the chat has the wrong type (and what it got)."""
+    m = build([{"name": "g", "crowd": ["k"]}], crowds=[("k", ["cmp", ">", "a", 0])])
+    with pytest.raises(InputError) as exc:
+        m.match(chat)
+    assert [(d.code, d.message) for d in exc.value.diagnostics] == [("E840", message)]
+
+
+def test_one_outcome_id_per_candidate_set(build):
+    """Outcome ids (match_outcome, match_columns) index outcomes(), one per candidate set:
+    the set {g10, g701} reached through a small crowd row and through two large rows'
+    intersection (the pure twin keeps one as an index set, the other as a bitset) is one id."""
+    groups = [{"name": f"g{i}"} for i in range(N)]
+    for i in FEW:
+        groups[i]["crowd"] = ["few"]
+    for i in FEW + list(range(100, 130)):
+        groups[i]["product"] = ["p"]
+    for i in FEW + list(range(200, 230)):
+        groups[i]["order"] = ["o"]
+    m = build(groups)
+    a = m.match_outcome({"crowds": ["few"]})
+    b = m.match_outcome({"product": "p", "order": "o"})
+    assert a == b and m.outcomes()[a] == ("g10", "g701")
+    out = m.match_columns(1, crowd=array("i", [m.code("crowd", "few")]))
+    assert list(out) == [a]
+    assert len(set(m.outcomes())) == len(m.outcomes())
+
+
+def test_r5_columns_unite_small_label_rows_with_the_predicate_rows(build):
+    """R5 over columns: a chat's crowd (intent) label joins the defined crowds (intents) that
+    hold; on a wide table the label rows are small index sets, here with no defined crowd
+    holding, so the union is the label's row alone."""
+    groups = _wide_groups()
+    for i in FIVE:
+        groups[i]["intent"] = ["ask"]
+    m = build(groups, crowds=[("rich", ["cmp", ">", "spent", 100])])
+    chats = [{"crowds": ["few"], "intent": "ask"}, {"intent": "ask"}, {"crowds": ["five"]}]
+    want = m.match_many(chats)
+    assert want == [
+        ["g10"],
+        ["g10", "g21", "g700", "g901", "g1500"],
+        ["g10", "g21", "g700", "g901", "g1500"],
+    ]
+    crowd = array("i", [m.code("crowd", c.get("crowds", [None])[0]) for c in chats])
+    intent = array("i", [m.code("intent", c.get("intent")) for c in chats])
+    out = m.match_columns(3, crowd=crowd, intent=intent)
+    assert [list(m.outcomes()[i]) for i in out] == want
+
+
+@pytest.mark.parametrize(
+    ("expr", "attrs", "held"),
+    [
+        (["and", [["const", True], ["cmp", ">", "a", 0]]], {"a": 1}, True),
+        (["and", [["const", True], ["cmp", ">", "a", 0]]], {"a": 0}, False),
+        (["or", [["const", False], ["cmp", ">", "a", 0]]], {"a": 1}, True),
+        (["and", [["cmp", ">", "a", 0], ["not", ["const", False]]]], {"a": 1}, True),
+    ],
+)
+def test_a_constant_inside_a_predicate(build, expr, attrs, held):
+    """EXPR: `const` may stand inside and / or / not (the Cython twin runs the postfix
+    program the pure twin compiles for it)."""
+    m = build([{"name": "g", "crowd": ["k"]}], crowds=[("k", expr)])
+    assert reference.evaluate(expr, attrs, None) is held
+    assert m.crowds_of(attrs) == (["k"] if held else [])
