@@ -138,7 +138,20 @@ def test_intents_of_refuses_bad_types_with_e840(build, args, message):
 
 @pytest.mark.parametrize(
     ("chat", "message"),
-    [([1], "chat must be an object, got list"), ({"attrs": "x"}, "chat attrs must be an object")],
+    [
+        ([1], "chat must be an object, got list"),
+        ({"attrs": "x"}, "chat attrs must be an object"),
+        ({"message": 5}, "chat message must be a string or null, got int"),
+        ({"crowds": "vip"}, "chat crowds must be a list of strings"),
+        ({"crowds": ["vip", 1]}, "chat crowds must be a list of strings"),
+        ({"intent": ["x"]}, "chat intent must be a string or null, got list"),
+        ({"product": 5}, "chat product must be a string or null, got int"),
+        ({"order": 1.5}, "chat order must be a string or null, got float"),
+        (
+            {"intent": "x", "product": 5, "order": "o"},
+            "chat product must be a string or null, got int",
+        ),
+    ],
 )
 def test_e840_of_a_chat_names_the_field_at_fault(build, chat, message):
     """E840 says which part of the chat has the wrong type (and what it got)."""
@@ -204,3 +217,48 @@ def test_a_constant_inside_a_predicate(build, expr, attrs, held):
     m = build([{"name": "g", "crowd": ["k"]}], crowds=[("k", expr)])
     assert reference.evaluate(expr, attrs, None) is held
     assert m.crowds_of(attrs) == (["k"] if held else [])
+
+
+def test_r5_defined_crowds_and_intents_with_few_groups_on_a_wide_table(build):
+    """R5: a defined crowd (intent) that holds narrows to the groups listing it; on a wide
+    table those are a small index set, and a chat holding two such crowds (intents) gets
+    the union of their groups."""
+    groups = _wide_groups()
+    for i in (10, 21):
+        groups[i]["crowd"] = ["rich"]
+        groups[i]["intent"] = ["refund"]
+    for i in (701, 1500):
+        groups[i]["crowd"] = ["old"]
+        groups[i]["intent"] = ["angry"]
+    crowds = [("rich", ["cmp", ">", "spent", 100]), ("old", ["cmp", ">", "age", 60])]
+    intents = [("refund", ["contains", "message", "退"]), ("angry", ["contains", "message", "!"])]
+    m = build(groups, crowds, intents)
+    body = make_body(groups, crowds, intents)
+    Table.from_body(body)
+    for chat in (
+        {"attrs": {"spent": 200}},
+        {"attrs": {"spent": 200, "age": 70}},
+        {"message": "退!"},
+        {"message": "退", "attrs": {"age": 70}},
+    ):
+        assert m.match(chat) == reference.match(body, chat), chat
+    assert m.match({"attrs": {"spent": 200, "age": 70}}) == ["g10", "g21", "g701", "g1500"]
+
+
+def test_r5_a_defined_crowd_no_group_lists_does_not_narrow(build):
+    """R5: a crowd that holds but that no group lists has an empty row: no narrowing."""
+    groups = [{"name": "a", "crowd": ["vip"]}, {"name": "b"}, {"name": "c"}]
+    crowds = [("vip", ["cmp", ">", "level", 3]), ("rich", ["cmp", ">", "spent", 100])]
+    m = build(groups, crowds)
+    assert m.match({"attrs": {"spent": 200}}) == ["a", "b", "c"]
+    assert m.match({"attrs": {"spent": 200, "level": 5}}) == ["a"]
+
+
+def test_a_group_name_with_a_lone_surrogate_is_kept(build):
+    """A table read from JSON may name a group with a \\ud800 escape (the schema takes any
+    string): matching returns that name as it is, it does not fail on it."""
+    name = "g\ud800"
+    m = build([{"name": name, "crowd": ["k"]}, {"name": "h"}])
+    assert m.match({"crowds": ["k"]}) == [name]
+    oid = m.match_outcome({})
+    assert m.outcomes()[oid] == (name, "h")
