@@ -76,14 +76,14 @@ def test_accepted_columns_mean_what_the_dict_path_means(build):
     m = build(GROUPS, CROWDS)
     xs = [1, 2, 1, 1]
     floats = [1.0, math.nan, 2.0, 1.0]
-    s_codes, vocab = [0, 1, -1, -2], ["no", "yes"]
+    s_codes, vocab = [0, 1, -1, -2], ["yes", "no"]
     chats = [
         {"attrs": {"x": x, "s": vocab[c]} if c >= 0 else {"x": x}, "product": "p"}
         for x, c in zip(xs, s_codes)
     ]
     product = array("i", [m.code("product", "p")] * 4)
     want = m.match_many(chats)
-    assert want == [["b"], ["a"], ["b"], ["b"]]
+    assert want == [["a"], ["a"], ["b"], ["b"]]
     for fmt in ("q", "l"):
         cols = {"x": array(fmt, xs), "s": (array("i", s_codes), vocab)}
         out = m.match_columns(4, product=product, columns=cols)
@@ -91,7 +91,7 @@ def test_accepted_columns_mean_what_the_dict_path_means(build):
     fchats = [
         {"attrs": {"s": "no"} if x != x else {"x": x, "s": "no"}, "product": "p"} for x in floats
     ]
-    cols = {"x": array("d", floats), "s": (array("i", [0] * 4), vocab)}
+    cols = {"x": array("d", floats), "s": (array("i", [1] * 4), vocab)}
     out = m.match_columns(4, product=product, columns=cols)
     assert (
         [list(m.outcomes()[i]) for i in out] == m.match_many(fchats) == [["b"], ["b"], ["a"], ["b"]]
