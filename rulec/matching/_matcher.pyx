@@ -879,7 +879,7 @@ cdef class CMatcher:
             out = array("i", bytes(4 * n))
         try:
             outv = out
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, BufferError):
             raise _bad_col("out", "must be a writable int32 buffer")
         if outv.shape[0] < n:
             raise _bad_col("out", f"has {outv.shape[0]} rows, expected {n}")
@@ -889,8 +889,8 @@ cdef class CMatcher:
             if col is None:
                 continue
             try:
-                mv = col
-            except (ValueError, TypeError):
+                mv = _flat(col)
+            except (ValueError, TypeError, BufferError):
                 raise _bad_col(dim, "codes must be an int32 buffer")
             if mv.shape[0] < n:
                 raise _bad_col(dim, f"has {mv.shape[0]} rows, expected {n}")
@@ -957,6 +957,22 @@ cdef class CMatcher:
             self._r5(crow, prow, irow, orow)
             outv[i] = self._outcome()
         return out
+
+
+def _flat(col):
+    """col, or a C-contiguous copy of it when it is a strided buffer (a NumPy slice with a
+    step, say): the typed views below need contiguous rows, the pure twin reads either."""
+    try:
+        m = memoryview(col)
+    except TypeError:
+        return col
+    if m.c_contiguous or m.ndim != 1 or m.format not in _ARRAY_CODES:
+        return col
+    from array import array
+    return array(m.format, m.tobytes())
+
+
+_ARRAY_CODES = frozenset("bBhHiIlLqQfd")
 
 
 def _bad_col(name, msg):
@@ -1031,8 +1047,8 @@ cdef class ColArgs:
                 if len(col) != 2:
                     raise _bad_col(name, "a value column is (codes, vocabulary)")
                 try:
-                    cmv = col[0]
-                except (ValueError, TypeError):
+                    cmv = _flat(col[0])
+                except (ValueError, TypeError, BufferError):
                     raise _bad_col(name, "codes must be an int32 buffer")
                 vocab = list(col[1])
                 if cmv.shape[0] < n:
@@ -1049,18 +1065,18 @@ cdef class ColArgs:
                     self.vv[s][j] = ps.classify(s, <PyObject*>vocab[j])
                 continue
             try:
-                dmv = col
+                dmv = _flat(col)
                 if dmv.shape[0] < n:
                     raise _bad_col(name, f"has {dmv.shape[0]} rows, expected {n}")
                 self.keep.append(dmv)
                 self.kind[s] = 1
                 self.dp[s] = &dmv[0] if n else NULL
                 continue
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, BufferError):
                 pass
             try:
-                qmv = col
-            except (ValueError, TypeError):
+                qmv = _flat(col)
+            except (ValueError, TypeError, BufferError):
                 raise _bad_col(name, "use a float64 or int64 buffer, or (int32 codes, vocabulary)")
             if qmv.shape[0] < n:
                 raise _bad_col(name, f"has {qmv.shape[0]} rows, expected {n}")

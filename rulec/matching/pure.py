@@ -551,7 +551,8 @@ def _column_getter(name: str, col: Any, n: int) -> Getter:
 
 def _check_out(out: Any, n: int) -> None:
     mv = _view(out, INT32, 4)
-    _rows(None if mv is None or mv.readonly else mv, "out", n, "must be a writable int32 buffer")
+    usable = mv is not None and not mv.readonly and mv.c_contiguous  # as the Cython twin's view
+    _rows(mv if usable else None, "out", n, "must be a writable int32 buffer")
 
 
 def read_columns(
