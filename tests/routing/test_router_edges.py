@@ -1,11 +1,12 @@
 """Router edges that mutation testing found unguarded (docs/mutation.md, mut-routing): traces
 only when asked (R10), the sizes of group commits while a shared store refuses groups, and
-what the message pool (drain_pool, R1) keeps and says."""
+what the message pool (drain_pool, R1) keeps and says, and how restart seeds the PRNG."""
 
 import pytest
-from routing_helpers import IMPLS, at, router, shop
+from routing_helpers import IMPLS, at, router, shop, table_from_rules
 
 from rulec.errors import InputError
+from rulec.routing.router import Router
 from rulec.routing.stores.base import COMMITTED, REFUSED
 from rulec.routing.stores.memory import MemoryStore
 
@@ -127,3 +128,26 @@ def test_route_many_group_argument_sets_the_group_size(impl):
         r = router(RULES, ONLINE, store=GroupRefusing("s", 0), impl=impl)
         assert r.route_many(chats(12), group=group) == expected
         assert r.store.sizes == sizes, group
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_restart_seeds_the_prng_as_a_fresh_router_with_that_seed(impl):
+    """Router.restart(seed) (rulec test, before each test) starts again as Router(seed=seed)
+    does, for the default seed (0), an explicit one and None (which, as for the constructor,
+    means 0): the same R6 draws among six equally free agents, so the same decisions."""
+
+    def decisions(r):
+        r.load_state(ONLINE)
+        return [r.route(c)["target"] for c in chats(40)]
+
+    table = table_from_rules(RULES)
+    fresh = {s: decisions(Router(table, seed=s, impl=impl)) for s in (None, 0, 1, 7)}
+    assert fresh[None] == fresh[0] and len({tuple(fresh[s]) for s in (0, 1, 7)}) == 3
+    r = Router(table, seed=7, impl=impl)
+    for seed in (None, 1, 7):
+        decisions(r)
+        r.restart(seed)
+        assert r.seed == seed and decisions(r) == fresh[seed], seed
+    decisions(r)
+    r.restart()
+    assert r.seed == 0 and decisions(r) == fresh[0]
