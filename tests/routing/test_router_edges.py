@@ -21,16 +21,16 @@ def chats(n):
 
 
 class GroupRefusing(MemoryStore):
-    """A shared store stand-in that commits groups of up to 8 and refuses the first
+    """A shared store stand-in that commits groups of up to `group` and refuses the first
     `refusals` group commits (none of the group goes in, as on Redis when another router
     wrote the shop meanwhile). `sizes`: (chats staged, COMMITTED or REFUSED) per group."""
 
     group = 8
     may_refuse = True
 
-    def __init__(self, shop, refusals):
+    def __init__(self, shop, refusals, group=8):
         super().__init__(shop)
-        self.refusals, self.sizes = refusals, []
+        self.refusals, self.sizes, self.group = refusals, [], group
 
     def begin_group(self):
         self._saved = list(self.pending), dict(self._contacts)
@@ -128,6 +128,37 @@ def test_route_many_group_argument_sets_the_group_size(impl):
         r = router(RULES, ONLINE, store=GroupRefusing("s", 0), impl=impl)
         assert r.route_many(chats(12), group=group) == expected
         assert r.store.sizes == sizes, group
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_groups_shrink_to_a_quarter_and_double_back_up_to_a_larger_store_group(impl):
+    """The same on a store that takes 32: refused twice, the next group is 32 // 4 = 8, then
+    each committed one doubles (16, 32), never more than the store's group."""
+    one = router(RULES, ONLINE, impl=impl)
+    expected = [one.route(c) for c in chats(93)]
+    r = router(RULES, ONLINE, store=GroupRefusing("s", 2, group=32), impl=impl)
+    assert r.route_many(chats(93)) == expected
+    assert r.store.sizes == [
+        (32, REFUSED),
+        (32, REFUSED),
+        (8, COMMITTED),
+        (16, COMMITTED),
+        (32, COMMITTED),
+        (5, COMMITTED),
+    ]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_every_part_of_two_chats_or_more_is_one_group_commit(impl):
+    """A store of group 2 gets pairs as group commits (a lone last chat goes alone); a store
+    of group 1 gets group commits only when route_many is given `group`. Decisions: E1."""
+    one = router(RULES, ONLINE, impl=impl)
+    expected = [one.route(c) for c in chats(5)]
+    for store_group, group, sizes in ((2, None, [(2, COMMITTED)] * 2), (1, 4, [(4, COMMITTED)])):
+        store = GroupRefusing("s", 0, group=store_group)
+        r = router(RULES, ONLINE, store=store, impl=impl)
+        assert r.route_many(chats(5), group=group) == expected
+        assert store.sizes == sizes, (store_group, group)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
