@@ -162,6 +162,28 @@ def test_every_part_of_two_chats_or_more_is_one_group_commit(impl):
 
 
 @pytest.mark.parametrize("impl", IMPLS)
+def test_a_state_record_sets_what_it_names_and_a_null_conversion_forgets_the_rate(impl):
+    """A --state agent record sets only what it names (`pending` alone keeps the status), and
+    `conversion: null` forgets the agent's rate: R9 then gives it its group's mean known rate,
+    so the router decides as one that never knew it (docs/routing.md, conversion)."""
+    conv = shop(AGENTS, {"G": {"agents": list(AGENTS), "mode": {"conversion": "high"}}})
+    rates = {a: {"status": "online", "conversion": 0.1} for a in AGENTS if a != "a0"}
+    state = {"agents": {"a0": {"status": "online"}, **rates}}
+    rate = {"type": "conversion", "time": at(0), "agent": "a0", "rate": 0.9}
+
+    def decisions(r):
+        return [r.route(c)["target"] for c in chats(60)]
+
+    never = router(conv, state, impl=impl)
+    kept = router(conv, state, impl=impl)
+    kept.feed(rate)
+    cleared = router(conv, state, impl=impl)
+    cleared.feed(rate)
+    cleared.load_state({"agents": {"a0": {"pending": 0, "conversion": None}}})
+    assert decisions(cleared) == decisions(never) != decisions(kept)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
 def test_restart_seeds_the_prng_as_a_fresh_router_with_that_seed(impl):
     """Router.restart(seed) (rulec test, before each test) starts again as Router(seed=seed)
     does, for the default seed (0), an explicit one and None (which, as for the constructor,
