@@ -87,6 +87,17 @@ def test_refused_groups_shrink_the_next_ones_and_committed_ones_grow_them_back(i
 
 
 @pytest.mark.parametrize("impl", IMPLS)
+def test_a_chat_event_fed_gives_a_trace_only_when_asked(impl):
+    """R10 on request: feed() of a chat event returns its decision without "trace" unless
+    trace=True is given."""
+    chat = {"type": "chat", "buyer": "u1", "time": at(0)}
+    (plain,) = router(RULES, ONLINE, impl=impl).feed(chat)
+    assert "trace" not in plain and plain["target"].startswith("agent:")
+    (traced,) = router(RULES, ONLINE, impl=impl).feed(chat, trace=True)
+    assert traced["trace"] and {**traced, "trace": None} == {**plain, "trace": None}
+
+
+@pytest.mark.parametrize("impl", IMPLS)
 def test_drained_chats_carry_a_trace_only_when_asked_and_it_says_when(impl):
     """R1 message pool (drain_pool): a chat drained when an agent comes online is routed
     again; its trace (only when asked) starts with when it was queued and routed again."""
