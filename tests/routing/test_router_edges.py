@@ -197,8 +197,9 @@ def test_a_state_record_sets_what_it_names_and_a_null_conversion_forgets_the_rat
 @pytest.mark.parametrize("impl", IMPLS)
 def test_restart_seeds_the_prng_as_a_fresh_router_with_that_seed(impl):
     """Router.restart(seed) (rulec test, before each test) starts again as Router(seed=seed)
-    does, for the default seed (0), an explicit one and None (which, as for the constructor,
-    means 0): the same R6 draws among six equally free agents, so the same decisions."""
+    does, for the default seed (0, the constructor's default too), an explicit one and None
+    (which, as for the constructor, means 0): the same R6 draws among six equally free
+    agents, so the same decisions."""
 
     def decisions(r):
         r.load_state(ONLINE)
@@ -207,6 +208,7 @@ def test_restart_seeds_the_prng_as_a_fresh_router_with_that_seed(impl):
     table = table_from_rules(RULES)
     fresh = {s: decisions(Router(table, seed=s, impl=impl)) for s in (None, 0, 1, 7)}
     assert fresh[None] == fresh[0] and len({tuple(fresh[s]) for s in (0, 1, 7)}) == 3
+    assert decisions(Router(table, impl=impl)) == fresh[0]  # the constructor's default seed
     r = Router(table, seed=7, impl=impl)
     for seed in (None, 1, 7):
         decisions(r)
