@@ -5,7 +5,7 @@ what the message pool (drain_pool, R1) keeps and says, and how restart seeds the
 import pytest
 from routing_helpers import IMPLS, at, router, shop, table_from_rules
 
-from rulec.errors import InputError
+from rulec.errors import InputError, StoreError
 from rulec.routing.router import Router
 from rulec.routing.stores.base import COMMITTED, REFUSED
 from rulec.routing.stores.memory import MemoryStore
@@ -210,6 +210,7 @@ def test_restart_seeds_the_prng_as_a_fresh_router_with_that_seed(impl):
     assert fresh[None] == fresh[0] and len({tuple(fresh[s]) for s in (0, 1, 7)}) == 3
     assert decisions(Router(table, impl=impl)) == fresh[0]  # the constructor's default seed
     r = Router(table, seed=7, impl=impl)
+    assert r.seed == 7
     for seed in (None, 1, 7):
         decisions(r)
         r.restart(seed)
@@ -217,3 +218,13 @@ def test_restart_seeds_the_prng_as_a_fresh_router_with_that_seed(impl):
     decisions(r)
     r.restart()
     assert r.seed == 0 and decisions(r) == fresh[0]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_a_store_object_of_another_shop_is_s902(impl):
+    """A Store object (not a URL, which the store itself checks) holding another shop's
+    state is refused with S902, naming both shops."""
+    with pytest.raises(StoreError) as exc:
+        router(RULES, store=MemoryStore("t"), impl=impl)
+    assert exc.value.code == "S902"
+    assert [d.message for d in exc.value.diagnostics] == ["store is for shop 't', table is for 's'"]
