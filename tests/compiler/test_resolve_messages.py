@@ -24,8 +24,19 @@ ONE_AGENT = "agents: {a1: {}}\ngroups: {G: {agents: [a1]"
             "efficiency mode takes no strength",
             (),
         ),
+        (
+            "shop: t\nrouting: {when_nobody_online: zzz}\n",
+            "V401",
+            "unknown when_nobody_online target `zzz`",
+            ("one of: main_account, proxy_account, message_pool",),
+        ),
     ],
-    ids=["V400-empty-shop-name", "V404-zone-hint", "V401-strength-on-efficiency"],
+    ids=[
+        "V400-empty-shop-name",
+        "V404-zone-hint",
+        "V401-strength-on-efficiency",
+        "V401-no-close-name-lists-the-choices",
+    ],
 )
 def test_the_whole_message_and_hints(text, code, message, hints):
     (d,) = compile_source(text, "t.yaml").diagnostics
