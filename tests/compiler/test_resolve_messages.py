@@ -41,3 +41,26 @@ ONE_AGENT = "agents: {a1: {}}\ngroups: {G: {agents: [a1]"
 def test_the_whole_message_and_hints(text, code, message, hints):
     (d,) = compile_source(text, "t.yaml").diagnostics
     assert (d.code, d.message, d.hints) == (code, message, hints)
+
+
+@pytest.mark.parametrize(
+    "text,file,hint",
+    [
+        (
+            "shop: s\nagents: {a1: {}}\ngroups: {A: {agents: [a1], mode: conversion}}\n",
+            "t.yaml",
+            "write `mode: {conversion: medium}`",
+        ),
+        (
+            "shop s\nagent a1\ngroup A {\n  agents a1\n  mode conversion\n}\n",
+            "t.rules",
+            "write `mode conversion medium`",
+        ),
+    ],
+)
+def test_conversion_without_strength_hints_the_form_of_its_file(text, file, hint):
+    """R9, P108: the hint is written in the surface the operator used."""
+    (d,) = compile_source(text, file).errors  # and W502: one agent
+    assert d.code == "P108"
+    assert d.message == "group A: conversion mode needs a strength (low, medium or high)"
+    assert d.hints == (hint,)
