@@ -64,3 +64,14 @@ def test_conversion_without_strength_hints_the_form_of_its_file(text, file, hint
     assert d.code == "P108"
     assert d.message == "group A: conversion mode needs a strength (low, medium or high)"
     assert d.hints == (hint,)
+
+
+def test_an_unknown_grant_is_a_warning_that_lists_the_known_ones():
+    """O9: an unknown grant does not stop the compile; it is W507 with severity warning."""
+    r = compile_source("shop: t\nfacts: {grants: [green_chanel]}\n", "t.yaml")
+    (d,) = r.diagnostics
+    assert r.ok and (d.code, d.severity) == ("W507", "warning")
+    assert d.message == (
+        "unknown grant `green_chanel` (known: green_channel, cart_coupon, super_discount)"
+    )
+    assert d.hints == ("did you mean `green_channel`?",)
