@@ -75,3 +75,15 @@ def test_an_unknown_grant_is_a_warning_that_lists_the_known_ones():
         "unknown grant `green_chanel` (known: green_channel, cart_coupon, super_discount)"
     )
     assert d.hints == ("did you mean `green_channel`?",)
+
+
+def test_a_name_declared_twice_in_plain_json_gives_both_lines():
+    """N204 from a .json source: the fast JSON reader keeps no positions and hands anything
+    with a diagnostic to the YAML path, so the checks must take a model without spans too."""
+    camp = '{"name": "w", "kind": "batch", "send_at": "2023-12-04T10:00:00+08:00", '
+    camp += '"targets": [{"crowd": "vip", "copy": "x"}]}'
+    text = '{"shop": "t", "agents": {"a1": {}}, "groups": {"G": {"agents": ["a1"]}},\n'
+    text += f' "campaigns": [\n  {camp},\n  {camp}\n ]}}\n'
+    (d,) = compile_source(text, "t.json").errors  # and W504: `vip` is an outside label
+    assert (d.code, d.span.line, d.span.col) == ("N204", 4, 3)
+    assert d.message == "campaign `w` is declared twice (first declared at line 3)"
