@@ -110,3 +110,34 @@ def test_o12_a_campaign_not_yet_due_is_reported_without_a_reason(tmp_path):
         "skips": {},
     }
     assert r.report["campaigns"]["wk"]["status"] == "sent"
+
+
+def test_o12_o14_a_campaign_not_yet_due_asks_no_columns_even_when_left_started(tmp_path):
+    """O12 + O14: a Parquet audience is asked only for the columns of the campaigns this run
+    sends. A run at 14:00 opens the recall (due 14:00) and stops on a bad line, leaving it
+    started; a run at 13:00 on the same ledger finds the recall not yet due, so an audience
+    without `purchases` / `exclusive` (the recall's fields, O7) is planned, not refused. Once
+    the recall is due again (14:30) the same audience is refused whole (E888), nothing sent."""
+    pytest.importorskip("pyarrow")
+    from outreach_helpers import NOW, to_parquet
+
+    ledger = tmp_path / "l.db"
+    with Planner(table(), ledger) as p:
+        bad = {"consumer": "bad", "exclusive": True}  # no `purchases`: E886 (O7)
+        with pytest.raises(InputError):
+            p.plan([{"consumer": "c0", "exclusive": False, "purchases": []}, bad], NOW)
+    aud = tmp_path / "a.parquet"
+    to_parquet([{"consumer": "c1", "attrs": {"spend": 600}}], aud)
+    with Planner(table(), ledger) as p:
+        r = p.plan(str(aud), "2023-12-12T13:00:00+08:00")
+    assert {n: e["status"] for n, e in r.report["campaigns"].items()} == {
+        "wk": "resumed",
+        "nw": "resumed",
+        "rc": "not_due",
+    }
+    assert sorted((s["campaign"], s["consumer"]) for s in r.sends) == [("nw", "c1"), ("wk", "c1")]
+    with Planner(table(), ledger) as p:
+        with pytest.raises(InputError) as ei:
+            p.plan(str(aud), "2023-12-12T14:30:00+08:00")
+    assert ei.value.diagnostics[0].code == "E888"
+    assert "'purchases'" in ei.value.diagnostics[0].message
