@@ -141,3 +141,25 @@ def test_o12_o14_a_campaign_not_yet_due_asks_no_columns_even_when_left_started(t
             p.plan(str(aud), "2023-12-12T14:30:00+08:00")
     assert ei.value.diagnostics[0].code == "E888"
     assert "'purchases'" in ei.value.diagnostics[0].message
+
+
+def test_o12s_a_campaign_due_this_very_second_is_held_to_its_shard_count(tmp_path):
+    """O12s: a campaign is due at its time itself (O12), so its shard count is checked then
+    too. The recall (14:00) planned at 14:00 as shard 1/2 and finished; at 14:00 again as
+    shard 1/3 the run is refused whole (S940, naming the ledger and the N to use), not taken
+    for shard 1 of the earlier split and reported done."""
+    from outreach_helpers import NOW, RULES
+
+    from rulec.errors import StoreError
+
+    rules = dict(RULES, campaigns=[c for c in RULES["campaigns"] if c["name"] == "rc"])
+    line = {"consumer": "c0", "exclusive": True, "purchases": []}
+    ledger = tmp_path / "l.db"
+    with Planner(table(rules), ledger) as p:
+        first = p.plan([line], NOW, shard="1/2")
+        assert first.report["campaigns"]["rc"]["status"] == "sent"
+        with pytest.raises(StoreError) as ei:
+            p.plan([line], NOW, shard="1/3")
+    assert ei.value.code == "S940"
+    msg = ei.value.diagnostics[0].message
+    assert msg.startswith(f"ledger {ledger}: campaign 'rc'") and "--shard I/2" in msg
