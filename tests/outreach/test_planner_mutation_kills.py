@@ -163,3 +163,21 @@ def test_o12s_a_campaign_due_this_very_second_is_held_to_its_shard_count(tmp_pat
     assert ei.value.code == "S940"
     msg = ei.value.diagnostics[0].message
     assert msg.startswith(f"ledger {ledger}: campaign 'rc'") and "--shard I/2" in msg
+
+
+def test_o12s_the_largest_shard_count_is_allowed_and_one_more_is_e880(tmp_path):
+    """O12s: a split in up to 100,000 shards is planned; 100,001 is refused (E880) with the
+    rule to follow in the message."""
+    line = {"consumer": "c1", "attrs": {"spend": 600}}
+    with Planner(table(), tmp_path / "l.db") as p:
+        r = p.plan([line], "2023-12-12T09:10:00+08:00", shard="100000/100000")
+        assert r.report["shard"] == "100000/100000"
+        assert r.report["campaigns"]["wk"]["shards"] == 100_000
+        with pytest.raises(InputError) as ei:
+            p.plan([line], "2023-12-12T09:10:00+08:00", shard="1/100001")
+    d = ei.value.diagnostics[0]
+    assert d.code == "E880"
+    assert d.message == (
+        "shard '1/100001': write I/N with 1 <= I <= N <= 100,000 "
+        "(shard I of an audience split in N parts, O12s)"
+    )
