@@ -2,6 +2,7 @@
 each test here fails on a surviving mutant of rulec/outreach (offers.py, planner.py,
 plan_run.py) and is keyed to the clause it pins. Through the Planner API only."""
 
+import datetime as dt
 import json
 import pathlib
 
@@ -181,3 +182,31 @@ def test_o12s_the_largest_shard_count_is_allowed_and_one_more_is_e880(tmp_path):
         "shard '1/100001': write I/N with 1 <= I <= N <= 100,000 "
         "(shard I of an audience split in N parts, O12s)"
     )
+
+
+@pytest.mark.parametrize(
+    "now,code,message",
+    [
+        ("noon", "E820", "now: 'noon' is not an ISO-8601 date-time"),
+        (
+            "2023-12-12T14:00:00",
+            "E820",
+            "now: time '2023-12-12T14:00:00' has no UTC offset (write e.g. +08:00)",
+        ),
+        (dt.datetime(2023, 12, 12, 14), "E820", "now must be a time with a UTC offset"),
+        (5, "E820", "now must be a time with a UTC offset"),
+        (
+            "9999-12-31T20:00:00+00:00",
+            "E882",
+            "now: 9999-12-31T20:00:00+00:00 lies outside the times rulec can plan with "
+            "(0001-02-01 to 9999-11-30, UTC) (O14)",
+        ),
+    ],
+)
+def test_o14_a_bad_now_is_refused_saying_what_is_wrong(tmp_path, now, code, message):
+    """O14: the planning moment is checked first; each refusal says what is wrong with it."""
+    with Planner(table(), tmp_path / "l.db") as p:
+        with pytest.raises(InputError) as ei:
+            p.plan([{"consumer": "c1"}], now)
+    d = ei.value.diagnostics[0]
+    assert (d.code, d.message) == (code, message)
