@@ -210,3 +210,17 @@ def test_o14_a_bad_now_is_refused_saying_what_is_wrong(tmp_path, now, code, mess
             p.plan([{"consumer": "c1"}], now)
     d = ei.value.diagnostics[0]
     assert (d.code, d.message) == (code, message)
+
+
+def test_sends_are_collected_only_when_neither_out_nor_on_send_takes_them(tmp_path):
+    """Planner.plan: sends go to `out` (JSON Lines) or `on_send`; only with neither are they
+    collected in the result, so a streamed run holds none of them in memory."""
+    import io
+
+    lines = [{"consumer": "c1", "attrs": {"spend": 600}}]
+    got: list = []
+    with Planner(table(), tmp_path / "l.db") as p:
+        r = p.plan(lines, "2023-12-12T09:10:00+08:00", out=io.StringIO())
+        assert r.sends is None
+        r = p.plan(lines, "2023-12-12T09:40:00+08:00", on_send=got.append)
+        assert r.sends is None and [s["campaign"] for s in got] == ["nw"]
