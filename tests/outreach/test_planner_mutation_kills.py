@@ -224,3 +224,19 @@ def test_sends_are_collected_only_when_neither_out_nor_on_send_takes_them(tmp_pa
         assert r.sends is None
         r = p.plan(lines, "2023-12-12T09:40:00+08:00", on_send=got.append)
         assert r.sends is None and [s["campaign"] for s in got] == ["nw"]
+
+
+def test_o14_an_empty_audience_is_e881_saying_how_to_run_on_it_anyway(tmp_path):
+    """O14: an audience without a consumer line is refused (E881), the message naming the
+    audience, what the run would do and the flag that allows it; nothing is opened."""
+    with Planner(table(), tmp_path / "l.db") as p:
+        with pytest.raises(InputError) as ei:
+            p.plan([], "2023-12-12T14:00:00+08:00")
+        assert p.ledger.campaign_states((1, 1)) == {}
+    d = ei.value.diagnostics[0]
+    assert (d.code, d.message) == (
+        "E881",
+        "audience <audience> has no consumer line: a run on it would settle every due "
+        "campaign with nobody reached (O14); pass --allow-empty (allow_empty=True) if that "
+        "is meant",
+    )
