@@ -6,6 +6,7 @@ import pytest
 from routing_helpers import IMPLS, at, router, shop, table_from_rules
 
 from rulec.errors import InputError, StoreError
+from rulec.routing import router as R
 from rulec.routing.router import Router
 from rulec.routing.stores.base import COMMITTED, REFUSED
 from rulec.routing.stores.memory import MemoryStore
@@ -228,3 +229,13 @@ def test_a_store_object_of_another_shop_is_s902(impl):
         router(RULES, store=MemoryStore("t"), impl=impl)
     assert exc.value.code == "S902"
     assert [d.message for d in exc.value.diagnostics] == ["store is for shop 't', table is for 's'"]
+
+
+def test_the_decision_path_asked_for_is_the_one_used():
+    """Router(impl=...) picks the decision path, whatever the live one is: an unknown name is
+    refused, and "python" is the pure twin (so the twin tests compare two paths)."""
+    table = table_from_rules(RULES)
+    with pytest.raises(ValueError, match="unknown decision path implementation 'fortran'"):
+        Router(table, impl="fortran")
+    for impl in IMPLS:
+        assert type(Router(table, impl=impl)._decider) is R.decider(impl)
