@@ -74,6 +74,12 @@ NO_ORDER = "bools have no order: use == or !="
             [("T302", 20, "`level` is a number, but the list holds string '2'", 0)],
         ),
         ("crowd", 'city in ["a", "b"]', []),
+        ("crowd", "3 in [3]", [("T305", 7, "the left side of `in` must be an attribute", 0)]),
+        (
+            "crowd",
+            'city in ["a", 1]',
+            [("T302", 21, "`city` is a string, but the list holds number 1", 0)],
+        ),
         # T303 / T305: contains
         (
             "crowd",
@@ -81,6 +87,7 @@ NO_ORDER = "bools have no order: use == or !="
             [("T303", 31, "`contains_any` takes strings, not 1", 0)],
         ),
         ("crowd", "tags contains 2", [("T303", 21, "`contains` takes strings, not 2", 0)]),
+        ("crowd", "tags contains city", [("T303", 7, "`contains` takes one string", 0)]),
         (
             "crowd",
             'level contains "1"',
