@@ -207,6 +207,26 @@ R_LIMIT, G_LIMIT = "2023-12-11 21:59", "2023-12-12 00:00"
             ],
         ),
         (
+            "2023-12-11T08:00:00+08:00",  # r3 configured at this very time: not pending
+            [
+                (
+                    "O652",
+                    9,
+                    22,
+                    "r1",
+                    SOON.format(R_LIMIT, "2023-12-11 08:00", "not configured yet"),
+                ),
+                (
+                    "O652",
+                    11,
+                    11,
+                    "r2",
+                    SOON.format(R_LIMIT, "2023-12-11 08:00", "configured 2023-12-11 20:00"),
+                ),
+                ("O652", 23, 11, "g1", SOON.format(G_LIMIT, "2023-12-11 08:00", "not created yet")),
+            ],
+        ),
+        (
             "2023-12-11T21:59:00+08:00",  # on the deadline: not passed yet (settled reading)
             [
                 (
