@@ -276,3 +276,10 @@ def test_now_reports_deadlines_passed_or_within_a_day(now, want):
         (code, ln, col, "error" if code == "O651" else "warning", f"campaign {name}: {text}")
         for code, ln, col, name, text in want
     ]
+
+
+def test_o633_points_at_the_first_segment_past_the_limit():
+    """O7: at most 4 segments; with 5 the finding is at the fifth (line 25), the one too many."""
+    src = FINDINGS.replace('      - {crowd: big, copy: "5"}\n', "")
+    [o633] = [g for g in found(src) if g[0] == "O633"]
+    assert o633[1:3] == (25, 9) and "recall has 5 segments" in o633[4]
