@@ -283,3 +283,24 @@ def test_o633_points_at_the_first_segment_past_the_limit():
     src = FINDINGS.replace('      - {crowd: big, copy: "5"}\n', "")
     [o633] = [g for g in found(src) if g[0] == "O633"]
     assert o633[1:3] == (25, 9) and "recall has 5 segments" in o633[4]
+
+
+def test_o5_green_deadline_is_midnight_of_its_date_in_a_zone_far_east():
+    """O5/O10 in the shop's zone, UTC+14: created half an hour after 00:00 of its date is
+    late (the deadline is that midnight there, not a day later as in UTC)."""
+    src = """\
+shop: s
+timezone: Pacific/Kiritimati
+facts: {grants: [green_channel]}
+crowds: {vip: "true"}
+campaigns:
+  - name: g
+    kind: green
+    date: "2024-01-10"
+    send_at: "2024-01-10T10:00:00+14:00"
+    created_at: "2024-01-10T00:30:00+14:00"
+    copy: c
+    targets: [{crowd: vip}]
+"""
+    [(code, _, _, _, message)] = found(src)
+    assert code == "O650" and "not before its deadline 2024-01-10 00:00" in message
