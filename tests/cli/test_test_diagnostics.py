@@ -257,3 +257,40 @@ test "edges" {
 def test_values_at_the_edges_are_no_finding():
     result = rulec.compile_source(EDGES, file="t.rules")
     assert [(d.code, d.message) for d in result.diagnostics] == []
+
+
+BAD_ACTIVITY = """\
+shop s
+timezone Asia/Shanghai
+test "t" {
+  now 2024-01-01T10:00:00+08:00
+  activity x {kind: "multi_buy", created_at: "2024-01-01T09:00:00", first_effective_at: \
+"2024-01-01T12:00:00+08:00", edited_from_existing: false, crowd_restricted: false, \
+complete: true, in_stock: true}
+  consumer c {
+    expect no send
+  }
+}
+"""
+
+
+def test_u111_gives_the_activity_checks_message_whole():
+    """The activity check's own message (E815's text, which holds `: ` itself) follows the
+    activity's name once, without the `<activities>:1:` of a file of activities."""
+    result = rulec.compile_source(BAD_ACTIVITY, file="t.rules")
+    assert [(d.code, d.span.line, d.message) for d in result.diagnostics] == [
+        (
+            "U111",
+            5,
+            "activity x: activity 'x' created_at: time '2024-01-01T09:00:00' has no UTC "
+            "offset (write e.g. +08:00)",
+        )
+    ]
+
+
+def test_with_an_unknown_time_zone_only_the_zone_is_reported():
+    """Activity times are read in the shop's zone: with none known (V404, resolve pass) the
+    tests pass does not check them."""
+    src = BAD_ACTIVITY.replace("Asia/Shanghai", "Mars/Olympus")
+    result = rulec.compile_source(src, file="t.rules")
+    assert [d.code for d in result.diagnostics] == ["V404"]
