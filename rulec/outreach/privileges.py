@@ -118,14 +118,16 @@ def content(kind: str, copy, coupon, segments: list, n_targets: int) -> list:
                     "segments",
                 )
             )
-        for c in [coupon] + [s[1] for s in segments]:
+        # each coupon's own field: the campaign's, or segment i's (`segment i`)
+        coupons = [("coupon", coupon)] + [(f"segment {i}", s[1]) for i, s in enumerate(segments)]
+        for where, c in coupons:
             if c is not None and c[1] != CS_CHANNEL:
                 out.append(
                     Problem(
                         "O632",
                         f"recall coupon {c[0]!r} is not a `{CS_CHANNEL}` "
                         "channel coupon (the article requires 客服号 coupons)",
-                        "coupon",
+                        where,
                         "warning",
                     )
                 )

@@ -70,8 +70,8 @@ WANT = [
     ),
     ("O650", 16, 20, "r: configured 2023-12-11 23:00, after its deadline 2023-12-11 21:59 (O10)"),
     ("O632", 18, 13, "r: recall coupon 'R1' is not a `cs_channel` channel coupon"),
-    ("O632", 18, 13, "r: recall coupon 'S1' is not a `cs_channel` channel coupon"),  # a segment's
     ("O606", 19, 15, "r: recall picks its own audience; its targets are ignored"),
+    ("O632", 21, 41, "r: recall coupon 'S1' is not a `cs_channel` channel coupon"),  # segment's
     ("O633", 25, 9, "r: recall has 6 segments, at most 4 are allowed (O7)"),
     ("O620", 28, 11, "c: cart_coupon needs an exclusive coupon: unconfigured, it is not sent (O6)"),
     ("O650", 30, 17, "c: configured 2023-12-11 00:00, after its deadline 2023-12-10 21:59 (O10)"),

@@ -128,16 +128,17 @@ def _campaign(
         add(p.code, p.message, _fact_span(shop, p.message) or here)
     coupon = (c.coupon.id, c.coupon.kind) if c.coupon else None
     segs = [(t.copy, (t.coupon.id, t.coupon.kind) if t.coupon else None) for t in c.segments]
+    spans = {
+        "coupon": _span(c.coupon, here),
+        "segments": _span(
+            c.segments[min(len(c.segments) - 1, priv.MAX_SEGMENTS)] if c.segments else None,
+            here,
+        ),
+        "targets": _span(c.targets[0] if c.targets else None, here),
+    }
+    spans.update((f"segment {i}", _span(t.coupon, here)) for i, t in enumerate(c.segments))
     for p in priv.content(kind, _v(c.copy), coupon, segs, len(c.targets)):
-        span = {
-            "coupon": _span(c.coupon, here),
-            "segments": _span(
-                c.segments[min(len(c.segments) - 1, priv.MAX_SEGMENTS)] if c.segments else None,
-                here,
-            ),
-            "targets": _span(c.targets[0] if c.targets else None, here),
-        }.get(p.where, here)
-        add(p.code, p.message, span, p.severity)
+        add(p.code, p.message, spans.get(p.where, here), p.severity)
     if kind == "green":
         day = _time(c.date, cal.parse_date)
         if day and send_at and cal.local_date(send_at, tz) != day:
