@@ -294,3 +294,10 @@ def test_with_an_unknown_time_zone_only_the_zone_is_reported():
     src = BAD_ACTIVITY.replace("Asia/Shanghai", "Mars/Olympus")
     result = rulec.compile_source(src, file="t.rules")
     assert [d.code for d in result.diagnostics] == ["V404"]
+
+
+def test_u104_names_the_now_it_is_about():
+    src = BAD_ACTIVITY.replace("now 2024-01-01T10:00:00+08:00", "now 2024-01-01T10:00:00")
+    result = rulec.compile_source(src, file="t.rules")
+    [u104] = [d for d in result.diagnostics if d.code == "U104"]
+    assert u104.message == "now: time '2024-01-01T10:00:00' has no UTC offset (write e.g. +08:00)"
