@@ -240,3 +240,35 @@ def test_o14_an_empty_audience_is_e881_saying_how_to_run_on_it_anyway(tmp_path):
         "campaign with nobody reached (O14); pass --allow-empty (allow_empty=True) if that "
         "is meant",
     )
+
+
+def test_the_default_ledger_is_in_memory(tmp_path, monkeypatch):
+    """Planner(table) without a ledger records in memory: no file is written, and a second
+    Planner starts from an empty ledger (the same sends again)."""
+    monkeypatch.chdir(tmp_path)
+    lines = [{"consumer": "c1", "attrs": {"spend": 600}}]
+    for _ in range(2):
+        with Planner(table()) as p:
+            r = p.plan(lines, "2023-12-12T09:10:00+08:00")
+        assert [(s["campaign"], s["consumer"]) for s in r.sends] == [("wk", "c1")]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_time_zone_and_batch_size_are_refused_saying_what_is_wrong(tmp_path):
+    """B706 for a table whose time zone this machine does not know (a table built by hand,
+    not compiled here), E883 for a batch size below 1: exact codes and messages."""
+    import copy
+
+    from rulec.errors import TableError
+    from rulec.table.format import Table
+
+    body = copy.deepcopy(table().body)
+    body["timezone"] = "Mars/Olympus"
+    with pytest.raises(TableError) as ei:
+        Planner(Table.from_body(body), tmp_path / "l.db")
+    d = ei.value.diagnostics[0]
+    assert (d.code, d.message) == ("B706", "unknown time zone 'Mars/Olympus'")
+    with pytest.raises(InputError) as ei:
+        Planner(table(), tmp_path / "l.db", batch_size=0)
+    d = ei.value.diagnostics[0]
+    assert (d.code, d.message) == ("E883", "batch_size 0: a whole number >= 1")
