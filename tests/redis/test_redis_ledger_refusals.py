@@ -16,6 +16,15 @@ def test_a_server_without_persistence_is_refused_unless_volatile(redis_server):
             RedisLedger(server.url(0), "s")
         assert exc.value.code == "S943"
         RedisLedger(server.url(0), "s", volatile=True).close()
+        # the planner refuses it too unless told (volatile_ledger, the CLI's --volatile-ledger)
+        from outreach_helpers import table
+
+        from rulec.outreach.planner import Planner
+
+        with pytest.raises(StoreError) as exc:
+            Planner(table(), server.url(0))
+        assert exc.value.code == "S943"
+        Planner(table(), server.url(0), volatile_ledger=True).close()
     finally:
         server.cleanup()
 

@@ -15,6 +15,8 @@ def test_redis_shards_each_complete_and_refuse_another_n(redis_url):
         with pytest.raises(StoreError) as exc:
             p.plan(shard_lines(2), NOW, shard="2/3")
         assert exc.value.code == "S940"
+        # the message names the ledger by its URL (password hidden), as SQLite's by its path
+        assert exc.value.diagnostics[0].message.startswith(f"ledger {p.ledger.url}: campaign ")
         two = p.plan(shard_lines(2), NOW, shard="2/2")
         assert two.report["campaigns"]["wk"]["shards_finished"] == 2
         assert p.plan(shard_lines(2), NOW, shard="2/2").sends == []
