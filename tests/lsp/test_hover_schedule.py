@@ -86,3 +86,19 @@ def test_nothing_is_shown_for_what_the_rules_leave_unknown():
     assert schedule_lines(hover(unknown_promo, "d12-recall")) == []
     unknown_kind = RULES.replace("campaign week49 batch {", "campaign week49 bulk {")
     assert schedule_lines(hover(unknown_kind, "week49")) == []
+
+
+def test_a_green_deadline_is_midnight_of_its_date_in_a_zone_far_east():
+    src = RULES.replace("timezone Asia/Shanghai", "timezone Pacific/Kiritimati")
+    assert "- must be created before 2023-12-12 00:00 (O10)" in hover(src, "d12-green")
+
+
+def test_only_a_green_campaign_reads_its_date():
+    src = RULES.replace(
+        "  promo double12\n  configured_at 2023-12-11T10",
+        "  promo double12\n  date 2023-12-20\n  configured_at 2023-12-11T10",
+    )
+    assert schedule_lines(hover(src, "d12-recall")) == [
+        "- sends at 2023-12-12 14:00",
+        "- must be configured by 2023-12-11 21:59 (O10)",
+    ]
