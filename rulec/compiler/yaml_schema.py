@@ -132,7 +132,10 @@ def _routing():
 def _top_level():
     predicates = {"type": ["object", "null"], "additionalProperties": {"$ref": "#/$defs/predicate"}}
     agent = _object(fy.AGENT_KEYS, {"level": INT}, nullable=True)
-    promo = _object(fy.PROMO_KEYS, {"presale_start": TEXT, "last_day": TEXT}, nullable=True)
+    # O6-O8 compute send times from a promo's last day: the checker's P108 asks for it
+    promo = _object(
+        fy.PROMO_KEYS, {"presale_start": TEXT, "last_day": TEXT}, required=("last_day",)
+    )
     facts = {
         "tool_level": NAME,
         "relationships_last_month_end": INT,
