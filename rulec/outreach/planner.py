@@ -85,7 +85,13 @@ class Planner:
             raise InputError([diag("E883", f"batch_size {batch_size!r}: a whole number >= 1")])
         self.batch_size, self.impl = batch_size, plan_loop(impl)
         self.ledger = open_ledger(ledger, table.shop, volatile=volatile_ledger)
-        self.ledger_name = getattr(self.ledger, "url", None) or getattr(self.ledger, "path", "")
+        # what S940 and the report call the ledger: its URL or path, or for a caller's own
+        # Ledger object that has neither, its class
+        self.ledger_name = (
+            getattr(self.ledger, "url", None)
+            or getattr(self.ledger, "path", None)
+            or f"<{type(self.ledger).__name__}>"
+        )
 
     def close(self):
         self.ledger.close()

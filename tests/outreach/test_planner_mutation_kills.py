@@ -272,3 +272,33 @@ def test_a_bad_time_zone_and_batch_size_are_refused_saying_what_is_wrong(tmp_pat
         Planner(table(), tmp_path / "l.db", batch_size=0)
     d = ei.value.diagnostics[0]
     assert (d.code, d.message) == ("E883", "batch_size 0: a whole number >= 1")
+
+
+def test_o12s_s940_names_a_callers_own_ledger_by_its_class(tmp_path):
+    """A Planner takes a caller's own Ledger object; one with neither a `url` nor a `path`
+    is named by its class in S940 (was "ledger : campaign ..." naming nothing)."""
+    from outreach_helpers import NOW, RULES
+
+    from rulec.errors import StoreError
+    from rulec.outreach.ledger.base import Ledger
+    from rulec.outreach.ledger.sqlite_ledger import SqliteLedger
+
+    class Unnamed:  # a caller's Ledger that says nothing of where it lives
+        def __init__(self, inner):
+            self._inner = inner
+
+        def __getattr__(self, name):
+            if name in ("path", "url"):
+                raise AttributeError(name)
+            return getattr(self._inner, name)
+
+    Ledger.register(Unnamed)
+    rules = dict(RULES, campaigns=[c for c in RULES["campaigns"] if c["name"] == "rc"])
+    line = {"consumer": "c0", "exclusive": True, "purchases": []}
+    tbl = table(rules)
+    with Planner(tbl, Unnamed(SqliteLedger(tmp_path / "l.db", tbl.shop))) as p:
+        p.plan([line], NOW, shard="1/2")
+        with pytest.raises(StoreError) as ei:
+            p.plan([line], NOW, shard="1/3")
+    assert ei.value.code == "S940"
+    assert ei.value.diagnostics[0].message.startswith("ledger <Unnamed>: campaign 'rc'")
