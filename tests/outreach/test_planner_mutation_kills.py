@@ -302,3 +302,63 @@ def test_o12s_s940_names_a_callers_own_ledger_by_its_class(tmp_path):
             p.plan([line], NOW, shard="1/3")
     assert ei.value.code == "S940"
     assert ei.value.diagnostics[0].message.startswith("ledger <Unnamed>: campaign 'rc'")
+
+
+def _green(name, at, crowd):
+    return {
+        "name": name,
+        "kind": "green",
+        "date": "2023-12-12",
+        "created_at": "2023-12-10T10:00:00+08:00",
+        "send_at": at,
+        "targets": [{"crowd": crowd, "copy": name}],
+    }
+
+
+def test_o5_a_green_send_of_an_earlier_run_takes_the_date_for_a_later_run(tmp_path):
+    """O5: at most one green-channel message per consumer per date, across runs: a consumer
+    who got the 07:00 green message in the first run is not sent the 09:00 one of the same
+    shop date by the next run on that ledger (reason green_taken), while one who got only
+    the batch send of the first run is. 07:00 +08:00 is 23:00 UTC of the day before: the
+    date is the shop's, not UTC's."""
+    from outreach_helpers import RULES
+
+    g7 = _green("g7", "2023-12-12T07:00:00+08:00", "big")  # a only
+    g9 = _green("g9", "2023-12-12T09:00:00+08:00", "mid")  # a and b
+    wk = dict(RULES["campaigns"][0], send_at="2023-12-12T07:00:00+08:00")  # big and mid
+    lines = [
+        {"consumer": "a", "attrs": {"spend": 1200}},
+        {"consumer": "b", "attrs": {"spend": 600}},
+    ]
+    with Planner(table(dict(RULES, campaigns=[g7, wk, g9])), tmp_path / "l.db") as p:
+        r1 = p.plan(lines, "2023-12-12T08:00:00+08:00")
+        assert sorted((s["campaign"], s["consumer"]) for s in r1.sends) == [
+            ("g7", "a"),
+            ("wk", "a"),
+            ("wk", "b"),
+        ]
+        r2 = p.plan(lines, "2023-12-12T09:30:00+08:00")
+    assert [(s["campaign"], s["consumer"]) for s in r2.sends] == [("g9", "b")]
+    assert r2.report["campaigns"]["g9"]["skips"] == {"green_taken": 1}
+
+
+def test_progress_reports_bytes_read_of_the_file_size_and_consumers(tmp_path):
+    """`Planner.plan(on_progress=)` (what `rulec plan` draws its progress bar from) is told,
+    after each batch and once at the end, the bytes read, the audience file's size and the
+    consumers planned so far."""
+    from outreach_helpers import NOW
+
+    aud = tmp_path / "a.jsonl"
+    aud.write_text(
+        "".join(
+            json.dumps({"consumer": f"c{i}", "attrs": {"spend": 600}, "exclusive": False}) + "\n"
+            for i in range(5)
+        )
+    )
+    calls = []
+    with Planner(table(), tmp_path / "l.db", batch_size=2) as p:
+        p.plan(str(aud), NOW, on_progress=lambda *a: calls.append(a))
+    size = aud.stat().st_size
+    assert [total for _done, total, _n in calls] == [size] * len(calls)
+    assert [n for _done, _total, n in calls] == [2, 4, 5]
+    assert calls[-1][0] == size
