@@ -362,3 +362,20 @@ def test_progress_reports_bytes_read_of_the_file_size_and_consumers(tmp_path):
     assert [total for _done, total, _n in calls] == [size] * len(calls)
     assert [n for _done, _total, n in calls] == [2, 4, 5]
     assert calls[-1][0] == size
+
+
+def test_o14_purchases_are_checked_only_when_a_due_campaign_reads_them(tmp_path):
+    """O14 checks what the run reads: `purchases` is read by the recall and the super
+    discount (O7, O8) only, so with just a batch campaign due a line whose `purchases` is not
+    a list is planned as any other; with the recall due the same line is refused."""
+    from outreach_helpers import RULES
+
+    line = {"consumer": "a", "attrs": {"spend": 600}, "purchases": "yesterday"}
+    batch_only = dict(RULES, campaigns=[RULES["campaigns"][0]])
+    with Planner(table(batch_only), tmp_path / "l.db") as p:
+        r = p.plan([line], "2023-12-12T14:00:00+08:00")
+    assert [(s["campaign"], s["consumer"]) for s in r.sends] == [("wk", "a")]
+    with_recall = dict(RULES, campaigns=[RULES["campaigns"][2]])
+    with Planner(table(with_recall), tmp_path / "m.db") as p, pytest.raises(InputError) as ei:
+        p.plan([dict(line, exclusive=True)], "2023-12-12T14:00:00+08:00")
+    assert "purchases" in ei.value.diagnostics[0].message
