@@ -379,3 +379,24 @@ def test_o14_purchases_are_checked_only_when_a_due_campaign_reads_them(tmp_path)
     with Planner(table(with_recall), tmp_path / "m.db") as p, pytest.raises(InputError) as ei:
         p.plan([dict(line, exclusive=True)], "2023-12-12T14:00:00+08:00")
     assert "purchases" in ei.value.diagnostics[0].message
+
+
+@pytest.mark.parametrize("impl", ["python", "cython"])
+def test_sends_printed_and_handed_to_on_send_together_reach_both(tmp_path, impl):
+    """`out=` and `on_send=` together: every send is printed and handed to on_send, on both
+    loops (the Cython loop prints only, so such a run stays with its pure twin)."""
+    import io
+
+    from rulec.outreach import plan_run
+
+    if impl == "cython" and plan_run._plan is None:
+        pytest.skip("the Cython loop is not built")
+    from outreach_helpers import NOW
+
+    got, out = [], io.StringIO()
+    line = {"consumer": "a", "attrs": {"spend": 600}, "exclusive": False}
+    with Planner(table(), tmp_path / "l.db", impl=impl) as p:
+        p.plan([line], NOW, out=out, on_send=got.append)
+    printed = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert [(s["campaign"], s["consumer"]) for s in got] == [("wk", "a"), ("nw", "a")]
+    assert [(s["campaign"], s["consumer"]) for s in printed] == [("wk", "a"), ("nw", "a")]
