@@ -155,6 +155,18 @@ PASSED = "not {} yet, and its deadline {} has passed (now {}) (O10)"
 R_LIMIT, G_LIMIT = "2023-12-11 21:59", "2023-12-12 00:00"
 
 
+def soon_r1(now):  # the recall at line 9, never configured
+    return ("O652", 9, 22, "r1", SOON.format(R_LIMIT, now, "not configured yet"))
+
+
+def soon_r2(now):  # the recall at line 11, configured after its deadline
+    return ("O652", 11, 11, "r2", SOON.format(R_LIMIT, now, "configured 2023-12-11 20:00"))
+
+
+def soon_g1(now):  # the green campaign at line 23, never created
+    return ("O652", 23, 11, "g1", SOON.format(G_LIMIT, now, "not created yet"))
+
+
 @pytest.mark.parametrize(
     "now,want",
     [
@@ -164,20 +176,8 @@ R_LIMIT, G_LIMIT = "2023-12-11 21:59", "2023-12-12 00:00"
         (
             "2023-12-10T21:59:00+08:00",
             [
-                (
-                    "O652",
-                    9,
-                    22,
-                    "r1",
-                    SOON.format(R_LIMIT, "2023-12-10 21:59", "not configured yet"),
-                ),
-                (
-                    "O652",
-                    11,
-                    11,
-                    "r2",
-                    SOON.format(R_LIMIT, "2023-12-10 21:59", "configured 2023-12-11 20:00"),
-                ),
+                soon_r1("2023-12-10 21:59"),
+                soon_r2("2023-12-10 21:59"),
                 (
                     "O652",
                     17,
@@ -189,56 +189,15 @@ R_LIMIT, G_LIMIT = "2023-12-11 21:59", "2023-12-12 00:00"
         ),
         (
             "2023-12-11T09:00:00+08:00",
-            [
-                (
-                    "O652",
-                    9,
-                    22,
-                    "r1",
-                    SOON.format(R_LIMIT, "2023-12-11 09:00", "not configured yet"),
-                ),
-                (
-                    "O652",
-                    11,
-                    11,
-                    "r2",
-                    SOON.format(R_LIMIT, "2023-12-11 09:00", "configured 2023-12-11 20:00"),
-                ),
-                ("O652", 23, 11, "g1", SOON.format(G_LIMIT, "2023-12-11 09:00", "not created yet")),
-            ],
+            [soon_r1("2023-12-11 09:00"), soon_r2("2023-12-11 09:00"), soon_g1("2023-12-11 09:00")],
         ),
         (
             "2023-12-11T08:00:00+08:00",  # r3 configured at this very time: not pending
-            [
-                (
-                    "O652",
-                    9,
-                    22,
-                    "r1",
-                    SOON.format(R_LIMIT, "2023-12-11 08:00", "not configured yet"),
-                ),
-                (
-                    "O652",
-                    11,
-                    11,
-                    "r2",
-                    SOON.format(R_LIMIT, "2023-12-11 08:00", "configured 2023-12-11 20:00"),
-                ),
-                ("O652", 23, 11, "g1", SOON.format(G_LIMIT, "2023-12-11 08:00", "not created yet")),
-            ],
+            [soon_r1("2023-12-11 08:00"), soon_r2("2023-12-11 08:00"), soon_g1("2023-12-11 08:00")],
         ),
         (
             "2023-12-11T21:59:00+08:00",  # on the deadline: not passed yet (settled reading)
-            [
-                (
-                    "O652",
-                    9,
-                    22,
-                    "r1",
-                    SOON.format(R_LIMIT, "2023-12-11 21:59", "not configured yet"),
-                ),
-                ("O652", 23, 11, "g1", SOON.format(G_LIMIT, "2023-12-11 21:59", "not created yet")),
-            ],
+            [soon_r1("2023-12-11 21:59"), soon_g1("2023-12-11 21:59")],
         ),
         (
             "2023-12-12T01:00:00+08:00",
@@ -249,23 +208,7 @@ R_LIMIT, G_LIMIT = "2023-12-11 21:59", "2023-12-12 00:00"
         ),
         (
             dt.datetime(2023, 12, 11, 1, 0, tzinfo=dt.timezone.utc),  # a datetime, any zone
-            [
-                (
-                    "O652",
-                    9,
-                    22,
-                    "r1",
-                    SOON.format(R_LIMIT, "2023-12-11 09:00", "not configured yet"),
-                ),
-                (
-                    "O652",
-                    11,
-                    11,
-                    "r2",
-                    SOON.format(R_LIMIT, "2023-12-11 09:00", "configured 2023-12-11 20:00"),
-                ),
-                ("O652", 23, 11, "g1", SOON.format(G_LIMIT, "2023-12-11 09:00", "not created yet")),
-            ],
+            [soon_r1("2023-12-11 09:00"), soon_r2("2023-12-11 09:00"), soon_g1("2023-12-11 09:00")],
         ),
     ],
     ids=str,
