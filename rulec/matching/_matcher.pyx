@@ -81,7 +81,7 @@ cdef inline PyObject* _typed_field(PyObject* chat, object key, PyTypeObject* tp,
 
 @cython.final  # direct calls: probes inline into the per-chat loops
 cdef class IntTable:
-    """Open addressing map: k int32 (a class tuple, or bitset words) -> int32 >= 0.
+    """Open addressing map: k int32 (a class tuple, or the words of a held set) -> int32 >= 0.
 
     Entries are [value, key...] side by side, so a probe touches one cache line."""
     cdef int k, stride
@@ -564,7 +564,7 @@ cdef class CMatcher:
     cdef RowView cand    # the last chat's candidates (set by _cand / _r5)
     cdef ListTable outcomes_table
     # Tables of at most 64 groups (W == 1, the common shop) take a path of plain words:
-    # the R5 steps are four ANDs and outcome ids are kept per word (two int32 keys).
+    # the R5 steps are four ANDs and outcome ids are kept per word (a WordTable).
     cdef bint one
     cdef uint64_t all1
     cdef WordTable outcomes1
@@ -1064,8 +1064,9 @@ cdef class ColArgs:
                 for j in range(len(vocab)):
                     self.vv[s][j] = ps.classify(s, <PyObject*>vocab[j])
                 continue
+            col = _flat(col)  # once: a strided column is copied once, whichever view takes it
             try:
-                dmv = _flat(col)
+                dmv = col
                 if dmv.shape[0] < n:
                     raise _bad_col(name, f"has {dmv.shape[0]} rows, expected {n}")
                 self.keep.append(dmv)
@@ -1075,7 +1076,7 @@ cdef class ColArgs:
             except (ValueError, TypeError, BufferError):
                 pass
             try:
-                qmv = _flat(col)
+                qmv = col
             except (ValueError, TypeError, BufferError):
                 raise _bad_col(name, "use a float64 or int64 buffer, or (int32 codes, vocabulary)")
             if qmv.shape[0] < n:
