@@ -28,12 +28,15 @@ help:
 # The stamp says "dependencies installed"; the extensions (matcher, router decision path) are
 # checked on every run, because `make clean` (or a Python upgrade) removes them while the venv
 # stays.
-EXTENSIONS_LIVE := import rulec, rulec.routing.router as r, rulec.outreach.plan_run as p; \
+# The audience-line scanner (_scan) has no twin: importing it is the check.
+EXTENSIONS_LIVE := import rulec, rulec.routing.router as r, rulec.outreach.plan_run as p, \
+	rulec.outreach._scan; \
 	print('rulec matcher:', rulec.implementation, '/ router:', r.implementation, \
-	'/ planner:', p.implementation)
+	'/ planner:', p.implementation, '/ line scanner: cython')
 setup: $(VENV)/.installed
 	@if [ "$$RULEC_REQUIRE_EXTENSIONS" = 1 ] && ! env -u RULEC_PURE $(PY) -c \
-	  "import rulec, sys, rulec.routing.router as r, rulec.outreach.plan_run as p; \
+	  "import rulec, sys, rulec.routing.router as r, rulec.outreach.plan_run as p, \
+	  rulec.outreach._scan; \
 	  sys.exit(rulec.implementation != 'cython' or r.implementation != 'cython' \
 	  or p.implementation != 'cython')" 2>/dev/null; then \
 	  echo "a rulec extension is missing: building them"; \
@@ -43,7 +46,7 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: setup.py pyproject.toml requirements-dev.txt constraints.txt \
 		rulec/matching/_matcher.pyx rulec/matching/_rows.pxi rulec/routing/_decide.pyx \
-		rulec/outreach/_plan.pyx
+		rulec/outreach/_plan.pyx rulec/outreach/_scan.pyx rulec/outreach/_scan.pxd
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) pip setuptools wheel Cython
 	$(PIP) -r requirements-dev.txt

@@ -38,9 +38,13 @@ SOURCES = {
     "rulec.matching._matcher": "rulec/matching/_matcher.pyx",
     "rulec.routing._decide": "rulec/routing/_decide.pyx",
     "rulec.outreach._plan": "rulec/outreach/_plan.pyx",
+    "rulec.outreach._scan": "rulec/outreach/_scan.pyx",
 }
 # files a source includes (a change rebuilds the module)
-DEPENDS = {"rulec.matching._matcher": ["rulec/matching/_rows.pxi"]}
+DEPENDS = {
+    "rulec.matching._matcher": ["rulec/matching/_rows.pxi"],
+    "rulec.outreach._scan": ["rulec/outreach/_scan.pxd"],
+}
 
 
 def extensions():

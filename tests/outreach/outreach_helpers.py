@@ -164,3 +164,15 @@ def check_packed_rows(led, checked_before_print: bool = True) -> None:
         led.packed_send("nope", "exempt", 5)
     assert exc.value.code == "S962"
     led.close()
+
+
+def bench_planner_module():
+    """benchmarks/bench_planner.py as a module (its shop and seeded audience writer)."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).parents[2] / "benchmarks" / "bench_planner.py"
+    spec = importlib.util.spec_from_file_location("bench_planner", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

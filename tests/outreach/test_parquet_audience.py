@@ -6,7 +6,15 @@ import json
 import pathlib
 
 import pytest
-from outreach_helpers import NOW, consumer, ledger_dump, table, to_parquet, write_audience
+from outreach_helpers import (
+    NOW,
+    bench_planner_module,
+    consumer,
+    ledger_dump,
+    table,
+    to_parquet,
+    write_audience,
+)
 from support.memory import peak_heaps
 
 from rulec.errors import InputError
@@ -54,22 +62,11 @@ def test_conformance_cases_send_the_same_from_parquet(path, tmp_path, cli):
     assert results["parquet"] == results["jsonl"]
 
 
-def _bench():
-    """benchmarks/bench_planner.py (its shop, activities and seeded audience writer)."""
-    import importlib.util
-
-    path = pathlib.Path(__file__).parents[2] / "benchmarks" / "bench_planner.py"
-    spec = importlib.util.spec_from_file_location("bench_planner", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_benchmark_workload_same_output_and_ledger(tmp_path):
     """The benchmark's 8-campaign shop and seeded audience, with repeated consumers and a second
     run on the same ledger (capped, green_taken, already_sent): byte-identical output, report
     and ledger from JSON Lines and Parquet (row groups smaller than a batch)."""
-    bp = _bench()
+    bp = bench_planner_module()
     bp.write_audience(tmp_path / "a.jsonl", 3000, seed=11)
     lines = (tmp_path / "a.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
     lines += lines[::7]  # consumers seen twice in one run

@@ -4,14 +4,13 @@ already_sent) gives the very bytes the code before them gave, whichever path dec
 the lines: msgspec or the standard json module, a file read in chunks or lines one by one."""
 
 import hashlib
-import importlib.util
 import io
 import json
 import pathlib
 import re
 
 import pytest
-from outreach_helpers import ledger_dump
+from outreach_helpers import bench_planner_module, ledger_dump
 
 from rulec.outreach import audience, plan_run
 from rulec.outreach.planner import Planner
@@ -21,18 +20,10 @@ from rulec.outreach.planner import Planner
 OLD_DIGEST = "c27396085631eff0e8a87ac7e789a241b341f17946b3e6618e850e0e37722a32"
 
 
-def _bench():
-    path = pathlib.Path(__file__).parents[2] / "benchmarks" / "bench_planner.py"
-    spec = importlib.util.spec_from_file_location("bench_planner", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def workload(tmp) -> list:
     """The seeded audience lines: 4,000 consumers, every ninth line repeated later, a blank
     line and one bad line (skipped with keep_going)."""
-    bp = _bench()
+    bp = bench_planner_module()
     path = pathlib.Path(tmp) / "w.jsonl"
     bp.write_audience(path, 4000, seed=5)
     lines = path.read_bytes().splitlines(keepends=True)
@@ -46,7 +37,7 @@ def run_workload(tmp, audience_of=None, impl=None, ledger=None) -> str:
     """Two runs on one ledger (the second three hours later): stdout, reports and the ledger,
     as one text. `audience_of(lines)` gives what plan() is handed (default: a file); `impl`
     the planner's loop (None: the live one); `ledger` a URL (default: a SQLite file)."""
-    bp = _bench()
+    bp = bench_planner_module()
     lines = workload(tmp)
     path = pathlib.Path(tmp) / "a.jsonl"
     path.write_bytes(b"".join(lines))
