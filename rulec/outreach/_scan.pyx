@@ -44,6 +44,43 @@ cdef enum:
 
 cdef unsigned char CLS[256]
 
+cdef extern from *:
+    """
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    /* How many of the 16 bytes at p come before the first quote, backslash, control byte,
+       byte >= 0x80 (the signed compare with 0x20 flags those two at once) or byte `also`
+       (16: none of them). */
+    static inline int rulec_scan_run16(const unsigned char *p, char also) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        __m128i bad = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x22)),
+                         _mm_cmpeq_epi8(v, _mm_set1_epi8(0x5C))),
+            _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                         _mm_cmpeq_epi8(v, _mm_set1_epi8(also))));
+        int m = _mm_movemask_epi8(bad);
+        return m ? __builtin_ctz(m) : 16;
+    }
+    #else
+    #define rulec_scan_run16(p, also) 0  /* the byte loops do it all */
+    #endif
+    """
+    # also = 0x22 (a quote again): the bytes of a string without escapes, DEL included;
+    # also = 0x7F: printable ASCII, a consumer's bytes
+    int run16 "rulec_scan_run16"(const unsigned char *p, char also) noexcept
+
+
+cdef inline cptr _run(cptr p, cptr e, char also) noexcept:
+    """p past the bytes run16 lets through, 16 at a time; the last 15 bytes are left to the
+    caller's byte loop, as is everything on a machine without SSE2."""
+    cdef int k
+    while e - p >= 16:
+        k = run16(p, also)
+        p += k
+        if k < 16:
+            break
+    return p
+
 
 cdef void _fill_classes() noexcept:
     cdef int b
@@ -86,7 +123,10 @@ cdef inline bint _cont(cptr p, cptr e, int k) noexcept:
 
 cdef inline cptr _ws(cptr p, cptr e) noexcept:
     """p past JSON whitespace."""
-    while p < e and (p[0] == 0x20 or p[0] == 0x0A or p[0] == 0x0D or p[0] == 0x09):
+    # one comparison for the usual byte after a token, which is no whitespace (above 0x20)
+    while p < e and p[0] <= 0x20 and (
+        p[0] == 0x20 or p[0] == 0x0A or p[0] == 0x0D or p[0] == 0x09
+    ):
         p += 1
     return p
 
@@ -96,7 +136,10 @@ cdef inline cptr _string(cptr p, cptr e, Span *out) noexcept:
     quote; NULL when it has an escape, a control byte or invalid UTF-8, or is unterminated."""
     cdef cptr start = p
     cdef unsigned char c
-    while p < e:
+    while True:
+        p = _run(p, e, 0x22)  # plain ASCII, 16 bytes at a time (most strings are)
+        if p >= e:
+            return NULL
         c = CLS[p[0]]
         if c == C_PLAIN:
             p += 1
@@ -122,7 +165,6 @@ cdef inline cptr _string(cptr p, cptr e, Span *out) noexcept:
             if (c == C_F0 and p[1] < 0x90) or (c == C_F4 and p[1] > 0x8F):
                 return NULL
             p += 4
-    return NULL
 
 
 cdef inline cptr _word(cptr p, cptr e, const char *w, Py_ssize_t n) noexcept:
@@ -357,7 +399,8 @@ cdef cptr _consumer(cptr p, cptr e, Span *out) noexcept:
         return NULL
     p += 1
     start = p
-    while p < e and 0x20 <= p[0] <= 0x7E and p[0] != 0x22 and p[0] != 0x5C:
+    p = _run(p, e, 0x7F)
+    while p < e and <unsigned char> (p[0] - 0x20) < 0x5F and p[0] != 0x22 and p[0] != 0x5C:
         p += 1
     if p >= e or p[0] != 0x22 or p == start or p - start > MAX_CONSUMER:
         return NULL

@@ -395,3 +395,27 @@ def test_bench_workload_all_scans(tmp_path):
     assert _scan.count_common(lines) == 2000
     for line in lines:
         assert same(_scan.scan(line), json.loads(line)), line
+
+
+@pytest.mark.parametrize("k", range(41))
+def test_a_byte_at_every_offset_of_a_long_string(k):
+    """Strings are read 16 bytes at a time where the CPU allows: the byte that ends a plain
+    run is found at every offset, in the first block, a later one and the bytes after them."""
+    run = "a" * k
+
+    def both(value: str, consumer: str = "u1") -> bytes:
+        return json.dumps(
+            {"consumer": consumer, "attrs": {run: value}}, ensure_ascii=False
+        ).encode()
+
+    for bad in ("\x00", "\x1f"):  # raw control bytes (json.dumps would escape them)
+        assert _scan.scan(both("x").replace(b'"x"', f'"{run}{bad}b"'.encode())) is None
+        assert _scan.scan(both("x").replace(b'"x"', f'"{run}\\\\b"'.encode())) is None
+    assert _scan.scan(b'{"consumer": "' + run.encode() + b'\x80"}') is None
+    for good in (both(run + "\x7f" + run), both(run + "é" + run), both(run + "杭州"), both(run)):
+        assert same(_scan.scan(good), json.loads(good)), good
+    for consumer in (run + "\x7f", run + "é", run + "\x01"):
+        assert _scan.scan(both("x", consumer).replace(b"\\u0001", b"\x01")) is None
+    if k:
+        assert same(_scan.scan(both("x", run)), json.loads(both("x", run)))
+    assert _scan.scan(b'{"consumer": "u1", "crowds": ["' + run.encode()) is None  # unterminated
