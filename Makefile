@@ -30,15 +30,16 @@ help:
 # stays.
 # The audience-line scanner (_scan) has no twin: importing it is the check.
 EXTENSIONS_LIVE := import rulec, rulec.routing.router as r, rulec.outreach.plan_run as p, \
-	rulec.outreach._scan; \
+	rulec.outreach._scan, rulec.outreach.ledger.sqlite_ledger as l; \
 	print('rulec matcher:', rulec.implementation, '/ router:', r.implementation, \
-	'/ planner:', p.implementation, '/ line scanner: cython')
+	'/ planner:', p.implementation, '/ line scanner: cython', \
+	'/ ledger batch:', l.TWIN.implementation)
 setup: $(VENV)/.installed
 	@if [ "$$RULEC_REQUIRE_EXTENSIONS" = 1 ] && ! env -u RULEC_PURE $(PY) -c \
 	  "import rulec, sys, rulec.routing.router as r, rulec.outreach.plan_run as p, \
-	  rulec.outreach._scan; \
+	  rulec.outreach._scan, rulec.outreach.ledger.sqlite_ledger as l; \
 	  sys.exit(rulec.implementation != 'cython' or r.implementation != 'cython' \
-	  or p.implementation != 'cython')" 2>/dev/null; then \
+	  or p.implementation != 'cython' or l.TWIN.implementation != 'cython')" 2>/dev/null; then \
 	  echo "a rulec extension is missing: building them"; \
 	  $(PIP) --no-build-isolation -e . && \
 	  env -u RULEC_PURE $(PY) -c "$(EXTENSIONS_LIVE)"; \
@@ -46,7 +47,8 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: setup.py pyproject.toml requirements-dev.txt constraints.txt \
 		rulec/matching/_matcher.pyx rulec/matching/_rows.pxi rulec/routing/_decide.pyx \
-		rulec/outreach/_plan.pyx rulec/outreach/_scan.pyx rulec/outreach/_scan.pxd
+		rulec/outreach/_plan.pyx rulec/outreach/_scan.pyx rulec/outreach/_scan.pxd \
+		rulec/outreach/ledger/_sqlite_batch.pyx
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) pip setuptools wheel Cython
 	$(PIP) -r requirements-dev.txt

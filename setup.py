@@ -39,12 +39,16 @@ SOURCES = {
     "rulec.routing._decide": "rulec/routing/_decide.pyx",
     "rulec.outreach._plan": "rulec/outreach/_plan.pyx",
     "rulec.outreach._scan": "rulec/outreach/_scan.pyx",
+    "rulec.outreach.ledger._sqlite_batch": "rulec/outreach/ledger/_sqlite_batch.pyx",
 }
 # files a source includes (a change rebuilds the module)
 DEPENDS = {
     "rulec.matching._matcher": ["rulec/matching/_rows.pxi"],
     "rulec.outreach._scan": ["rulec/outreach/_scan.pxd"],
 }
+# libraries a module links: the ledger's batch step links the SQLite Python's own `_sqlite3`
+# links, by its file name, so no libsqlite3-dev (header, unversioned .so) is needed
+LIBRARIES = {"rulec.outreach.ledger._sqlite_batch": [":libsqlite3.so.0"]}
 
 
 def extensions():
@@ -60,7 +64,13 @@ def extensions():
     from setuptools import Extension
 
     exts = [
-        Extension(name, [src], depends=DEPENDS.get(name, []), extra_compile_args=["-O3"])
+        Extension(
+            name,
+            [src],
+            depends=DEPENDS.get(name, []),
+            libraries=LIBRARIES.get(name, []),
+            extra_compile_args=["-O3"],
+        )
         for name, src in present.items()
     ]
     return cythonize(

@@ -20,13 +20,18 @@ import os
 import sqlite3
 import time
 import uuid
+from typing import Any
 
+from rulec.common.twin import load_twin
 from rulec.errors import StoreError
-from rulec.outreach.ledger import rows
+from rulec.outreach.ledger import rows, sqlite_batch
 from rulec.outreach.ledger.base import FINISHED, STARTED, WHOLE, Ledger, Packed
 
+# the batch step (begin, history, upsert, commit) in C on the ledger file, or its pure twin
+TWIN = load_twin(
+    "rulec.outreach.ledger._sqlite_batch", "rulec.outreach.ledger.sqlite_batch", "ledger batch step"
+)
 SCHEMA_VERSION = "3"
-IN_CHUNK = 500  # host parameters per `IN (...)` lookup
 TABLES = {  # table -> its CREATE statement; the columns are checked on open
     "meta": "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "campaigns": "CREATE TABLE campaigns (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
@@ -58,10 +63,6 @@ MIGRATE_2 = [
 _TOKEN_KEY = operator.itemgetter(0, 2, 3)  # a record's (campaign, channel, at)
 _PAIR = operator.itemgetter(0, 1)  # (campaign, consumer)
 _CONSUMER = operator.itemgetter(1)
-UPSERT = (
-    "INSERT INTO consumers (consumer, sends) VALUES (?, ?) ON CONFLICT (consumer) "
-    "DO UPDATE SET sends = sends || excluded.sends"
-)
 STATES = (
     "SELECT c.id, c.name, c.shards, s.status, s.reason, "
     "(SELECT count(*) FROM shards f WHERE f.campaign = c.id AND f.status = 'finished') "
@@ -122,6 +123,7 @@ class SqliteLedger(Ledger):
                 raise StoreError.of("S941", f"ledger {self.path} is not a regular file")
         self._ids: dict[str, int] = {}  # campaign name -> id
         self._names: dict[int, str] = {}
+        self._batch: Any = None  # the BatchDb (either twin), opened by the first batch
         try:
             self.db = sqlite3.connect(
                 self.path, timeout=timeout, isolation_level=None, check_same_thread=False
@@ -144,6 +146,12 @@ class SqliteLedger(Ledger):
             ) from None
 
     def _close_quietly(self):
+        batch, self._batch = getattr(self, "_batch", None), None
+        if batch is not None:
+            try:
+                batch.close()
+            except sqlite3.Error:
+                pass
         db = getattr(self, "db", None)
         if db is not None:
             try:
@@ -308,37 +316,37 @@ class SqliteLedger(Ledger):
         """ ";id,channel,at;..." -> [(campaign name, channel, at)]; S941 when unreadable."""
         return rows.read(text, self._names, self._load_ids, self.path, consumer)
 
-    def _history(self, consumers) -> dict:
-        hist, db = {}, self.db
-        uniq = list(dict.fromkeys(consumers))
-        for i in range(0, len(uniq), IN_CHUNK):
-            part = uniq[i : i + IN_CHUNK]
-            q = (
-                "SELECT consumer, sends FROM consumers WHERE consumer IN ("
-                + ",".join("?" * len(part))
-                + ")"
-            )
-            for consumer, text in db.execute(q, part):
-                hist[consumer] = self._unpack(consumer, text)
-        return hist
+    def batch_db(self):
+        """The BatchDb of this ledger's batches, opened on first use: the C twin on a file
+        (its own connection), the pure twin on the ledger's connection for `:memory:` (a
+        second connection would see another database)."""
+        if self._batch is None:
+            if self.path == ":memory:":
+                self._batch = sqlite_batch.BatchDb(self.path, self.timeout, self.db)
+            else:
+                self._batch = TWIN.module().BatchDb(self.path, self.timeout)
+        return self._batch
+
+    def _history(self, batch, consumers) -> dict:
+        return {c: self._unpack(c, text) for c, text in batch.history(list(consumers))}
 
     @_guard
     def decide_and_record(self, consumers, decide, emit=None) -> list:
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        batch = self.batch_db()
         try:
-            history = self._history(consumers)
+            batch.begin()  # inside: a failure after BEGIN (reading data_version) rolls back
+            history = self._history(batch, consumers)
             records = decide(history)
             if type(records) is Packed:
                 self._check_packed(records.rows, history)
-                db.executemany(UPSERT, records.rows)
+                batch.upsert(records.rows)
             elif records:
-                db.executemany(UPSERT, self._rows(records, history))
+                batch.upsert(self._rows(records, history))
             if emit is not None:
                 emit()
-            db.execute("COMMIT")
+            batch.commit()
         except BaseException:
-            _rollback(db)
+            batch.rollback()
             raise
         return records
 
