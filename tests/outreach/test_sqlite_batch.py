@@ -59,6 +59,24 @@ def test_the_file_ledger_uses_the_c_twin_when_built(tmp_path):
         assert type(batch) is sqlite_batch.BatchDb and batch.db is led.db
 
 
+def test_the_batch_step_opens_the_file_the_ledger_opened(tmp_path, monkeypatch):
+    """A relative path names the file of the cwd at open, even when the cwd changes before
+    the first batch; "" (SQLite's private temporary file) shares the ledger's connection."""
+    monkeypatch.chdir(tmp_path)
+    led = SqliteLedger("rel.db", "hx")
+    led.open_campaigns({"wk": ("started", None, 0)})
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert led.decide_and_record(["a"], lambda h: [("wk", "a", "regular", 5)])
+    led.close()
+    assert _table(str(tmp_path / "rel.db")) == [("a", ";1,0,5")]
+    assert not (tmp_path / "elsewhere" / "rel.db").exists()
+    with SqliteLedger("", "hx") as led:
+        led.open_campaigns({"wk": ("started", None, 0)})
+        assert led.decide_and_record(["a"], lambda h: [("wk", "a", "regular", 5)])
+        assert led.batch_db().db is led.db and led.sends() == [("wk", "a", "regular", 5)]
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_both_twins_find_and_record_the_same_rows(tmp_path, seed):
     """Random batches (some rolled back) on one file per twin: the same history each time

@@ -113,6 +113,8 @@ class SqliteLedger(Ledger):
                 "S945", f"ledger must be a path or URL string, not {type(path).__name__}"
             )
         self.path, self.shop, self.timeout = os.fspath(path), shop, timeout
+        # the batch step's connection opens later: the file as named now, whatever the cwd then
+        self._file = os.path.abspath(self.path)
         if self.path != ":memory:":
             parent = os.path.dirname(os.path.abspath(self.path))
             if not os.path.isdir(parent):
@@ -319,12 +321,13 @@ class SqliteLedger(Ledger):
     def batch_db(self):
         """The BatchDb of this ledger's batches, opened on first use: the C twin on a file
         (its own connection), the pure twin on the ledger's connection for `:memory:` (a
-        second connection would see another database)."""
+        second connection would see another database; so for "", SQLite's private temporary
+        file)."""
         if self._batch is None:
-            if self.path == ":memory:":
+            if self.path in (":memory:", ""):
                 self._batch = sqlite_batch.BatchDb(self.path, self.timeout, self.db)
             else:
-                self._batch = TWIN.module().BatchDb(self.path, self.timeout)
+                self._batch = TWIN.module().BatchDb(self._file, self.timeout)
         return self._batch
 
     def _history(self, batch, consumers) -> dict:
