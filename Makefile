@@ -137,3 +137,4 @@ clean:
 	rm -rf build dist *.egg-info rulec/matching/*.c rulec/matching/*.so rulec/routing/*.c \
 		rulec/routing/*.so demo-out mutants \
 		.coverage .coverage.* htmlcov $(VENV)/.installed
+	rm -f rulec/outreach/ledger/*.c rulec/outreach/ledger/*.so
