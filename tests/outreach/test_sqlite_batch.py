@@ -11,7 +11,7 @@ import sqlite3
 import tracemalloc
 
 import pytest
-from test_plan_paths import _bench
+from outreach_helpers import bench_planner_module
 
 from rulec.errors import StoreError
 from rulec.outreach.ledger import rows, sqlite_batch
@@ -232,7 +232,7 @@ BATCH = 2000
 
 def _audience(tmp_path) -> list:
     """6,000 consumers; lines 4000-4099 repeat lines 0-99 (batch 3 meets batch 1's)."""
-    bp = _bench()
+    bp = bench_planner_module()
     path = pathlib.Path(tmp_path) / "a.jsonl"
     bp.write_audience(path, 6000, seed=11)
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -242,7 +242,7 @@ def _audience(tmp_path) -> list:
 
 def _plan(path, lines, on_progress=None):
     """One planning run: (printed JSON Lines, report, the ledger's BatchDb still skipping)."""
-    bp = _bench()
+    bp = bench_planner_module()
     out = io.StringIO()
     led = SqliteLedger(path, "bench")
     with Planner(bp.table(), led, BATCH) as p:
