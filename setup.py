@@ -45,6 +45,7 @@ SOURCES = {
 DEPENDS = {
     "rulec.matching._matcher": ["rulec/matching/_rows.pxi"],
     "rulec.outreach._scan": ["rulec/outreach/_scan.pxd"],
+    "rulec.outreach._plan": ["rulec/outreach/_scan.pxd"],
 }
 # libraries a module links: the ledger's batch step links the SQLite Python's own `_sqlite3`
 # links, by its file name, so no libsqlite3-dev (header, unversioned .so) is needed

@@ -12,6 +12,7 @@ cimport cython
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
 from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport uint64_t, uint32_t, int32_t, int64_t, int8_t, uint8_t
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memset, memcmp, memmove
@@ -512,6 +513,18 @@ cdef class PSet:
             else:
                 v = NULL
             self.scratch[s] = self.classify(s, v)
+        return self.result_id()
+
+    cdef int32_t lookup_vals(self, PyObject** vals) except -1:
+        """Result id for the values of the slots in order (NULL: missing), given by a caller
+        that read them itself (the planner's fast lane)."""
+        cdef int s
+        for s in range(self.k):
+            self.scratch[s] = self.classify(s, vals[s])
+        return self.result_id()
+
+    cdef int32_t result_id(self) except -1:
+        """Result id for the classes in scratch: the table, else every predicate's program."""
         cdef int32_t rid = self.table.get(self.scratch)
         if rid >= 0:
             return rid
@@ -827,6 +840,19 @@ cdef class CMatcher:
             if label not in out:
                 out.append(label)
         return out
+
+    def crowd_entry(self):
+        """(slot names, capsule) for C callers that read a consumer's attribute values
+        themselves (the planner's fast lane, _plan.pyx). The capsule ("rulec.crowd_rid")
+        holds `int32_t crowd_rid(PyObject* matcher, PyObject** vals) except -1`: the result
+        id of the crowds that hold for vals[s], the value of slot s (NULL: missing), or -2
+        while the matcher is inside a cache miss (the caller asks crowds_of_trusted then).
+        Ids are stable for the matcher's life; crowd_names(rid) gives the crowds held."""
+        return list(self.crowd.keys), PyCapsule_New(<void*>_crowd_rid, b"rulec.crowd_rid", NULL)
+
+    def crowd_names(self, int rid):
+        """The defined crowds (body order) of a result id of crowd_entry's function."""
+        return self.py.crowd.results[rid][1]
 
     def intents_of(self, message, attrs, label=None):
         """Defined intents that hold over attrs + message (body order), then the label."""
@@ -1150,3 +1176,15 @@ cdef class ColArgs:
         rid = ps.evaluate()
         ps.table.put(key, rid)
         return rid
+
+
+cdef int32_t _crowd_rid(PyObject* matcher, PyObject** vals) except -1:
+    """CMatcher.crowd_entry's C function (the busy flag as crowds_of_trusted keeps it)."""
+    cdef CMatcher m = <CMatcher>matcher
+    if m.busy:
+        return -2
+    m.busy = 1
+    try:
+        return m.crowd.lookup_vals(vals)
+    finally:
+        m.busy = 0

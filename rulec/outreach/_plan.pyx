@@ -11,9 +11,20 @@ ready, so such a consumer costs one `str.join`. Every history decision goes thro
 twin's `_history` and `_check` themselves.
 """
 
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_Contains, PyDict_GetItem
 from cpython.object cimport PyObject
+from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid
+from cpython.ref cimport Py_XDECREF
 from cpython.unicode cimport PyUnicode_Join
+from libc.stdint cimport int32_t, uint64_t
+from libc.stdlib cimport calloc, free
+from libc.string cimport memcmp, memcpy
+
+from rulec.outreach._scan cimport (
+    HAS_ATTRS, HAS_BUYS, HAS_CART, HAS_CROWDS, HAS_EXCLUSIVE, HAS_INTERESTED, MAX_BUYS, MAX_CART,
+    Line, Span, V_FALSE, V_FLOAT, V_INT, V_STR, V_TRUE, scan_line,
+)
 
 from rulec.errors import InputError
 from rulec.outreach import audience as aud
@@ -26,12 +37,29 @@ cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object)
     Py_ssize_t PyUnicode_GET_LENGTH(object)
     unsigned char *PyUnicode_1BYTE_DATA(object)
+    object PyUnicode_DecodeASCII(const char *s, Py_ssize_t size, const char *errors)
+    object PyUnicode_DecodeUTF8(const char *s, Py_ssize_t size, const char *errors)
+    PyObject *PyLong_FromLongLong(long long)
+    PyObject *PyFloat_FromDouble(double)
+    PyObject *PyUnicode_DecodeUTF8_new "PyUnicode_DecodeUTF8"(const char *s, Py_ssize_t size,
+                                                              const char *errors)
+    PyObject *Py_True
+    PyObject *Py_False
+    PyObject *Py_None
+    void Py_INCREF_raw "Py_INCREF"(PyObject *)
+
+# CMatcher.crowd_entry's function: the crowds' result id of per-slot values (-2: busy)
+ctypedef int32_t (*crowd_rid_fn)(PyObject *matcher, PyObject **vals) except -1
 
 cdef dict TIMES = aud._TIMES  # the audience's time cache (cleared in place, never rebound)
 cdef Py_ssize_t MAX_LIST = aud.MAX_LIST
 cdef Py_ssize_t MAX_COMBOS = 20_000  # crowd combinations kept between batches
 cdef int TARGETED = 0, CART = 1, RECALL = 2, SUPER = 3, OTHER = 4
 cdef dict EMPTY = {}
+# the audience fields an exclusive consumer's line must carry (E886), as the scanner's bits
+cdef dict LANE_BITS = {
+    "cart_adds": HAS_CART, "purchases": HAS_BUYS, "interested": HAS_INTERESTED
+}
 cdef tuple NONE_TUPLE = ()
 
 
@@ -98,6 +126,24 @@ cdef class Combo:
     cdef Py_ssize_t clean  # of them, decided by the clean outcome in the current batch
 
 
+cdef class Crowds:
+    """The fast lane's view of one crowd combination (a crowd result id and outside labels):
+    its Combo (None when no targeted campaign is due) and each promo campaign's variant (O7)."""
+
+    cdef Combo k
+    cdef list variants
+
+
+ctypedef struct TimeSlot:  # one entry of the lane's cache of time texts (audiences repeat them)
+    int n
+    char text[48]
+    double t
+
+
+cdef enum:
+    TIME_SLOTS = 512  # direct-mapped by a hash of the text
+
+
 cdef class Kernel:
     """One run's loop: built by Run when its sends are printed to `out` on a packing ledger."""
 
@@ -108,6 +154,22 @@ cdef class Kernel:
     cdef object required
     cdef tuple required_keys
     cdef str name
+    # the fast lane (lines of the common shape, scanned in C: _scan.pxd)
+    cdef bint lane
+    cdef readonly Py_ssize_t lane_chunks  # chunks the lane decided (the others: full checks)
+    cdef int req_bits  # HAS_* bits an exclusive consumer's line must carry (E886)
+    cdef object matcher
+    cdef crowd_rid_fn rid_fn
+    cdef int nslots
+    cdef list slot_keys  # UTF-8 bytes of each crowd slot's attribute name
+    cdef PyObject **vals
+    cdef Line *line
+    cdef list by_rid  # crowd result id -> Crowds (lines without outside labels)
+    cdef dict by_labels  # (result id, labels text) -> Crowds
+    cdef Crowds plain  # the one Crowds when no crowd is read
+    cdef TimeSlot *times
+    cdef double buy_t[MAX_BUYS]
+    cdef double cart_t[MAX_CART]
 
     def __init__(self, run):
         self.run, self.ledger, self.out = run, run.p.ledger, run.out
@@ -123,6 +185,12 @@ cdef class Kernel:
         self.required_keys = tuple(run.required or ())
         self.combos, self.item_json = {}, run.item_json
         self.toks_ready = False
+        self._lane_setup(run)
+
+    def __dealloc__(self):
+        free(self.vals)
+        free(self.line)
+        free(self.times)
 
     # -- checks ---------------------------------------------------------------------------
     def chunk(self, chunk, name):
@@ -133,6 +201,8 @@ cdef class Kernel:
         cdef Py_ssize_t n
         cdef object rec, stop = None
         self.name = name
+        if self.lane and self._lane_chunk(chunk):
+            return
         for n, x in aud.decoded(chunk):
             try:
                 rec = x if type(x) is dict and self._plain(x) else aud.parse(x, n, name)
@@ -223,6 +293,255 @@ cdef class Kernel:
                 return out
         return aud.cart_adds(rec, self.name, n)
 
+    # -- the fast lane: lines of the common shape, scanned in C --------------------------
+    cdef _lane_setup(self, run):
+        """The lane takes the run when every due promo campaign is of a kind it decides and
+        the crowds (when read) come from a matcher with a C entry (CMatcher.crowd_entry)."""
+        cdef Camp camp
+        self.lane = False
+        for camp in self.promo:
+            if camp.kind == OTHER:
+                return
+        self.req_bits = 0
+        for key in self.required_keys:
+            bit = LANE_BITS.get(key)
+            if bit is None:
+                return
+            self.req_bits |= bit
+        self.nslots = 0
+        if self.crowds_of is not None:
+            self.matcher = run.p.table.matcher
+            entry = getattr(self.matcher, "crowd_entry", None)
+            if entry is None:
+                return
+            keys, cap = entry()
+            if not PyCapsule_IsValid(cap, b"rulec.crowd_rid"):
+                return
+            self.rid_fn = <crowd_rid_fn>PyCapsule_GetPointer(cap, b"rulec.crowd_rid")
+            self.slot_keys = [k.encode("utf-8") for k in keys]
+            self.nslots = len(keys)
+        self.vals = <PyObject **>calloc(self.nslots + 1, sizeof(PyObject *))
+        self.line = <Line *>calloc(1, sizeof(Line))
+        self.times = <TimeSlot *>calloc(TIME_SLOTS, sizeof(TimeSlot))
+        if self.vals == NULL or self.line == NULL or self.times == NULL:
+            raise MemoryError()
+        self.by_rid, self.by_labels = [], {}
+        self.plain = None
+        self.lane = True
+
+    cdef _fresh_combos(self):
+        """Combinations kept between batches, bounded (outside crowd labels make them
+        unbounded); the lane's views of them go with them."""
+        if len(self.combos) > MAX_COMBOS:
+            self.combos.clear()
+            self.by_rid, self.by_labels = [], {}
+            self.plain = None
+
+    cdef bint _lane_chunk(self, list chunk) except -1:
+        """Decide and record a chunk whose lines are all of the common shape: True. False,
+        having decided nothing, when a line is not (a Python object, an unusual shape, a field
+        the full checks refuse): the chunk then takes those checks, line by line."""
+        cdef list offers = [], ids = [], got, promo = self.promo
+        cdef dict counts = {}
+        cdef Py_ssize_t outside = 0, i, j, np = len(promo)
+        cdef Line *ln = self.line
+        cdef int has
+        cdef bint buys, carts
+        cdef Crowds cr
+        cdef Combo k
+        cdef Camp camp
+        self._fresh_combos()
+        for k in self.combos.values():
+            k.n = 0
+        for item in chunk:
+            x = (<tuple> item)[1]
+            if type(x) is not bytes or not scan_line(PyBytes_AS_STRING(x), PyBytes_GET_SIZE(x), ln):
+                return False
+            has = ln.has
+            if self.required is not None:  # E886: the full checks name the missing field
+                if not has & HAS_EXCLUSIVE or ln.exclusive and has & self.req_bits != self.req_bits:
+                    return False
+            # every time the run reads is checked, of every consumer, as the full checks do
+            buys = self.need_purchases and has & HAS_BUYS
+            carts = self.need_carts and has & HAS_CART
+            if buys:
+                for i in range(ln.nbuys):
+                    if not self._time(ln.buys[i], &self.buy_t[i]):
+                        return False
+            if carts:
+                for i in range(ln.ncart):
+                    if not self._time(ln.cart[i].time, &self.cart_t[i]):
+                        return False
+            cr = self._crowds_for(ln)
+            if cr is None:
+                return False
+            cid = PyUnicode_DecodeASCII(ln.consumer.p, ln.consumer.n, NULL)
+            got = []
+            k = cr.k
+            if k is not None:
+                k.n += 1
+            if np and not (has & HAS_EXCLUSIVE and ln.exclusive):
+                outside += 1
+            elif np:
+                for j in range(np):
+                    camp = <Camp> promo[j]
+                    why, items = self._lane_offer(camp, ln, buys, carts)
+                    if why is not None:
+                        ck = (camp.c, why)
+                        counts[ck] = counts.get(ck, 0) + 1
+                    else:
+                        got.append((camp.c, cr.variants[j], items))
+            offers.append((cid, k, got))
+            ids.append(cid)
+        self._tail_counts(counts, len(chunk), outside)
+        self._record(offers, counts, ids)
+        self.lane_chunks += 1
+        return True
+
+    cdef tuple _lane_offer(self, Camp camp, Line *ln, bint buys, bint carts):
+        """_offer's (skip reason, items) of a promo privilege from a scanned line."""
+        cdef Py_ssize_t i
+        cdef double t, lo, at = camp.at
+        if camp.kind == CART:
+            if not carts or ln.ncart == 0:
+                return "not_in_audience", None
+            items, lo = None, camp.lo_cart
+            for i in range(ln.ncart):
+                t = self.cart_t[i]
+                if lo <= t <= at:
+                    it = PyUnicode_DecodeUTF8(ln.cart[i].item.p, ln.cart[i].item.n, NULL)
+                    if items is None:
+                        items = [it]
+                    elif it not in items:  # the first of each item, in order
+                        items.append(it)
+            return ("not_in_audience", None) if items is None else (None, items)
+        if camp.kind == SUPER and not (ln.has & HAS_INTERESTED and ln.interested):
+            return "not_interested", None
+        if buys and ln.nbuys:
+            lo = camp.lo_window
+            for i in range(ln.nbuys):
+                t = self.buy_t[i]
+                if lo <= t <= at:
+                    return "purchased", None
+        if camp.kind == SUPER and not camp.has_acts:
+            return "no_valid_activity", None
+        return None, None
+
+    cdef int _time(self, Span s, double *out) except -1:
+        """Epoch seconds of a time text (a direct-mapped cache by its bytes, then the
+        audience's); 0 when the full checks refuse it (they give the error)."""
+        cdef uint64_t h = 1469598103934665603ULL
+        cdef Py_ssize_t i
+        for i in range(s.n):
+            h = (h ^ <unsigned char> s.p[i]) * 1099511628211ULL
+        cdef TimeSlot *e = &self.times[h & (TIME_SLOTS - 1)]
+        if s.n > 0 and e.n == s.n and memcmp(e.text, s.p, s.n) == 0:
+            out[0] = e.t
+            return 1
+        text = PyUnicode_DecodeUTF8(s.p, s.n, NULL)
+        t = dict_get(TIMES, text)
+        if t is None:
+            try:
+                t = aud._time(text, "time", self.name, 0)
+            except InputError:
+                return 0
+        out[0] = t
+        if 0 < s.n <= 48:
+            e.n = s.n
+            memcpy(e.text, s.p, s.n)
+            e.t = out[0]
+        return 1
+
+    cdef Crowds _crowds_for(self, Line *ln):
+        """The line's crowd combination: its attributes' values looked up by the matcher's
+        C entry, then the outside labels; None when the matcher is busy."""
+        cdef int s, a
+        cdef int32_t rid
+        cdef Crowds cr
+        cdef PyObject **vals = self.vals
+        if self.crowds_of is None:
+            if self.plain is None:
+                self.plain = self._view(None)
+            return self.plain
+        for s in range(self.nslots):
+            vals[s] = NULL
+        if ln.has & HAS_ATTRS:
+            for a in range(ln.nattrs):
+                s = self._slot(ln.attrs[a].key)
+                if s >= 0:
+                    vals[s] = self._value(ln.attrs[a].val.kind, ln.attrs[a].val.num,
+                                          ln.attrs[a].val.s)
+        try:
+            rid = self.rid_fn(<PyObject *> self.matcher, vals)
+        finally:
+            for s in range(self.nslots):
+                Py_XDECREF(vals[s])
+        if rid < 0:
+            return None
+        if not (ln.has & HAS_CROWDS and ln.nlabels):
+            if rid < len(self.by_rid):
+                found = self.by_rid[rid]
+                if found is not None:
+                    return <Crowds> found
+            else:
+                self.by_rid.extend([None] * (rid + 1 - len(self.by_rid)))
+            cr = self.by_rid[rid] = self._view(list(self.matcher.crowd_names(rid)))
+            return cr
+        labels = [PyUnicode_DecodeUTF8(ln.labels[a].p, ln.labels[a].n, NULL)
+                  for a in range(ln.nlabels)]
+        key = (rid, tuple(labels))
+        found = dict_get(self.by_labels, key)
+        if found is not None:
+            return <Crowds> found
+        crowds = list(self.matcher.crowd_names(rid))
+        for label in labels:  # crowds_of: then the given labels, each once
+            if label not in crowds:
+                crowds.append(label)
+        cr = self.by_labels[key] = self._view(crowds)
+        return cr
+
+    cdef inline int _slot(self, Span key):
+        cdef int s
+        cdef bytes name
+        for s in range(self.nslots):
+            name = <bytes> self.slot_keys[s]
+            if PyBytes_GET_SIZE(name) == key.n and memcmp(PyBytes_AS_STRING(name), key.p, key.n) == 0:
+                return s
+        return -1
+
+    cdef PyObject *_value(self, int kind, double num, Span s) except? NULL:
+        """A new reference to the Python value json would give an attribute."""
+        cdef PyObject *v
+        if kind == V_INT:
+            return PyLong_FromLongLong(<long long> num)
+        if kind == V_FLOAT:
+            return PyFloat_FromDouble(num)
+        if kind == V_STR:
+            return PyUnicode_DecodeUTF8_new(s.p, s.n, NULL)
+        v = Py_True if kind == V_TRUE else Py_False if kind == V_FALSE else Py_None
+        Py_INCREF_raw(v)
+        return v
+
+    cdef Crowds _view(self, crowds):
+        """A Crowds of the crowds held (None: no crowd is read)."""
+        cdef Crowds cr = Crowds()
+        cdef Camp camp
+        cr.k = None
+        if self.targeted:
+            key = tuple(crowds)
+            found = PyDict_GetItem(self.combos, key)
+            cr.k = <Combo> found if found != NULL else self._combo(key, crowds)
+        cr.variants = []
+        for camp in self.promo:
+            variant = camp.base
+            if crowds is not None:
+                for crowd, v in camp.choices:  # O7: the first segment the consumer is in
+                    if crowd in crowds:
+                        variant = v
+                        break
+            cr.variants.append(variant)
+        return cr
+
     # -- offers ---------------------------------------------------------------------------
     cdef Combo _combo(self, key, crowds):
         cdef Combo k = Combo()
@@ -297,8 +616,7 @@ cdef class Kernel:
         cdef dict rec
         cdef PyObject *found
         crowds_of, targeted, promo = self.crowds_of, self.targeted, self.promo
-        if len(combos) > MAX_COMBOS:  # outside crowd labels make combinations unbounded
-            combos.clear()
+        self._fresh_combos()
         for k in combos.values():
             k.n = 0
         for item in batch:
@@ -325,25 +643,35 @@ cdef class Kernel:
                     else:
                         got.append(send)
             offers.append((rec["consumer"], k, got))
+        self._tail_counts(counts, len(batch), outside)
+        return offers, counts
+
+    cdef _tail_counts(self, dict counts, Py_ssize_t n, Py_ssize_t outside):
+        """The batch's skips of consumers no targeted campaign's crowds hit, and of those
+        outside every promo privilege (not exclusive), after the per-consumer ones."""
         cdef Py_ssize_t hit
-        for camp in targeted:  # consumers whose crowds hit none of its targets
+        cdef Camp camp
+        cdef Combo k
+        for camp in self.targeted:  # consumers whose crowds hit none of its targets
             hit = 0
-            for k in combos.values():
+            for k in self.combos.values():
                 if camp in k.camps:
                     hit += k.n
-            if len(batch) - hit:
-                counts[(camp.c, "not_in_audience")] = len(batch) - hit
+            if n - hit:
+                counts[(camp.c, "not_in_audience")] = n - hit
         if outside:
-            for camp in promo:
+            for camp in self.promo:
                 counts[(camp.c, "not_exclusive")] = outside
-        return offers, counts
 
     # -- decisions, output, ledger rows ----------------------------------------------------
     def _flush(self, batch):
         """Run._flush: offers outside the ledger's lock, then one atomic step: history,
         decisions, print, record (as Packed rows)."""
         offers, counts = self._offers(batch)
-        ids = [r[1]["consumer"] for r in batch]
+        self._record(offers, counts, [r[1]["consumer"] for r in batch])
+
+    def _record(self, offers, counts, ids):
+        """The atomic step of _flush for a batch's offers and skip counts."""
         result = []
 
         def decide(history):
@@ -356,7 +684,7 @@ cdef class Kernel:
             self._emit(result[0], counts, result[3])
 
         self.ledger.decide_and_record(ids, decide, emit)
-        self.run.consumers += len(batch)
+        self.run.consumers += len(ids)
 
     cdef _ready(self):
         """The campaigns' ledger tokens (the ledger knows their ids once they are opened)."""
