@@ -18,7 +18,7 @@ from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid
 from cpython.ref cimport Py_XDECREF
 from cpython.unicode cimport PyUnicode_Join
 from libc.stdint cimport int32_t, uint64_t
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memcmp, memcpy
 
 from rulec.outreach._scan cimport (
@@ -29,7 +29,7 @@ from rulec.outreach._scan cimport (
 from rulec.errors import InputError
 from rulec.outreach import audience as aud
 from rulec.outreach import offers as offer_fns
-from rulec.outreach.campaign import items_json, json_str
+from rulec.outreach.campaign import binary_out, items_json, json_str
 from rulec.outreach.ledger.base import Packed
 
 
@@ -121,6 +121,7 @@ cdef class Combo:
     cdef list sends  # clean outcome: [(campaign, variant, None)]
     cdef dict skips  # clean outcome: {(campaign, reason): 1}
     cdef list pieces  # cj.join(pieces): the clean outcome's output
+    cdef list pieces_b  # the same pieces as UTF-8 bytes (the lane's output)
     cdef str toks  # the clean outcome's ledger tokens
     cdef Py_ssize_t n  # consumers of this combination in the current batch
     cdef Py_ssize_t clean  # of them, decided by the clean outcome in the current batch
@@ -170,6 +171,12 @@ cdef class Kernel:
     cdef TimeSlot *times
     cdef double buy_t[MAX_BUYS]
     cdef double cart_t[MAX_CART]
+    cdef bint binary  # `out` takes bytes (campaign.binary_out)
+    cdef char *obuf  # the lane's output of a batch, UTF-8
+    cdef Py_ssize_t olen, ocap
+    cdef dict vbytes  # Variant -> (head, plain_tail, items_tail) as UTF-8 bytes
+    cdef dict ibytes  # send items (tuple) -> their JSON as UTF-8 bytes
+    cdef dict abytes  # campaign -> its acts_json as UTF-8 bytes
 
     def __init__(self, run):
         self.run, self.ledger, self.out = run, run.p.ledger, run.out
@@ -185,9 +192,11 @@ cdef class Kernel:
         self.required_keys = tuple(run.required or ())
         self.combos, self.item_json = {}, run.item_json
         self.toks_ready = False
+        self.binary = binary_out(run.out)
         self._lane_setup(run)
 
     def __dealloc__(self):
+        free(self.obuf)
         free(self.vals)
         free(self.line)
         free(self.times)
@@ -327,6 +336,7 @@ cdef class Kernel:
             raise MemoryError()
         self.by_rid, self.by_labels = [], {}
         self.plain = None
+        self.vbytes, self.ibytes, self.abytes = {}, {}, {}
         self.lane = True
 
     cdef _fresh_combos(self):
@@ -341,7 +351,7 @@ cdef class Kernel:
         """Decide and record a chunk whose lines are all of the common shape: True. False,
         having decided nothing, when a line is not (a Python object, an unusual shape, a field
         the full checks refuse): the chunk then takes those checks, line by line."""
-        cdef list offers = [], ids = [], got, promo = self.promo
+        cdef list views = [], gots = [], ids = [], got, promo = self.promo
         cdef dict counts = {}
         cdef Py_ssize_t outside = 0, i, j, np = len(promo)
         cdef Line *ln = self.line
@@ -376,7 +386,7 @@ cdef class Kernel:
             if cr is None:
                 return False
             cid = PyUnicode_DecodeASCII(ln.consumer.p, ln.consumer.n, NULL)
-            got = []
+            got = None
             k = cr.k
             if k is not None:
                 k.n += 1
@@ -389,12 +399,15 @@ cdef class Kernel:
                     if why is not None:
                         ck = (camp.c, why)
                         counts[ck] = counts.get(ck, 0) + 1
+                    elif got is None:
+                        got = [(camp.c, cr.variants[j], items)]
                     else:
                         got.append((camp.c, cr.variants[j], items))
-            offers.append((cid, k, got))
+            views.append(cr)
+            gots.append(got)
             ids.append(cid)
         self._tail_counts(counts, len(chunk), outside)
-        self._record(offers, counts, ids)
+        self._lane_record(ids, views, gots, counts)
         self.lane_chunks += 1
         return True
 
@@ -554,7 +567,7 @@ cdef class Kernel:
                     k.camps.append(camp)
                     break
         k.sends, k.skips = self.run._check(k.hits, (set(), [], set()), {})
-        k.pieces, k.toks, k.n, k.clean = None, None, 0, 0
+        k.pieces, k.pieces_b, k.toks, k.n, k.clean = None, None, None, 0, 0
         self.combos[key] = k
         return k
 
@@ -686,6 +699,140 @@ cdef class Kernel:
         self.ledger.decide_and_record(ids, decide, emit)
         self.run.consumers += len(ids)
 
+    def _lane_record(self, list ids, list views, list gots, dict counts):
+        """_record for the lane's batch: a batch of distinct consumers none of whom the
+        ledger knows (every consumer of a first run) is decided and printed by _lane_decide;
+        any other goes through _decide as the full checks' batches do."""
+        result = []
+        cdef Py_ssize_t i
+        once = len(set(ids)) == len(ids)
+
+        def decide(history):
+            if once and not history:
+                result[:] = self._lane_decide(ids, views, gots)
+            else:
+                offers = [
+                    (ids[i], (<Crowds> views[i]).k, gots[i] or []) for i in range(len(ids))
+                ]
+                result[:] = self._decide(offers, history)
+            return result[2]
+
+        def emit():
+            for key, n in result[1].items():
+                counts[key] = counts.get(key, 0) + n
+            self._emit(result[0], counts, result[3])
+
+        self.ledger.decide_and_record(ids, decide, emit)
+        self.run.consumers += len(ids)
+
+    cdef tuple _lane_decide(self, list ids, list views, list gots):
+        """_decide of a batch of distinct consumers without history: each takes its crowd
+        combination's clean outcome and its promo sends, printed as UTF-8 into the output
+        buffer. Pure (a ledger may call it again on retry)."""
+        cdef list rows = [], clean = [], got
+        cdef dict counts = {}, sent_n = {}
+        cdef Py_ssize_t i, j, total = 0
+        cdef Combo k
+        cdef str cid
+        cdef object text
+        if not self.toks_ready:
+            self._ready()
+        cdef dict tok_of = self.tok_of
+        for k in self.combos.values():
+            k.clean = 0
+        self.olen = 0
+        for i in range(len(ids)):
+            cid = <str> ids[i]
+            k = (<Crowds> views[i]).k
+            text = None
+            if k is not None:
+                if not k.clean:
+                    clean.append(k)
+                k.clean += 1
+                if k.sends:
+                    if k.pieces_b is None:
+                        if k.pieces is None:
+                            k.pieces, k.toks = self._pieces(k.sends), self._tokens(k.sends)
+                        k.pieces_b = [(<str> p).encode("utf-8") for p in k.pieces]
+                    self._putb(<bytes> k.pieces_b[0])
+                    for j in range(1, len(k.pieces_b)):
+                        self._put_cj(cid)
+                        self._putb(<bytes> k.pieces_b[j])
+                    text = k.toks
+                    total += len(k.sends)
+            got = <list> gots[i] if gots[i] is not None else None
+            if got is not None:
+                for s in got:
+                    c, v, items = s
+                    self._put_send(c, v, items, cid)
+                    tok = tok_of[c]
+                    text = tok if text is None else text + tok
+                    sent_n[c] = sent_n.get(c, 0) + 1
+                total += len(got)
+            if text is not None:
+                rows.append((cid, text))
+        for k in clean:  # the clean outcomes, as often as they were taken
+            for key, n in k.skips.items():
+                counts[key] = counts.get(key, 0) + n * k.clean
+            for c, _v, _i in k.sends:
+                sent_n[c] = sent_n.get(c, 0) + k.clean
+        return self.obuf[:self.olen], counts, Packed(rows, total), sent_n
+
+    cdef int _put_send(self, c, v, items, str cid) except -1:
+        """_print of one promo send, as UTF-8."""
+        vb = dict_get(self.vbytes, v)
+        if vb is None:
+            vb = self.vbytes[v] = (
+                (<str> v.head).encode("utf-8"),
+                (<str> v.plain_tail).encode("utf-8"),
+                (<str> v.items_tail).encode("utf-8"),
+            )
+        self._putb(<bytes> (<tuple> vb)[0])
+        self._put_cj(cid)
+        if not items:
+            return self._putb(<bytes> (<tuple> vb)[1])
+        self._putb(<bytes> (<tuple> vb)[2])
+        key = tuple(items)
+        ib = dict_get(self.ibytes, key)
+        if ib is None:
+            if len(self.ibytes) >= 100_000:  # bounded, as items_json's cache
+                self.ibytes.clear()
+            ib = self.ibytes[key] = (<str> items_json(self.item_json, items)).encode("utf-8")
+        self._putb(<bytes> ib)
+        ab = dict_get(self.abytes, c)
+        if ab is None:
+            ab = self.abytes[c] = (<str> c.acts_json).encode("utf-8")
+        return self._putb(<bytes> ab)
+
+    cdef int _room(self, Py_ssize_t n) except -1:
+        cdef Py_ssize_t cap
+        cdef char *p
+        if self.olen + n <= self.ocap:
+            return 0
+        cap = max(2 * self.ocap, self.olen + n, 1 << 16)
+        p = <char *> realloc(self.obuf, cap)
+        if p == NULL:
+            raise MemoryError()
+        self.obuf, self.ocap = p, cap
+        return 0
+
+    cdef inline int _putb(self, bytes b) except -1:
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(b)
+        self._room(n)
+        memcpy(self.obuf + self.olen, PyBytes_AS_STRING(b), n)
+        self.olen += n
+        return 0
+
+    cdef inline int _put_cj(self, str cid) except -1:
+        """The JSON of a lane consumer id: printable ASCII without quote or backslash."""
+        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(cid)
+        self._room(n + 2)
+        self.obuf[self.olen] = 34  # '"'
+        memcpy(self.obuf + self.olen + 1, PyUnicode_1BYTE_DATA(cid), n)
+        self.obuf[self.olen + n + 1] = 34
+        self.olen += n + 2
+        return 0
+
     cdef _ready(self):
         """The campaigns' ledger tokens (the ledger knows their ids once they are opened)."""
         cdef Camp camp
@@ -780,11 +927,15 @@ cdef class Kernel:
             else:
                 parts += (v.head, cj, v.plain_tail)
 
-    cdef _emit(self, str text, dict counts, dict sent_n):
-        """Run._emit: skips and sends counted on the campaigns, the batch printed."""
+    cdef _emit(self, data, dict counts, dict sent_n):
+        """Run._emit: skips and sends counted on the campaigns, the batch printed (`data`:
+        text from _decide, UTF-8 bytes from _lane_decide; `out` gets what it takes)."""
         for (c, why), n in counts.items():
             c.skips[why] = c.skips.get(why, 0) + n
         for c, n in sent_n.items():
             c.sends[c.channel] = c.sends.get(c.channel, 0) + n
-        self.out.write(text)
+        if self.binary:
+            self.out.write(data if type(data) is bytes else (<str> data).encode("utf-8"))
+        else:
+            self.out.write(data if type(data) is str else (<bytes> data).decode("utf-8"))
         self.out.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 
 from rulec.common import calendar as cal
@@ -29,6 +30,11 @@ def items_json(cache: dict, items: list) -> str:
             cache.clear()
         text = cache[key] = json_text(items)
     return text
+
+
+def binary_out(out) -> bool:
+    """`out` takes bytes (a binary stream: sends are written to it as UTF-8), not text."""
+    return isinstance(out, (io.RawIOBase, io.BufferedIOBase))
 
 
 def json_str(text: str) -> str:

@@ -14,7 +14,7 @@ from rulec.common import calendar as cal
 from rulec.common.twin import load_twin
 from rulec.errors import InputError
 from rulec.outreach import audience as aud
-from rulec.outreach.campaign import items_json, json_str
+from rulec.outreach.campaign import binary_out, items_json, json_str
 
 # the Cython loop and this module, its twin; the live one is the Cython loop when built,
 # unless RULEC_PURE=1
@@ -52,6 +52,7 @@ class Run:
         # the Cython loop prints and packs; sends handed out as dicts stay with this one
         self.fast = loop(impl) == "cython" and out is not None and on_send is None
         self.kernel = None
+        self.binary = binary_out(out)
 
     def count(self, src):
         """No campaign is due: the audience is only read (and checked) for the report."""
@@ -279,7 +280,8 @@ class Run:
                     parts.append(f"{v.head}{cj}{v.items_tail}{ij}{c.acts_json}")
                 else:
                     parts.append(f"{v.head}{cj}{v.plain_tail}")
-            self.out.write("".join(parts))
+            text = "".join(parts)
+            self.out.write(text.encode("utf-8") if self.binary else text)
             self.out.flush()
         if self.on_send is not None or self.collected is not None:
             for c, cid, v, items in sends:
