@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from rulec.cli.common import ArgParser, add_table_options, load_table_or_rules, render
 from rulec.errors import RulecError, diag
@@ -91,6 +92,20 @@ def _report_writable(path, err) -> bool:
     return why is None
 
 
+def _bytes_under(out):
+    """The binary stream under `out` when `out` is UTF-8 text that writes "\n" as it is
+    (stdout on POSIX): the planner then writes its sends there as UTF-8 bytes, never encoding
+    a second time (issue 15). Anything else (a StringIO, another encoding): `out` itself."""
+    from rulec.outreach.campaign import binary_out
+
+    buf = getattr(out, "buffer", None)
+    enc = (getattr(out, "encoding", None) or "").lower().replace("_", "-")
+    if enc not in ("utf-8", "utf8") or os.linesep != "\n" or not binary_out(buf):
+        return out
+    out.flush()  # what the text layer holds goes first
+    return buf
+
+
 def run(args, out, err) -> int:
     ns, code = _parser(out, err).parse(args)
     if ns is None:
@@ -132,7 +147,7 @@ def run(args, out, err) -> int:
                 ns.audience,
                 now,
                 activities=ns.activities,
-                out=out,
+                out=_bytes_under(out),
                 keep_going=ns.keep_going,
                 on_progress=progress,
                 shard=ns.shard,

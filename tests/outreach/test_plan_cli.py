@@ -337,3 +337,24 @@ def test_unwritable_report_is_refused_before_planning(cli, shop, tmp_path):
     r = _plan(cli, shop, _aud(tmp_path, GOOD), tmp_path, "--report", tmp_path / "no" / "r.json")
     assert r.code == 2 and "cannot write the report" in r.err
     assert not (tmp_path / "l.db").exists()
+
+
+def test_stdout_gets_the_bytes_a_text_stream_gets(cli, shop, tmp_path):
+    """On a real stdout (UTF-8 on POSIX) the sends go to its binary buffer as UTF-8 (issue
+    15, no second encoding): the same bytes a text stream gets, both planner loops."""
+    import os
+    import subprocess
+    import sys
+
+    aud = _aud(tmp_path, [json.dumps(consumer(i), ensure_ascii=False) for i in range(60)])
+    text = _plan(cli, shop, aud, tmp_path).out
+    assert text.count('"campaign"') > 20
+    for pure in ("0", "1"):
+        led = tmp_path / f"stdout-{pure}.db"
+        args = ["plan", shop, "--audience", aud, "--ledger", led, "--now", NOW]
+        env = dict(os.environ, RULEC_PURE=pure, PYTHONIOENCODING="utf-8")
+        proc = subprocess.run(
+            [sys.executable, "-m", "rulec", *map(str, args)], capture_output=True, env=env
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == text.encode("utf-8")
