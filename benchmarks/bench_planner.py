@@ -165,9 +165,14 @@ def plan_once(tbl, audience_path, ledger_path, out) -> dict:
         return p.plan(audience_path, NOW, activities=ACTIVITIES, out=out).report
 
 
-class _Null(io.TextIOBase):
-    def write(self, s):
-        return len(s)
+class _Null(io.RawIOBase):
+    """A binary sink: the sends as `rulec plan` writes them to stdout (UTF-8 bytes)."""
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        return len(b)
 
 
 def _workload(n, tmp):
@@ -198,7 +203,7 @@ def main(argv):
         tbl = table()
         tbl.matcher  # build outside the timed region, as a loaded service would have
         c0, t0 = os.times(), time.perf_counter()
-        with open(os.devnull, "w", encoding="utf-8") as out:
+        with open(os.devnull, "wb") as out:  # bytes, as `rulec plan` writes to stdout
             report = plan_once(tbl, aud, os.path.join(tmp, "ledger.db"), out)
         dt, c1 = time.perf_counter() - t0, os.times()
         cpu = (c1.user - c0.user) + (c1.system - c0.system)

@@ -19,7 +19,7 @@ from cpython.ref cimport Py_XDECREF
 from cpython.unicode cimport PyUnicode_Join
 from libc.stdint cimport int32_t, uint64_t
 from libc.stdlib cimport calloc, free, realloc
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memcmp, memcpy, memset
 
 from rulec.outreach._scan cimport (
     HAS_ATTRS, HAS_BUYS, HAS_CART, HAS_CROWDS, HAS_EXCLUSIVE, HAS_INTERESTED, MAX_BUYS, MAX_CART,
@@ -55,6 +55,14 @@ cdef dict TIMES = aud._TIMES  # the audience's time cache (cleared in place, nev
 cdef Py_ssize_t MAX_LIST = aud.MAX_LIST
 cdef Py_ssize_t MAX_COMBOS = 20_000  # crowd combinations kept between batches
 cdef int TARGETED = 0, CART = 1, RECALL = 2, SUPER = 3, OTHER = 4
+# the skip reasons of the promo privileges the lane decides (offers.py), numbered from 1
+cdef tuple REASONS = ("not_in_audience", "not_interested", "purchased", "no_valid_activity")
+cdef enum:
+    R_NOT_IN_AUDIENCE = 1
+    R_NOT_INTERESTED = 2
+    R_PURCHASED = 3
+    R_NO_ACTIVITY = 4
+    NREASONS = 4
 cdef dict EMPTY = {}
 # the audience fields an exclusive consumer's line must carry (E886), as the scanner's bits
 cdef dict LANE_BITS = {
@@ -171,6 +179,9 @@ cdef class Kernel:
     cdef TimeSlot *times
     cdef double buy_t[MAX_BUYS]
     cdef double cart_t[MAX_CART]
+    cdef Py_ssize_t *skip_n  # a lane batch's skips: promo campaign x reason
+    cdef int *skip_order  # their first-seen order (the order the full path's dict keeps)
+    cdef object items  # the cart items of the last offer (_lane_offer)
     cdef bint binary  # `out` takes bytes (campaign.binary_out)
     cdef char *obuf  # the lane's output of a batch, UTF-8
     cdef Py_ssize_t olen, ocap
@@ -196,6 +207,8 @@ cdef class Kernel:
         self._lane_setup(run)
 
     def __dealloc__(self):
+        free(self.skip_n)
+        free(self.skip_order)
         free(self.obuf)
         free(self.vals)
         free(self.line)
@@ -332,7 +345,10 @@ cdef class Kernel:
         self.vals = <PyObject **>calloc(self.nslots + 1, sizeof(PyObject *))
         self.line = <Line *>calloc(1, sizeof(Line))
         self.times = <TimeSlot *>calloc(TIME_SLOTS, sizeof(TimeSlot))
-        if self.vals == NULL or self.line == NULL or self.times == NULL:
+        self.skip_n = <Py_ssize_t *>calloc(len(self.promo) * NREASONS + 1, sizeof(Py_ssize_t))
+        self.skip_order = <int *>calloc(len(self.promo) * NREASONS + 1, sizeof(int))
+        if (self.vals == NULL or self.line == NULL or self.times == NULL or self.skip_n == NULL
+                or self.skip_order == NULL):
             raise MemoryError()
         self.by_rid, self.by_labels = [], {}
         self.plain = None
@@ -355,8 +371,11 @@ cdef class Kernel:
         cdef dict counts = {}
         cdef Py_ssize_t outside = 0, i, j, np = len(promo)
         cdef Line *ln = self.line
-        cdef int has
+        cdef int has, why, r, nskips = 0
         cdef bint buys, carts
+        cdef Py_ssize_t *skip_n = self.skip_n
+        cdef int *skip_order = self.skip_order
+        memset(skip_n, 0, np * NREASONS * sizeof(Py_ssize_t))
         cdef Crowds cr
         cdef Combo k
         cdef Camp camp
@@ -395,29 +414,38 @@ cdef class Kernel:
             elif np:
                 for j in range(np):
                     camp = <Camp> promo[j]
-                    why, items = self._lane_offer(camp, ln, buys, carts)
-                    if why is not None:
-                        ck = (camp.c, why)
-                        counts[ck] = counts.get(ck, 0) + 1
-                    elif got is None:
+                    why = self._lane_offer(camp, ln, buys, carts)
+                    if why:  # counted in C; the dict is built in first-seen order below
+                        r = j * NREASONS + why - 1
+                        if not skip_n[r]:
+                            skip_order[nskips] = r
+                            nskips += 1
+                        skip_n[r] += 1
+                        continue
+                    items, self.items = self.items, None
+                    if got is None:
                         got = [(camp.c, cr.variants[j], items)]
                     else:
                         got.append((camp.c, cr.variants[j], items))
             views.append(cr)
             gots.append(got)
             ids.append(cid)
+        for i in range(nskips):
+            r = skip_order[i]
+            counts[((<Camp> promo[r // NREASONS]).c, REASONS[r % NREASONS])] = skip_n[r]
         self._tail_counts(counts, len(chunk), outside)
         self._lane_record(ids, views, gots, counts)
         self.lane_chunks += 1
         return True
 
-    cdef tuple _lane_offer(self, Camp camp, Line *ln, bint buys, bint carts):
-        """_offer's (skip reason, items) of a promo privilege from a scanned line."""
+    cdef int _lane_offer(self, Camp camp, Line *ln, bint buys, bint carts) except -1:
+        """_offer of a promo privilege from a scanned line: 0 when offered (its cart items,
+        or None, left in self.items), else the skip reason's number in REASONS, plus 1."""
         cdef Py_ssize_t i
         cdef double t, lo, at = camp.at
         if camp.kind == CART:
             if not carts or ln.ncart == 0:
-                return "not_in_audience", None
+                return R_NOT_IN_AUDIENCE
             items, lo = None, camp.lo_cart
             for i in range(ln.ncart):
                 t = self.cart_t[i]
@@ -427,18 +455,20 @@ cdef class Kernel:
                         items = [it]
                     elif it not in items:  # the first of each item, in order
                         items.append(it)
-            return ("not_in_audience", None) if items is None else (None, items)
+            self.items = items
+            return R_NOT_IN_AUDIENCE if items is None else 0
         if camp.kind == SUPER and not (ln.has & HAS_INTERESTED and ln.interested):
-            return "not_interested", None
+            return R_NOT_INTERESTED
         if buys and ln.nbuys:
             lo = camp.lo_window
             for i in range(ln.nbuys):
                 t = self.buy_t[i]
                 if lo <= t <= at:
-                    return "purchased", None
+                    return R_PURCHASED
         if camp.kind == SUPER and not camp.has_acts:
-            return "no_valid_activity", None
-        return None, None
+            return R_NO_ACTIVITY
+        self.items = None
+        return 0
 
     cdef int _time(self, Span s, double *out) except -1:
         """Epoch seconds of a time text (a direct-mapped cache by its bytes, then the
