@@ -151,6 +151,13 @@ ctypedef struct TimeSlot:  # one entry of the lane's cache of time texts (audien
 
 cdef enum:
     TIME_SLOTS = 512  # direct-mapped by a hash of the text
+    TEXT_SLOTS = 256
+
+
+ctypedef struct TextSlot:  # one entry of the lane's cache of attribute texts (<= 32 bytes)
+    int n
+    char text[32]
+    PyObject *obj  # owned
 
 
 cdef class Kernel:
@@ -177,6 +184,7 @@ cdef class Kernel:
     cdef dict by_labels  # (result id, labels text) -> Crowds
     cdef Crowds plain  # the one Crowds when no crowd is read
     cdef TimeSlot *times
+    cdef TextSlot *texts
     cdef double buy_t[MAX_BUYS]
     cdef double cart_t[MAX_CART]
     cdef Py_ssize_t *skip_n  # a lane batch's skips: promo campaign x reason
@@ -207,6 +215,11 @@ cdef class Kernel:
         self._lane_setup(run)
 
     def __dealloc__(self):
+        cdef int i
+        if self.texts != NULL:
+            for i in range(TEXT_SLOTS):
+                Py_XDECREF(self.texts[i].obj)
+        free(self.texts)
         free(self.skip_n)
         free(self.skip_order)
         free(self.obuf)
@@ -345,10 +358,11 @@ cdef class Kernel:
         self.vals = <PyObject **>calloc(self.nslots + 1, sizeof(PyObject *))
         self.line = <Line *>calloc(1, sizeof(Line))
         self.times = <TimeSlot *>calloc(TIME_SLOTS, sizeof(TimeSlot))
+        self.texts = <TextSlot *>calloc(TEXT_SLOTS, sizeof(TextSlot))
         self.skip_n = <Py_ssize_t *>calloc(len(self.promo) * NREASONS + 1, sizeof(Py_ssize_t))
         self.skip_order = <int *>calloc(len(self.promo) * NREASONS + 1, sizeof(int))
         if (self.vals == NULL or self.line == NULL or self.times == NULL or self.skip_n == NULL
-                or self.skip_order == NULL):
+                or self.skip_order == NULL or self.texts == NULL):
             raise MemoryError()
         self.by_rid, self.by_labels = [], {}
         self.plain = None
@@ -560,9 +574,32 @@ cdef class Kernel:
         if kind == V_FLOAT:
             return PyFloat_FromDouble(num)
         if kind == V_STR:
-            return PyUnicode_DecodeUTF8_new(s.p, s.n, NULL)
+            return self._text(s)
         v = Py_True if kind == V_TRUE else Py_False if kind == V_FALSE else Py_None
         Py_INCREF_raw(v)
+        return v
+
+    cdef PyObject *_text(self, Span s) except NULL:
+        """A new reference to the str of an attribute's text: attribute texts repeat (a
+        city, a level name), so the same str object comes back, its hash already known."""
+        cdef uint64_t h = 1469598103934665603ULL
+        cdef Py_ssize_t i
+        cdef PyObject *v
+        if s.n > 32:
+            return PyUnicode_DecodeUTF8_new(s.p, s.n, NULL)
+        for i in range(s.n):
+            h = (h ^ <unsigned char> s.p[i]) * 1099511628211ULL
+        cdef TextSlot *e = &self.texts[h & (TEXT_SLOTS - 1)]
+        if e.obj != NULL and e.n == s.n and memcmp(e.text, s.p, s.n) == 0:
+            Py_INCREF_raw(e.obj)
+            return e.obj
+        v = PyUnicode_DecodeUTF8_new(s.p, s.n, NULL)
+        if v == NULL:
+            return NULL
+        Py_XDECREF(e.obj)
+        Py_INCREF_raw(v)
+        e.obj, e.n = v, s.n
+        memcpy(e.text, s.p, s.n)
         return v
 
     cdef Crowds _view(self, crowds):
