@@ -24,7 +24,6 @@ PROMO_FIELDS = {
     "super_discount": ("interested", "purchases"),  # O8
 }
 _OPEN = b"{"
-_OPENS = itertools.repeat(_OPEN)  # bytes.startswith's second argument, for map()
 
 
 class NotJsonNumber(ValueError):
@@ -150,12 +149,16 @@ class Source:
                 raw = list(itertools.islice(it, batch - len(out)))
                 if not raw:
                     break
+                joined = b"".join(raw) if fast else b""
+                # each line opens an object: only a line end is followed by a line's first
+                # byte, so "\n{" occurs once between every two lines, and nowhere else
                 if (
                     fast
-                    and max(map(len, raw)) <= MAX_LINE
-                    and all(map(bytes.startswith, raw, _OPENS))
+                    and joined[:1] == _OPEN
+                    and joined.count(b"\n{") == len(raw) - 1
+                    and (len(joined) <= MAX_LINE or max(map(len, raw)) <= MAX_LINE)
                 ):
-                    self.done += sum(map(len, raw))
+                    self.done += len(joined)
                     out.extend(zip(range(n + 1, n + 1 + len(raw)), raw))
                     n += len(raw)
                     continue
