@@ -8,8 +8,8 @@ import json
 import random
 
 import pytest
+from outreach_helpers import bench_planner_module as _bench
 from outreach_helpers import ledger_dump
-from test_plan_paths import _bench
 
 from rulec.errors import InputError
 from rulec.outreach import plan_run
