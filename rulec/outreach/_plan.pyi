@@ -3,5 +3,6 @@
 from typing import Any
 
 class Kernel:
+    lane_chunks: int  # chunks the fast lane decided
     def __init__(self, run: Any) -> None: ...
     def chunk(self, chunk: list[Any], name: str) -> None: ...

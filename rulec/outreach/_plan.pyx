@@ -748,14 +748,19 @@ cdef class Kernel:
         """Run._flush: offers outside the ledger's lock, then one atomic step: history,
         decisions, print, record (as Packed rows)."""
         offers, counts = self._offers(batch)
-        self._record(offers, counts, [r[1]["consumer"] for r in batch])
+        self._record(
+            lambda history: self._decide(offers, history),
+            counts,
+            [r[1]["consumer"] for r in batch],
+        )
 
-    def _record(self, offers, counts, ids):
-        """The atomic step of _flush for a batch's offers and skip counts."""
+    def _record(self, decisions, counts, ids):
+        """The atomic step of _flush: `decisions(history)` gives (output, skip counts, Packed
+        rows, sends per campaign) of the batch's consumers `ids`."""
         result = []
 
         def decide(history):
-            result[:] = self._decide(offers, history)
+            result[:] = decisions(history)
             return result[2]
 
         def emit():
@@ -770,27 +775,16 @@ cdef class Kernel:
         """_record for the lane's batch: a batch of distinct consumers none of whom the
         ledger knows (every consumer of a first run) is decided and printed by _lane_decide;
         any other goes through _decide as the full checks' batches do."""
-        result = []
         cdef Py_ssize_t i
         once = len(set(ids)) == len(ids)
 
-        def decide(history):
+        def decisions(history):
             if once and not history:
-                result[:] = self._lane_decide(ids, views, gots)
-            else:
-                offers = [
-                    (ids[i], (<Crowds> views[i]).k, gots[i] or []) for i in range(len(ids))
-                ]
-                result[:] = self._decide(offers, history)
-            return result[2]
+                return self._lane_decide(ids, views, gots)
+            offers = [(ids[i], (<Crowds> views[i]).k, gots[i] or []) for i in range(len(ids))]
+            return self._decide(offers, history)
 
-        def emit():
-            for key, n in result[1].items():
-                counts[key] = counts.get(key, 0) + n
-            self._emit(result[0], counts, result[3])
-
-        self.ledger.decide_and_record(ids, decide, emit)
-        self.run.consumers += len(ids)
+        self._record(decisions, counts, ids)
 
     cdef tuple _lane_decide(self, list ids, list views, list gots):
         """_decide of a batch of distinct consumers without history: each takes its crowd
