@@ -199,11 +199,12 @@ cdef cptr _number(cptr p, cptr e, Val *out) noexcept:
         q = p + 1
     else:
         q = _digits(p, e)
-    if q - p > MAX_INT_DIGITS:
-        return NULL
-    while p < q:
-        v = v * 10 + (p[0] - 0x30)
-        p += 1
+    cdef Py_ssize_t ndigits = q - p  # more than 15: a float's only, not an integer's
+    if ndigits <= MAX_INT_DIGITS:
+        while p < q:
+            v = v * 10 + (p[0] - 0x30)
+            p += 1
+    p = q
     if p < e and p[0] == 0x2E:  # '.': at least one digit follows
         integral = False
         q = _digits(p + 1, e)
@@ -220,6 +221,8 @@ cdef cptr _number(cptr p, cptr e, Val *out) noexcept:
             return NULL
         p = q
     if integral:
+        if ndigits > MAX_INT_DIGITS:
+            return NULL
         out.kind = V_INT
         out.num = <double> (-v if neg else v)  # -0 is 0, as int("-0")
         return p

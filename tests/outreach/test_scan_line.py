@@ -354,6 +354,7 @@ ACCEPTED = {
     "-0.0 is a negative zero": attr("-0.0"),
     "15-digit ints": attr('999999999999999, "b": -999999999999999'),
     "exponents": attr('1E5, "b": 2.5e-3, "c": 0e0, "d": -1E+2'),
+    "16 integer digits in a float": attr('1000000000000000.0, "b": -12345678901234567e2'),
     "underflow to 0.0": attr("1e-400"),
     "5e-324": attr("5e-324"),
     "largest double": attr("1.7976931348623157e308"),
