@@ -273,15 +273,15 @@ cdef class BatchDb:
             consumer, text = row
             if type(consumer) is not str or type(text) is not str:
                 raise TypeError(f"ledger row {row!r}: consumer and sends must be str")
+            if self.bits != NULL:  # the bit first: whatever happens to the write, a row has it
+                h = hash(consumer) & MASK
+                self.bits[h >> 3] |= 1 << (h & 7)
             self._bind(st, 1, consumer)
             self._bind(st, 2, text)
             rc = sqlite3_step(st)
             sqlite3_reset(st)
             if rc != SQLITE_DONE:
                 raise self._error(rc)
-            if self.bits != NULL:
-                h = hash(consumer) & MASK
-                self.bits[h >> 3] |= 1 << (h & 7)
 
     def close(self):
         """Finalize the statements and close the connection (a second call does nothing)."""

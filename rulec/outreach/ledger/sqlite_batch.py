@@ -12,9 +12,11 @@ once per consumer. The skip leaves out the lookups that cannot find a row, and O
 2. SQLite documents data_version as unchanged on a connection unless ANOTHER connection
    committed a change to the file since. So each later begin() (again under the write lock,
    so nobody can commit until our COMMIT) that reads the recorded value knows that every row
-   in `consumers` was written by this connection's own upserts. The first time it reads another
-   value the skip is off for good (the filter is dropped; every consumer is looked up).
-3. While the skip is on, upsert() sets a bit for each consumer it writes, at
+   in `consumers` was written by this connection's own upserts (the ledger writes that table
+   through upsert() alone; on `:memory:` the connection is the ledger's, whose other writes
+   touch campaigns and shards only). The first time it reads another value the skip is off
+   for good (the filter is dropped; every consumer is looked up).
+3. While the skip is on, upsert() sets a bit for each consumer before writing its row, at
    hash(consumer) & MASK (a str's hash is fixed within a process, and a BatchDb never leaves
    its process). history() looks up only the consumers whose bit is set: a consumer with a
    row has its bit set, so it is looked up; a clear bit proves there is no row. Different
@@ -103,12 +105,12 @@ class BatchDb:
 
     def upsert(self, rows: list) -> None:
         """Append each (consumer, packed sends) to the consumer's row (a new row if none)."""
-        self.db.executemany(UPSERT, rows)
         bits = self.bits
-        if bits is not None:
+        if bits is not None:  # the bits first: whatever happens to the writes, a row has its bit
             for consumer, _text in rows:
                 h = hash(consumer) & MASK
                 bits[h >> 3] |= 1 << (h & 7)
+        self.db.executemany(UPSERT, rows)
 
     def close(self) -> None:
         self.bits = None
