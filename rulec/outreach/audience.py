@@ -24,6 +24,7 @@ PROMO_FIELDS = {
     "super_discount": ("interested", "purchases"),  # O8
 }
 _OPEN = b"{"
+_OPENS = itertools.repeat(_OPEN)  # bytes.startswith's second argument, for map()
 
 
 class NotJsonNumber(ValueError):
@@ -149,16 +150,12 @@ class Source:
                 raw = list(itertools.islice(it, batch - len(out)))
                 if not raw:
                     break
-                joined = b"".join(raw) if fast else b""
-                # each line opens an object: only a line end is followed by a line's first
-                # byte, so "\n{" occurs once between every two lines, and nowhere else
                 if (
                     fast
-                    and joined[:1] == _OPEN
-                    and joined.count(b"\n{") == len(raw) - 1
-                    and (len(joined) <= MAX_LINE or max(map(len, raw)) <= MAX_LINE)
+                    and max(map(len, raw)) <= MAX_LINE
+                    and all(map(bytes.startswith, raw, _OPENS))
                 ):
-                    self.done += len(joined)
+                    self.done += sum(map(len, raw))
                     out.extend(zip(range(n + 1, n + 1 + len(raw)), raw))
                     n += len(raw)
                     continue
