@@ -330,3 +330,22 @@ def test_in_chunk_lookups_cover_large_batches(tmp_path):
     assert len(db.history([f"c{i}" for i in range(1300)])) == 1200
     db.rollback()
     db.close()
+
+
+@pytest.mark.parametrize("mod", TWINS)
+def test_many_rows_in_one_upsert_with_a_consumer_three_times(tmp_path, mod):
+    """The C twin writes UPSERT_ROWS rows a statement: 200 rows with one consumer three times
+    (twice inside one statement, once in another) end as row-by-row upserts leave them."""
+    rows = [(f"c{i:03d}", f";1,0,{i}") for i in range(200)]
+    for i in (5, 40, 130):
+        rows[i] = ("dup", f";{i},1,{i}")
+    db = mod.BatchDb(_ledger_file(tmp_path), 5.0)
+    db.begin()
+    db.upsert(rows)
+    db.commit()
+    db.begin()
+    got = dict(db.history([c for c, _t in rows]))
+    db.rollback()
+    db.close()
+    assert got["dup"] == ";5,1,5;40,1,40;130,1,130"
+    assert len(got) == 198 and got["c199"] == ";1,0,199" and got["c000"] == ";1,0,0"

@@ -19,7 +19,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdint cimport int64_t
 from libc.stdlib cimport calloc, free
 
-from rulec.outreach.ledger.sqlite_batch import EMPTY, FILTER_BITS, UPSERT
+from rulec.outreach.ledger.sqlite_batch import EMPTY, FILTER_BITS, UPSERT, UPSERT_ROWS, upsert_sql
 
 
 cdef extern from *:
@@ -86,6 +86,7 @@ cdef class BatchDb:
     cdef sqlite3_stmt *s_version
     cdef sqlite3_stmt *s_find
     cdef sqlite3_stmt *s_upsert
+    cdef sqlite3_stmt *s_upsert_n  # UPSERT_ROWS rows a step
     cdef bint first
     cdef int64_t version
     cdef unsigned char *bits  # the filter while the skip is on, else NULL
@@ -112,6 +113,7 @@ cdef class BatchDb:
             self.s_version = self._prepare(b"PRAGMA data_version")
             self.s_find = self._prepare(b"SELECT sends FROM consumers WHERE consumer = ?")
             self.s_upsert = self._prepare(UPSERT.encode())
+            self.s_upsert_n = self._prepare(upsert_sql(UPSERT_ROWS).encode())
         except BaseException:
             self._close()
             raise
@@ -264,24 +266,42 @@ cdef class BatchDb:
         return None
 
     def upsert(self, list rows):
-        """Append each (consumer, packed sends) to the consumer's row (a new row if none)."""
+        """Append each (consumer, packed sends) to the consumer's row (a new row if none):
+        UPSERT_ROWS rows a statement, the rest one by one."""
         self._live()
-        cdef sqlite3_stmt *st = self.s_upsert
         cdef int64_t h
-        cdef int rc
-        for row in rows:
+        cdef Py_ssize_t i = 0, j, n = len(rows)
+        bad = None
+        for j in range(n):  # the rows before a bad one are written, as row by row
+            row = rows[j]
             consumer, text = row
             if type(consumer) is not str or type(text) is not str:
-                raise TypeError(f"ledger row {row!r}: consumer and sends must be str")
+                bad, n = TypeError(f"ledger row {row!r}: consumer and sends must be str"), j
+                break
             if self.bits != NULL:  # the bit first: whatever happens to the write, a row has it
                 h = hash(consumer) & MASK
                 self.bits[h >> 3] |= 1 << (h & 7)
-            self._bind(st, 1, consumer)
-            self._bind(st, 2, text)
-            rc = sqlite3_step(st)
-            sqlite3_reset(st)
-            if rc != SQLITE_DONE:
-                raise self._error(rc)
+        while n - i >= UPSERT_ROWS:
+            for j in range(UPSERT_ROWS):
+                row = rows[i + j]
+                self._bind(self.s_upsert_n, 2 * j + 1, (<tuple> row)[0])
+                self._bind(self.s_upsert_n, 2 * j + 2, (<tuple> row)[1])
+            self._step(self.s_upsert_n)
+            i += UPSERT_ROWS
+        for j in range(i, n):
+            row = rows[j]
+            self._bind(self.s_upsert, 1, (<tuple> row)[0])
+            self._bind(self.s_upsert, 2, (<tuple> row)[1])
+            self._step(self.s_upsert)
+        if bad is not None:
+            raise bad
+
+    cdef int _step(self, sqlite3_stmt *st) except -1:
+        cdef int rc = sqlite3_step(st)
+        sqlite3_reset(st)
+        if rc != SQLITE_DONE:
+            raise self._error(rc)
+        return 0
 
     def close(self):
         """Finalize the statements and close the connection (a second call does nothing)."""
@@ -297,6 +317,8 @@ cdef class BatchDb:
         sqlite3_finalize(self.s_version)
         sqlite3_finalize(self.s_find)
         sqlite3_finalize(self.s_upsert)
+        sqlite3_finalize(self.s_upsert_n)
+        self.s_upsert_n = NULL
         self.s_begin = self.s_commit = self.s_rollback = self.s_empty = NULL
         self.s_version = self.s_find = self.s_upsert = NULL
         if self.con != NULL:

@@ -39,6 +39,14 @@ UPSERT = (
     "DO UPDATE SET sends = sends || excluded.sends"
 )
 EMPTY = "SELECT NOT EXISTS (SELECT 1 FROM consumers)"
+UPSERT_ROWS = 64  # rows a statement of the C twin: one step for many (0.4x the CPU a row)
+
+
+def upsert_sql(n: int) -> str:
+    """UPSERT for `n` rows in one statement. SQLite applies ON CONFLICT row by row, in order,
+    so a consumer twice in it ends as two single-row upserts would leave it."""
+    values = ", ".join(["(?, ?)"] * n)
+    return UPSERT.replace("VALUES (?, ?)", "VALUES " + values)
 
 
 class BatchDb:
