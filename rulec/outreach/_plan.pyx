@@ -23,7 +23,7 @@ from libc.string cimport memcmp, memcpy, memset
 
 from rulec.outreach._scan cimport (
     HAS_ATTRS, HAS_BUYS, HAS_CART, HAS_CROWDS, HAS_EXCLUSIVE, HAS_INTERESTED, MAX_BUYS, MAX_CART,
-    Line, Span, V_FALSE, V_FLOAT, V_INT, V_STR, V_TRUE, scan_line,
+    Line, Span, V_FALSE, V_FLOAT, V_INT, V_STR, V_TRUE, scan_line, span_text,
 )
 
 from rulec.errors import InputError
@@ -75,6 +75,15 @@ cdef inline object dict_get(dict d, key):
     """d.get(key) without the method lookup."""
     cdef PyObject *v = PyDict_GetItem(d, key)
     return None if v == NULL else <object> v
+
+
+cdef inline PyObject *_new_text(Span s) except NULL:
+    """A new reference to the str of a span (UTF-8 straight in; escapes through span_text)."""
+    if not s.esc:
+        return PyUnicode_DecodeUTF8_new(s.p, s.n, NULL)
+    cdef object t = span_text(s)
+    Py_INCREF_raw(<PyObject *> t)  # the local's reference goes when the function returns
+    return <PyObject *> t
 
 
 cdef inline bint plain_ascii(str s):
@@ -464,7 +473,7 @@ cdef class Kernel:
             for i in range(ln.ncart):
                 t = self.cart_t[i]
                 if lo <= t <= at:
-                    it = PyUnicode_DecodeUTF8(ln.cart[i].item.p, ln.cart[i].item.n, NULL)
+                    it = span_text(ln.cart[i].item)
                     if items is None:
                         items = [it]
                     elif it not in items:  # the first of each item, in order
@@ -544,8 +553,7 @@ cdef class Kernel:
                 self.by_rid.extend([None] * (rid + 1 - len(self.by_rid)))
             cr = self.by_rid[rid] = self._view(list(self.matcher.crowd_names(rid)))
             return cr
-        labels = [PyUnicode_DecodeUTF8(ln.labels[a].p, ln.labels[a].n, NULL)
-                  for a in range(ln.nlabels)]
+        labels = [span_text(ln.labels[a]) for a in range(ln.nlabels)]
         key = (rid, tuple(labels))
         found = dict_get(self.by_labels, key)
         if found is not None:
@@ -581,21 +589,20 @@ cdef class Kernel:
 
     cdef PyObject *_text(self, Span s) except NULL:
         """A new reference to the str of an attribute's text: attribute texts repeat (a
-        city, a level name), so the same str object comes back, its hash already known."""
+        city, a level name), so the same str object comes back, its hash already known. Keyed
+        by the text as written: an escaped text's bytes decode to one str too."""
         cdef uint64_t h = 1469598103934665603ULL
         cdef Py_ssize_t i
         cdef PyObject *v
         if s.n > 32:
-            return PyUnicode_DecodeUTF8_new(s.p, s.n, NULL)
+            return _new_text(s)
         for i in range(s.n):
             h = (h ^ <unsigned char> s.p[i]) * 1099511628211ULL
         cdef TextSlot *e = &self.texts[h & (TEXT_SLOTS - 1)]
         if e.obj != NULL and e.n == s.n and memcmp(e.text, s.p, s.n) == 0:
             Py_INCREF_raw(e.obj)
             return e.obj
-        v = PyUnicode_DecodeUTF8_new(s.p, s.n, NULL)
-        if v == NULL:
-            return NULL
+        v = _new_text(s)
         Py_XDECREF(e.obj)
         Py_INCREF_raw(v)
         e.obj, e.n = v, s.n

@@ -11,7 +11,7 @@ cdef enum:
 cdef enum:
     V_INT = 1  # an integer literal of at most 15 digits: its exact value in `num`
     V_FLOAT = 2  # a number with a fraction or exponent, finite: `num` as float() reads it
-    V_STR = 3  # a string without escapes, valid UTF-8, no control character: `s`
+    V_STR = 3  # a string, valid UTF-8 with no raw control byte (maybe escapes): `s`
     V_TRUE = 4
     V_FALSE = 5
     V_NULL = 6
@@ -27,8 +27,9 @@ cdef enum:
     HAS_BUYS = 64
 
 ctypedef struct Span:
-    const char *p  # into the scanned line's buffer
+    const char *p  # into the scanned line's buffer: the text between the quotes, as written
     Py_ssize_t n  # bytes
+    int esc  # 1: the text holds JSON escapes (checked, still undecoded; span_text decodes)
 
 ctypedef struct Val:
     int kind
@@ -36,12 +37,12 @@ ctypedef struct Val:
     Span s
 
 ctypedef struct Attr:
-    Span key
+    Span key  # never escaped
     Val val
 
 ctypedef struct CartAdd:
-    Span time
-    Span item
+    Span time  # never escaped
+    Span item  # maybe escaped
 
 ctypedef struct Line:
     int has
@@ -49,14 +50,17 @@ ctypedef struct Line:
     int nattrs
     Attr attrs[MAX_ATTRS]
     int nlabels
-    Span labels[MAX_LABELS]
+    Span labels[MAX_LABELS]  # maybe escaped
     int exclusive  # 1 / 0, when HAS_EXCLUSIVE
     int interested  # 1 / 0, when HAS_INTERESTED
     int ncart
     CartAdd cart[MAX_CART]
     int nbuys
-    Span buys[MAX_BUYS]
+    Span buys[MAX_BUYS]  # times: never escaped
 
 # 1: the line (p, n bytes) is the common shape and `out` holds it; 0: it is not (the caller
 # hands it to the full decoder and checks, which give the exact error or the exact value)
 cdef int scan_line(const char *p, Py_ssize_t n, Line *out) noexcept
+
+# The str json.loads gives for a span of a line scan_line took (its escapes decoded)
+cdef object span_text(Span s)

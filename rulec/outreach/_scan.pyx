@@ -5,7 +5,10 @@ The planner's fast lane (_plan.pyx) calls `scan_line` once per consumer. It acce
 common shape (_scan.pxd; every rule has a case in tests/outreach/test_scan_line.py);
 anything else, even valid JSON, returns 0 so that the line goes to the full decoder and
 checks, which give the exact value or the exact error code. The scanner never guesses: a
-rule it cannot check cheaply makes a 0.
+rule it cannot check cheaply makes a 0. JSON escapes are taken where Python's json.dumps
+writes them in real audiences (non-ASCII as a backslash, `u` and 4 hex digits): attribute
+string values, crowd labels and cart items; span_text decodes them. Keys, times and the
+consumer stay escape-free.
 `scan` and `count_common` are for tests and benchmarks/bench_scan.py.
 """
 
@@ -13,6 +16,8 @@ from libc.math cimport isinf
 from libc.string cimport memcmp, memcpy
 
 from cpython.exc cimport PyErr_Clear, PyErr_Occurred
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.unicode cimport PyUnicode_DecodeUTF8
 
 
 cdef extern from "Python.h":
@@ -26,9 +31,10 @@ cdef enum:
     MAX_CONSUMER = 1024  # bytes of a consumer id
     MAX_NUMBER = 64  # bytes of a non-integer number's text (float() reads a copy)
     MAX_INT_DIGITS = 15  # every 15-digit integer is exact in a double
+    STACK_TEXT = 256  # span_text decodes escapes of texts up to this many bytes on the stack
 
 # Byte classes inside a string: what the byte starts. C_BAD: a control byte, a backslash (an
-# escape: the full decoder handles those), or a byte no valid UTF-8 sequence starts with
+# escape: _string checks it where escapes are allowed), or a byte no valid UTF-8 sequence starts with
 # (a continuation byte, C0/C1 which only start overlong forms, F5-FF which go above U+10FFFF).
 cdef enum:
     C_PLAIN = 0  # ASCII 0x20-0x7F but quote and backslash
@@ -43,6 +49,7 @@ cdef enum:
     C_F4 = 9  # F4: second byte 80-8F (higher ones go above U+10FFFF)
 
 cdef unsigned char CLS[256]
+cdef unsigned char _SHORT[256]  # a one-letter escape's letter -> its byte (" \\ / to themselves)
 
 cdef extern from *:
     """
@@ -83,7 +90,9 @@ cdef inline cptr _run(cptr p, cptr e, char also) noexcept:
 
 
 cdef void _fill_classes() noexcept:
-    cdef int b
+    cdef int b, c
+    for b, c in zip(b'"\\/bfnrt', b'"\\/\b\f\n\r\t'):
+        _SHORT[b] = c
     for b in range(256):
         if b < 0x20 or b == 0x5C or 0x80 <= b <= 0xC1 or b >= 0xF5:
             CLS[b] = C_BAD
@@ -131,11 +140,53 @@ cdef inline cptr _ws(cptr p, cptr e) noexcept:
     return p
 
 
-cdef inline cptr _string(cptr p, cptr e, Span *out) noexcept:
+cdef inline int _hex4(cptr p) noexcept:
+    """The value of the 4 hex digits (either case) at p, which exist; -1 when they are not."""
+    cdef int v = 0, i
+    cdef unsigned char b
+    for i in range(4):
+        b = p[i]
+        if 0x30 <= b <= 0x39:
+            v = v * 16 + (b - 0x30)
+        elif 0x61 <= (b | 0x20) <= 0x66:  # | 0x20: 'A'-'F' to 'a'-'f'
+            v = v * 16 + ((b | 0x20) - 0x61 + 10)
+        else:
+            return -1
+    return v
+
+
+cdef cptr _escape(cptr p, cptr e) noexcept:
+    """p just past a backslash: p past the escape. NULL for any escape json.loads and the full
+    decoder might read differently or refuse (a lone or reversed surrogate, an unknown or
+    truncated escape): the full path decides those."""
+    cdef int u
+    if p >= e:
+        return NULL
+    if p[0] == 0x75:  # 'u' and 4 hex digits
+        if e - p < 5:
+            return NULL
+        u = _hex4(p + 1)
+        if u < 0 or 0xDC00 <= u <= 0xDFFF:
+            return NULL
+        if not 0xD800 <= u <= 0xDBFF:
+            return p + 5
+        # a high surrogate: only as the first half of a pair
+        if e - p < 11 or p[5] != 0x5C or p[6] != 0x75:
+            return NULL
+        u = _hex4(p + 7)
+        return p + 11 if 0xDC00 <= u <= 0xDFFF else NULL
+    if p[0] in (0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74):  # " \ / b f n r t
+        return p + 1
+    return NULL
+
+
+cdef inline cptr _string(cptr p, cptr e, Span *out, bint escapes) noexcept:
     """p just past an opening quote: the string's bytes into `out`, and p past its closing
-    quote; NULL when it has an escape, a control byte or invalid UTF-8, or is unterminated."""
+    quote; NULL when it has an escape (unless `escapes`; then a bad escape), a control byte
+    or invalid UTF-8, or is unterminated."""
     cdef cptr start = p
     cdef unsigned char c
+    cdef int esc = 0
     while True:
         p = _run(p, e, 0x22)  # plain ASCII, 16 bytes at a time (most strings are)
         if p >= e:
@@ -146,9 +197,15 @@ cdef inline cptr _string(cptr p, cptr e, Span *out) noexcept:
         elif c == C_QUOTE:
             out.p = <const char *> start
             out.n = p - start
+            out.esc = esc
             return p + 1
         elif c == C_BAD:
-            return NULL
+            if not escapes or p[0] != 0x5C:
+                return NULL
+            p = _escape(p + 1, e)
+            if p == NULL:
+                return NULL
+            esc = 1
         elif c == C_LEAD2:
             if not _cont(p + 1, e, 1):
                 return NULL
@@ -249,7 +306,7 @@ cdef inline cptr _scalar(cptr p, cptr e, Val *out) noexcept:
     c = p[0]
     if c == 0x22:
         out.kind = V_STR
-        return _string(p + 1, e, &out.s)
+        return _string(p + 1, e, &out.s, True)
     if c == 0x74:
         out.kind = V_TRUE
         return _word(p, e, b"true", 4)
@@ -294,7 +351,7 @@ cdef inline cptr _key(cptr p, cptr e, Span *key) noexcept:
     """An object key and its colon: p past the colon and whitespace."""
     if p >= e or p[0] != 0x22:
         return NULL
-    p = _string(p + 1, e, key)
+    p = _string(p + 1, e, key, False)
     if p == NULL:
         return NULL
     p = _ws(p, e)
@@ -330,14 +387,16 @@ cdef cptr _attrs(cptr p, cptr e, Line *out) noexcept:
     return p
 
 
-cdef cptr _strings(cptr p, cptr e, Span *items, int cap, int *count) noexcept:
-    """An array of at most `cap` strings (crowds, purchases)."""
+cdef cptr _strings(
+    cptr p, cptr e, Span *items, int cap, int *count, bint escapes
+) noexcept:
+    """An array of at most `cap` strings (crowds, purchases: escaped or not)."""
     cdef int more
     p = _open(p, e, 0x5B, 0x5D, &more)
     while p != NULL and more:
         if count[0] == cap or p >= e or p[0] != 0x22:
             return NULL
-        p = _string(p + 1, e, &items[count[0]])
+        p = _string(p + 1, e, &items[count[0]], escapes)
         if p == NULL:
             return NULL
         count[0] += 1
@@ -364,7 +423,7 @@ cdef cptr _cart_add(cptr p, cptr e, CartAdd *out) noexcept:
         if seen & bit or p >= e or p[0] != 0x22:
             return NULL
         seen |= bit
-        p = _string(p + 1, e, dest)
+        p = _string(p + 1, e, dest, bit == 2)  # an item may be escaped, a time not
         if p == NULL:
             return NULL
         p = _after_item(p, e, 0x7D, &more)
@@ -409,6 +468,7 @@ cdef cptr _consumer(cptr p, cptr e, Span *out) noexcept:
         return NULL
     out.p = <const char *> start
     out.n = p - start
+    out.esc = 0
     return p + 1
 
 
@@ -452,7 +512,7 @@ cdef int scan_line(const char *line, Py_ssize_t n, Line *out) noexcept:
         elif bit == HAS_ATTRS:
             p = _attrs(p, e, out)
         elif bit == HAS_CROWDS:
-            p = _strings(p, e, out.labels, MAX_LABELS, &out.nlabels)
+            p = _strings(p, e, out.labels, MAX_LABELS, &out.nlabels, True)
         elif bit == HAS_EXCLUSIVE:
             p = _bool(p, e, &out.exclusive)
         elif bit == HAS_INTERESTED:
@@ -460,7 +520,7 @@ cdef int scan_line(const char *line, Py_ssize_t n, Line *out) noexcept:
         elif bit == HAS_CART:
             p = _cart(p, e, out)
         else:
-            p = _strings(p, e, out.buys, MAX_BUYS, &out.nbuys)
+            p = _strings(p, e, out.buys, MAX_BUYS, &out.nbuys, False)
         if p == NULL:
             return 0
         p = _after_item(p, e, 0x7D, &more)
@@ -469,10 +529,70 @@ cdef int scan_line(const char *line, Py_ssize_t n, Line *out) noexcept:
     return 1
 
 
+cdef inline char *_utf8(char *q, unsigned int u) noexcept:
+    """The UTF-8 bytes of code point u (no surrogate) at q; q past them."""
+    if u < 0x80:
+        q[0] = <char> u
+        return q + 1
+    if u < 0x800:
+        q[0], q[1] = <char> (0xC0 | u >> 6), <char> (0x80 | u & 0x3F)
+        return q + 2
+    if u < 0x10000:
+        q[0], q[1] = <char> (0xE0 | u >> 12), <char> (0x80 | u >> 6 & 0x3F)
+        q[2] = <char> (0x80 | u & 0x3F)
+        return q + 3
+    q[0], q[1] = <char> (0xF0 | u >> 18), <char> (0x80 | u >> 12 & 0x3F)
+    q[2], q[3] = <char> (0x80 | u >> 6 & 0x3F), <char> (0x80 | u & 0x3F)
+    return q + 4
+
+
+cdef Py_ssize_t _unescape(cptr p, Py_ssize_t n, char *out) noexcept:
+    """The UTF-8 of the escaped text p (n bytes, checked by _string) into out, which has n
+    bytes: no escape decodes longer than it is written. The bytes written."""
+    cdef cptr e = p + n
+    cdef char *q = out
+    cdef unsigned int u
+    while p < e:
+        if p[0] != 0x5C:
+            q[0] = <char> p[0]
+            q += 1
+            p += 1
+            continue
+        p += 1
+        if p[0] == 0x75:
+            u = <unsigned int> _hex4(p + 1)
+            p += 5
+            if 0xD800 <= u <= 0xDBFF:  # _escape saw the low half follow
+                u = 0x10000 + ((u - 0xD800) << 10) + (<unsigned int> _hex4(p + 2) - 0xDC00)
+                p += 6
+            q = _utf8(q, u)
+            continue
+        q[0] = <char> _SHORT[p[0]]
+        q += 1
+        p += 1
+    return q - out
+
+
+cdef object span_text(Span s):
+    if not s.esc:
+        return PyUnicode_DecodeUTF8(s.p, s.n, NULL)
+    cdef char stack[STACK_TEXT]
+    cdef char *buf = stack
+    if s.n > STACK_TEXT:
+        buf = <char *> PyMem_Malloc(s.n)
+        if buf == NULL:
+            raise MemoryError()
+    try:
+        return PyUnicode_DecodeUTF8(buf, _unescape(<cptr> s.p, s.n, buf), NULL)
+    finally:
+        if buf != stack:
+            PyMem_Free(buf)
+
+
 # ---- for tests and benchmarks: the Line as the dict json.loads gives ----
 
 cdef str _text(Span s):
-    return s.p[:s.n].decode("utf-8")
+    return span_text(s)
 
 
 cdef object _value(Val v):

@@ -27,31 +27,33 @@ SPENDS = [0, 299, 300, 300.0, 1000, 2999.5, 3001, 5000, 1e3, -0.0, "9", None, Tr
 
 
 def common_line(rnd: random.Random, i: int) -> str:
-    """A line of the common shape (every field optional but `consumer`, any key order)."""
+    """A line of the common shape (every field optional but `consumer`, any key order), its
+    non-ASCII written as it is or escaped (json.dumps' ensure_ascii either way: the scanner
+    takes escapes in attribute values, crowd labels and cart items)."""
     rec: dict = {"consumer": f"u{i:05d}"}
     if rnd.random() < 0.9:
         attrs = {"spend": rnd.choice(SPENDS), "level": rnd.randrange(0, 7)}
-        attrs["city"] = rnd.choice(["杭州", "上海", "北京", "Paris", ""])
+        attrs["city"] = rnd.choice(["杭州", "上海", "北京", "Paris", "", "Zürich", 'Q"x'])
         if rnd.random() < 0.2:
             attrs["other"] = rnd.choice([1, "x", False, None])  # read by no crowd
         if rnd.random() < 0.1:
             del attrs["level"]
         rec["attrs"] = attrs
     if rnd.random() < 0.3:
-        rec["crowds"] = rnd.sample(["love_new", "vip", "mid", f"own{rnd.randrange(5)}"], 2)
+        rec["crowds"] = rnd.sample(["love_new", "vip", "mid", f"own{rnd.randrange(5)}", "新客"], 2)
     rec["exclusive"] = ex = rnd.random() < 0.6  # an exclusive consumer carries every field
     if ex or rnd.random() < 0.8:
         rec["interested"] = rnd.random() < 0.5
     if ex or rnd.random() < 0.9:
         rec["cart_adds"] = [
-            {"time": rnd.choice(TIMES), "item": rnd.choice(["a", "b", "货品", "sku-1"])}
+            {"time": rnd.choice(TIMES), "item": rnd.choice(["a", "b", "货品", "sku-1", "s\\1"])}
             for _ in range(rnd.choice([0, 1, 1, 2, 3, 4]))
         ]
     if ex or rnd.random() < 0.9:
         rec["purchases"] = [rnd.choice(TIMES) for _ in range(rnd.choice([0, 0, 1, 2]))]
     keys = list(rec)
     rnd.shuffle(keys)
-    text = json.dumps({k: rec[k] for k in keys}, ensure_ascii=False)  # escapes: full checks
+    text = json.dumps({k: rec[k] for k in keys}, ensure_ascii=rnd.random() < 0.5)
     return text.replace(", ", rnd.choice([", ", ",", " ,\t"])) + "\n"
 
 

@@ -1,6 +1,7 @@
 """The C scanner of an audience line's common shape (issue 15, rulec/outreach/_scan.pyx).
 
-A line the scanner takes gives exactly what json.loads gives (same values, same types); any
+A line the scanner takes gives exactly what json.loads gives (same values, same types, JSON
+escapes decoded where it takes them: attribute string values, crowd labels, cart items); any
 other line is None, so that the planner hands it to the full decoder and checks, which give
 the exact error (E801 not JSON, E806 a wrong type, E884 NaN / Infinity / 1e400, O12s) or the
 exact value. The scanner has no pure twin: the pure planner (plan_run.Run) does not use it.
@@ -60,8 +61,44 @@ class Raw(str):
     """JSON text written into a line as it is (a number spelled a given way)."""
 
 
-def dump(value, rnd: random.Random, ensure_ascii: bool) -> str:
-    """value as JSON: random JSON whitespace between tokens, object keys in random order."""
+class Esc(str):
+    """A string the scanner takes escaped (an attribute value, a crowd label, a cart item)."""
+
+
+SHORT = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "/": "\\/",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
+
+
+def escaped(s: str, rnd: random.Random) -> str:
+    """s as a JSON string with escapes chosen at random: what json must escape always, any
+    other character maybe (a short form, or a backslash-u in either case, astral ones as a
+    surrogate pair)."""
+    out = []
+    for c in s:
+        roll = rnd.random()
+        if c not in '"\\' and c >= " " and roll < 0.5:
+            out.append(c)
+        elif c in SHORT and roll < 0.8:
+            out.append(SHORT[c])
+        else:
+            o = ord(c)
+            units = [o] if o <= 0xFFFF else [0xD800 + (o - 0x10000 >> 10), 0xDC00 + (o & 0x3FF)]
+            out += [(rnd.choice(["\\u%04x", "\\u%04X"])) % u for u in units]
+    return '"' + "".join(out) + '"'
+
+
+def dump(value, rnd: random.Random, ensure_ascii: bool, esc: bool = False) -> str:
+    """value as JSON: random JSON whitespace between tokens, object keys in random order; Esc
+    strings by json.dumps(ensure_ascii) or, with `esc`, by `escaped`, other strings without
+    escapes (json.dumps(ensure_ascii=False) of what needs none)."""
 
     def ws():
         return "".join(rnd.choice(" \t\r\n") for _ in range(rnd.choice((0, 0, 0, 1, 2))))
@@ -72,14 +109,17 @@ def dump(value, rnd: random.Random, ensure_ascii: bool) -> str:
         items = list(value.items())
         rnd.shuffle(items)
         inner = [
-            f"{ws()}{dump(k, rnd, ensure_ascii)}{ws()}:{ws()}{dump(v, rnd, ensure_ascii)}{ws()}"
+            f"{ws()}{dump(k, rnd, ensure_ascii, esc)}{ws()}:{ws()}"
+            f"{dump(v, rnd, ensure_ascii, esc)}{ws()}"
             for k, v in items
         ]
         return "{" + (",".join(inner) or ws()) + "}"
     if isinstance(value, list):
-        inner = [f"{ws()}{dump(v, rnd, ensure_ascii)}{ws()}" for v in value]
+        inner = [f"{ws()}{dump(v, rnd, ensure_ascii, esc)}{ws()}" for v in value]
         return "[" + (",".join(inner) or ws()) + "]"
-    return json.dumps(value, ensure_ascii=ensure_ascii)
+    if isinstance(value, Esc):
+        return escaped(value, rnd) if esc else json.dumps(value, ensure_ascii=ensure_ascii)
+    return json.dumps(value, ensure_ascii=False)
 
 
 # printable ASCII json.dumps writes as it is (ensure_ascii also escapes DEL)
@@ -90,6 +130,8 @@ WIDE = st.one_of(
     st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF),  # CJK
     st.characters(min_codepoint=0x80, exclude_categories=("Cs",)),  # up to U+10FFFF
 )
+# and what json always escapes: quote, backslash, control characters (and "/", which it may)
+ANY = st.one_of(WIDE, st.sampled_from('"\\/\b\f\n\r\t'), st.characters(max_codepoint=0x1F))
 CONSUMER = st.text(PLAIN, min_size=1, max_size=20)
 DIGITS = st.text("0123456789", min_size=1, max_size=8)
 # -?(0|[1-9][0-9]{0,14})(\.[0-9]{1,8})?([eE][+-]?[0-9]{1,8})?, finite (st.from_regex is slow)
@@ -109,27 +151,30 @@ NUMBER_TEXT = st.builds(
 
 @st.composite
 def common_lines(draw) -> bytes:
-    """An audience line of the common shape: strings without anything json.dumps escapes
-    (ASCII only when ensure_ascii is on), numbers as float() and int() would write them or
-    spelled per the JSON grammar (exponents, -0, -0.0)."""
+    """An audience line of the common shape: keys and times without anything json.dumps
+    escapes (ASCII only when ensure_ascii is on), attribute values, crowd labels and cart items
+    of any text written by json.dumps (ensure_ascii either way) or with random escapes,
+    numbers as float() and int() would write them or spelled per the JSON grammar (exponents,
+    -0, -0.0)."""
     ascii_only = draw(st.booleans())
     text = st.text(PLAIN if ascii_only else WIDE, max_size=10)
+    value = st.text(draw(st.sampled_from([PLAIN, WIDE, ANY])), max_size=10).map(Esc)
     scalar = st.one_of(
         st.integers(-(10**15) + 1, 10**15 - 1),
         st.floats(allow_nan=False, allow_infinity=False),
         NUMBER_TEXT.map(Raw),
         st.sampled_from([Raw("-0"), Raw("-0.0"), Raw("0e0"), Raw("1E+2"), Raw("5e-324")]),
-        text,
+        value,
         st.booleans(),
         st.none(),
     )
-    cart_add = st.fixed_dictionaries({"time": text, "item": text})
+    cart_add = st.fixed_dictionaries({"time": text, "item": value})
     rec = draw(
         st.fixed_dictionaries(
             {"consumer": CONSUMER},
             optional={
                 "attrs": st.dictionaries(text, scalar, max_size=6),
-                "crowds": st.lists(text, max_size=4),
+                "crowds": st.lists(value, max_size=4),
                 "exclusive": st.booleans(),
                 "interested": st.booleans(),
                 "cart_adds": st.lists(cart_add, max_size=3),
@@ -140,7 +185,8 @@ def common_lines(draw) -> bytes:
     rnd = draw(st.randoms(use_true_random=False))
     lead = draw(st.sampled_from(["", " ", "\t\r\n "]))
     tail = draw(st.sampled_from(["", "\n", "\r\n", " \t\n"]))
-    return (lead + dump(rec, rnd, ascii_only) + tail).encode("utf-8")
+    esc = draw(st.booleans())
+    return (lead + dump(rec, rnd, ascii_only, esc) + tail).encode("utf-8")
 
 
 @given(common_lines())
@@ -226,14 +272,36 @@ def many_attrs(n: int) -> str:
 
 
 REFUSED = {
-    # escapes anywhere (the full decoder reads them)
+    # escapes outside attribute values, crowds and cart items (the full decoder reads them)
     "escape in consumer": b'{"consumer": "u\\"1"}',
-    "unicode escape in a value": attr('"\\u0041"'),
+    "unicode escape in consumer": b'{"consumer": "\\u0041"}',
     "escape in an attrs key": b'{"consumer": "u1", "attrs": {"\\u0061": 1}}',
     "escape in a top-level key": b'{"consum\\u0065r": "u1"}',
-    "escape in a crowd": with_field("crowds", '["a\\/b"]'),
-    "escape in a cart item": with_field("cart_adds", '[{"time": "t", "item": "\\n"}]'),
+    "escape in a cart add key": with_field("cart_adds", '[{"tim\\u0065": "t", "item": "i"}]'),
+    "escape in a cart time": with_field("cart_adds", '[{"time": "\\u0074", "item": "i"}]'),
     "escape in a purchase": with_field("purchases", '["\\t"]'),
+    "unicode escape in a purchase": with_field("purchases", '["2023\\u002d12-05T12:00:00Z"]'),
+    # escapes the scanner leaves to the full decoder, where it takes escapes (O12s: json.loads
+    # keeps a lone surrogate, other decoders refuse it)
+    "lone high surrogate": attr('"\\ud800"'),
+    "lone high surrogate at the end": attr('"a\\uDBFF"'),
+    "high surrogate and a letter": attr('"\\ud83dx"'),
+    "high surrogate and a short escape": attr('"\\ud83d\\n"'),
+    "two high surrogates": with_field("crowds", '["\\ud83d\\ud83d"]'),
+    "lone low surrogate": with_field("crowds", '["\\udc00"]'),
+    "reversed pair": with_field("cart_adds", '[{"time": "t", "item": "\\ude00\\ud83d"}]'),
+    "high surrogate, low half truncated": attr('"\\ud83d\\ude0"'),
+    "backslash x": attr('"\\x41"'),
+    "backslash U": attr('"\\U0041"'),
+    "backslash a": with_field("crowds", '["\\a"]'),
+    "backslash-u of 2 digits": attr('"\\u12"'),
+    "backslash-u of 3 digits at the end": b'{"consumer": "u1", "attrs": {"a": "\\u123',
+    "backslash-u, not hex": attr('"\\u12G4"'),
+    "backslash-u with a sign": attr('"\\u+123"'),
+    "backslash before the quote": attr('"a\\"'),
+    "backslash at the end": b'{"consumer": "u1", "crowds": ["a\\',
+    "raw control byte beside an escape": attr('"\\n\x01"'),
+    "bad UTF-8 beside an escape": b'{"consumer": "u1", "attrs": {"a": "\\n\xc0\xaf"}}',
     # duplicates
     "consumer twice": b'{"consumer": "u1", "consumer": "u2"}',
     "attrs twice": b'{"consumer": "u1", "attrs": {}, "attrs": {}}',
@@ -361,6 +429,21 @@ ACCEPTED = {
     "float text of 64 bytes": attr("0." + "1" * 62),
     "DEL in an attrs string": attr('"\x7f"'),
     "4-byte UTF-8": attr('"\U0010ffff\U0001f600"'),
+    # escapes in attribute values, crowds and cart items
+    "every short escape": attr('"\\" \\\\ \\/ \\b \\f \\n \\r \\t"'),
+    "backslash-u of ASCII, either case": attr('"\\u0041\\u004a\\u004A"'),
+    "backslash-u of NUL and DEL": attr('"\\u0000\\u001f\\u007f"'),
+    "backslash-u of 2 and 3 UTF-8 bytes": attr('"\\u00e9\\u07FF\\u0800\\uFFFF\\ue000"'),
+    "CJK by backslash-u": attr('"\\u676d\\u5dde"'),
+    "surrogate pairs": attr('"\\ud83d\\ude00\\uD800\\uDC00\\udbff\\udfff"'),
+    "escapes among raw UTF-8": attr('"杭\\u5dde\\n州\U0001f600\\ud83d\\ude00é"'),
+    "escaped crowds": with_field("crowds", '["\\u4e0a\\u6d77", "a\\/b", "\\"q\\""]'),
+    "escaped cart item": with_field("cart_adds", '[{"item": "\\u8d27\\u54c1\\n", "time": "t"}]'),
+    "escaped string of 300 bytes": attr('"' + "\\u676d" * 50 + '"'),
+    "escaped string of 2000 bytes": attr('"' + "\\u676d\\n" * 250 + '"'),
+    "ensure_ascii line": json.dumps(
+        dict(GOOD, crowds=["上海", 'q"'], cart_adds=[{"time": "t", "item": "货品\x7f"}])
+    ).encode(),
     "consumer of 1024 bytes": b'{"consumer": "' + b"u" * 1024 + b'"}',
     "consumer of printable ASCII": b'{"consumer": " ~!#$%&\'()*+,-./09:;<=>?@AZ[]^_`az{|}"}',
     "MAX_ATTRS": with_field("attrs", many_attrs(MAX_ATTRS)),
@@ -409,9 +492,12 @@ def test_a_byte_at_every_offset_of_a_long_string(k):
             {"consumer": consumer, "attrs": {run: value}}, ensure_ascii=False
         ).encode()
 
-    for bad in ("\x00", "\x1f"):  # raw control bytes (json.dumps would escape them)
+    for bad in ("\x00", "\x1f", "\\x", "\\u12", "\\udc00", "\\ud83d\\u0041"):
+        # raw control bytes (json.dumps would escape them) and escapes left to the full path
         assert _scan.scan(both("x").replace(b'"x"', f'"{run}{bad}b"'.encode())) is None
-        assert _scan.scan(both("x").replace(b'"x"', f'"{run}\\\\b"'.encode())) is None
+    for esc in ("\\\\b", "\\u676d", "\\ud83d\\ude00", "\\n"):  # escapes it takes
+        good = both("x").replace(b'"x"', f'"{run}{esc}{run}"'.encode())
+        assert same(_scan.scan(good), json.loads(good)), good
     assert _scan.scan(b'{"consumer": "' + run.encode() + b'\x80"}') is None
     for good in (both(run + "\x7f" + run), both(run + "é" + run), both(run + "杭州"), both(run)):
         assert same(_scan.scan(good), json.loads(good)), good
