@@ -58,6 +58,7 @@ cdef int TARGETED = 0, CART = 1, RECALL = 2, SUPER = 3, OTHER = 4
 # the skip reasons of the promo privileges the lane decides (offers.py), numbered from 1
 cdef tuple REASONS = ("not_in_audience", "not_interested", "purchased", "no_valid_activity")
 cdef enum:
+    MAX_LANE_PROMO = 30  # promo campaigns the lane takes (its offers are bits of an int)
     R_NOT_IN_AUDIENCE = 1
     R_NOT_INTERESTED = 2
     R_PURCHASED = 3
@@ -196,6 +197,10 @@ cdef class Kernel:
     cdef TextSlot *texts
     cdef double buy_t[MAX_BUYS]
     cdef double cart_t[MAX_CART]
+    cdef int *offer_bits  # a lane batch's promo offers: bit j = promo campaign j, a consumer
+    cdef Py_ssize_t nbits
+    cdef Py_ssize_t *sent_j  # a lane batch's sends of each promo campaign
+    cdef list toks_j  # each promo campaign's ledger token
     cdef Py_ssize_t *skip_n  # a lane batch's skips: promo campaign x reason
     cdef int *skip_order  # their first-seen order (the order the full path's dict keeps)
     cdef object items  # the cart items of the last offer (_lane_offer)
@@ -230,6 +235,8 @@ cdef class Kernel:
                 Py_XDECREF(self.texts[i].obj)
         free(self.texts)
         free(self.skip_n)
+        free(self.sent_j)
+        free(self.offer_bits)
         free(self.skip_order)
         free(self.obuf)
         free(self.vals)
@@ -343,6 +350,8 @@ cdef class Kernel:
         the crowds (when read) come from a matcher with a C entry (CMatcher.crowd_entry)."""
         cdef Camp camp
         self.lane = False
+        if len(self.promo) > MAX_LANE_PROMO:  # offers are kept as bits of an int
+            return
         for camp in self.promo:
             if camp.kind == OTHER:
                 return
@@ -370,8 +379,9 @@ cdef class Kernel:
         self.texts = <TextSlot *>calloc(TEXT_SLOTS, sizeof(TextSlot))
         self.skip_n = <Py_ssize_t *>calloc(len(self.promo) * NREASONS + 1, sizeof(Py_ssize_t))
         self.skip_order = <int *>calloc(len(self.promo) * NREASONS + 1, sizeof(int))
+        self.sent_j = <Py_ssize_t *>calloc(len(self.promo) + 1, sizeof(Py_ssize_t))
         if (self.vals == NULL or self.line == NULL or self.times == NULL or self.skip_n == NULL
-                or self.skip_order == NULL or self.texts == NULL):
+                or self.skip_order == NULL or self.texts == NULL or self.sent_j == NULL):
             raise MemoryError()
         self.by_rid, self.by_labels = [], {}
         self.plain = None
@@ -390,11 +400,11 @@ cdef class Kernel:
         """Decide and record a chunk whose lines are all of the common shape: True. False,
         having decided nothing, when a line is not (a Python object, an unusual shape, a field
         the full checks refuse): the chunk then takes those checks, line by line."""
-        cdef list views = [], gots = [], ids = [], got, promo = self.promo
+        cdef list views = [], extras = [], ids = [], promo = self.promo
         cdef dict counts = {}
         cdef Py_ssize_t outside = 0, i, j, np = len(promo)
         cdef Line *ln = self.line
-        cdef int has, why, r, nskips = 0
+        cdef int has, why, r, bits, nskips = 0
         cdef bint buys, carts
         cdef Py_ssize_t *skip_n = self.skip_n
         cdef int *skip_order = self.skip_order
@@ -405,6 +415,7 @@ cdef class Kernel:
         self._fresh_combos()
         for k in self.combos.values():
             k.n = 0
+        self._bits_room(len(chunk))
         for item in chunk:
             x = (<tuple> item)[1]
             if type(x) is not bytes or not scan_line(PyBytes_AS_STRING(x), PyBytes_GET_SIZE(x), ln):
@@ -428,7 +439,7 @@ cdef class Kernel:
             if cr is None:
                 return False
             cid = PyUnicode_DecodeASCII(ln.consumer.p, ln.consumer.n, NULL)
-            got = None
+            bits, extra = 0, None
             k = cr.k
             if k is not None:
                 k.n += 1
@@ -445,19 +456,20 @@ cdef class Kernel:
                             nskips += 1
                         skip_n[r] += 1
                         continue
-                    items, self.items = self.items, None
-                    if got is None:
-                        got = [(camp.c, cr.variants[j], items)]
-                    else:
-                        got.append((camp.c, cr.variants[j], items))
+                    bits |= 1 << j  # offered: its send is made by _lane_decide
+                    if self.items is not None:
+                        if extra is None:
+                            extra = {}
+                        extra[j], self.items = self.items, None
+            self.offer_bits[len(ids)] = bits
             views.append(cr)
-            gots.append(got)
+            extras.append(extra)
             ids.append(cid)
         for i in range(nskips):
             r = skip_order[i]
             counts[((<Camp> promo[r // NREASONS]).c, REASONS[r % NREASONS])] = skip_n[r]
         self._tail_counts(counts, len(chunk), outside)
-        self._lane_record(ids, views, gots, counts)
+        self._lane_record(ids, views, extras, counts)
         self.lane_chunks += 1
         return True
 
@@ -778,7 +790,7 @@ cdef class Kernel:
         self.ledger.decide_and_record(ids, decide, emit)
         self.run.consumers += len(ids)
 
-    def _lane_record(self, list ids, list views, list gots, dict counts):
+    def _lane_record(self, list ids, list views, list extras, dict counts):
         """_record for the lane's batch: a batch of distinct consumers none of whom the
         ledger knows (every consumer of a first run) is decided and printed by _lane_decide;
         any other goes through _decide as the full checks' batches do."""
@@ -787,31 +799,39 @@ cdef class Kernel:
 
         def decisions(history):
             if once and not history:
-                return self._lane_decide(ids, views, gots)
-            offers = [(ids[i], (<Crowds> views[i]).k, gots[i] or []) for i in range(len(ids))]
+                return self._lane_decide(ids, views, extras)
+            offers = [
+                (ids[i], (<Crowds> views[i]).k, self._got(i, views[i], extras[i]))
+                for i in range(len(ids))
+            ]
             return self._decide(offers, history)
 
         self._record(decisions, counts, ids)
 
-    cdef tuple _lane_decide(self, list ids, list views, list gots):
+    cdef tuple _lane_decide(self, list ids, list views, list extras):
         """_decide of a batch of distinct consumers without history: each takes its crowd
         combination's clean outcome and its promo sends, printed as UTF-8 into the output
         buffer. Pure (a ledger may call it again on retry)."""
-        cdef list rows = [], clean = [], got
+        cdef list rows = [], clean = [], promo = self.promo
         cdef dict counts = {}, sent_n = {}
-        cdef Py_ssize_t i, j, total = 0
+        cdef Py_ssize_t i, j, total = 0, np = len(promo)
+        cdef int bits
+        cdef Py_ssize_t *sent_j = self.sent_j
         cdef Combo k
+        cdef Crowds cr
         cdef str cid
         cdef object text
         if not self.toks_ready:
             self._ready()
-        cdef dict tok_of = self.tok_of
+        cdef list toks_j = self.toks_j
         for k in self.combos.values():
             k.clean = 0
+        memset(sent_j, 0, np * sizeof(Py_ssize_t))
         self.olen = 0
         for i in range(len(ids)):
             cid = <str> ids[i]
-            k = (<Crowds> views[i]).k
+            cr = <Crowds> views[i]
+            k = cr.k
             text = None
             if k is not None:
                 if not k.clean:
@@ -828,15 +848,17 @@ cdef class Kernel:
                         self._putb(<bytes> k.pieces_b[j])
                     text = k.toks
                     total += len(k.sends)
-            got = <list> gots[i] if gots[i] is not None else None
-            if got is not None:
-                for s in got:
-                    c, v, items = s
-                    self._put_send(c, v, items, cid)
-                    tok = tok_of[c]
-                    text = tok if text is None else text + tok
-                    sent_n[c] = sent_n.get(c, 0) + 1
-                total += len(got)
+            bits = self.offer_bits[i]
+            if bits:
+                extra = extras[i]
+                for j in range(np):
+                    if bits >> j & 1:
+                        items = None if extra is None else (<dict> extra).get(j)
+                        self._put_send((<Camp> promo[j]).c, cr.variants[j], items, cid)
+                        tok = toks_j[j]
+                        text = tok if text is None else text + tok
+                        sent_j[j] += 1
+                        total += 1
             if text is not None:
                 rows.append((cid, text))
         for k in clean:  # the clean outcomes, as often as they were taken
@@ -844,7 +866,31 @@ cdef class Kernel:
                 counts[key] = counts.get(key, 0) + n * k.clean
             for c, _v, _i in k.sends:
                 sent_n[c] = sent_n.get(c, 0) + k.clean
+        for j in range(np):
+            if sent_j[j]:
+                c = (<Camp> promo[j]).c
+                sent_n[c] = sent_n.get(c, 0) + sent_j[j]
         return self.obuf[:self.olen], counts, Packed(rows, total), sent_n
+
+    cdef list _got(self, Py_ssize_t i, Crowds cr, extra):
+        """The promo sends of consumer i of a lane batch as _decide takes them."""
+        cdef Py_ssize_t j
+        cdef int bits = self.offer_bits[i]
+        cdef list out = []
+        for j in range(len(self.promo)):
+            if bits >> j & 1:
+                items = None if extra is None else (<dict> extra).get(j)
+                out.append(((<Camp> self.promo[j]).c, cr.variants[j], items))
+        return out
+
+    cdef int _bits_room(self, Py_ssize_t n) except -1:
+        cdef int *p
+        if n > self.nbits:
+            p = <int *> realloc(self.offer_bits, n * sizeof(int))
+            if p == NULL:
+                raise MemoryError()
+            self.offer_bits, self.nbits = p, n
+        return 0
 
     cdef int _put_send(self, c, v, items, str cid) except -1:
         """_print of one promo send, as UTF-8."""
@@ -907,6 +953,7 @@ cdef class Kernel:
         self.tok_of = {}
         for camp in self.camps:
             self.tok_of[camp.c] = self.ledger.packed_send(camp.c.name, camp.c.channel, camp.c.at)
+        self.toks_j = [self.tok_of[camp.c] for camp in self.promo]
         self.toks_ready = True
 
     cdef str _tokens(self, list sends):
