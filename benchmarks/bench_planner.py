@@ -1,6 +1,7 @@
 """Planner throughput (O1–O13): consumers planned and recorded per second, 8 campaigns, SQLite ledger.
 
-python benchmarks/bench_planner.py 1000000          # one timed `rulec plan`-equivalent run
+python benchmarks/bench_planner.py 1000000          # one timed `rulec plan`-equivalent run,
+                                                    # then json.loads of the same lines
 pytest benchmarks/bench_planner.py --benchmark-only # 100,000 and 1,000,000 consumers
 """
 
@@ -214,6 +215,14 @@ def main(argv):
             f"second); matcher {rulec.implementation}"
         )
         print(json.dumps(report["sends"], ensure_ascii=False))
+        # the issue's second yardstick: the json module parsing the same lines, same process
+        c0 = os.times()
+        with open(aud, encoding="utf-8") as fh:
+            for line in fh:
+                json.loads(line)
+        c1 = os.times()
+        js = (c1.user - c0.user) + (c1.system - c0.system)
+        print(f"json.loads of the same {n:,} lines: {js:.2f} s CPU; the run is {cpu / js:.2f}x")
 
 
 if __name__ == "__main__":
