@@ -2,6 +2,7 @@
 
 python benchmarks/bench_planner.py 1000000          # one timed `rulec plan`-equivalent run,
                                                     # then json.loads of the same lines
+python benchmarks/bench_planner.py --curve 10000,30000,100000,300000,1000000  # cost curve
 pytest benchmarks/bench_planner.py --benchmark-only # 100,000 and 1,000,000 consumers
 """
 
@@ -157,12 +158,12 @@ def table():
     return res.table
 
 
-def plan_once(tbl, audience_path, ledger_path, out) -> dict:
+def plan_once(tbl, audience_path, ledger_path, out, impl=None) -> dict:
     """As `rulec plan` runs it: the CLI's collector tuning around the library's plan()."""
     from rulec.cli.gc_tuning import fewer_collections
     from rulec.outreach.planner import Planner
 
-    with Planner(tbl, ledger_path) as p, fewer_collections():
+    with Planner(tbl, ledger_path, impl=impl) as p, fewer_collections():
         return p.plan(audience_path, NOW, activities=ACTIVITIES, out=out).report
 
 
@@ -197,7 +198,43 @@ def test_plan_throughput(benchmark, tmp_path_factory, n):
     benchmark.extra_info["sends"] = sum(sum(v.values()) for v in report["sends"].values())
 
 
+def curve(sizes, out_dir) -> int:
+    """The cost curve of a run against the audience size, both loops (the pure one to
+    300,000): CPU seconds, plots (benchmarks/plots/planner-*.png) and bench_scaling's n log n
+    check; 1 when a loop grows faster."""
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    if str(root) not in sys.path:  # run as a script: the benchmarks package from the root
+        sys.path.insert(0, str(root))
+    from benchmarks import bench_scaling as bs
+
+    results: dict = {"plan_cython": [], "plan_python": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        tbl = table()
+        tbl.matcher
+        for n in sizes:
+            aud = _workload(n, tmp)
+            for impl in ("cython", "python"):
+                if impl == "python" and n > 300_000:
+                    continue
+                led = os.path.join(tmp, f"l-{impl}-{n}.db")
+                c0 = time.process_time()
+                with open(os.devnull, "wb") as out:
+                    plan_once(tbl, aud, led, out, impl=impl)
+                results[f"plan_{impl}"].append((n, time.process_time() - c0))
+                print(f"plan_{impl} {n:>9,} consumers: {results[f'plan_{impl}'][-1][1]:.2f} s")
+    bad = bs.check(results)
+    for p in bs.plot(results, pathlib.Path(out_dir), unit="consumers", prefix="planner"):
+        print(f"plot: {p}")
+    print("FAIL: " + "; ".join(bad) if bad else "ok: both loops grow at most n log n")
+    return 1 if bad else 0
+
+
 def main(argv):
+    if len(argv) > 1 and argv[1] == "--curve":
+        sizes = [int(x) for x in (argv[2] if len(argv) > 2 else "10000,100000,1000000").split(",")]
+        return curve(sizes, os.path.join(os.path.dirname(__file__), "plots"))
     n = int(argv[1]) if len(argv) > 1 else 1_000_000
     with tempfile.TemporaryDirectory() as tmp:
         aud = _workload(n, tmp)
@@ -226,4 +263,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    sys.exit(main(sys.argv))

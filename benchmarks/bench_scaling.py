@@ -240,9 +240,11 @@ def rss_growth(shop: Shop, impl: str) -> float | None:
     return float(out)
 
 
-def plot(results: dict, out: pathlib.Path) -> list[pathlib.Path]:
+def plot(
+    results: dict, out: pathlib.Path, unit: str = "groups", prefix: str = "scaling", note: str = ""
+) -> list[pathlib.Path]:
     """One log-log PNG per step (cost, and n and n log n through the first point) and one
-    of all steps."""
+    of all steps, `prefix`-STEP.png and `prefix`-all.png; `unit` names the size axis."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -268,22 +270,22 @@ def plot(results: dict, out: pathlib.Path) -> list[pathlib.Path]:
             color="black",
             label="n log n",
         )
-        _style(ax, f"{step}: cost against groups")
-        path = out / f"scaling-{step}.png"
+        _style(ax, f"{step}: cost against {unit}", unit)
+        path = out / f"{prefix}-{step}.png"
         fig.savefig(path, dpi=90, bbox_inches="tight")
         plt.close(fig)
         written.append(path)
-    _style(ax_all, "every step: CPU seconds against groups (crowds = max(10, groups / 10))")
-    path = out / "scaling-all.png"
+    _style(ax_all, f"every step: CPU seconds against {unit}{note}", unit)
+    path = out / f"{prefix}-all.png"
     fig_all.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig_all)
     return written + [path]
 
 
-def _style(ax, title):
+def _style(ax, title, unit):
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("groups")
+    ax.set_xlabel(unit)
     ax.set_ylabel("CPU seconds")
     ax.set_title(title, fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
@@ -383,7 +385,7 @@ def report(results: dict, memory: dict, json_out, args) -> int:
     """Check, print the table, plot; 1 when a step grows faster than n log n."""
     bad = check(results)
     print(table(results, memory))
-    for p in plot(results, pathlib.Path(args.out)):
+    for p in plot(results, pathlib.Path(args.out), note=" (crowds = max(10, groups / 10))"):
         print(f"plot: {p}")
     if json_out:
         with open(json_out, "w") as fh:
