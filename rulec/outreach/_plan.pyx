@@ -834,13 +834,9 @@ cdef class Kernel:
             k = cr.k
             text = None
             if k is not None:
-                if not k.clean:
-                    clean.append(k)
-                k.clean += 1
+                self._take_clean(k, clean)
                 if k.sends:
                     if k.pieces_b is None:
-                        if k.pieces is None:
-                            k.pieces, k.toks = self._pieces(k.sends), self._tokens(k.sends)
                         k.pieces_b = [(<str> p).encode("utf-8") for p in k.pieces]
                     self._putb(<bytes> k.pieces_b[0])
                     for j in range(1, len(k.pieces_b)):
@@ -960,6 +956,15 @@ cdef class Kernel:
         cdef dict tok = self.tok_of
         return "".join([tok[s[0]] for s in sends])
 
+    cdef _take_clean(self, Combo k, list clean):
+        """A consumer takes k's clean outcome: counted (`clean` lists the combinations taken
+        in the batch), its output pieces and ledger tokens made the first time."""
+        if not k.clean:
+            clean.append(k)
+        k.clean += 1
+        if k.sends and k.pieces is None:
+            k.pieces, k.toks = self._pieces(k.sends), self._tokens(k.sends)
+
     cdef list _pieces(self, list sends):
         """cj.join(pieces) prints `sends` (no items) of consumer id JSON cj."""
         cdef list out = []
@@ -990,12 +995,8 @@ cdef class Kernel:
             if once and not PyDict_Contains(history, cid):
                 text = ""
                 if k is not None:
-                    if not k.clean:
-                        clean.append(k)
-                    k.clean += 1
+                    self._take_clean(k, clean)
                     if k.sends:
-                        if k.pieces is None:
-                            k.pieces, k.toks = self._pieces(k.sends), self._tokens(k.sends)
                         parts.append(PyUnicode_Join(cj, k.pieces))
                         text = k.toks
                         total += len(k.sends)
