@@ -183,6 +183,11 @@ cdef class Kernel:
     # the fast lane (lines of the common shape, scanned in C: _scan.pxd)
     cdef bint lane
     cdef readonly Py_ssize_t lane_chunks  # chunks the lane decided (the others: full checks)
+
+    @property
+    def lane_views(self):
+        """Crowd combinations the lane keeps (bounded, whatever the outside labels)."""
+        return len(self.by_rid or ()) + len(self.by_labels or ())
     cdef int req_bits  # HAS_* bits an exclusive consumer's line must carry (E886)
     cdef object matcher
     cdef crowd_rid_fn rid_fn
@@ -574,6 +579,8 @@ cdef class Kernel:
         for label in labels:  # crowds_of: then the given labels, each once
             if label not in crowds:
                 crowds.append(label)
+        if len(self.by_labels) >= MAX_COMBOS:  # outside labels are unbounded (no targeted
+            self.by_labels.clear()  # campaign keeps combos, whose bound would clear this)
         cr = self.by_labels[key] = self._view(crowds)
         return cr
 

@@ -157,3 +157,44 @@ def test_one_batch_of_many_lines(tmp_path):
     pure, _ = run_plans(tmp_path, "python", lines, batch=2000, nows=[_bench().NOW])
     got, lane = run_plans(tmp_path, "cython", lines, batch=2000, nows=[_bench().NOW])
     assert got == pure and lane == 2
+
+
+def test_outside_labels_keep_the_lane_bounded(tmp_path):
+    """A shop of promo privileges only (no targeted campaign keeps crowd combinations) and an
+    outside label of its own on every line: the lane's views stay bounded (20,000), and the
+    sends are the pure loop's."""
+    import rulec
+
+    bp = _bench()
+    shop = dict(bp.SHOP, campaigns=[c for c in bp.SHOP["campaigns"] if "promo" in c])
+    res = rulec.compile_source(json.dumps(shop, ensure_ascii=False), file="promo.yaml")
+    assert not res.errors
+    rnd = random.Random(8)
+    lines = []
+    for i in range(24_000):
+        rec = json.loads(common_line(rnd, i))
+        rec["crowds"] = [f"own{i}"]
+        lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
+    path = tmp_path / "a.jsonl"
+    path.write_text("".join(lines), encoding="utf-8")
+    outs, kernels = {}, []
+    stream = plan_run.Run.stream
+
+    def spy(run, src, progress):
+        try:
+            return stream(run, src, progress)
+        finally:
+            kernels.append(run.kernel)
+
+    for impl in ("python", "cython"):
+        out = io.BytesIO()
+        plan_run.Run.stream = spy
+        try:
+            with Planner(res.table, str(tmp_path / f"{impl}.db"), impl=impl) as p:
+                p.plan(str(path), bp.NOW, activities=bp.ACTIVITIES, out=out)
+        finally:
+            plan_run.Run.stream = stream
+        outs[impl] = out.getvalue()
+    assert outs["cython"] == outs["python"] and outs["python"].count(b"\n") > 5000
+    lane = kernels[-1]
+    assert lane.lane_chunks == 12 and 0 < lane.lane_views <= 20_001
