@@ -11,11 +11,21 @@ import pytest
 from outreach_helpers import bench_planner_module as _bench
 from outreach_helpers import ledger_dump
 
+import rulec
 from rulec.errors import InputError
 from rulec.outreach import plan_run
 from rulec.outreach.planner import Planner
 
 pytestmark = pytest.mark.skipif(plan_run._plan is None, reason="the Cython loop is not built")
+# the lane reads crowds through the Cython matcher's C entry: with the pure matcher live
+# (RULEC_PURE=1) every chunk takes the full checks, and the bytes must still be the same
+LIVE = rulec.implementation == "cython"
+
+
+def lanes(n: int) -> int:
+    """The chunks the lane takes when it can (n), else 0."""
+    return n if LIVE else 0
+
 
 TIMES = [
     "2023-12-05T12:00:00+08:00",  # inside every window
@@ -108,7 +118,7 @@ def test_lane_prints_and_records_what_the_pure_loop_does(tmp_path, seed, binary)
     assert lane0 == 0 and pure.count('"campaign"') > 1000
     got, lane = run_plans(tmp_path, "cython", lines, binary)
     assert got == pure
-    assert lane == 2 * 1200 // 50  # every chunk of both runs went through the lane
+    assert lane == lanes(2 * 1200 // 50)  # every chunk of both runs went through the lane
 
 
 def test_text_and_binary_out_carry_the_same_bytes(tmp_path):
@@ -126,7 +136,7 @@ def test_an_odd_line_sends_its_chunk_through_the_full_checks(tmp_path):
     pure, _ = run_plans(tmp_path, "python", lines)
     assert "E806" not in pure  # keep_going: skipped, counted in the report
     got, lane = run_plans(tmp_path, "cython", lines)
-    assert got == pure and lane == 2 * (4 - 2)
+    assert got == pure and lane == lanes(2 * (4 - 2))
 
 
 def test_missing_promo_field_is_the_full_checks_error(tmp_path):
@@ -137,7 +147,7 @@ def test_missing_promo_field_is_the_full_checks_error(tmp_path):
     pure, _ = run_plans(tmp_path, "python", lines)
     got, lane = run_plans(tmp_path, "cython", lines)
     # the morning run reads no promo field (none is due): the lane takes its 3 chunks
-    assert got == pure and lane == 3 + (3 - 1)
+    assert got == pure and lane == lanes(3 + (3 - 1))
     assert '"bad_lines": 0' in pure and '"bad_lines": 1' in pure
 
 
@@ -148,7 +158,7 @@ def test_repeated_consumers_and_history_take_the_decisions_path(tmp_path):
     lines += lines[:40]  # the same consumers again, in the last batch
     pure, _ = run_plans(tmp_path, "python", lines, batch=60)
     got, lane = run_plans(tmp_path, "cython", lines, batch=60)
-    assert got == pure and lane == 2 * 4
+    assert got == pure and lane == lanes(2 * 4)
     assert "already_sent" in pure
 
 
@@ -156,15 +166,13 @@ def test_one_batch_of_many_lines(tmp_path):
     lines = lines_of(7, 2500)
     pure, _ = run_plans(tmp_path, "python", lines, batch=2000, nows=[_bench().NOW])
     got, lane = run_plans(tmp_path, "cython", lines, batch=2000, nows=[_bench().NOW])
-    assert got == pure and lane == 2
+    assert got == pure and lane == lanes(2)
 
 
 def test_outside_labels_keep_the_lane_bounded(tmp_path):
     """A shop of promo privileges only (no targeted campaign keeps crowd combinations) and an
     outside label of its own on every line: the lane's views stay bounded (20,000), and the
     sends are the pure loop's."""
-    import rulec
-
     bp = _bench()
     shop = dict(bp.SHOP, campaigns=[c for c in bp.SHOP["campaigns"] if "promo" in c])
     res = rulec.compile_source(json.dumps(shop, ensure_ascii=False), file="promo.yaml")
@@ -197,4 +205,4 @@ def test_outside_labels_keep_the_lane_bounded(tmp_path):
         outs[impl] = out.getvalue()
     assert outs["cython"] == outs["python"] and outs["python"].count(b"\n") > 5000
     lane = kernels[-1]
-    assert lane.lane_chunks == 12 and 0 < lane.lane_views <= 20_001
+    assert lane.lane_chunks == lanes(12) and lane.lane_views <= 20_001
