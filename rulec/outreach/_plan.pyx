@@ -87,6 +87,15 @@ cdef inline PyObject *_new_text(Span s) except NULL:
     return <PyObject *> t
 
 
+cdef inline uint64_t fnv1a(Span s) noexcept:
+    """FNV-1a of a span's bytes: the slot of the lane's direct-mapped caches."""
+    cdef uint64_t h = 1469598103934665603ULL
+    cdef Py_ssize_t i
+    for i in range(s.n):
+        h = (h ^ <unsigned char> s.p[i]) * 1099511628211ULL
+    return h
+
+
 cdef inline bint plain_ascii(str s):
     """Printable ASCII without quote or backslash: its JSON is itself in quotes (json_str)."""
     cdef Py_ssize_t i, n
@@ -513,11 +522,7 @@ cdef class Kernel:
     cdef int _time(self, Span s, double *out) except -1:
         """Epoch seconds of a time text (a direct-mapped cache by its bytes, then the
         audience's); 0 when the full checks refuse it (they give the error)."""
-        cdef uint64_t h = 1469598103934665603ULL
-        cdef Py_ssize_t i
-        for i in range(s.n):
-            h = (h ^ <unsigned char> s.p[i]) * 1099511628211ULL
-        cdef TimeSlot *e = &self.times[h & (TIME_SLOTS - 1)]
+        cdef TimeSlot *e = &self.times[fnv1a(s) & (TIME_SLOTS - 1)]
         if s.n > 0 and e.n == s.n and memcmp(e.text, s.p, s.n) == 0:
             out[0] = e.t
             return 1
@@ -610,14 +615,10 @@ cdef class Kernel:
         """A new reference to the str of an attribute's text: attribute texts repeat (a
         city, a level name), so the same str object comes back, its hash already known. Keyed
         by the text as written: an escaped text's bytes decode to one str too."""
-        cdef uint64_t h = 1469598103934665603ULL
-        cdef Py_ssize_t i
         cdef PyObject *v
         if s.n > 32:
             return _new_text(s)
-        for i in range(s.n):
-            h = (h ^ <unsigned char> s.p[i]) * 1099511628211ULL
-        cdef TextSlot *e = &self.texts[h & (TEXT_SLOTS - 1)]
+        cdef TextSlot *e = &self.texts[fnv1a(s) & (TEXT_SLOTS - 1)]
         if e.obj != NULL and e.n == s.n and memcmp(e.text, s.p, s.n) == 0:
             Py_INCREF_raw(e.obj)
             return e.obj
